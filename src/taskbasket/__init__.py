@@ -1,0 +1,50 @@
+"""taskbasket: durable background tasks on the database you already have."""
+
+from taskbasket.backends.base import Backend, Capabilities
+from taskbasket.basket import Basket
+from taskbasket.context import TaskContext, current_task
+from taskbasket.definition import BoundTask, TaskDefinition
+from taskbasket.errors import (
+    BackendUnavailableError,
+    ConfigurationError,
+    Fail,
+    Retry,
+    StoreCorruptedError,
+    TaskbasketError,
+    TaskTimeout,
+    UnknownTaskError,
+    UnsupportedOperationError,
+)
+from taskbasket.retry import BackoffPolicy, ConstantBackoff, ExponentialBackoff
+from taskbasket.task import FINAL_STATES, State, Task, TaskRef
+from taskbasket.worker import Worker
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FINAL_STATES",
+    "Backend",
+    "BackendUnavailableError",
+    "BackoffPolicy",
+    "Basket",
+    "BoundTask",
+    "Capabilities",
+    "ConfigurationError",
+    "ConstantBackoff",
+    "ExponentialBackoff",
+    "Fail",
+    "Retry",
+    "State",
+    "StoreCorruptedError",
+    "Task",
+    "TaskContext",
+    "TaskDefinition",
+    "TaskRef",
+    "TaskTimeout",
+    "TaskbasketError",
+    "UnknownTaskError",
+    "UnsupportedOperationError",
+    "Worker",
+    "__version__",
+    "current_task",
+]

@@ -1,0 +1,595 @@
+"""SQLite: the embedded, zero-setup store, shared safely by many worker processes on one host.
+
+WAL journal, a busy timeout and short ``BEGIN IMMEDIATE`` write transactions let several
+processes claim from one file. ``synchronous=NORMAL`` (the default) survives any process
+crash; add ``?synchronous=FULL`` to the URL to survive power loss as well. SQLite has no
+server clock: this host's clock drives leases, which is right for a single-host store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from taskbasket.backends.base import (
+    BackendBase,
+    Capabilities,
+    ClaimedTask,
+    ClaimParams,
+    CleanParams,
+    LeaseExtendParams,
+    Listener,
+    ListParams,
+    MaintainParams,
+    MaintainResult,
+    NewTask,
+    Outcome,
+    OutcomeKind,
+    PollingListener,
+    StoredTask,
+    TaskFilter,
+    lease_expired_error,
+)
+from taskbasket.backends.wakeup import WakeupDirectory
+from taskbasket.errors import BackendUnavailableError, ConfigurationError
+from taskbasket.ids import new_token
+from taskbasket.task import FINAL_STATES, PENDING_STATES, State, TaskRef
+
+TABLE = "taskbasket_tasks"
+_PENDING = "('queued','scheduled','retrying')"
+_FINAL = "('succeeded','failed','cancelled')"
+_COLUMNS = (
+    "id, name, queue, state, payload, priority, attempts, max_attempts, timeout, unique_key, "
+    "last_error, created_at, run_at, started_at, finished_at, lease_expires_at, worker_id"
+)
+
+# Each entry upgrades the schema by one version; never edit one that has shipped.
+MIGRATIONS: tuple[str, ...] = (
+    f"""
+    CREATE TABLE {TABLE} (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        queue TEXT NOT NULL,
+        state TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        priority INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        max_attempts INTEGER NOT NULL,
+        timeout REAL NOT NULL,
+        unique_key TEXT,
+        last_error TEXT,
+        created_at REAL NOT NULL,
+        run_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        lease_expires_at REAL,
+        lease_token TEXT,
+        worker_id TEXT
+    );
+    CREATE INDEX {TABLE}_ready ON {TABLE} (priority DESC, run_at, id)
+        WHERE state IN {_PENDING};
+    CREATE INDEX {TABLE}_leases ON {TABLE} (lease_expires_at) WHERE state = 'running';
+    CREATE UNIQUE INDEX {TABLE}_unique ON {TABLE} (unique_key)
+        WHERE unique_key IS NOT NULL AND state NOT IN {_FINAL};
+    CREATE INDEX {TABLE}_finished ON {TABLE} (finished_at) WHERE finished_at IS NOT NULL;
+    CREATE INDEX {TABLE}_state ON {TABLE} (state, queue, name);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _to_datetime(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def _row_to_stored(row: tuple[Any, ...]) -> StoredTask:
+    return StoredTask(
+        id=row[0], name=row[1], queue=row[2], state=State(row[3]), payload=row[4],
+        priority=row[5], attempts=row[6], max_attempts=row[7], timeout=row[8],
+        unique_key=row[9], last_error=row[10],
+        created_at=datetime.fromtimestamp(row[11], UTC),
+        run_at=datetime.fromtimestamp(row[12], UTC),
+        started_at=_to_datetime(row[13]), finished_at=_to_datetime(row[14]),
+        lease_expires_at=_to_datetime(row[15]), worker_id=row[16],
+    )
+
+
+def _placeholders(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+def _where(task_filter: TaskFilter, now: float) -> tuple[str, list[Any]]:
+    """The WHERE clause (without the keyword) and its parameters for a filter."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, values in (
+        ("id", task_filter.ids), ("state", task_filter.states),
+        ("queue", task_filter.queues), ("name", task_filter.names),
+    ):
+        if values is not None:
+            clauses.append(f"{column} IN ({_placeholders(values)})" if values else "0")
+            params.extend(str(v) for v in values)
+    if task_filter.finished_before is not None:
+        clauses.append(f"state IN {_FINAL} AND finished_at < ?")
+        params.append(now - task_filter.finished_before)
+    return (" AND ".join(clauses) or "1"), params
+
+
+class SQLiteBackend(BackendBase):
+    """A store in one SQLite file; one connection per thread."""
+
+    capabilities = Capabilities(
+        transactional_enqueue=True, server_clock=False, notifications=True, multi_host=False
+    )
+
+    def __init__(self, url: str, *, busy_timeout: float = 30.0, **_: Any) -> None:
+        self.url = url
+        parts = urlsplit(url)
+        if parts.scheme != "sqlite":
+            raise ConfigurationError(f"not a SQLite URL: {url!r}")
+        path = unquote(parts.netloc + parts.path)
+        if path.startswith("/") and not parts.netloc:
+            path = path[1:]  # sqlite:///rel.db -> rel.db ; sqlite:////abs.db -> /abs.db
+        if not path:
+            raise ConfigurationError(
+                f"SQLite URL {url!r} names no file: use sqlite:///relative.db or "
+                "sqlite:////absolute/path.db"
+            )
+        if path == ":memory:":
+            raise ConfigurationError(
+                "sqlite:///:memory: cannot be shared by a worker's threads and processes; "
+                "use a file, e.g. sqlite:////tmp/tasks.db"
+            )
+        options = dict(parse_qsl(parts.query))
+        synchronous = options.pop("synchronous", "NORMAL").upper()
+        if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ConfigurationError(
+                f"synchronous={synchronous!r} in {url!r}: use NORMAL (the default) or FULL"
+            )
+        if "busy_timeout" in options:
+            busy_timeout = float(options.pop("busy_timeout"))
+        if options:
+            raise ConfigurationError(
+                f"unknown option(s) {sorted(options)} in {url!r}; SQLite URLs take "
+                "synchronous and busy_timeout"
+            )
+        self.path = os.path.abspath(path)
+        self._synchronous = synchronous
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._migrated = False
+        self._wakeups = WakeupDirectory(self.path + ".wake")
+
+    # ------------------------------------------------------------------ connections
+
+    def _connect(self) -> sqlite3.Connection:
+        directory = os.path.dirname(self.path) or "."
+        if not os.path.isdir(directory):
+            raise BackendUnavailableError(
+                f"cannot open SQLite store {self.path}: folder {directory} does not exist; "
+                "create it or point the URL elsewhere"
+            )
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self._busy_timeout, isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise BackendUnavailableError(f"cannot open SQLite store {self.path}: {exc}") from exc
+        try:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode != "wal":
+                conn.execute("PRAGMA journal_mode").fetchone()
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            conn.execute("PRAGMA temp_store=MEMORY")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise self._explain(exc) from exc
+        with self._connections_lock:
+            self._connections.append(conn)
+        return conn
+
+    def _explain(self, exc: sqlite3.Error) -> BackendUnavailableError:
+        text = str(exc)
+        if "not a database" in text or "malformed" in text:
+            return BackendUnavailableError(
+                f"{self.path} is not a SQLite database ({text}); point the store URL at a "
+                "new file or at a taskbasket database. The file was left untouched"
+            )
+        if "readonly" in text or "read-only" in text:
+            return BackendUnavailableError(
+                f"SQLite store {self.path} is read-only ({text}); workers and producers need "
+                "write access to the file and its folder (for -wal and -shm files)"
+            )
+        if "unable to open" in text:
+            return BackendUnavailableError(
+                f"cannot open SQLite store {self.path} ({text}); check the path and "
+                "permissions"
+            )
+        return BackendUnavailableError(f"SQLite store {self.path}: {text}")
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            if not self._migrated:
+                self.migrate()
+        return conn
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A short write transaction that takes the write lock up front."""
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._explain(exc) from exc
+        try:
+            yield conn
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise self._explain(exc) from exc
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self._explain(exc) from exc
+
+    def migrate(self) -> None:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version < SCHEMA_VERSION:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    version = conn.execute("PRAGMA user_version").fetchone()[0]
+                    for script in MIGRATIONS[version:]:
+                        for statement in script.split(";"):
+                            if statement.strip():
+                                conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            elif version > SCHEMA_VERSION:
+                raise BackendUnavailableError(
+                    f"{self.path} has taskbasket schema version {version}, newer than this "
+                    f"taskbasket knows ({SCHEMA_VERSION}); upgrade taskbasket"
+                )
+        except sqlite3.DatabaseError as exc:
+            raise self._explain(exc) from exc
+        self._migrated = True
+
+    def close(self) -> None:
+        with self._connections_lock:
+            for conn in self._connections:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+        self._wakeups.close()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    # ------------------------------------------------------------------ producers
+
+    def _insert_rows(self, conn: sqlite3.Connection, tasks: Sequence[NewTask]) -> list[TaskRef]:
+        now = time.time()
+        refs: list[TaskRef] = []
+        plain: list[tuple[Any, ...]] = []
+        sql = (
+            f"INSERT INTO {TABLE} (id, name, queue, state, payload, priority, max_attempts, "
+            "timeout, unique_key, created_at, run_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+        )
+        for task in tasks:
+            run_at = task.run_at.timestamp() if task.run_at is not None else now + task.delay
+            state = State.QUEUED if run_at <= now else State.SCHEDULED
+            row = (
+                task.id, task.name, task.queue, state.value, task.payload, task.priority,
+                task.max_attempts, task.timeout, task.unique_key, now, run_at,
+            )
+            if task.unique_key is None:
+                plain.append(row)
+                refs.append(TaskRef(task.id, True))
+                continue
+            if plain:
+                conn.executemany(sql, plain)
+                plain.clear()
+            cursor = conn.execute(sql + " ON CONFLICT DO NOTHING", row)
+            if cursor.rowcount == 1:
+                refs.append(TaskRef(task.id, True))
+            else:
+                existing = conn.execute(
+                    f"SELECT id FROM {TABLE} WHERE unique_key = ? AND state NOT IN {_FINAL}",
+                    (task.unique_key,),
+                ).fetchone()
+                refs.append(TaskRef(existing[0], False))
+        if plain:
+            conn.executemany(sql, plain)
+        return refs
+
+    def tasks_insert(self, tasks: Sequence[NewTask], connection: Any = None) -> list[TaskRef]:
+        if not tasks:
+            return []
+        if connection is not None:
+            self._check_connection(connection)
+            try:
+                return self._insert_rows(connection, tasks)
+            finally:
+                self._wakeups.notify()  # early is harmless: workers re-check and poll
+        with self._write() as conn:
+            refs = self._insert_rows(conn, tasks)
+        self._wakeups.notify()
+        return refs
+
+    def _check_connection(self, connection: Any) -> None:
+        if not isinstance(connection, sqlite3.Connection):
+            raise ConfigurationError(
+                f"connection= must be a sqlite3.Connection for the SQLite store, got "
+                f"{type(connection).__name__}"
+            )
+        rows = connection.execute("PRAGMA database_list").fetchall()
+        files = {os.path.realpath(row[2]) for row in rows if row[1] == "main" and row[2]}
+        if os.path.realpath(self.path) not in files:
+            raise ConfigurationError(
+                f"connection= is open on {sorted(files) or ['an in-memory database']}, not on "
+                f"this store's file {self.path}; open the connection on the store's file "
+                "(tasks must live in the database whose transaction they join)"
+            )
+        has_table = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (TABLE,)
+        ).fetchone()
+        if not has_table:
+            self.migrate()
+
+    # ------------------------------------------------------------------ workers
+
+    def tasks_claim(self, params: ClaimParams) -> list[ClaimedTask]:
+        if params.limit <= 0 or not params.names:
+            return []
+        now = time.time()
+        token = new_token()
+        sql_params: list[Any] = [token, now + params.lease_seconds, now, params.worker_id, now]
+        where = [f"state IN {_PENDING}", "run_at <= ?", f"name IN ({_placeholders(params.names)})"]
+        sql_params.extend(params.names)
+        if params.queues is not None:
+            where.append(f"queue IN ({_placeholders(params.queues)})")
+            sql_params.extend(params.queues)
+        sql_params.append(params.limit)
+        sql = (
+            f"UPDATE {TABLE} SET state='running', attempts=attempts+1, lease_token=?, "
+            "lease_expires_at=?, started_at=?, worker_id=? "
+            f"WHERE id IN (SELECT id FROM {TABLE} WHERE {' AND '.join(where)} "
+            "ORDER BY priority DESC, run_at, id LIMIT ?) "
+            "RETURNING id, name, queue, payload, priority, attempts, max_attempts, timeout, "
+            "created_at, run_at, unique_key"
+        )
+        # the subquery's run_at <= ? comes after the SET parameters
+        with self._write() as conn:
+            rows = conn.execute(sql, sql_params).fetchall()
+        claimed = [
+            ClaimedTask(
+                id=r[0], name=r[1], queue=r[2], payload=r[3], priority=r[4], attempts=r[5],
+                max_attempts=r[6], timeout=r[7], lease_token=token,
+                created_at=datetime.fromtimestamp(r[8], UTC),
+                run_at=datetime.fromtimestamp(r[9], UTC), unique_key=r[10],
+            )
+            for r in rows
+        ]
+        claimed.sort(key=lambda t: (-t.priority, t.run_at, t.id))
+        return claimed
+
+    def leases_extend(self, params: LeaseExtendParams) -> set[str]:
+        if not params.leases:
+            return set()
+        expires = time.time() + params.lease_seconds
+        held: set[str] = set()
+        with self._write() as conn:
+            for lease in params.leases:
+                cursor = conn.execute(
+                    f"UPDATE {TABLE} SET lease_expires_at=? "
+                    "WHERE id=? AND lease_token=? AND state='running'",
+                    (expires, lease.task_id, lease.token),
+                )
+                if cursor.rowcount:
+                    held.add(lease.task_id)
+        return held
+
+    def tasks_finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        if not outcomes:
+            return []
+        now = time.time()
+        accepted: list[bool] = []
+        fence = "WHERE id=? AND lease_token=? AND state='running'"
+        clear = "lease_token=NULL, lease_expires_at=NULL"
+        released = False
+        with self._write() as conn:
+            for outcome in outcomes:
+                key = (outcome.lease.task_id, outcome.lease.token)
+                if outcome.kind is OutcomeKind.SUCCEEDED:
+                    cursor = conn.execute(
+                        f"UPDATE {TABLE} SET state='succeeded', finished_at=?, {clear} {fence}",
+                        (now, *key),
+                    )
+                elif outcome.kind is OutcomeKind.FAILED:
+                    cursor = conn.execute(
+                        f"UPDATE {TABLE} SET state='failed', finished_at=?, last_error=?, "
+                        f"{clear} {fence}",
+                        (now, outcome.error, *key),
+                    )
+                elif outcome.kind is OutcomeKind.RETRY:
+                    run_at = (
+                        outcome.retry_at.timestamp() if outcome.retry_at is not None
+                        else now + outcome.retry_delay
+                    )
+                    cursor = conn.execute(
+                        f"UPDATE {TABLE} SET state='retrying', run_at=?, last_error=?, "
+                        f"{clear} {fence}",
+                        (run_at, outcome.error, *key),
+                    )
+                else:
+                    released = True
+                    cursor = conn.execute(
+                        f"UPDATE {TABLE} SET state='queued', attempts=max(attempts-1, 0), "
+                        f"started_at=NULL, worker_id=NULL, {clear} {fence}",
+                        key,
+                    )
+                accepted.append(cursor.rowcount == 1)
+        if released:
+            self._wakeups.notify()
+        return accepted
+
+    def maintain(self, params: MaintainParams) -> MaintainResult:
+        now = time.time()
+        rescued: list[str] = []
+        failed: list[str] = []
+        # a cheap read first: most passes find nothing and need no write lock
+        expired = self._read(
+            f"SELECT id, lease_token, attempts, max_attempts FROM {TABLE} "
+            "WHERE state='running' AND lease_expires_at < ? LIMIT ?",
+            (now, params.limit),
+        )
+        due = self._read(
+            f"SELECT 1 FROM {TABLE} WHERE state IN ('scheduled','retrying') AND run_at <= ? "
+            "LIMIT 1",
+            (now,),
+        )
+        if not expired and not due:
+            return MaintainResult()
+        promoted = 0
+        with self._write() as conn:
+            for task_id, token, attempts, max_attempts in expired:
+                error = lease_expired_error(attempts, max_attempts)
+                if attempts >= max_attempts:
+                    cursor = conn.execute(
+                        f"UPDATE {TABLE} SET state='failed', finished_at=?, last_error=?, "
+                        "lease_token=NULL, lease_expires_at=NULL "
+                        "WHERE id=? AND lease_token=? AND state='running'",
+                        (now, error, task_id, token),
+                    )
+                    if cursor.rowcount:
+                        failed.append(task_id)
+                else:
+                    cursor = conn.execute(
+                        f"UPDATE {TABLE} SET state='queued', run_at=?, last_error=?, "
+                        "lease_token=NULL, lease_expires_at=NULL "
+                        "WHERE id=? AND lease_token=? AND state='running'",
+                        (now, error, task_id, token),
+                    )
+                    if cursor.rowcount:
+                        rescued.append(task_id)
+            if due:
+                promoted = conn.execute(
+                    f"UPDATE {TABLE} SET state='queued' "
+                    "WHERE state IN ('scheduled','retrying') AND run_at <= ?",
+                    (now,),
+                ).rowcount
+        if rescued or promoted:
+            self._wakeups.notify()
+        return MaintainResult(rescued=rescued, failed=failed, promoted=promoted)
+
+    def listener(self, queues: Sequence[str] | None) -> Listener:
+        listener = self._wakeups.listener()
+        return listener if listener is not None else PollingListener()
+
+    # ------------------------------------------------------------------ inspection
+
+    def tasks_get(self, task_id: str) -> StoredTask | None:
+        rows = self._read(f"SELECT {_COLUMNS} FROM {TABLE} WHERE id = ?", (task_id,))
+        return _row_to_stored(rows[0]) if rows else None
+
+    def tasks_list(self, params: ListParams) -> list[StoredTask]:
+        where, sql_params = _where(params.filter, time.time())
+        if params.before_id is not None:
+            where += " AND id < ?"
+            sql_params.append(params.before_id)
+        rows = self._read(
+            f"SELECT {_COLUMNS} FROM {TABLE} WHERE {where} ORDER BY id DESC LIMIT ?",
+            [*sql_params, params.limit],
+        )
+        return [_row_to_stored(row) for row in rows]
+
+    def tasks_count(self, task_filter: TaskFilter) -> int:
+        where, sql_params = _where(task_filter, time.time())
+        count: int = self._read(f"SELECT count(*) FROM {TABLE} WHERE {where}", sql_params)[0][0]
+        return count
+
+    def tasks_stats(self) -> dict[tuple[str, State], int]:
+        rows = self._read(f"SELECT queue, state, count(*) FROM {TABLE} GROUP BY queue, state")
+        return {(queue, State(state)): count for queue, state, count in rows}
+
+    # ------------------------------------------------------------------ operators
+
+    def tasks_retry(self, task_filter: TaskFilter) -> int:
+        now = time.time()
+        where, sql_params = _where(task_filter, now)
+        retryable = "('failed','cancelled','retrying','scheduled')"
+        with self._write() as conn:
+            count = conn.execute(
+                f"UPDATE OR IGNORE {TABLE} SET state='queued', attempts=0, run_at=?, "
+                "finished_at=NULL, started_at=NULL, lease_token=NULL, lease_expires_at=NULL "
+                f"WHERE state IN {retryable} AND {where}",
+                [now, *sql_params],
+            ).rowcount
+        if count:
+            self._wakeups.notify()
+        return count
+
+    def tasks_cancel(self, task_filter: TaskFilter) -> int:
+        now = time.time()
+        where, sql_params = _where(task_filter, now)
+        with self._write() as conn:
+            return conn.execute(
+                f"UPDATE {TABLE} SET state='cancelled', finished_at=?, lease_token=NULL, "
+                f"lease_expires_at=NULL WHERE state NOT IN {_FINAL} AND {where}",
+                [now, *sql_params],
+            ).rowcount
+
+    def tasks_delete(self, task_filter: TaskFilter) -> int:
+        where, sql_params = _where(task_filter, time.time())
+        with self._write() as conn:
+            return conn.execute(f"DELETE FROM {TABLE} WHERE {where}", sql_params).rowcount
+
+    def tasks_clean(self, params: CleanParams) -> int:
+        states = [s.value for s in params.states if s in FINAL_STATES]
+        if not states:
+            return 0
+        cutoff = time.time() - params.older_than
+        total = 0
+        while True:
+            with self._write() as conn:
+                deleted = conn.execute(
+                    f"DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} "
+                    f"WHERE finished_at < ? AND state IN ({_placeholders(states)}) LIMIT ?)",
+                    [cutoff, *states, params.batch_size],
+                ).rowcount
+            total += deleted
+            if deleted < params.batch_size:
+                return total
+
+
+__all__ = ["MIGRATIONS", "PENDING_STATES", "SQLiteBackend"]

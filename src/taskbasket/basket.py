@@ -1,0 +1,474 @@
+"""Basket: the client. It registers tasks, enqueues them, and inspects and steers the store."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+
+from taskbasket.backends import DEFAULT_URL, open_backend
+from taskbasket.backends.base import (
+    Backend,
+    CleanParams,
+    ListParams,
+    NewTask,
+    StoredTask,
+    TaskFilter,
+)
+from taskbasket.codec import DEFAULT_MAX_PAYLOAD_BYTES, decode_arguments, encode_arguments
+from taskbasket.definition import EXECUTORS, EnqueueOptions, TaskDefinition, split_call
+from taskbasket.errors import ConfigurationError, StoreCorruptedError, UnknownTaskError
+from taskbasket.ids import new_task_id
+from taskbasket.retry import BackoffPolicy, as_policy
+from taskbasket.task import FINAL_STATES, State, Task, TaskRef
+from taskbasket.validation import (
+    check_max_attempts,
+    check_name,
+    check_priority,
+    check_run_at,
+    check_seconds,
+    check_unique_key,
+    parse_duration,
+)
+
+if TYPE_CHECKING:
+    from taskbasket.worker import Worker
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEFAULT_QUEUE = "default"
+DEFAULT_MAX_ATTEMPTS = 10
+DEFAULT_TIMEOUT = 300.0
+
+StateArg = State | str | Sequence[State | str] | None
+NamesArg = str | Sequence[str] | None
+
+
+def _states(state: StateArg) -> list[State] | None:
+    if state is None:
+        return None
+    values = [state] if isinstance(state, str) else list(state)
+    result = []
+    for value in values:
+        try:
+            result.append(State(value))
+        except ValueError:
+            raise ConfigurationError(
+                f"unknown state {value!r}; states are {', '.join(s.value for s in State)}"
+            ) from None
+    return result
+
+
+def _names(value: NamesArg) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)
+
+
+class Basket:
+    """The client of one store: a registry of tasks plus enqueue and inspection.
+
+    ``Basket()`` uses ``$TASKBASKET_URL`` or else ``sqlite:///taskbasket.db``. The store is
+    opened on first use, so creating a Basket at import time costs nothing. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        default_queue: str = DEFAULT_QUEUE,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        backend: Backend | None = None,
+        **backend_options: Any,
+    ) -> None:
+        self.url = url or (backend.url if backend else None) or os.environ.get(
+            "TASKBASKET_URL"
+        ) or DEFAULT_URL
+        self.default_queue = check_name("queue", default_queue)
+        if max_payload_bytes < 1:
+            raise ConfigurationError("max_payload_bytes must be >= 1")
+        self.max_payload_bytes = max_payload_bytes
+        self._backend = backend
+        self._backend_options = backend_options
+        self._lock = threading.Lock()
+        self.registry: dict[str, TaskDefinition[Any, Any]] = {}
+        if backend is None:
+            # fail fast on a bad scheme without connecting
+            from urllib.parse import urlsplit
+
+            from taskbasket.backends import BACKENDS
+
+            scheme = urlsplit(self.url).scheme.lower().split("+", 1)[0]
+            if scheme not in BACKENDS:
+                open_backend(self.url)  # raises the error that lists supported schemes
+
+    def __repr__(self) -> str:
+        return f"<Basket {self.url!r} tasks={len(self.registry)}>"
+
+    @property
+    def backend(self) -> Backend:
+        """The store, opened (and migrated, where the store needs it) on first use."""
+        if self._backend is None:
+            with self._lock:
+                if self._backend is None:
+                    self._backend = open_backend(self.url, **self._backend_options)
+        return self._backend
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+    def __enter__(self) -> Basket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def migrate(self) -> None:
+        """Create or upgrade the store's schema (workers do this on start too)."""
+        self.backend.migrate()
+
+    # ------------------------------------------------------------------ registry
+
+    @overload
+    def task(self, func: Callable[P, R], /) -> TaskDefinition[P, R]: ...
+
+    @overload
+    def task(
+        self,
+        func: None = None,
+        /,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        timeout: float = DEFAULT_TIMEOUT,
+        backoff: float | BackoffPolicy | None = None,
+        executor: str | None = None,
+    ) -> Callable[[Callable[P, R]], TaskDefinition[P, R]]: ...
+
+    def task(
+        self,
+        func: Callable[P, R] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        timeout: float = DEFAULT_TIMEOUT,
+        backoff: float | BackoffPolicy | None = None,
+        executor: str | None = None,
+    ) -> TaskDefinition[P, R] | Callable[[Callable[P, R]], TaskDefinition[P, R]]:
+        """Register a handler, as ``@basket.task`` or ``@basket.task(queue=..., ...)``.
+
+        The task's name is ``name`` or the function's ``__name__``; workers find the
+        handler by that name, so renaming a function strands its queued tasks.
+        """
+
+        def register(fn: Callable[P, R]) -> TaskDefinition[P, R]:
+            if not callable(fn):
+                raise ConfigurationError(f"@basket.task needs a function, got {fn!r}")
+            task_name = check_name("task", name or getattr(fn, "__name__", ""))
+            definition = TaskDefinition(
+                self,
+                fn,
+                name=task_name,
+                queue=check_name("queue", queue or self.default_queue),
+                priority=check_priority(priority),
+                max_attempts=check_max_attempts(max_attempts),
+                timeout=check_seconds("timeout", timeout, allow_zero=False),
+                backoff=as_policy(backoff),
+                executor=_check_executor(executor, fn),
+            )
+            existing = self.registry.get(task_name)
+            if existing is not None and existing.func is not fn:
+                where = getattr(existing.func, "__module__", "?")
+                raise ConfigurationError(
+                    f"task name {task_name!r} is already registered by {where}; "
+                    "give one of them another name with @basket.task(name=...)"
+                )
+            self.registry[task_name] = definition
+            return definition
+
+        if func is not None:
+            return register(func)
+        return register
+
+    def get_definition(self, name: str) -> TaskDefinition[Any, Any]:
+        try:
+            return self.registry[name]
+        except KeyError:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(self.registry), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UnknownTaskError(
+                f"no task named {name!r} is registered in this basket.{hint} Known: "
+                f"{', '.join(sorted(self.registry)) or 'none'}"
+            ) from None
+
+    # ------------------------------------------------------------------ enqueue
+
+    def enqueue(
+        self,
+        name: str,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> TaskRef:
+        """Enqueue a task by name; the name need not be registered in this process."""
+        from taskbasket.definition import _make_options
+
+        return self.enqueue_calls(name, [(tuple(args), kwargs or {})], _make_options(options))[0]
+
+    def enqueue_many(
+        self, name: str, calls: Iterable[Any], **options: Any
+    ) -> list[TaskRef]:
+        """Enqueue many calls of one task by name, in one transaction."""
+        from taskbasket.definition import _make_options
+
+        return self.enqueue_calls(name, [split_call(c) for c in calls], _make_options(options))
+
+    def _new_tasks(
+        self,
+        name: str,
+        calls: Sequence[tuple[Sequence[Any], Mapping[str, Any]]],
+        options: EnqueueOptions,
+    ) -> list[NewTask]:
+        check_name("task", name)
+        definition = self.registry.get(name)
+        queue = options.queue or (definition.queue if definition else self.default_queue)
+        check_name("queue", queue)
+        priority = check_priority(
+            options.priority if options.priority is not None
+            else (definition.priority if definition else 0)
+        )
+        max_attempts = check_max_attempts(
+            options.max_attempts if options.max_attempts is not None
+            else (definition.max_attempts if definition else DEFAULT_MAX_ATTEMPTS)
+        )
+        timeout = check_seconds(
+            "timeout",
+            options.timeout if options.timeout is not None
+            else (definition.timeout if definition else DEFAULT_TIMEOUT),
+            allow_zero=False,
+        )
+        if options.delay is not None and options.run_at is not None:
+            raise ConfigurationError("pass either delay or run_at, not both")
+        delay = check_seconds("delay", options.delay, allow_zero=True) if options.delay else 0.0
+        run_at = check_run_at(options.run_at) if options.run_at is not None else None
+        unique_key = check_unique_key(options.unique_key)
+        if unique_key is not None and len(calls) > 1:
+            raise ConfigurationError(
+                "unique_key applies to one task; enqueue_many would give every call the same "
+                "key. Enqueue them one by one with their own keys"
+            )
+        return [
+            NewTask(
+                id=new_task_id(), name=name, queue=queue,
+                payload=encode_arguments(name, args, kwargs, self.max_payload_bytes),
+                priority=priority, max_attempts=max_attempts, timeout=timeout,
+                unique_key=unique_key, delay=delay, run_at=run_at,
+            )
+            for args, kwargs in calls
+        ]
+
+    def enqueue_calls(
+        self,
+        name: str,
+        calls: Sequence[tuple[Sequence[Any], Mapping[str, Any]]],
+        options: EnqueueOptions,
+    ) -> list[TaskRef]:
+        """Validate, encode and store calls of task ``name`` in one transaction."""
+        tasks = self._new_tasks(name, calls, options)
+        return self.backend.tasks_insert(tasks, options.connection)
+
+    async def enqueue_calls_async(
+        self,
+        name: str,
+        calls: Sequence[tuple[Sequence[Any], Mapping[str, Any]]],
+        options: EnqueueOptions,
+    ) -> list[TaskRef]:
+        """``enqueue_calls`` without blocking the event loop."""
+        tasks = self._new_tasks(name, calls, options)
+        if self._backend is None:
+            import asyncio
+
+            await asyncio.to_thread(lambda: self.backend)
+        return await self.backend.tasks_insert_async(tasks, options.connection)
+
+    # ------------------------------------------------------------------ inspection
+
+    def _to_task(self, stored: StoredTask) -> Task:
+        payload_error = None
+        try:
+            args, kwargs = decode_arguments(stored.id, stored.payload)
+        except StoreCorruptedError as exc:
+            args, kwargs, payload_error = [], {}, str(exc)
+        return Task(
+            id=stored.id, name=stored.name, queue=stored.queue, state=stored.state,
+            priority=stored.priority, attempts=stored.attempts,
+            max_attempts=stored.max_attempts, timeout=stored.timeout, args=args,
+            kwargs=kwargs, unique_key=stored.unique_key, last_error=stored.last_error,
+            created_at=stored.created_at, run_at=stored.run_at, started_at=stored.started_at,
+            finished_at=stored.finished_at, lease_expires_at=stored.lease_expires_at,
+            worker_id=stored.worker_id, payload_error=payload_error,
+        )
+
+    @staticmethod
+    def _filter(
+        task_id: str | Sequence[str] | None = None,
+        state: StateArg = None,
+        queue: NamesArg = None,
+        name: NamesArg = None,
+    ) -> TaskFilter:
+        return TaskFilter(
+            ids=_names(task_id), states=_states(state), queues=_names(queue), names=_names(name)
+        )
+
+    def get(self, task_id: str) -> Task | None:
+        """The task with this id, or None if there is none (any more)."""
+        stored = self.backend.tasks_get(str(task_id))
+        return None if stored is None else self._to_task(stored)
+
+    def list(
+        self,
+        state: StateArg = None,
+        *,
+        queue: NamesArg = None,
+        name: NamesArg = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> list[Task]:
+        """Tasks newest first; pass the last id seen as ``before`` for the next page."""
+        if limit < 1:
+            raise ConfigurationError(f"limit must be >= 1, got {limit}")
+        stored = self.backend.tasks_list(
+            ListParams(self._filter(None, state, queue, name), limit=limit, before_id=before)
+        )
+        return [self._to_task(s) for s in stored]
+
+    def count(
+        self, state: StateArg = None, *, queue: NamesArg = None, name: NamesArg = None
+    ) -> int:
+        return self.backend.tasks_count(self._filter(None, state, queue, name))
+
+    def stats(self) -> dict[tuple[str, State], int]:
+        """Counts per (queue, state)."""
+        return self.backend.tasks_stats()
+
+    def counts_by_state(self) -> dict[State, int]:
+        """Counts per state over every queue; every state is present."""
+        totals = dict.fromkeys(State, 0)
+        for (_, state), count in self.stats().items():
+            totals[state] += count
+        return totals
+
+    def unknown_names(self) -> dict[str, int]:
+        """Task names waiting in the store that no handler in this basket knows."""
+        waiting = self.backend.tasks_list(
+            ListParams(TaskFilter(states=[State.QUEUED, State.SCHEDULED, State.RETRYING]),
+                       limit=10_000)
+        )
+        result: dict[str, int] = {}
+        for task in waiting:
+            if task.name not in self.registry:
+                result[task.name] = result.get(task.name, 0) + 1
+        return result
+
+    # ------------------------------------------------------------------ operators
+
+    def retry(
+        self,
+        task_id: str | Sequence[str] | None = None,
+        *,
+        queue: NamesArg = None,
+        name: NamesArg = None,
+        state: StateArg = None,
+    ) -> int:
+        """Run tasks again from attempt zero: one id, or every failed task of a queue/name.
+
+        Without ``state`` it retries failed tasks when selecting by queue or name, and any
+        retryable state when given ids. Returns how many tasks were requeued.
+        """
+        if task_id is None and state is None:
+            state = State.FAILED
+        return self.backend.tasks_retry(self._filter(task_id, state, queue, name))
+
+    def cancel(
+        self,
+        task_id: str | Sequence[str] | None = None,
+        *,
+        queue: NamesArg = None,
+        name: NamesArg = None,
+        state: StateArg = None,
+    ) -> int:
+        """Cancel tasks that are not final yet; returns how many."""
+        if task_id is None and queue is None and name is None and state is None:
+            raise ConfigurationError("cancel needs ids or a queue, name or state to select by")
+        return self.backend.tasks_cancel(self._filter(task_id, state, queue, name))
+
+    def delete(self, task_id: str | Sequence[str]) -> int:
+        """Delete tasks by id, whatever their state; returns how many."""
+        return self.backend.tasks_delete(self._filter(task_id))
+
+    def purge(
+        self, state: StateArg = None, *, queue: NamesArg = None, name: NamesArg = None
+    ) -> int:
+        """Delete every task that matches (all tasks when nothing is given)."""
+        return self.backend.tasks_delete(self._filter(None, state, queue, name))
+
+    def clean(
+        self,
+        older_than: float | str | timedelta = "7d",
+        *,
+        state: StateArg = None,
+        batch_size: int = 1000,
+    ) -> int:
+        """Delete final tasks that finished longer than ``older_than`` ago, in batches."""
+        states = _states(state) or sorted(FINAL_STATES)
+        not_final = [s for s in states if s not in FINAL_STATES]
+        if not_final:
+            raise ConfigurationError(
+                f"clean removes only final tasks; {', '.join(not_final)} are not final "
+                "(use purge to delete those)"
+            )
+        return self.backend.tasks_clean(
+            CleanParams(parse_duration(older_than), tuple(states), batch_size)
+        )
+
+    # ------------------------------------------------------------------ workers
+
+    def worker(self, **options: Any) -> Worker:
+        """A worker for this basket's tasks; see :class:`taskbasket.worker.Worker`."""
+        from taskbasket.worker import Worker
+
+        return Worker(self, **options)
+
+
+def _check_executor(executor: str | None, fn: Callable[..., Any]) -> str:
+    import inspect
+
+    is_async = inspect.iscoroutinefunction(fn)
+    if executor is None:
+        return "async" if is_async else "thread"
+    if executor not in EXECUTORS:
+        raise ConfigurationError(
+            f"executor {executor!r} is unknown; choose one of {', '.join(EXECUTORS)}"
+        )
+    if executor == "async" and not is_async:
+        raise ConfigurationError(
+            f"executor='async' needs an async def handler; {fn!r} is sync "
+            "(use executor='thread' or 'process')"
+        )
+    if executor == "thread" and is_async:
+        raise ConfigurationError(
+            f"executor='thread' runs sync handlers; {fn!r} is async (use executor='async')"
+        )
+    return executor

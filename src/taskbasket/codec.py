@@ -1,0 +1,93 @@
+"""Turning a task's arguments into stored JSON text and back, with errors that help."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from taskbasket.errors import ConfigurationError, StoreCorruptedError
+
+DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
+
+
+def _find_unserialisable(value: Any, path: str, depth: int = 0) -> str | None:
+    """The path and type of the first value JSON cannot hold, or None."""
+    if depth > 200:
+        return f"{path} (nested more than 200 levels deep)"
+    if value is None or isinstance(value, bool | int | str):
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"{path} (a str holding a lone surrogate, not valid UTF-8)"
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{path} (float {value!r}, not valid JSON)"
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{path} (a dict key {key!r} of type {type(key).__name__}; use str keys)"
+            found = _find_unserialisable(item, f"{path}[{key!r}]", depth + 1)
+            if found:
+                return found
+        return None
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = _find_unserialisable(item, f"{path}[{index}]", depth + 1)
+            if found:
+                return found
+        return None
+    return f"{path} (of type {type(value).__name__})"
+
+
+def encode_arguments(
+    task_name: str,
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+) -> str:
+    """JSON text for a task's arguments; TypeError names an argument JSON cannot hold."""
+    try:
+        text = json.dumps(
+            {"args": list(args), "kwargs": dict(kwargs)},
+            allow_nan=False, ensure_ascii=False, separators=(",", ":"),
+        )
+        text.encode("utf-8")
+    except (TypeError, ValueError, RecursionError, UnicodeEncodeError) as exc:
+        where = None
+        for index, arg in enumerate(args):
+            where = where or _find_unserialisable(arg, f"args[{index}]")
+        for key, arg in kwargs.items():
+            where = where or _find_unserialisable(arg, f"kwargs[{key!r}]")
+        raise TypeError(
+            f"argument {where or '?'} of task {task_name!r} is not JSON-serialisable: "
+            "pass plain JSON values (str, int, float, bool, None, list, dict with str keys), "
+            "e.g. an id instead of an object"
+        ) from exc
+    size = len(text.encode("utf-8"))
+    if size > max_bytes:
+        raise ConfigurationError(
+            f"arguments of task {task_name!r} take {size} bytes as JSON, over the limit of "
+            f"{max_bytes}; store large data elsewhere and pass a reference, or raise "
+            "Basket(max_payload_bytes=...)"
+        )
+    return text
+
+
+def decode_arguments(task_id: str, payload: str) -> tuple[list[Any], dict[str, Any]]:
+    """The stored arguments; StoreCorruptedError if they are not what encode wrote."""
+    try:
+        data = json.loads(payload)
+        args = data["args"]
+        kwargs = data["kwargs"]
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise TypeError("args must be a list and kwargs an object")
+    except (ValueError, TypeError, KeyError) as exc:
+        preview = payload[:80] if isinstance(payload, str) else repr(payload)[:80]
+        raise StoreCorruptedError(
+            f"stored arguments of task {task_id} cannot be decoded ({exc.__class__.__name__}: "
+            f"{exc}); stored text begins {preview!r}. The task cannot run: fix or delete it"
+        ) from exc
+    return args, kwargs

@@ -1,0 +1,58 @@
+"""Exceptions raised by taskbasket, and the two a handler raises to steer its retries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class TaskbasketError(Exception):
+    """Base class of every error taskbasket raises on its own account."""
+
+
+class ConfigurationError(TaskbasketError, ValueError):
+    """A URL, an option or a setting is wrong; the message says which and how to fix it."""
+
+
+class UnknownTaskError(TaskbasketError, LookupError):
+    """A task name is not registered in this basket."""
+
+
+class BackendUnavailableError(TaskbasketError):
+    """The store cannot be reached or used (missing driver, wrong file, server down)."""
+
+
+class StoreCorruptedError(TaskbasketError):
+    """The store holds something taskbasket did not write or cannot read."""
+
+
+class UnsupportedOperationError(TaskbasketError, NotImplementedError):
+    """The chosen store cannot do this (for example transactional enqueue on Redis)."""
+
+
+class Retry(Exception):
+    """Raise from a handler to retry at a given time or after a given delay.
+
+    The attempt still counts against ``max_attempts``; with neither ``delay`` nor ``at`` the
+    task's backoff policy picks the delay.
+    """
+
+    def __init__(
+        self, reason: str = "retry requested", *, delay: float | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delay = delay
+        self.at = at
+
+
+class Fail(Exception):
+    """Raise from a handler to fail the task at once, without further retries."""
+
+    def __init__(self, reason: str = "failed by its handler") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TaskTimeout(TaskbasketError, TimeoutError):
+    """An attempt ran past the task's timeout; the attempt counts as failed."""

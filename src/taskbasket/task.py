@@ -1,0 +1,78 @@
+"""The task record, its seven states, and the options a task is enqueued with."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class State(enum.StrEnum):
+    """Where a task is in its life; a str enum, so ``State.FAILED == "failed"``."""
+
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        """True for succeeded, failed and cancelled: the task will never run again."""
+        return self in FINAL_STATES
+
+
+FINAL_STATES: frozenset[State] = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED})
+PENDING_STATES: frozenset[State] = frozenset({State.QUEUED, State.SCHEDULED, State.RETRYING})
+ALL_STATES: tuple[State, ...] = tuple(State)
+
+PRIORITY_MIN = -32768
+PRIORITY_MAX = 32767
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A stored task as the inspector sees it: a snapshot, not a live handle."""
+
+    id: str
+    name: str
+    queue: str
+    state: State
+    priority: int
+    attempts: int
+    max_attempts: int
+    timeout: float
+    args: list[Any]
+    kwargs: dict[str, Any]
+    unique_key: str | None
+    last_error: str | None
+    created_at: datetime
+    run_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    lease_expires_at: datetime | None
+    worker_id: str | None = None
+    payload_error: str | None = field(default=None, repr=False)
+    """Set when the stored arguments cannot be decoded; ``args``/``kwargs`` are then empty."""
+
+    @property
+    def is_final(self) -> bool:
+        return self.state.is_final
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRef:
+    """What enqueue returns: the task's id, and whether this call created it.
+
+    ``created`` is False when a unique key matched a task that is not final yet; ``id`` is
+    then that existing task's id.
+    """
+
+    id: str
+    created: bool = True
+
+    def __str__(self) -> str:
+        return self.id

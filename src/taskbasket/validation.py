@@ -1,0 +1,107 @@
+"""Checks on names and option values, each failing with an error that says the fix."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from taskbasket.errors import ConfigurationError
+from taskbasket.task import PRIORITY_MAX, PRIORITY_MIN
+
+MAX_NAME_LENGTH = 200
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+
+
+def check_name(kind: str, value: Any) -> str:
+    """A task or queue name: a non-empty printable str of at most 200 characters."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{kind} name must be a non-empty str, got {value!r}")
+    if len(value) > MAX_NAME_LENGTH:
+        raise ConfigurationError(
+            f"{kind} name is {len(value)} characters long; the limit is {MAX_NAME_LENGTH}"
+        )
+    if not value.isprintable() or value != value.strip():
+        raise ConfigurationError(
+            f"{kind} name {value!r} has control characters or surrounding spaces; "
+            "use printable text such as 'emails' or 'myapp.send_email'"
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ConfigurationError(f"{kind} name {value!r} is not valid UTF-8") from exc
+    return value
+
+
+def check_priority(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(f"priority must be an int, got {value!r}")
+    if not PRIORITY_MIN <= value <= PRIORITY_MAX:
+        raise ConfigurationError(
+            f"priority {value} is out of range: use {PRIORITY_MIN}..{PRIORITY_MAX} "
+            "(higher runs first)"
+        )
+    return value
+
+
+def check_max_attempts(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(
+            f"max_attempts must be an int >= 1 (1 means no retries), got {value!r}"
+        )
+    if value > 1_000_000:
+        raise ConfigurationError(f"max_attempts {value} is beyond reason; use at most 1000000")
+    return value
+
+
+def check_seconds(option: str, value: Any, *, allow_zero: bool) -> float:
+    """A finite number of seconds (a timedelta is accepted too)."""
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"{option} must be a number of seconds, got {value!r}")
+    seconds = float(value)
+    if not math.isfinite(seconds):
+        raise ConfigurationError(f"{option} must be a finite number of seconds, got {value!r}")
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ConfigurationError(f"{option} must be {bound} seconds, got {value!r}")
+    return seconds
+
+
+def check_run_at(value: Any) -> datetime:
+    if not isinstance(value, datetime):
+        raise ConfigurationError(f"run_at must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ConfigurationError(
+            f"run_at {value.isoformat()} has no time zone; pass an aware datetime such as "
+            "datetime.now(timezone.utc) + timedelta(minutes=5)"
+        )
+    return value
+
+
+def check_unique_key(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"unique_key must be a non-empty str or None, got {value!r}")
+    if len(value) > 255:
+        raise ConfigurationError(f"unique_key is {len(value)} characters; the limit is 255")
+    return value
+
+
+def parse_duration(text: str | float | int | timedelta) -> float:
+    """Seconds from '90', '30s', '15m', '12h', '7d', '2w' or '250ms'."""
+    if isinstance(text, timedelta):
+        return text.total_seconds()
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return check_seconds("duration", text, allow_zero=True)
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ConfigurationError(
+            f"cannot read duration {text!r}: write a number with an optional unit "
+            "ms, s, m, h, d or w, e.g. 30s, 15m or 7d"
+        )
+    return float(match.group(1)) * _UNITS[match.group(2)]

@@ -1,0 +1,106 @@
+"""One claimed task inside a worker, from claim to recorded outcome."""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from taskbasket.backends.base import ClaimedTask, Lease, Outcome, OutcomeKind
+from taskbasket.errors import Fail, Retry
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from taskbasket.definition import TaskDefinition
+
+MAX_ERROR_CHARS = 16_000
+
+
+class JobPhase(enum.Enum):
+    PENDING = "pending"  # claimed, not started
+    RUNNING = "running"
+    DONE = "done"  # the handler returned or raised; its outcome is being recorded
+    ABANDONED = "abandoned"  # timed out or interrupted; a late result is discarded
+    RELEASED = "released"  # handed back unstarted
+
+
+@dataclass(eq=False)
+class Job:
+    """A claimed task and the phase of its one attempt; phase changes are atomic."""
+
+    claimed: ClaimedTask
+    definition: TaskDefinition[Any, Any]
+    phase: JobPhase = JobPhase.PENDING
+    lease_lost: bool = False
+    started: float = 0.0
+    async_task: asyncio.Task[Any] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def lease(self) -> Lease:
+        return self.claimed.lease
+
+    @property
+    def deadline(self) -> float:
+        return self.started + self.claimed.timeout
+
+    def move(self, expected: JobPhase, to: JobPhase) -> bool:
+        """Change phase from ``expected`` to ``to``; False if it was not ``expected``."""
+        with self._lock:
+            if self.phase is not expected:
+                return False
+            self.phase = to
+            if to is JobPhase.RUNNING:
+                self.started = time.monotonic()
+            return True
+
+
+def _error_text(exc: BaseException) -> str:
+    text = "".join(traceback.format_exception(exc)).rstrip()
+    if len(text) > MAX_ERROR_CHARS:
+        text = text[:2000] + "\n[... truncated ...]\n" + text[-(MAX_ERROR_CHARS - 2100):]
+    return text
+
+
+def error_outcome(job: Job, exc: BaseException) -> Outcome:
+    """What a raised exception means for this attempt: retry with backoff, or fail."""
+    attempts, max_attempts = job.claimed.attempts, job.claimed.max_attempts
+    lease = job.lease
+    if isinstance(exc, Fail):
+        return Outcome(lease, OutcomeKind.FAILED, error=f"Fail: {exc.reason}")
+    if attempts >= max_attempts:
+        error = _error_text(exc)
+        note = f"gave up after attempt {attempts} of {max_attempts}"
+        return Outcome(lease, OutcomeKind.FAILED, error=f"{error}\n[{note}]")
+    if isinstance(exc, Retry):
+        delay = exc.delay
+        if exc.at is None and delay is None:
+            delay = job.definition.backoff.delay(attempts)
+        return Outcome(
+            lease, OutcomeKind.RETRY, error=f"Retry: {exc.reason}",
+            retry_delay=max(0.0, delay or 0.0), retry_at=exc.at,
+        )
+    delay = job.definition.backoff.delay(attempts)
+    return Outcome(lease, OutcomeKind.RETRY, error=_error_text(exc), retry_delay=delay)
+
+
+def timeout_outcome(job: Job) -> Outcome:
+    """The outcome of an attempt that ran past its task's timeout."""
+    from taskbasket.errors import TaskTimeout
+
+    limit = timedelta(seconds=job.claimed.timeout)
+    exc = TaskTimeout(
+        f"task {job.claimed.name} ({job.claimed.id}) ran past its timeout of {limit} "
+        f"on attempt {job.claimed.attempts}"
+    )
+    outcome = error_outcome(job, exc)
+    first_line = f"TaskTimeout: {exc}"
+    suffix = "" if outcome.kind is OutcomeKind.RETRY else (
+        f"\n[gave up after attempt {job.claimed.attempts} of {job.claimed.max_attempts}]"
+    )
+    return Outcome(outcome.lease, outcome.kind, first_line + suffix, outcome.retry_delay)

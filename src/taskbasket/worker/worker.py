@@ -1,0 +1,581 @@
+"""The worker: claims tasks for its free slots, runs them, and records what happened.
+
+Threads, each a loop with a one-step method that tests can call directly:
+
+- the claim loop (``run_once``): claims up to the number of free slots, never more, and
+  waits on the store's listener when nothing is due;
+- the housekeeper (``heartbeat_once``, ``maintain_once``): extends the leases of every
+  task it holds every third of the visibility timeout, and rescues expired leases;
+- the completer (``complete_once``): records finished attempts in batches;
+- the timeout watcher: abandons sync attempts that run past their timeout.
+
+An outcome is recorded only while its lease is held (the store fences it), so a worker
+that lost a lease can never overwrite the attempt that replaced it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import os
+import queue
+import signal
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from taskbasket.backends.base import (
+    ClaimParams,
+    LeaseExtendParams,
+    Listener,
+    MaintainParams,
+    Outcome,
+    OutcomeKind,
+    TaskFilter,
+)
+from taskbasket.errors import ConfigurationError
+from taskbasket.task import State
+from taskbasket.validation import check_name, check_seconds
+from taskbasket.worker.executors import AsyncExecutor, ThreadExecutor, is_timeout
+from taskbasket.worker.job import Job, JobPhase, error_outcome, timeout_outcome
+
+if TYPE_CHECKING:
+    from taskbasket.basket import Basket
+
+log = logging.getLogger("taskbasket.worker")
+
+COMPLETION_BATCH = 500
+
+
+class Worker:
+    """Runs the tasks of one basket.
+
+    ``concurrency`` slots are shared by sync and async handlers; the worker never claims
+    more tasks than it has free slots. ``visibility_timeout`` is the lease length in
+    seconds; heartbeats renew it every third of it. On stop it hands unstarted tasks back
+    and gives running ones ``grace_period`` seconds to finish.
+    """
+
+    def __init__(
+        self,
+        basket: Basket,
+        *,
+        queues: Sequence[str] | None = None,
+        concurrency: int = 8,
+        visibility_timeout: float = 30.0,
+        poll_interval: float = 1.0,
+        grace_period: float = 30.0,
+        maintenance_interval: float | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ConfigurationError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        self.basket = basket
+        self.queues = [check_name("queue", q) for q in queues] if queues else None
+        self.concurrency = concurrency
+        self.visibility_timeout = check_seconds(
+            "visibility_timeout", visibility_timeout, allow_zero=False
+        )
+        self.poll_interval = check_seconds("poll_interval", poll_interval, allow_zero=False)
+        if self.poll_interval >= self.visibility_timeout * 10:
+            raise ConfigurationError(
+                f"poll_interval ({poll_interval}s) should be well below the visibility "
+                f"timeout ({visibility_timeout}s)"
+            )
+        self.grace_period = check_seconds("grace_period", grace_period, allow_zero=True)
+        self.heartbeat_interval = self.visibility_timeout / 3
+        self.maintenance_interval = maintenance_interval or min(1.0, self.heartbeat_interval)
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+        self.backend = basket.backend
+
+        self._cond = threading.Condition()
+        self._free = concurrency
+        self._jobs: dict[str, Job] = {}
+        self._stopping = threading.Event()
+        self._closing = threading.Event()  # set once outcomes are flushed: threads exit
+        self._stopped = threading.Event()
+        self._started = False
+        self._threads: list[threading.Thread] = []
+        self._completions: queue.SimpleQueue[tuple[Job, Outcome] | None] = queue.SimpleQueue()
+        self._pending_completions = 0
+        self._claiming = 0
+        self._deadlines: list[tuple[float, int, Job]] = []
+        self._deadline_serial = 0
+        self._listener: Listener | None = None
+        self._threads_executor: ThreadExecutor | None = None
+        self._async_executor: AsyncExecutor | None = None
+        self._last_store_error: str | None = None
+        self.stats = {"claimed": 0, "succeeded": 0, "retried": 0, "failed": 0,
+                      "released": 0, "timed_out": 0, "lost_leases": 0, "discarded": 0}
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def names(self) -> list[str]:
+        """The task names this worker claims: exactly those its basket has handlers for."""
+        return sorted(self.basket.registry)
+
+    @property
+    def free_slots(self) -> int:
+        with self._cond:
+            return self._free
+
+    @property
+    def in_flight(self) -> int:
+        """Tasks claimed and not yet recorded as finished."""
+        with self._cond:
+            return len(self._jobs)
+
+    @property
+    def abandoned_threads(self) -> int:
+        return self._threads_executor.abandoned_threads if self._threads_executor else 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Start the worker's threads and return; ``stop`` ends them."""
+        if self._started:
+            raise RuntimeError("this worker has already been started")
+        self._started = True
+        if not self.names:
+            raise ConfigurationError(
+                "this basket has no tasks registered, so the worker would claim nothing; "
+                "import the module that defines your @basket.task functions"
+            )
+        self.backend.migrate()
+        self._threads_executor = ThreadExecutor(
+            self.concurrency, self._on_finished, self._watch_deadline
+        )
+        if any(d.is_async for d in self.basket.registry.values()):
+            self._async_executor = AsyncExecutor(self._on_finished)
+        self._listener = self.backend.listener(self.queues)
+        for target, name in (
+            (self._claim_loop, "claim"),
+            (self._housekeeping_loop, "housekeeper"),
+            (self._completion_loop, "completer"),
+            (self._timeout_loop, "timeouts"),
+        ):
+            thread = threading.Thread(target=target, name=f"taskbasket-{name}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        log.info(
+            "worker %s started: queues=%s concurrency=%d visibility_timeout=%ss tasks=%s",
+            self.worker_id, ",".join(self.queues) if self.queues else "*", self.concurrency,
+            self.visibility_timeout, ",".join(self.names),
+        )
+
+    def run(self, *, install_signal_handlers: bool = True) -> None:
+        """Run until SIGTERM or SIGINT (a second one exits at once); blocks."""
+        if install_signal_handlers:
+            self._install_signal_handlers()
+        self.start()
+        try:
+            while not self._stopping.is_set():
+                self._stopping.wait(0.5)
+        finally:
+            self.stop()
+
+    def _install_signal_handlers(self) -> None:
+        def handle(signum: int, frame: FrameType | None) -> None:
+            if self._stopping.is_set():
+                log.warning("second signal: exiting at once; leases will expire")
+                os._exit(128 + signum)
+            log.info("signal %d: stopping gracefully (send it again to exit at once)", signum)
+            self._stopping.set()
+
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+
+    def stop(self, grace_period: float | None = None) -> None:
+        """Stop claiming, hand unstarted tasks back, let running ones finish, then exit.
+
+        Tasks still running after the grace period are recorded as interrupted (retried
+        by their policy). Safe to call twice and from several threads.
+        """
+        grace = self.grace_period if grace_period is None else grace_period
+        self._stopping.set()
+        if not self._started or self._stopped.is_set():
+            return
+        with self._cond:
+            if getattr(self, "_stop_begun", False):
+                stop_in_progress = True
+            else:
+                self._stop_begun = True
+                stop_in_progress = False
+            self._cond.notify_all()
+        if stop_in_progress:
+            self._stopped.wait()
+            return
+        if self._listener is not None:
+            self._listener.close()
+        # hand back what never started
+        with self._cond:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            if job.move(JobPhase.PENDING, JobPhase.RELEASED):
+                self._record(job, Outcome(job.lease, OutcomeKind.RELEASED))
+                self._release_slot()
+        # let running ones finish
+        deadline = time.monotonic() + grace
+        with self._cond:
+            while self._running_jobs() and time.monotonic() < deadline:
+                self._cond.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+            leftover = [j for j in self._jobs.values() if j.phase is JobPhase.RUNNING]
+        for job in leftover:
+            if job.move(JobPhase.RUNNING, JobPhase.ABANDONED):
+                if self._async_executor is not None and job.async_task is not None:
+                    self._async_executor.cancel(job)
+                error = RuntimeError(
+                    f"interrupted: the worker stopped and the task did not finish within "
+                    f"the {grace:g}s grace period"
+                )
+                self._record(job, error_outcome(job, error))
+        # record everything, then stop the threads
+        self._flush_completions(timeout=max(5.0, self.visibility_timeout))
+        self._completions.put(None)
+        if self._threads_executor is not None:
+            self._threads_executor.shutdown()
+        if self._async_executor is not None:
+            self._async_executor.shutdown()
+        self._closing.set()
+        with self._cond:
+            self._cond.notify_all()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout=5)
+        self._stopped.set()
+        log.info("worker %s stopped: %s", self.worker_id, self.stats)
+
+    def _running_jobs(self) -> bool:
+        return any(j.phase is JobPhase.RUNNING for j in self._jobs.values())
+
+    def __enter__(self) -> Worker:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ claiming
+
+    def run_once(self) -> int:
+        """Claim up to the free slots and hand the tasks to executors; how many claimed."""
+        with self._cond:
+            free = self._free
+        if free <= 0 or self._stopping.is_set():
+            return 0
+        with self._cond:
+            self._claiming += 1
+        try:
+            claimed = self.backend.tasks_claim(
+                ClaimParams(
+                    worker_id=self.worker_id, names=self.names, limit=free,
+                    lease_seconds=self.visibility_timeout, queues=self.queues,
+                )
+            )
+            jobs = [Job(task, self.basket.registry[task.name]) for task in claimed]
+            with self._cond:
+                self._free -= len(jobs)
+                for job in jobs:
+                    self._jobs[job.claimed.id] = job
+        finally:
+            with self._cond:
+                self._claiming -= 1
+        if not jobs:
+            return 0
+        self.stats["claimed"] += len(jobs)
+        for job in jobs:
+            self._dispatch(job)
+        return len(jobs)
+
+    def _dispatch(self, job: Job) -> None:
+        if job.definition.is_async:
+            assert self._async_executor is not None
+            self._async_executor.submit(job)
+        else:
+            assert self._threads_executor is not None
+            self._threads_executor.submit(job)
+
+    def _claim_loop(self) -> None:
+        assert self._listener is not None
+        failures = 0
+        while not self._stopping.is_set():
+            with self._cond:
+                while self._free <= 0 and not self._stopping.is_set():
+                    self._cond.wait(self.poll_interval)
+                free = self._free
+            if self._stopping.is_set():
+                return
+            try:
+                claimed = self.run_once()
+                failures = self._store_recovered(failures, "claim")
+            except Exception as exc:
+                failures = self._store_failed(failures, "claim", exc)
+                continue
+            if claimed < free:
+                self._listener.wait(self.poll_interval)
+
+    def _store_failed(self, failures: int, what: str, exc: Exception) -> int:
+        """Log a store error once per outage and back off before the next try."""
+        failures += 1
+        message = f"{type(exc).__name__}: {exc}"
+        if failures == 1 or message != self._last_store_error:
+            log.warning("%s failed, retrying with backoff: %s", what, message)
+            self._last_store_error = message
+        self._stopping.wait(min(5.0, 0.05 * 2 ** min(failures, 7)))
+        return failures
+
+    def _store_recovered(self, failures: int, what: str) -> int:
+        if failures:
+            log.warning("%s works again after %d failed tries", what, failures)
+            self._last_store_error = None
+        return 0
+
+    # ------------------------------------------------------------------ finishing
+
+    def _on_finished(self, job: Job, error: BaseException | None) -> None:
+        """Called by an executor when a handler returned or raised."""
+        import asyncio
+
+        if not job.move(JobPhase.RUNNING, JobPhase.DONE):
+            self.stats["discarded"] += 1  # abandoned: its outcome was already recorded
+            return
+        self._release_slot()
+        if isinstance(error, asyncio.CancelledError):
+            if job.lease_lost:
+                self._forget(job)  # the store no longer holds it for us
+                return
+            error = RuntimeError("the task was cancelled while the worker was stopping")
+        if error is None:
+            outcome = Outcome(job.lease, OutcomeKind.SUCCEEDED)
+        elif is_timeout(error):
+            self.stats["timed_out"] += 1
+            outcome = timeout_outcome(job)
+        else:
+            outcome = error_outcome(job, error)
+        self._record(job, outcome)
+
+    def _release_slot(self) -> None:
+        with self._cond:
+            self._free += 1
+            self._cond.notify_all()
+
+    def _record(self, job: Job, outcome: Outcome) -> None:
+        with self._cond:
+            self._pending_completions += 1
+        self._completions.put((job, outcome))
+
+    def _forget(self, job: Job) -> None:
+        with self._cond:
+            self._jobs.pop(job.claimed.id, None)
+            self._cond.notify_all()
+
+    def complete_once(self, block: bool = True) -> int:
+        """Record one batch of finished attempts; how many were in it."""
+        try:
+            first = self._completions.get(timeout=self.poll_interval) if block else (
+                self._completions.get_nowait()
+            )
+        except queue.Empty:
+            return 0
+        if first is None:
+            self._completions.put(None)
+            return 0
+        batch = [first]
+        while len(batch) < COMPLETION_BATCH:
+            try:
+                item = self._completions.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                self._completions.put(None)
+                break
+            batch.append(item)
+        failures = 0
+        while True:
+            try:
+                accepted = self.backend.tasks_finish([outcome for _, outcome in batch])
+                self._store_recovered(failures, "recording outcomes")
+                break
+            except Exception as exc:
+                failures = self._store_failed(failures, "recording outcomes", exc)
+                if self._closing.is_set():
+                    return 0
+        for (job, outcome), ok in zip(batch, accepted, strict=True):
+            self._count(job, outcome, ok)
+        with self._cond:
+            for job, _ in batch:
+                self._jobs.pop(job.claimed.id, None)
+            self._pending_completions -= len(batch)
+            self._cond.notify_all()
+        return len(batch)
+
+    def _count(self, job: Job, outcome: Outcome, accepted: bool) -> None:
+        claimed = job.claimed
+        if not accepted:
+            self.stats["lost_leases"] += 1
+            log.warning(
+                "task %s (%s) attempt %d: outcome %s discarded, the lease was lost "
+                "(it expired or the task was cancelled)",
+                claimed.id, claimed.name, claimed.attempts, outcome.kind.value,
+            )
+            return
+        key = {
+            OutcomeKind.SUCCEEDED: "succeeded", OutcomeKind.RETRY: "retried",
+            OutcomeKind.FAILED: "failed", OutcomeKind.RELEASED: "released",
+        }[outcome.kind]
+        self.stats[key] += 1
+        if outcome.kind is OutcomeKind.FAILED:
+            first_line = (outcome.error or "").strip().splitlines()[-2:] or [""]
+            log.error("task %s (%s) failed on attempt %d: %s", claimed.id, claimed.name,
+                      claimed.attempts, " ".join(first_line))
+        elif outcome.kind is OutcomeKind.RETRY:
+            log.info("task %s (%s) attempt %d failed; retrying in %.1fs", claimed.id,
+                     claimed.name, claimed.attempts, outcome.retry_delay)
+
+    def _completion_loop(self) -> None:
+        while True:
+            self.complete_once()
+            if self._closing.is_set() or (
+                self._stopping.is_set() and getattr(self, "_stop_begun", False)
+                and self._flushed_and_closed()
+            ):
+                return
+
+    def _flushed_and_closed(self) -> bool:
+        with self._cond:
+            return self._pending_completions == 0 and self._completion_closed
+
+    _completion_closed = False
+
+    def _flush_completions(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._pending_completions and time.monotonic() < deadline:
+                self._cond.wait(0.05)
+            self._completion_closed = True
+            left = self._pending_completions
+        if left:
+            log.error("%d outcomes could not be recorded before exit; their leases will "
+                      "expire and the tasks will run again", left)
+
+    # ------------------------------------------------------------------ leases, rescue
+
+    def heartbeat_once(self) -> int:
+        """Extend the leases of every task held; returns how many were lost."""
+        with self._cond:
+            jobs = [j for j in self._jobs.values() if not j.lease_lost]
+        if not jobs:
+            return 0
+        held = self.backend.leases_extend(
+            LeaseExtendParams([j.lease for j in jobs], self.visibility_timeout)
+        )
+        lost = [j for j in jobs if j.claimed.id not in held]
+        for job in lost:
+            if job.phase is JobPhase.DONE:
+                continue  # recorded meanwhile: not lost, just finished
+            job.lease_lost = True
+            log.warning("task %s (%s): lease lost (expired or cancelled); its result will "
+                        "be discarded", job.claimed.id, job.claimed.name)
+            if job.definition.is_async and self._async_executor is not None:
+                self._async_executor.cancel(job)
+        return len(lost)
+
+    def maintain_once(self) -> None:
+        """Rescue tasks whose leases expired and promote tasks that came due."""
+        result = self.backend.maintain(MaintainParams())
+        for task_id in result.rescued:
+            log.warning("task %s: lease expired, requeued", task_id)
+        for task_id in result.failed:
+            log.error("task %s: lease expired on its last attempt; failed", task_id)
+
+    def _housekeeping_loop(self) -> None:
+        next_heartbeat = time.monotonic() + self.heartbeat_interval
+        next_maintain = time.monotonic()
+        failures = 0
+        while not self._closing.is_set():
+            now = time.monotonic()
+            try:
+                if now >= next_heartbeat:
+                    next_heartbeat = now + self.heartbeat_interval
+                    self.heartbeat_once()
+                if now >= next_maintain and not self._stopping.is_set():
+                    next_maintain = now + self.maintenance_interval
+                    self.maintain_once()
+                failures = self._store_recovered(failures, "heartbeat")
+            except Exception as exc:
+                failures = self._store_failed(failures, "heartbeat", exc)
+                next_heartbeat = min(next_heartbeat, time.monotonic() + 1.0)
+                continue
+            wait = min(next_heartbeat, next_maintain) - time.monotonic()
+            self._closing.wait(max(0.01, wait))
+
+    # ------------------------------------------------------------------ timeouts
+
+    def _watch_deadline(self, job: Job) -> None:
+        """Called by the thread executor as a sync attempt starts."""
+        with self._cond:
+            self._deadline_serial += 1
+            heapq.heappush(self._deadlines, (job.deadline, self._deadline_serial, job))
+            self._cond.notify_all()
+
+    def _timeout_loop(self) -> None:
+        while not self._closing.is_set():
+            expired: list[Job] = []
+            with self._cond:
+                now = time.monotonic()
+                while self._deadlines and self._deadlines[0][0] <= now:
+                    expired.append(heapq.heappop(self._deadlines)[2])
+                if not expired:
+                    wait = self._deadlines[0][0] - now if self._deadlines else 0.5
+                    self._cond.wait(min(0.5, wait))
+            for job in expired:
+                self._abandon_timed_out(job)
+
+    def _abandon_timed_out(self, job: Job) -> None:
+        if not job.move(JobPhase.RUNNING, JobPhase.ABANDONED):
+            return
+        self.stats["timed_out"] += 1
+        log.warning(
+            "task %s (%s) ran past its timeout of %gs: attempt recorded as timed out; "
+            "its thread is abandoned and replaced (Python cannot stop a thread)",
+            job.claimed.id, job.claimed.name, job.claimed.timeout,
+        )
+        self._record(job, timeout_outcome(job))
+        self._release_slot()
+        assert self._threads_executor is not None
+        self._threads_executor.replace_abandoned()
+
+    # ------------------------------------------------------------------ helpers for tests
+
+    def run_until_empty(self, timeout: float = 30.0) -> None:
+        """Start, work until no task is queued, retrying or in flight, then stop.
+
+        Waits out retries' backoff; tasks scheduled for later are left alone. Raises
+        TimeoutError if work remains after ``timeout`` seconds. For tests and scripts.
+        """
+        self.start()
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                if not self._busy() and self._nothing_due() and not self._busy():
+                    return
+                with self._cond:
+                    self._cond.wait(0.02)
+            raise TimeoutError(f"tasks were still due or running after {timeout}s")
+        finally:
+            self.stop()
+
+    def _busy(self) -> bool:
+        with self._cond:
+            return bool(self._jobs) or self._pending_completions > 0 or self._claiming > 0
+
+    def _nothing_due(self) -> bool:
+        self.backend.maintain(MaintainParams())
+        ready = self.backend.tasks_count(TaskFilter(
+            states=[State.QUEUED, State.RETRYING], queues=self.queues, names=self.names
+        ))
+        return ready == 0

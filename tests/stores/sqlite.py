@@ -1,0 +1,27 @@
+"""SQLite test stores: a fresh file in a temporary folder per test."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from urllib.parse import urlsplit
+
+
+class SQLiteFactory:
+    name = "sqlite"
+
+    def unavailable(self) -> str | None:
+        return None
+
+    def create(self, tag: str) -> str:
+        folder = tempfile.mkdtemp(prefix=f"tb-{tag[:40]}-")
+        return f"sqlite:///{folder}/tasks.db"
+
+    def drop(self, url: str) -> None:
+        path = urlsplit(url).path[1:]
+        folder = path.rsplit("/", 1)[0]
+        if folder.startswith(tempfile.gettempdir()):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+FACTORY = SQLiteFactory()
