@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
-from taskbasket.backends import DEFAULT_URL, open_backend
+from taskbasket.backends import DEFAULT_URL, open_backend, open_backend_check
 from taskbasket.backends.base import (
     Backend,
     CleanParams,
@@ -116,6 +116,13 @@ class Basket:
                 if self._backend is None:
                     self._backend = open_backend(self.url, **self._backend_options)
         return self._backend
+
+    def use_url(self, url: str) -> None:
+        """Point this basket at another store, before it has been opened."""
+        if self._backend is not None:
+            raise ConfigurationError("the store is open already; choose the URL before use")
+        open_backend_check(url)
+        self.url = url
 
     def close(self) -> None:
         if self._backend is not None:
@@ -243,7 +250,9 @@ class Basket:
     ) -> list[NewTask]:
         check_name("task", name)
         definition = self.registry.get(name)
-        queue = options.queue or (definition.queue if definition else self.default_queue)
+        queue = options.queue if options.queue is not None else (
+            definition.queue if definition else self.default_queue
+        )
         check_name("queue", queue)
         priority = check_priority(
             options.priority if options.priority is not None

@@ -25,3 +25,13 @@ class SQLiteFactory:
 
 
 FACTORY = SQLiteFactory()
+
+
+def app_connection(url: str) -> object:
+    """The application's own connection to the store's file, for transactional enqueue."""
+    import sqlite3
+
+    return sqlite3.connect(urlsplit(url).path[1:], timeout=30)
+
+
+FACTORY.app_connection = app_connection  # type: ignore[attr-defined]

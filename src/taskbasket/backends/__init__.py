@@ -23,8 +23,8 @@ BACKENDS: dict[str, tuple[str, str, str | None]] = {
 DEFAULT_URL = "sqlite:///taskbasket.db"
 
 
-def open_backend(url: str, **options: Any) -> Backend:
-    """Open the store that ``url`` names; the error for a bad URL lists the good ones."""
+def open_backend_check(url: str) -> str:
+    """The scheme of ``url`` if taskbasket has a store for it; else a ConfigurationError."""
     if not isinstance(url, str) or not url.strip():
         raise ConfigurationError(
             f"store URL must be a non-empty string like {DEFAULT_URL!r}, got {url!r}"
@@ -40,7 +40,13 @@ def open_backend(url: str, **options: Any) -> Backend:
             f"unsupported store URL {url!r} ({shown}); supported schemes: {supported}. "
             f"Example: {DEFAULT_URL}"
         )
-    module_name, class_name, extra = entry
+    return scheme
+
+
+def open_backend(url: str, **options: Any) -> Backend:
+    """Open the store that ``url`` names; the error for a bad URL lists the good ones."""
+    scheme = open_backend_check(url)
+    module_name, class_name, extra = BACKENDS[scheme]
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

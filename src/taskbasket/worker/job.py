@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from taskbasket.backends.base import ClaimedTask, Lease, Outcome, OutcomeKind
-from taskbasket.errors import Fail, Retry
+from taskbasket.errors import Fail, Retry, StoreCorruptedError
 
 if TYPE_CHECKING:
     import asyncio
@@ -73,6 +73,8 @@ def error_outcome(job: Job, exc: BaseException) -> Outcome:
     lease = job.lease
     if isinstance(exc, Fail):
         return Outcome(lease, OutcomeKind.FAILED, error=f"Fail: {exc.reason}")
+    if isinstance(exc, StoreCorruptedError):  # retrying cannot mend stored data
+        return Outcome(lease, OutcomeKind.FAILED, error=f"StoreCorruptedError: {exc}")
     if attempts >= max_attempts:
         error = _error_text(exc)
         note = f"gave up after attempt {attempts} of {max_attempts}"

@@ -1,0 +1,40 @@
+"""Tasks for crash tests, run by real worker processes; they log effects to $TB_EFFECTS."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from taskbasket import Basket, current_task
+from tests.helpers import Effects
+
+basket = Basket(os.environ.get("TASKBASKET_URL"))
+_effects = Effects(Path(os.environ.get("TB_EFFECTS", "/tmp/taskbasket-effects.db")))
+
+
+def _record(event: str) -> None:
+    ctx = current_task()
+    assert ctx is not None
+    _effects.record(ctx.id, ctx.attempt, event)
+
+
+@basket.task(max_attempts=3, timeout=120)
+def slow(seconds: float) -> None:
+    """Records 'start', sleeps, records 'done': the effect is the 'done' row."""
+    _record("start")
+    time.sleep(seconds)
+    _record("done")
+
+
+@basket.task(max_attempts=3)
+def kill_worker() -> None:
+    """Kills its own worker on every attempt: a poison task."""
+    _record("start")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@basket.task(max_attempts=3)
+def quick(label: str) -> None:
+    _record("done")
