@@ -69,7 +69,9 @@ class Effects:
 class WorkerProcess:
     """A real ``taskbasket worker`` process running tests/apps/crashapp.py."""
 
-    def __init__(self, url: str, effects: Path, *args: str, app: str = "tests.apps.crashapp:basket"):
+    def __init__(
+        self, url: str, effects: Path, *args: str, app: str = "tests.apps.crashapp:basket"
+    ) -> None:
         env = dict(os.environ, TASKBASKET_URL=url, TB_EFFECTS=str(effects),
                    PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
         self.log_path = effects.parent / f"worker-{os.urandom(3).hex()}.log"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -51,7 +52,7 @@ def test_exception_retries_with_backoff_then_succeeds(basket: Basket) -> None:
     task = basket.get(ref.id)
     assert task is not None and task.state == "succeeded" and task.attempts == 3
     assert "flake 2" in (task.last_error or "")
-    gaps = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
     assert gaps[0] >= 0.19 and gaps[1] >= 0.39  # 0.2 s, then 0.4 s
 
 

@@ -122,6 +122,22 @@ def _where(task_filter: TaskFilter, now: float) -> tuple[str, list[Any]]:
     return (" AND ".join(clauses) or "1"), params
 
 
+def claim_sql(name_count: int, queue_count: int | None) -> str:
+    """The claim statement: it walks the ready index in claim order, so a claim reads
+    only the rows it takes (plus any of other names or queues ahead of them)."""
+    where = [f"state IN {_PENDING}", "run_at <= ?", f"name IN ({','.join('?' * name_count)})"]
+    if queue_count is not None:
+        where.append(f"queue IN ({','.join('?' * queue_count)})")
+    return (
+        f"UPDATE {TABLE} SET state='running', attempts=attempts+1, lease_token=?, "
+        "lease_expires_at=?, started_at=?, worker_id=? "
+        f"WHERE id IN (SELECT id FROM {TABLE} INDEXED BY {TABLE}_ready "
+        f"WHERE {' AND '.join(where)} ORDER BY priority DESC, run_at, id LIMIT ?) "
+        "RETURNING id, name, queue, payload, priority, attempts, max_attempts, timeout, "
+        "created_at, run_at, unique_key"
+    )
+
+
 class SQLiteBackend(BackendBase):
     """A store in one SQLite file; one connection per thread."""
 
@@ -237,6 +253,10 @@ class SQLiteBackend(BackendBase):
             raise self._explain(exc) from exc
         try:
             yield conn
+        except sqlite3.OperationalError as exc:  # read-only, locked past the timeout, disk
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise self._explain(exc) from exc
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
@@ -374,21 +394,11 @@ class SQLiteBackend(BackendBase):
         now = time.time()
         token = new_token()
         sql_params: list[Any] = [token, now + params.lease_seconds, now, params.worker_id, now]
-        where = [f"state IN {_PENDING}", "run_at <= ?", f"name IN ({_placeholders(params.names)})"]
         sql_params.extend(params.names)
         if params.queues is not None:
-            where.append(f"queue IN ({_placeholders(params.queues)})")
             sql_params.extend(params.queues)
         sql_params.append(params.limit)
-        sql = (
-            f"UPDATE {TABLE} SET state='running', attempts=attempts+1, lease_token=?, "
-            "lease_expires_at=?, started_at=?, worker_id=? "
-            f"WHERE id IN (SELECT id FROM {TABLE} WHERE {' AND '.join(where)} "
-            "ORDER BY priority DESC, run_at, id LIMIT ?) "
-            "RETURNING id, name, queue, payload, priority, attempts, max_attempts, timeout, "
-            "created_at, run_at, unique_key"
-        )
-        # the subquery's run_at <= ? comes after the SET parameters
+        sql = claim_sql(len(params.names), None if params.queues is None else len(params.queues))
         with self._write() as conn:
             rows = conn.execute(sql, sql_params).fetchall()
         claimed = [

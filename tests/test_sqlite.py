@@ -1,0 +1,161 @@
+"""SQLite itself: bad files and paths, concurrency across processes, the wake-up."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from taskbasket import BackendUnavailableError, Basket, ConfigurationError
+from tests.helpers import ROOT
+
+
+def test_unknown_scheme_lists_the_supported_ones() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Basket("mongodb://localhost/tasks")
+    message = str(info.value)
+    for scheme in ("sqlite://", "postgresql://", "mysql://", "redis://"):
+        assert scheme in message
+
+
+def test_default_url_is_taskbasket_db(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TASKBASKET_URL", raising=False)
+    assert Basket().url == "sqlite:///taskbasket.db"
+    monkeypatch.setenv("TASKBASKET_URL", "sqlite:////tmp/x.db")
+    assert Basket().url == "sqlite:////tmp/x.db"
+
+
+def test_relative_and_absolute_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with Basket("sqlite:///rel.db") as basket:
+        basket.enqueue("job")
+    assert (tmp_path / "rel.db").exists()
+    with Basket(f"sqlite:///{tmp_path}/abs.db") as basket:
+        basket.enqueue("job")
+    assert (tmp_path / "abs.db").exists()
+
+
+def test_memory_database_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="cannot be shared"):
+        Basket("sqlite:///:memory:").enqueue("job")
+
+
+def test_unknown_url_option_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="unknown option"):
+        Basket(f"sqlite:///{tmp_path}/a.db?journal=off").enqueue("job")
+
+
+def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    content = b"these are my notes, not a database\n" * 200
+    path.write_bytes(content)
+    with pytest.raises(BackendUnavailableError, match="is not a SQLite database"):
+        Basket(f"sqlite:///{path}").enqueue("job")
+    assert path.read_bytes() == content  # untouched
+
+
+def test_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(BackendUnavailableError, match="does not exist"):
+        Basket(f"sqlite:///{tmp_path}/nope/tasks.db").enqueue("job")
+
+
+def test_read_only_database_is_explained_and_keeps_its_tasks(tmp_path: Path) -> None:
+    path = tmp_path / "ro.db"
+    with Basket(f"sqlite:///{path}") as basket:
+        ref = basket.enqueue("job", args=[1])
+    # a file system that refuses writes, as root cannot be refused by permissions
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    from taskbasket.backends.sqlite import SQLiteBackend
+
+    backend = SQLiteBackend(f"sqlite:///{path}")
+    backend._local.conn = conn  # the store opened read-only, as on a read-only mount
+    backend._migrated = True
+    with Basket(backend=backend) as basket:
+        with pytest.raises(BackendUnavailableError, match="read-only"):
+            basket.enqueue("job", args=[2])
+        task = basket.get(ref.id)
+        assert task is not None and task.args == [1]
+    with Basket(f"sqlite:///{path}") as basket:
+        assert basket.count() == 1
+
+
+def test_schema_is_versioned(tmp_path: Path) -> None:
+    from taskbasket.backends.sqlite import SCHEMA_VERSION
+
+    with Basket(f"sqlite:///{tmp_path}/v.db") as basket:
+        basket.migrate()
+        basket.migrate()  # idempotent
+    conn = sqlite3.connect(tmp_path / "v.db")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    with pytest.raises(BackendUnavailableError, match="upgrade taskbasket"):
+        Basket(f"sqlite:///{tmp_path}/v.db").count()
+
+
+def test_claim_query_uses_the_ready_index(tmp_path: Path) -> None:
+    with Basket(f"sqlite:///{tmp_path}/i.db") as basket:
+        basket.migrate()
+        conn = sqlite3.connect(tmp_path / "i.db")
+        from taskbasket.backends.sqlite import claim_sql
+
+        plan = " ".join(str(row) for row in conn.execute(
+            "EXPLAIN QUERY PLAN " + claim_sql(2, 1), ["t", 0, 0, "w", 0, "a", "b", "q", 5]
+        ))
+        assert "USING INDEX taskbasket_tasks_ready" in plan
+        assert "TEMP B-TREE" not in plan  # no sort: rows come in claim order
+
+
+def test_producers_in_many_processes_share_one_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/shared.db"
+    Basket(url).migrate()
+    script = (
+        "import sys; from taskbasket import Basket\n"
+        "b = Basket(sys.argv[1])\n"
+        "for i in range(300): b.enqueue('job', args=[i])\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script, url], cwd=ROOT) for _ in range(4)]
+    assert [p.wait(60) for p in procs] == [0, 0, 0, 0]
+    with Basket(url) as basket:
+        assert basket.count() == 1200
+
+
+def test_an_idle_listener_is_woken_by_an_enqueue(tmp_path: Path) -> None:
+    with Basket(f"sqlite:///{tmp_path}/w.db") as basket:
+        basket.migrate()
+        listener = basket.backend.listener(None)
+        woke: list[float] = []
+
+        def wait() -> None:
+            start = time.monotonic()
+            if listener.wait(10):
+                woke.append(time.monotonic() - start)
+
+        thread = threading.Thread(target=wait)
+        thread.start()
+        time.sleep(0.1)  # let it block; the assertion below has its own bound
+        basket.enqueue("job")
+        thread.join(10)
+        listener.close()
+        assert woke and woke[0] < 5
+
+
+def test_stale_wakeup_sockets_are_removed(tmp_path: Path) -> None:
+    with Basket(f"sqlite:///{tmp_path}/s.db") as basket:
+        basket.migrate()
+        folder = tmp_path / "s.db.wake"
+        folder.mkdir(exist_ok=True)
+        import socket
+
+        dead = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        dead.bind(str(folder / "1-dead.sock"))
+        dead.close()  # its worker died: the file stays behind
+        basket.enqueue("job")
+        assert not (folder / "1-dead.sock").exists()
