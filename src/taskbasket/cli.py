@@ -92,7 +92,7 @@ def common_options(func: Any) -> Any:
     """--url, --app and --json, accepted after the command name as well as before it."""
     func = click.option("--json", "as_json", is_flag=True, expose_value=False,
                         callback=_setter("as_json"), help="Print JSON for scripts.")(func)
-    func = click.option("--app", expose_value=False, callback=_setter("app"),
+    func = click.option("--app", "app_option", expose_value=False, callback=_setter("app"),
                         help="module:basket of your tasks.")(func)
     func = click.option("--url", expose_value=False, callback=_setter("url"),
                         help="Store URL (overrides $TASKBASKET_URL).")(func)

@@ -1,0 +1,1 @@
+"""`make bench`: throughput and latency of every backend, as a table and as JSON."""

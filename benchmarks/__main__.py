@@ -1,0 +1,216 @@
+"""Run the benchmarks: ``python -m benchmarks [--store sqlite,postgres] [--quick]``.
+
+For each store: single and batched enqueue rates, the drain rate of no-op tasks by one
+worker process, and the pickup latency of an idle worker in another process (from the
+task's creation to its start, both read from the store). Store-specific scenarios live in
+``benchmarks/scenario_<store>_*.py`` as ``run(url) -> dict``. Prints a table and writes
+``benchmarks/results/latest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import pkgutil
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+from tests.stores import STORES, factory  # noqa: E402
+
+from taskbasket import Basket, State  # noqa: E402
+
+console = Console()
+
+# the targets of the issues, per store: (metric, at least / at most, value)
+TARGETS: dict[str, dict[str, tuple[str, float]]] = {
+    "sqlite": {"enqueue_single_per_s": (">=", 5000), "enqueue_batch_per_s": (">=", 50000),
+               "drain_per_s": (">=", 10000), "pickup_p50_ms": ("<=", 10),
+               "pickup_p99_ms": ("<=", 50)},
+    "postgres": {"enqueue_single_per_s": (">=", 2000), "enqueue_batch_per_s": (">=", 50000),
+                 "drain_per_s": (">=", 8000), "pickup_p50_ms": ("<=", 5),
+                 "pickup_p99_ms": ("<=", 25)},
+    "mysql": {"enqueue_single_per_s": (">=", 1500), "enqueue_batch_per_s": (">=", 30000),
+              "drain_per_s": (">=", 4000)},
+    "redis": {"enqueue_single_per_s": (">=", 8000), "enqueue_batch_per_s": (">=", 80000),
+              "drain_per_s": (">=", 10000), "pickup_p50_ms": ("<=", 2)},
+}
+
+
+def producer(url: str) -> Basket:
+    os.environ["TASKBASKET_URL"] = url
+    from benchmarks import bench_app
+
+    importlib.reload(bench_app)
+    return bench_app.basket
+
+
+def bench_enqueue(url: str, single: int, batch: int) -> dict[str, float]:
+    basket = producer(url)
+    noop = basket.registry["noop"]
+    noop.enqueue(0)  # connect and migrate outside the timing
+    start = time.perf_counter()
+    for i in range(single):
+        noop.enqueue(i)
+    single_rate = single / (time.perf_counter() - start)
+    chunk = 5000
+    start = time.perf_counter()
+    for offset in range(0, batch, chunk):
+        noop.enqueue_many([(i,) for i in range(offset, min(batch, offset + chunk))])
+    batch_rate = batch / (time.perf_counter() - start)
+    basket.purge()
+    basket.close()
+    return {"enqueue_single_per_s": single_rate, "enqueue_batch_per_s": batch_rate}
+
+
+def start_worker(url: str, *args: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, TASKBASKET_URL=url, PYTHONPATH=str(ROOT))
+    return subprocess.Popen(
+        [sys.executable, "-m", "taskbasket", "worker", "benchmarks.bench_app:basket",
+         "--url", url, "--log-level", "WARNING", *args],
+        cwd=ROOT, env=env,
+    )
+
+
+def wait_until(condition: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark condition not reached")
+        time.sleep(0.01)
+
+
+def bench_drain(url: str, count: int) -> dict[str, float]:
+    basket = producer(url)
+    noop = basket.registry["noop"]
+    for offset in range(0, count, 5000):
+        noop.enqueue_many([(i,) for i in range(offset, min(count, offset + 5000))])
+    worker = start_worker(url, "--concurrency", "32")
+    try:
+        wait_until(lambda: basket.count(State.SUCCEEDED) >= count, 300)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    tasks = []
+    before: str | None = None
+    while True:
+        page = basket.list(State.SUCCEEDED, limit=5000, before=before)
+        tasks.extend(page)
+        if len(page) < 5000:
+            break
+        before = page[-1].id
+    first = min(t.started_at for t in tasks if t.started_at)
+    last = max(t.finished_at for t in tasks if t.finished_at)
+    basket.purge()
+    basket.close()
+    return {"drain_per_s": count / (last - first).total_seconds()}
+
+
+def bench_pickup(url: str, samples: int) -> dict[str, float]:
+    basket = producer(url)
+    noop = basket.registry["noop"]
+    basket.migrate()
+    worker = start_worker(url, "--concurrency", "4", "--poll-interval", "1")
+    latencies: list[float] = []
+    try:
+        ref = noop.enqueue(-1)
+        wait_until(lambda: basket.get(ref.id).state == State.SUCCEEDED, 60)  # type: ignore[union-attr]
+        for i in range(samples):
+            time.sleep(random.uniform(0.01, 0.03))  # the worker is idle, waiting
+            ref = noop.enqueue(i)
+            wait_until(lambda: basket.get(ref.id).state == State.SUCCEEDED, 30)  # type: ignore[union-attr]  # noqa: B023
+            task = basket.get(ref.id)
+            assert task is not None and task.started_at is not None
+            latencies.append((task.started_at - task.created_at).total_seconds() * 1000)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        basket.close()
+    latencies.sort()
+    return {"pickup_p50_ms": statistics.median(latencies),
+            "pickup_p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]}
+
+
+def scenarios(store: str) -> list[str]:
+    folder = Path(__file__).parent
+    return sorted(
+        m.name for m in pkgutil.iter_modules([str(folder)])
+        if m.name.startswith(f"scenario_{store}_")
+    )
+
+
+def run_store(store: str, quick: bool) -> dict[str, float]:
+    store_factory = factory(store)
+    url = store_factory.create(f"bench_{os.getpid()}")
+    results: dict[str, float] = {}
+    try:
+        results.update(bench_enqueue(url, 500 if quick else 3000, 10_000 if quick else 60_000))
+        results.update(bench_drain(url, 3000 if quick else 20_000))
+        results.update(bench_pickup(url, 30 if quick else 200))
+        if not quick:
+            for name in scenarios(store):
+                module = importlib.import_module(f"benchmarks.{name}")
+                results.update(module.run(url))
+    finally:
+        store_factory.drop(url)
+    return results
+
+
+def verdict(store: str, metric: str, value: float) -> str:
+    target = TARGETS.get(store, {}).get(metric)
+    if target is None:
+        return ""
+    op, bound = target
+    ok = value >= bound if op == ">=" else value <= bound
+    return f"[green]ok[/] ({op} {bound:g})" if ok else f"[red]MISSED[/] ({op} {bound:g})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--store", default=",".join(STORES),
+                        help="comma-separated stores (default: every one reachable)")
+    parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
+    args = parser.parse_args()
+    report: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(), "machine": platform.platform(),
+        "cpus": os.cpu_count(), "python": platform.python_version(), "stores": {},
+    }
+    table = Table(title="taskbasket benchmarks", header_style="bold")
+    for column in ("store", "metric", "value", "target"):
+        table.add_column(column, justify="right" if column == "value" else "left")
+    for store in [s.strip() for s in args.store.split(",") if s.strip()]:
+        reason = factory(store).unavailable()
+        if reason:
+            console.print(f"[yellow]skipping {store}: {reason}[/]")
+            continue
+        console.print(f"benchmarking {store} ...")
+        results = run_store(store, args.quick)
+        report["stores"][store] = results
+        for metric, value in results.items():
+            table.add_row(store, metric, f"{value:,.1f}", verdict(store, metric, value))
+        table.add_section()
+    console.print(table)
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(report, indent=2)
+    (out / "latest.json").write_text(text)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (out / f"bench-{stamp}.json").write_text(text)
+    console.print(f"wrote {out / 'latest.json'}")
+
+
+if __name__ == "__main__":
+    main()
