@@ -92,7 +92,7 @@ class WorkerProcess:
     def wait_started(self, timeout: float = 20.0) -> None:
         wait_for(lambda: "started:" in self.log() or self.proc.poll() is not None, timeout,
                  "worker to start")
-        if self.proc.poll() is not None:
+        if "started:" not in self.log():
             raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.log()}")
 
     def kill(self) -> None:
