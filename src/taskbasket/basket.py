@@ -480,4 +480,9 @@ def _check_executor(executor: str | None, fn: Callable[..., Any]) -> str:
         raise ConfigurationError(
             f"executor='thread' runs sync handlers; {fn!r} is async (use executor='async')"
         )
+    if executor == "process" and "<locals>" in getattr(fn, "__qualname__", "<locals>"):
+        raise ConfigurationError(
+            f"executor='process' runs handlers in child processes that import them by "
+            f"name; {fn!r} is defined inside a function. Define it at module level"
+        )
     return executor

@@ -178,7 +178,14 @@ name_option = click.option("--name", "names", multiple=True,
 @common_options
 @click.argument("app", required=False)
 @click.option("--queues", "-q", default=None, help="Comma-separated queues (default: all).")
-@click.option("--concurrency", "-c", default=8, show_default=True, type=click.IntRange(1))
+@click.option("--concurrency", "-c", "--max", default=8, show_default=True,
+              type=click.IntRange(1), help="Most tasks run at once (slots).")
+@click.option("--min", "min_concurrency", default=1, show_default=True,
+              type=click.IntRange(0), help="Threads kept when idle; the pool grows to --max.")
+@click.option("--idle-timeout", default=60.0, show_default=True, type=float,
+              help="Seconds a thread idles before the pool shrinks.")
+@click.option("--processes", default=None, type=click.IntRange(1),
+              help="Child processes for executor='process' tasks (default: one per core).")
 @click.option("--visibility-timeout", default=30.0, show_default=True, type=float,
               help="Lease length in seconds; heartbeats renew it every third of it.")
 @click.option("--grace-period", default=30.0, show_default=True, type=float,
@@ -191,6 +198,7 @@ name_option = click.option("--name", "names", multiple=True,
 @run_safely
 def worker(
     ctx: Context, app: str | None, queues: str | None, concurrency: int,
+    min_concurrency: int, idle_timeout: float, processes: int | None,
     visibility_timeout: float, grace_period: float, poll_interval: float, log_level: str,
 ) -> None:
     """Run a worker for APP (module:basket) until SIGTERM or SIGINT."""
@@ -203,7 +211,9 @@ def worker(
     basket = ctx.basket(need_app=True)
     queue_list = _split([queues]) if queues else None
     basket.worker(
-        queues=queue_list, concurrency=concurrency, visibility_timeout=visibility_timeout,
+        queues=queue_list, concurrency=concurrency,
+        min_concurrency=min(min_concurrency, concurrency), idle_timeout=idle_timeout,
+        processes=processes, visibility_timeout=visibility_timeout,
         grace_period=grace_period, poll_interval=poll_interval,
     ).run()
 

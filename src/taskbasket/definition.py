@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 R = TypeVar("R")
 
-EXECUTORS = ("thread", "async")
+EXECUTORS = ("thread", "async", "process")
 _UNSET: Any = object()
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import queue
 import threading
 from collections.abc import Callable
 
 from taskbasket.codec import decode_arguments
 from taskbasket.context import TaskContext, _current
+from taskbasket.pool import Pool
 from taskbasket.worker.job import Job, JobPhase
 
 log = logging.getLogger("taskbasket.worker")
@@ -23,7 +23,7 @@ log = logging.getLogger("taskbasket.worker")
 Finished = Callable[[Job, BaseException | None], None]
 
 
-def _context(job: Job) -> TaskContext:
+def task_context(job: Job) -> TaskContext:
     claimed = job.claimed
     return TaskContext(
         claimed.id, claimed.name, claimed.queue, claimed.attempts, claimed.max_attempts
@@ -31,80 +31,58 @@ def _context(job: Job) -> TaskContext:
 
 
 class ThreadExecutor:
-    """Runs sync handlers on a set of threads; an abandoned thread is replaced at once.
+    """Runs sync handlers on an auto-scaling :class:`~taskbasket.pool.Pool` of threads.
 
     Python cannot stop a thread, so a job that times out is abandoned: its thread keeps
-    running the handler, its late result is discarded, and a new thread takes its place.
+    running the handler, its late result is discarded, and the pool puts a new thread in
+    its place at once.
     """
 
     def __init__(
-        self, size: int, on_finished: Finished, on_started: Callable[[Job], None]
+        self,
+        min_threads: int,
+        max_threads: int,
+        idle_timeout: float,
+        on_finished: Finished,
+        on_started: Callable[[Job], None],
     ) -> None:
-        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self.pool = Pool(min_threads, max_threads, buffer=max_threads * 4,
+                         idle_timeout=idle_timeout, name="taskbasket-thread")
+        self.pool.run()
         self._on_finished = on_finished
         self._on_started = on_started
-        self._threads: set[threading.Thread] = set()
-        self._lock = threading.Lock()
-        self._serial = 0
-        self.abandoned_threads = 0
-        for _ in range(size):
-            self._spawn()
-
-    def _spawn(self) -> None:
-        with self._lock:
-            self._serial += 1
-            thread = threading.Thread(
-                target=self._main, name=f"taskbasket-thread-{self._serial}", daemon=True
-            )
-            self._threads.add(thread)
-        thread.start()
 
     def submit(self, job: Job) -> None:
-        self._queue.put(job)
+        if not self.pool.submit(self._run, job):
+            raise RuntimeError("the thread pool refused a job: it is stopping or full")
 
-    def replace_abandoned(self) -> None:
-        """A job of one of our threads was abandoned: add a thread to take its place."""
-        with self._lock:
-            self.abandoned_threads += 1
-        self._spawn()
-
-    def _main(self) -> None:
-        me = threading.current_thread()
+    def _run(self, job: Job) -> None:
+        if not job.move(JobPhase.PENDING, JobPhase.RUNNING):
+            return  # released by a stopping worker, which recorded that
+        job.thread = threading.current_thread()
+        self._on_started(job)
+        token = _current.set(task_context(job))
+        error: BaseException | None = None
         try:
-            while True:
-                job = self._queue.get()
-                if job is None:
-                    return
-                if not job.move(JobPhase.PENDING, JobPhase.RUNNING):
-                    continue  # released by a stopping worker, which recorded that
-                self._on_started(job)
-                token = _current.set(_context(job))
-                error: BaseException | None = None
-                try:
-                    args, kwargs = decode_arguments(job.claimed.id, job.claimed.payload)
-                    job.definition.func(*args, **kwargs)
-                except BaseException as exc:  # the handler's failure is data here
-                    error = exc
-                finally:
-                    _current.reset(token)
-                abandoned = job.phase is JobPhase.ABANDONED
-                self._on_finished(job, error)
-                if abandoned:
-                    return  # a replacement thread already serves in our place
+            args, kwargs = decode_arguments(job.claimed.id, job.claimed.payload)
+            job.definition.func(*args, **kwargs)
+        except BaseException as exc:  # the handler's failure is data here
+            error = exc
         finally:
-            with self._lock:
-                self._threads.discard(me)
+            _current.reset(token)
+        self._on_finished(job, error)
+
+    def abandon(self, job: Job) -> None:
+        """The job overran: stop counting its thread, so a new one serves in its place."""
+        if job.thread is not None:
+            self.pool.abandon(job.thread)
 
     @property
-    def live_threads(self) -> int:
-        with self._lock:
-            return len(self._threads)
+    def abandoned_threads(self) -> int:
+        return self.pool.abandoned_threads
 
     def shutdown(self) -> None:
-        with self._lock:
-            count = len(self._threads)
-        for _ in range(count):
-            self._queue.put(None)
+        self.pool.stop(drain=False, timeout=5)
 
 
 class AsyncExecutor:
@@ -140,7 +118,7 @@ class AsyncExecutor:
         job.async_task = self._loop.create_task(self._run(job))
 
     async def _run(self, job: Job) -> None:
-        _current.set(_context(job))
+        _current.set(task_context(job))
         error: BaseException | None = None
         timeout = asyncio.timeout(job.claimed.timeout)
         try:
@@ -150,7 +128,7 @@ class AsyncExecutor:
         except asyncio.CancelledError as exc:
             error = exc  # lease lost or worker stopping: the worker knows which
         except TimeoutError as exc:
-            error = _TimedOut() if timeout.expired() else exc
+            error = TimedOut() if timeout.expired() else exc
         except BaseException as exc:
             error = exc
         self._on_finished(job, error)
@@ -166,10 +144,10 @@ class AsyncExecutor:
         self._thread.join(timeout=5)
 
 
-class _TimedOut(Exception):
+class TimedOut(Exception):
     """Marks an async attempt stopped by its task's timeout."""
 
 
 def is_timeout(error: BaseException | None) -> bool:
-    return isinstance(error, _TimedOut)
+    return isinstance(error, TimedOut)
 

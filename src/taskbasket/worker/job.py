@@ -39,6 +39,7 @@ class Job:
     lease_lost: bool = False
     started: float = 0.0
     async_task: asyncio.Task[Any] | None = None
+    thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -61,7 +62,8 @@ class Job:
 
 
 def _error_text(exc: BaseException) -> str:
-    text = "".join(traceback.format_exception(exc)).rstrip()
+    remote: str | None = getattr(exc, "remote_traceback", None)  # raised in a child process
+    text = (remote or "".join(traceback.format_exception(exc))).rstrip()
     if len(text) > MAX_ERROR_CHARS:
         text = text[:2000] + "\n[... truncated ...]\n" + text[-(MAX_ERROR_CHARS - 2100):]
     return text

@@ -37,10 +37,12 @@ from taskbasket.backends.base import (
     TaskFilter,
 )
 from taskbasket.errors import ConfigurationError
+from taskbasket.pool import Pool
 from taskbasket.task import State
 from taskbasket.validation import check_name, check_seconds
 from taskbasket.worker.executors import AsyncExecutor, ThreadExecutor, is_timeout
 from taskbasket.worker.job import Job, JobPhase, error_outcome, timeout_outcome
+from taskbasket.worker.processes import ProcessExecutor
 
 if TYPE_CHECKING:
     from taskbasket.basket import Basket
@@ -53,10 +55,13 @@ COMPLETION_BATCH = 500
 class Worker:
     """Runs the tasks of one basket.
 
-    ``concurrency`` slots are shared by sync and async handlers; the worker never claims
-    more tasks than it has free slots. ``visibility_timeout`` is the lease length in
-    seconds; heartbeats renew it every third of it. On stop it hands unstarted tasks back
-    and gives running ones ``grace_period`` seconds to finish.
+    ``concurrency`` slots are shared by every executor; the worker never claims more tasks
+    than it has free slots. Sync handlers run on a pool of threads that grows from
+    ``min_concurrency`` while tasks wait and shrinks after ``idle_timeout`` idle seconds;
+    async handlers share one event loop; ``executor="process"`` handlers run in
+    ``processes`` child processes (default: one per core). ``visibility_timeout`` is the
+    lease length in seconds; heartbeats renew it every third of it. On stop it hands
+    unstarted tasks back and gives running ones ``grace_period`` seconds to finish.
     """
 
     def __init__(
@@ -65,6 +70,9 @@ class Worker:
         *,
         queues: Sequence[str] | None = None,
         concurrency: int = 8,
+        min_concurrency: int = 1,
+        idle_timeout: float = 60.0,
+        processes: int | None = None,
         visibility_timeout: float = 30.0,
         poll_interval: float = 1.0,
         grace_period: float = 30.0,
@@ -76,6 +84,14 @@ class Worker:
         self.basket = basket
         self.queues = [check_name("queue", q) for q in queues] if queues else None
         self.concurrency = concurrency
+        if not 0 <= min_concurrency <= concurrency:
+            raise ConfigurationError(
+                f"min_concurrency must be within 0..concurrency ({concurrency}), got "
+                f"{min_concurrency!r}"
+            )
+        self.min_concurrency = min_concurrency
+        self.idle_timeout = check_seconds("idle_timeout", idle_timeout, allow_zero=False)
+        self.processes = processes or os.cpu_count() or 1
         self.visibility_timeout = check_seconds(
             "visibility_timeout", visibility_timeout, allow_zero=False
         )
@@ -107,6 +123,7 @@ class Worker:
         self._listener: Listener | None = None
         self._threads_executor: ThreadExecutor | None = None
         self._async_executor: AsyncExecutor | None = None
+        self._process_executor: ProcessExecutor | None = None
         self._last_store_error: str | None = None
         self.stats = {"claimed": 0, "succeeded": 0, "retried": 0, "failed": 0,
                       "released": 0, "timed_out": 0, "lost_leases": 0, "discarded": 0}
@@ -131,7 +148,20 @@ class Worker:
 
     @property
     def abandoned_threads(self) -> int:
+        """Threads left running a sync handler that overran its timeout."""
         return self._threads_executor.abandoned_threads if self._threads_executor else 0
+
+    @property
+    def pool(self) -> Pool:
+        """The auto-scaling thread pool of sync handlers (started by ``start``)."""
+        if self._threads_executor is None:
+            raise RuntimeError("the worker has not been started")
+        return self._threads_executor.pool
+
+    @property
+    def killed_children(self) -> int:
+        """Child processes killed because a task in them ran past its timeout."""
+        return self._process_executor.killed_children if self._process_executor else 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -147,10 +177,16 @@ class Worker:
             )
         self.backend.migrate()
         self._threads_executor = ThreadExecutor(
-            self.concurrency, self._on_finished, self._watch_deadline
+            self.min_concurrency, self.concurrency, self.idle_timeout, self._on_finished,
+            self._watch_deadline,
         )
-        if any(d.is_async for d in self.basket.registry.values()):
+        executors = {d.executor for d in self.basket.registry.values()}
+        if "async" in executors:
             self._async_executor = AsyncExecutor(self._on_finished)
+        if "process" in executors:
+            self._process_executor = ProcessExecutor(
+                min(self.processes, self.concurrency), self._on_finished
+            )
         self._listener = self.backend.listener(self.queues)
         for target, name in (
             (self._claim_loop, "claim"),
@@ -228,6 +264,8 @@ class Worker:
             if job.move(JobPhase.RUNNING, JobPhase.ABANDONED):
                 if self._async_executor is not None and job.async_task is not None:
                     self._async_executor.cancel(job)
+                if self._threads_executor is not None and job.thread is not None:
+                    self._threads_executor.abandon(job)
                 error = RuntimeError(
                     f"interrupted: the worker stopped and the task did not finish within "
                     f"the {grace:g}s grace period"
@@ -240,6 +278,8 @@ class Worker:
             self._threads_executor.shutdown()
         if self._async_executor is not None:
             self._async_executor.shutdown()
+        if self._process_executor is not None:
+            self._process_executor.shutdown()
         self._closing.set()
         with self._cond:
             self._cond.notify_all()
@@ -292,7 +332,10 @@ class Worker:
         return len(jobs)
 
     def _dispatch(self, job: Job) -> None:
-        if job.definition.is_async:
+        if job.definition.executor == "process":
+            assert self._process_executor is not None
+            self._process_executor.submit(job)
+        elif job.definition.is_async:
             assert self._async_executor is not None
             self._async_executor.submit(job)
         else:
@@ -547,7 +590,7 @@ class Worker:
         self._record(job, timeout_outcome(job))
         self._release_slot()
         assert self._threads_executor is not None
-        self._threads_executor.replace_abandoned()
+        self._threads_executor.abandon(job)
 
     # ------------------------------------------------------------------ helpers for tests
 

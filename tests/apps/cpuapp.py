@@ -1,0 +1,49 @@
+"""Module-level handlers for the process executor, which imports them in child processes."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from taskbasket import Basket, Fail
+
+basket = Basket(os.environ.get("TASKBASKET_URL"))
+
+
+def burn(n: int) -> int:
+    """Pure-Python CPU work: about n million loop steps."""
+    total = 0
+    for i in range(n * 1_000_000):
+        total += i & 7
+    return total
+
+
+@basket.task(executor="process", timeout=120)
+def crunch(n: int) -> None:
+    burn(n)
+
+
+@basket.task(executor="process", timeout=0.5, max_attempts=1)
+def hang() -> None:
+    time.sleep(60)
+
+
+@basket.task(executor="process", max_attempts=3)
+def refuse() -> None:
+    raise Fail("not worth retrying")
+
+
+@basket.task(executor="process", max_attempts=1)
+def explode() -> None:
+    raise KeyError("missing in the child")
+
+
+@basket.task(executor="process")
+def whoami(marker: str) -> None:
+    from taskbasket import current_task
+
+    ctx = current_task()
+    assert ctx is not None and ctx.attempt == 1
+    path = os.environ.get("TB_MARKER_DIR", "/tmp")
+    with open(os.path.join(path, marker), "w") as out:
+        out.write(str(os.getpid()))

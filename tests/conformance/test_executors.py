@@ -1,0 +1,102 @@
+"""The three executors inside a worker: threads that scale, one event loop, child processes."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from taskbasket import Basket
+from tests.apps import cpuapp
+from tests.helpers import wait_for
+
+
+@pytest.fixture
+def cpu_basket(store_url: str) -> Iterator[Basket]:
+    """A basket with the module-level process handlers of tests/apps/cpuapp.py."""
+    basket = Basket(store_url)
+    for definition in cpuapp.basket.registry.values():
+        basket.task(name=definition.name, executor="process", timeout=definition.timeout,
+                    max_attempts=definition.max_attempts)(definition.func)
+    yield basket
+    basket.close()
+
+
+def test_threads_grow_under_backlog_and_shrink_when_idle(basket: Basket) -> None:
+    gate = threading.Event()
+
+    @basket.task
+    def blocked(n: int) -> None:
+        gate.wait(20)
+
+    blocked.enqueue_many([(i,) for i in range(6)])
+    worker = basket.worker(concurrency=4, min_concurrency=1, idle_timeout=0.3,
+                           poll_interval=0.05)
+    worker.start()
+    try:
+        wait_for(lambda: worker.pool.size == 4 and worker.pool.busy == 4, 20, "growth to 4")
+        assert basket.count("running") == 4  # lazy: it claimed only for its 4 slots
+        assert basket.count("queued") == 2
+        gate.set()
+        wait_for(lambda: basket.count("succeeded") == 6, 20, "the backlog to drain")
+        wait_for(lambda: worker.pool.size == 1, 20, "the pool to shrink back to 1")
+    finally:
+        gate.set()
+        worker.stop()
+
+
+def test_process_executor_kills_a_hung_task_and_runs_the_next(cpu_basket: Basket) -> None:
+    hung = cpu_basket.enqueue("hang")
+    worker = cpu_basket.worker(concurrency=1, processes=1, visibility_timeout=10)
+    worker.start()
+    try:
+        wait_for(lambda: cpu_basket.get(hung.id).state == "failed",  # type: ignore[union-attr]
+                 60, "the hung child to be killed at its timeout")
+        assert worker.killed_children == 1
+        task = cpu_basket.get(hung.id)
+        assert task is not None and "TaskTimeout" in (task.last_error or "")
+        after = cpu_basket.enqueue("crunch", args=[1])
+        wait_for(lambda: cpu_basket.get(after.id).state == "succeeded",  # type: ignore[union-attr]
+                 60, "the next task in a fresh child")
+    finally:
+        worker.stop()
+
+
+def test_process_executor_carries_fail_errors_and_context(
+    cpu_basket: Basket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TB_MARKER_DIR", str(tmp_path))
+    refused = cpu_basket.enqueue("refuse")
+    exploded = cpu_basket.enqueue("explode")
+    marked = cpu_basket.enqueue("whoami", args=["marker"])
+    cpu_basket.worker(concurrency=2, processes=2, visibility_timeout=10).run_until_empty(90)
+    task = cpu_basket.get(refused.id)
+    assert task is not None and task.state == "failed" and task.attempts == 1
+    assert "not worth retrying" in (task.last_error or "")
+    task = cpu_basket.get(exploded.id)
+    assert task is not None and task.state == "failed"
+    assert "KeyError" in (task.last_error or "") and "missing in the child" in task.last_error
+    assert "cpuapp.py" in task.last_error  # the child's own traceback
+    assert cpu_basket.get(marked.id).state == "succeeded"  # type: ignore[union-attr]
+    assert int((tmp_path / "marker").read_text()) != os.getpid()
+
+
+def test_process_handlers_must_be_importable(basket: Basket) -> None:
+    from taskbasket import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="module level"):
+        @basket.task(executor="process")
+        def local() -> None: ...
+
+
+def test_executor_must_fit_the_handler(basket: Basket) -> None:
+    from taskbasket import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="async def"):
+        basket.task(executor="async")(time.sleep)
+    with pytest.raises(ConfigurationError, match="choose one of thread, async, process"):
+        basket.task(executor="fiber")(time.sleep)
