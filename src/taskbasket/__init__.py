@@ -15,6 +15,8 @@ from taskbasket.errors import (
     UnknownTaskError,
     UnsupportedOperationError,
 )
+from taskbasket.events import Event, EventKind
+from taskbasket.pool import Pool, PoolStatus
 from taskbasket.retry import BackoffPolicy, ConstantBackoff, ExponentialBackoff
 from taskbasket.task import FINAL_STATES, State, Task, TaskRef
 from taskbasket.worker import Worker
@@ -31,8 +33,12 @@ __all__ = [
     "Capabilities",
     "ConfigurationError",
     "ConstantBackoff",
+    "Event",
+    "EventKind",
     "ExponentialBackoff",
     "Fail",
+    "Pool",
+    "PoolStatus",
     "Retry",
     "State",
     "StoreCorruptedError",

@@ -20,6 +20,7 @@ from taskbasket.backends.base import (
 from taskbasket.codec import DEFAULT_MAX_PAYLOAD_BYTES, decode_arguments, encode_arguments
 from taskbasket.definition import EXECUTORS, EnqueueOptions, TaskDefinition, split_call
 from taskbasket.errors import ConfigurationError, StoreCorruptedError, UnknownTaskError
+from taskbasket.events import Event, EventKind, Hook, Hooks, Middleware
 from taskbasket.ids import new_task_id
 from taskbasket.retry import BackoffPolicy, as_policy
 from taskbasket.task import FINAL_STATES, State, Task, TaskRef
@@ -95,6 +96,7 @@ class Basket:
         self._backend_options = backend_options
         self._lock = threading.Lock()
         self.registry: dict[str, TaskDefinition[Any, Any]] = {}
+        self.hooks = Hooks()
         if backend is None:
             # fail fast on a bad scheme without connecting
             from urllib.parse import urlsplit
@@ -207,6 +209,36 @@ class Basket:
             return register(func)
         return register
 
+    # ------------------------------------------------------------------ hooks
+
+    def on(self, *kinds: str) -> Callable[[Hook], Hook]:
+        """Register a hook for events: ``@basket.on("failed", "retrying")``.
+
+        Kinds: enqueued, started, succeeded, retrying, failed, cancelled, lease_expired.
+        A hook that raises is logged and ignored.
+        """
+        if not kinds:
+            raise ConfigurationError("name at least one event, e.g. @basket.on('failed')")
+
+        def register(hook: Hook) -> Hook:
+            self.hooks.add(kinds, hook)
+            return hook
+
+        return register
+
+    def middleware(self, factory: Middleware) -> Middleware:
+        """Register middleware around every execution: a generator that yields once."""
+        import inspect
+
+        if not inspect.isgeneratorfunction(factory):
+            raise ConfigurationError(
+                "middleware must be a generator function that yields once, e.g.\n"
+                "@basket.middleware\ndef timing(task):\n    start = time.time()\n"
+                "    yield\n    print(task.name, time.time() - start)"
+            )
+        self.hooks.middleware.append(factory)
+        return factory
+
     def get_definition(self, name: str) -> TaskDefinition[Any, Any]:
         try:
             return self.registry[name]
@@ -296,7 +328,17 @@ class Basket:
     ) -> list[TaskRef]:
         """Validate, encode and store calls of task ``name`` in one transaction."""
         tasks = self._new_tasks(name, calls, options)
-        return self.backend.tasks_insert(tasks, options.connection)
+        refs = self.backend.tasks_insert(tasks, options.connection)
+        self._enqueued(tasks, refs)
+        return refs
+
+    def _enqueued(self, tasks: Sequence[NewTask], refs: Sequence[TaskRef]) -> None:
+        if not self.hooks.wants(EventKind.ENQUEUED):
+            return
+        for task, ref in zip(tasks, refs, strict=True):
+            if ref.created:
+                self.hooks.emit(Event(EventKind.ENQUEUED, ref.id, task.name, task.queue,
+                                      max_attempts=task.max_attempts))
 
     async def enqueue_calls_async(
         self,
@@ -310,7 +352,9 @@ class Basket:
             import asyncio
 
             await asyncio.to_thread(lambda: self.backend)
-        return await self.backend.tasks_insert_async(tasks, options.connection)
+        refs = await self.backend.tasks_insert_async(tasks, options.connection)
+        self._enqueued(tasks, refs)
+        return refs
 
     # ------------------------------------------------------------------ inspection
 
@@ -421,7 +465,24 @@ class Basket:
         """Cancel tasks that are not final yet; returns how many."""
         if task_id is None and queue is None and name is None and state is None:
             raise ConfigurationError("cancel needs ids or a queue, name or state to select by")
-        return self.backend.tasks_cancel(self._filter(task_id, state, queue, name))
+        selection = self._filter(task_id, state, queue, name)
+        if not self.hooks.wants(EventKind.CANCELLED):
+            return self.backend.tasks_cancel(selection)
+        # with cancelled hooks: find the tasks first, so each hook learns which one
+        open_states = [s for s in State if s not in FINAL_STATES]
+        states = [s for s in (selection.states or open_states) if s in open_states]
+        candidates = self.backend.tasks_list(ListParams(
+            TaskFilter(selection.ids, states, selection.queues, selection.names),
+            limit=1_000_000))
+        if not candidates:
+            return 0
+        count = self.backend.tasks_cancel(TaskFilter(ids=[t.id for t in candidates]))
+        for task in candidates:
+            current = self.backend.tasks_get(task.id) if count < len(candidates) else None
+            if current is None or current.state is State.CANCELLED:
+                self.hooks.emit(Event(EventKind.CANCELLED, task.id, task.name, task.queue,
+                                      task.attempts, task.max_attempts))
+        return count
 
     def delete(self, task_id: str | Sequence[str]) -> int:
         """Delete tasks by id, whatever their state; returns how many."""

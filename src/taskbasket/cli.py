@@ -194,12 +194,15 @@ name_option = click.option("--name", "names", multiple=True,
               help="Fallback poll for tasks coming due, in seconds.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option("--log-tasks", is_flag=True,
+              help="Log every task start and success too (retries and failures always are).")
 @pass_context
 @run_safely
 def worker(
     ctx: Context, app: str | None, queues: str | None, concurrency: int,
     min_concurrency: int, idle_timeout: float, processes: int | None,
     visibility_timeout: float, grace_period: float, poll_interval: float, log_level: str,
+    log_tasks: bool,
 ) -> None:
     """Run a worker for APP (module:basket) until SIGTERM or SIGINT."""
     if app:
@@ -208,6 +211,9 @@ def worker(
         level=log_level.upper(), stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not log_tasks:  # quiet on the hot path: starts and successes only with --log-tasks
+        logging.getLogger("taskbasket.tasks").setLevel(
+            max(logging.WARNING, logging.getLevelName(log_level.upper())))
     basket = ctx.basket(need_app=True)
     queue_list = _split([queues]) if queues else None
     basket.worker(

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from taskbasket.codec import decode_arguments
 from taskbasket.context import TaskContext, _current
@@ -21,6 +22,10 @@ log = logging.getLogger("taskbasket.worker")
 
 # (job, exception or None); called once per job that started, from the executor's thread
 Finished = Callable[[Job, BaseException | None], None]
+# (job): the job's handler is about to run
+Started = Callable[[Job], None]
+# the middleware around one execution
+Around = Callable[[TaskContext], AbstractContextManager[None]]
 
 
 def task_context(job: Job) -> TaskContext:
@@ -44,13 +49,15 @@ class ThreadExecutor:
         max_threads: int,
         idle_timeout: float,
         on_finished: Finished,
-        on_started: Callable[[Job], None],
+        on_started: Started,
+        around: Around,
     ) -> None:
         self.pool = Pool(min_threads, max_threads, buffer=max_threads * 4,
                          idle_timeout=idle_timeout, name="taskbasket-thread")
         self.pool.run()
         self._on_finished = on_finished
         self._on_started = on_started
+        self._around = around
 
     def submit(self, job: Job) -> None:
         if not self.pool.submit(self._run, job):
@@ -61,11 +68,13 @@ class ThreadExecutor:
             return  # released by a stopping worker, which recorded that
         job.thread = threading.current_thread()
         self._on_started(job)
-        token = _current.set(task_context(job))
+        context = task_context(job)
+        token = _current.set(context)
         error: BaseException | None = None
         try:
             args, kwargs = decode_arguments(job.claimed.id, job.claimed.payload)
-            job.definition.func(*args, **kwargs)
+            with self._around(context):
+                job.definition.func(*args, **kwargs)
         except BaseException as exc:  # the handler's failure is data here
             error = exc
         finally:
@@ -88,8 +97,10 @@ class ThreadExecutor:
 class AsyncExecutor:
     """Runs async handlers as tasks on one event loop in its own thread."""
 
-    def __init__(self, on_finished: Finished) -> None:
+    def __init__(self, on_finished: Finished, on_started: Started, around: Around) -> None:
         self._on_finished = on_finished
+        self._on_started = on_started
+        self._around = around
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(
@@ -115,16 +126,19 @@ class AsyncExecutor:
     def _start(self, job: Job) -> None:
         if not job.move(JobPhase.PENDING, JobPhase.RUNNING):
             return  # released by a stopping worker, which recorded that
+        self._on_started(job)
         job.async_task = self._loop.create_task(self._run(job))
 
     async def _run(self, job: Job) -> None:
-        _current.set(task_context(job))
+        context = task_context(job)
+        _current.set(context)
         error: BaseException | None = None
         timeout = asyncio.timeout(job.claimed.timeout)
         try:
             args, kwargs = decode_arguments(job.claimed.id, job.claimed.payload)
-            async with timeout:
-                await job.definition.func(*args, **kwargs)
+            with self._around(context):
+                async with timeout:
+                    await job.definition.func(*args, **kwargs)
         except asyncio.CancelledError as exc:
             error = exc  # lease lost or worker stopping: the worker knows which
         except TimeoutError as exc:

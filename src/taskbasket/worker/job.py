@@ -38,6 +38,7 @@ class Job:
     phase: JobPhase = JobPhase.PENDING
     lease_lost: bool = False
     started: float = 0.0
+    ended: float = 0.0
     async_task: asyncio.Task[Any] | None = None
     thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -25,7 +25,7 @@ from typing import Any
 from taskbasket.codec import decode_arguments
 from taskbasket.context import TaskContext, _current
 from taskbasket.errors import Fail, Retry
-from taskbasket.worker.executors import Finished, TimedOut, task_context
+from taskbasket.worker.executors import Around, Finished, Started, TimedOut, task_context
 from taskbasket.worker.job import Job, JobPhase
 
 _CONTEXT = multiprocessing.get_context("spawn")
@@ -109,8 +109,12 @@ class _Child:
 class ProcessExecutor:
     """``size`` slots, each a thread in this process driving one child process."""
 
-    def __init__(self, size: int, on_finished: Finished) -> None:
+    def __init__(
+        self, size: int, on_finished: Finished, on_started: Started, around: Around
+    ) -> None:
         self._on_finished = on_finished
+        self._on_started = on_started
+        self._around = around
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self.killed_children = 0
         self._slots = [
@@ -135,7 +139,15 @@ class ProcessExecutor:
                     continue
                 if child is None or not child.process.is_alive():
                     child = _Child()
-                child, error = self._run(child, job)
+                self._on_started(job)
+                error: BaseException | None = None
+                try:
+                    with self._around(task_context(job)):
+                        child, error = self._run(child, job)
+                        if error is not None:
+                            raise error
+                except BaseException as exc:
+                    error = exc
                 self._on_finished(job, error)
         finally:
             if child is not None:

@@ -24,6 +24,7 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,7 @@ from taskbasket.backends.base import (
     TaskFilter,
 )
 from taskbasket.errors import ConfigurationError
+from taskbasket.events import Event, EventKind
 from taskbasket.pool import Pool
 from taskbasket.task import State
 from taskbasket.validation import check_name, check_seconds
@@ -48,6 +50,21 @@ if TYPE_CHECKING:
     from taskbasket.basket import Basket
 
 log = logging.getLogger("taskbasket.worker")
+task_log = logging.getLogger("taskbasket.tasks")
+"""One line per task state change, with structured fields in ``extra``."""
+
+_EVENT_OF = {
+    OutcomeKind.SUCCEEDED: EventKind.SUCCEEDED,
+    OutcomeKind.RETRY: EventKind.RETRYING,
+    OutcomeKind.FAILED: EventKind.FAILED,
+}
+
+
+def _fields(job: Job, duration: float | None = None) -> dict[str, object]:
+    """Structured log fields of a task, for JSON formatters and log shippers."""
+    claimed = job.claimed
+    return {"task_id": claimed.id, "task_name": claimed.name, "queue": claimed.queue,
+            "attempt": claimed.attempts, "duration": duration}
 
 COMPLETION_BATCH = 500
 
@@ -176,16 +193,18 @@ class Worker:
                 "import the module that defines your @basket.task functions"
             )
         self.backend.migrate()
+        around = self.basket.hooks.around
         self._threads_executor = ThreadExecutor(
             self.min_concurrency, self.concurrency, self.idle_timeout, self._on_finished,
-            self._watch_deadline,
+            self._on_started, around,
         )
         executors = {d.executor for d in self.basket.registry.values()}
         if "async" in executors:
-            self._async_executor = AsyncExecutor(self._on_finished)
+            self._async_executor = AsyncExecutor(self._on_finished, self._on_started, around)
         if "process" in executors:
             self._process_executor = ProcessExecutor(
-                min(self.processes, self.concurrency), self._on_finished
+                min(self.processes, self.concurrency), self._on_finished, self._on_started,
+                around,
             )
         self._listener = self.backend.listener(self.queues)
         for target, name in (
@@ -379,10 +398,28 @@ class Worker:
 
     # ------------------------------------------------------------------ finishing
 
+    def _on_started(self, job: Job) -> None:
+        """Called by an executor as a handler starts, in the thread that will run it."""
+        if job.definition.executor == "thread":
+            self._watch_deadline(job)
+        claimed = job.claimed
+        hooks = self.basket.hooks
+        logging_tasks = task_log.isEnabledFor(logging.INFO)
+        if not (logging_tasks or hooks.wants(EventKind.STARTED)):
+            return
+        pickup = max(0.0, (datetime.now(UTC) - claimed.run_at).total_seconds())
+        if logging_tasks:
+            task_log.info("task %s (%s) started, attempt %d of %d", claimed.id, claimed.name,
+                          claimed.attempts, claimed.max_attempts, extra=_fields(job))
+        if hooks.wants(EventKind.STARTED):
+            hooks.emit(Event(EventKind.STARTED, claimed.id, claimed.name, claimed.queue,
+                             claimed.attempts, claimed.max_attempts, pickup_latency=pickup))
+
     def _on_finished(self, job: Job, error: BaseException | None) -> None:
         """Called by an executor when a handler returned or raised."""
         import asyncio
 
+        job.ended = time.monotonic()
         if not job.move(JobPhase.RUNNING, JobPhase.DONE):
             self.stats["discarded"] += 1  # abandoned: its outcome was already recorded
             return
@@ -471,13 +508,35 @@ class Worker:
             OutcomeKind.FAILED: "failed", OutcomeKind.RELEASED: "released",
         }[outcome.kind]
         self.stats[key] += 1
+        kind = _EVENT_OF.get(outcome.kind)
+        if kind is None:
+            return
+        duration = (job.ended or time.monotonic()) - job.started if job.started else None
+        fields = _fields(job, duration)
         if outcome.kind is OutcomeKind.FAILED:
-            first_line = (outcome.error or "").strip().splitlines()[-2:] or [""]
-            log.error("task %s (%s) failed on attempt %d: %s", claimed.id, claimed.name,
-                      claimed.attempts, " ".join(first_line))
+            summary = " ".join((outcome.error or "").strip().splitlines()[-2:])
+            task_log.error("task %s (%s) failed on attempt %d of %d: %s", claimed.id,
+                           claimed.name, claimed.attempts, claimed.max_attempts, summary,
+                           extra=fields)
         elif outcome.kind is OutcomeKind.RETRY:
-            log.info("task %s (%s) attempt %d failed; retrying in %.1fs", claimed.id,
-                     claimed.name, claimed.attempts, outcome.retry_delay)
+            last_line = ((outcome.error or "").strip().splitlines() or [""])[-1]
+            task_log.warning("task %s (%s) attempt %d failed, retrying in %.1fs: %s",
+                             claimed.id, claimed.name, claimed.attempts, outcome.retry_delay,
+                             last_line, extra=fields)
+        elif task_log.isEnabledFor(logging.INFO):
+            task_log.info("task %s (%s) succeeded in %.3fs", claimed.id, claimed.name,
+                          duration or 0.0, extra=fields)
+        hooks = self.basket.hooks
+        if hooks.wants(kind):
+            next_run = None
+            if outcome.kind is OutcomeKind.RETRY:
+                next_run = outcome.retry_at or datetime.now(UTC) + timedelta(
+                    seconds=outcome.retry_delay)
+            hooks.emit(Event(
+                kind, claimed.id, claimed.name, claimed.queue, claimed.attempts,
+                claimed.max_attempts, error=outcome.error, next_run_at=next_run,
+                retry_delay=outcome.retry_delay if next_run else None, duration=duration,
+            ))
 
     def _completion_loop(self) -> None:
         while True:
@@ -530,10 +589,21 @@ class Worker:
     def maintain_once(self) -> None:
         """Rescue tasks whose leases expired and promote tasks that came due."""
         result = self.backend.maintain(MaintainParams())
+        hooks = self.basket.hooks
         for task_id in result.rescued:
-            log.warning("task %s: lease expired, requeued", task_id)
+            task_log.warning("task %s: lease expired, requeued", task_id,
+                             extra={"task_id": task_id})
         for task_id in result.failed:
-            log.error("task %s: lease expired on its last attempt; failed", task_id)
+            task_log.error("task %s: lease expired on its last attempt; failed", task_id,
+                           extra={"task_id": task_id})
+        if hooks.wants(EventKind.LEASE_EXPIRED):
+            for task_id in result.rescued + result.failed:
+                hooks.emit(Event(EventKind.LEASE_EXPIRED, task_id,
+                                 error="lease expired: the worker died or stalled"))
+        if result.failed and hooks.wants(EventKind.FAILED):
+            for task_id in result.failed:
+                hooks.emit(Event(EventKind.FAILED, task_id, error="lease expired on the "
+                                 "last attempt"))
 
     def _housekeeping_loop(self) -> None:
         next_heartbeat = time.monotonic() + self.heartbeat_interval
