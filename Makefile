@@ -4,12 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help venv demo test lint typecheck pytest bench clean
+.PHONY: help venv demo test lint typecheck pytest bench chaos clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
@@ -21,7 +22,7 @@ demo: $(STAMP)  ## run the SQLite demonstration: a producer, two workers, a live
 	$(BIN)/python examples/demo.py
 
 lint: $(STAMP)  ## ruff and the import-layer contracts
-	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples chaos
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)  ## mypy --strict on src
@@ -34,6 +35,9 @@ test: lint typecheck pytest  ## everything CI runs: lint, types, tests
 
 bench: $(STAMP)  ## throughput and latency per backend: prints a table, writes benchmarks/results/
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+chaos: $(STAMP)  ## kill workers and servers under load on every backend; prints a table, writes chaos/results/
+	$(BIN)/python -m chaos $(CHAOS_ARGS)
 
 clean:  ## remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo
