@@ -85,9 +85,9 @@ class Basket:
         backend: Backend | None = None,
         **backend_options: Any,
     ) -> None:
-        self.url = url or (backend.url if backend else None) or os.environ.get(
-            "TASKBASKET_URL"
-        ) or DEFAULT_URL
+        if url is None:
+            url = backend.url if backend else os.environ.get("TASKBASKET_URL") or DEFAULT_URL
+        self.url = url
         self.default_queue = check_name("queue", default_queue)
         if max_payload_bytes < 1:
             raise ConfigurationError("max_payload_bytes must be >= 1")
@@ -183,7 +183,8 @@ class Basket:
         def register(fn: Callable[P, R]) -> TaskDefinition[P, R]:
             if not callable(fn):
                 raise ConfigurationError(f"@basket.task needs a function, got {fn!r}")
-            task_name = check_name("task", name or getattr(fn, "__name__", ""))
+            default_name = getattr(fn, "__name__", "")
+            task_name = check_name("task", name if name is not None else default_name)
             definition = TaskDefinition(
                 self,
                 fn,

@@ -48,7 +48,22 @@ def encode_arguments(
     kwargs: Mapping[str, Any],
     max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
 ) -> str:
-    """JSON text for a task's arguments; TypeError names an argument JSON cannot hold."""
+    """JSON text for a task's arguments; TypeError names an argument JSON cannot hold.
+
+    Arguments are checked before encoding, because JSON would quietly change some of them
+    (a dict's int keys become strings) and the handler would get other data than was sent.
+    """
+    where = None
+    for index, arg in enumerate(args):
+        where = where or _find_unserialisable(arg, f"args[{index}]")
+    for key, arg in kwargs.items():
+        where = where or _find_unserialisable(arg, f"kwargs[{key!r}]")
+    if where is not None:
+        raise TypeError(
+            f"argument {where} of task {task_name!r} is not JSON-serialisable: pass plain "
+            "JSON values (str, int, float, bool, None, list, dict with str keys), e.g. an "
+            "id instead of an object"
+        )
     try:
         text = json.dumps(
             {"args": list(args), "kwargs": dict(kwargs)},
@@ -56,15 +71,9 @@ def encode_arguments(
         )
         text.encode("utf-8")
     except (TypeError, ValueError, RecursionError, UnicodeEncodeError) as exc:
-        where = None
-        for index, arg in enumerate(args):
-            where = where or _find_unserialisable(arg, f"args[{index}]")
-        for key, arg in kwargs.items():
-            where = where or _find_unserialisable(arg, f"kwargs[{key!r}]")
         raise TypeError(
-            f"argument {where or '?'} of task {task_name!r} is not JSON-serialisable: "
-            "pass plain JSON values (str, int, float, bool, None, list, dict with str keys), "
-            "e.g. an id instead of an object"
+            f"arguments of task {task_name!r} are not JSON-serialisable ({exc}); pass plain "
+            "JSON values"
         ) from exc
     size = len(text.encode("utf-8"))
     if size > max_bytes:

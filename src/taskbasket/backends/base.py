@@ -224,6 +224,20 @@ def lease_expired_error(attempts: int, max_attempts: int) -> str:
     )
 
 
+def stored_state(task_id: str, value: str) -> State:
+    """A stored state, or a StoreCorruptedError naming the task and the bad value."""
+    from taskbasket.errors import StoreCorruptedError
+
+    try:
+        return State(value)
+    except ValueError:
+        raise StoreCorruptedError(
+            f"task {task_id} has unknown state {value!r} in the store (not written by "
+            f"taskbasket); set it to one of {', '.join(s.value for s in State)} or delete "
+            "the task"
+        ) from None
+
+
 # --------------------------------------------------------------------------- protocol
 
 

@@ -36,6 +36,7 @@ from taskbasket.backends.base import (
     StoredTask,
     TaskFilter,
     lease_expired_error,
+    stored_state,
 )
 from taskbasket.backends.wakeup import WakeupDirectory
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
@@ -91,7 +92,8 @@ def _to_datetime(value: float | None) -> datetime | None:
 
 def _row_to_stored(row: tuple[Any, ...]) -> StoredTask:
     return StoredTask(
-        id=row[0], name=row[1], queue=row[2], state=State(row[3]), payload=row[4],
+        id=row[0], name=row[1], queue=row[2], state=stored_state(row[0], row[3]),
+        payload=row[4],
         priority=row[5], attempts=row[6], max_attempts=row[7], timeout=row[8],
         unique_key=row[9], last_error=row[10],
         created_at=datetime.fromtimestamp(row[11], UTC),
@@ -550,7 +552,8 @@ class SQLiteBackend(BackendBase):
 
     def tasks_stats(self) -> dict[tuple[str, State], int]:
         rows = self._read(f"SELECT queue, state, count(*) FROM {TABLE} GROUP BY queue, state")
-        return {(queue, State(state)): count for queue, state, count in rows}
+        return {(queue, stored_state(f"(queue {queue})", state)): count
+                for queue, state, count in rows}
 
     # ------------------------------------------------------------------ operators
 

@@ -1,0 +1,136 @@
+"""Bad input, tried systematically: each gets an error naming the problem and the fix, and
+no stored task is lost or corrupted."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from taskbasket import Basket, ConfigurationError, StoreCorruptedError, TaskbasketError
+
+
+@pytest.fixture
+def basket(sqlite_url: str) -> Basket:
+    b = Basket(sqlite_url)
+
+    @b.task
+    def job(*args: object, **kwargs: object) -> None: ...
+
+    b.enqueue("job", args=["keep me"])  # a task that must survive every bad call below
+    return b
+
+
+def _survivor_intact(basket: Basket) -> None:
+    tasks = basket.list(limit=100)
+    assert [t.args for t in tasks if t.args == ["keep me"]] == [["keep me"]]
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "match"),
+    [
+        ([object()], {}, TypeError, r"args\[0\] \(of type object\)"),
+        ([{1: "a"}], {}, TypeError, "dict key 1 of type int"),
+        ([float("inf")], {}, TypeError, "float inf"),
+        ([float("nan")], {}, TypeError, "float nan"),
+        (["ok", "\ud800"], {}, TypeError, "lone surrogate"),
+        ([], {"blob": b"bytes"}, TypeError, r"kwargs\['blob'\] \(of type bytes\)"),
+        ([{1, 2}], {}, TypeError, "of type set"),
+        (["x" * 2_000_000], {}, ConfigurationError, "over the limit"),
+    ],
+)
+def test_bad_arguments(basket: Basket, args: list[object], kwargs: dict[str, object],
+                       error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        basket.enqueue("job", args=args, kwargs=kwargs)
+    assert basket.count() == 1
+    _survivor_intact(basket)
+
+
+def test_deeply_nested_arguments(basket: Basket) -> None:
+    nested: list[object] = []
+    for _ in range(100_000):
+        nested = [nested]
+    with pytest.raises(TypeError, match="nested more than 200 levels"):
+        basket.enqueue("job", args=[nested])
+    _survivor_intact(basket)
+
+
+@pytest.mark.parametrize(
+    ("name", "match"),
+    [("", "non-empty"), ("x" * 201, "limit is 200"), ("bad\nname", "control characters"),
+     (" padded", "surrounding spaces"), (42, "non-empty str")],
+)
+def test_bad_task_names(basket: Basket, name: object, match: str) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        basket.enqueue(name, args=[])  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=match):
+        basket.task(name=name)(print)  # type: ignore[arg-type]
+    _survivor_intact(basket)
+
+
+def test_duplicate_registration_is_refused(basket: Basket) -> None:
+    with pytest.raises(ConfigurationError, match="already registered"):
+        basket.task(name="job")(print)
+
+
+def test_unknown_task_lookup_suggests(basket: Basket) -> None:
+    from taskbasket import UnknownTaskError
+
+    with pytest.raises(UnknownTaskError, match="Did you mean 'job'"):
+        basket.get_definition("jbo")
+
+
+@pytest.mark.parametrize(
+    ("url", "match"),
+    [("", "non-empty string"), ("tasks.db", "no scheme"), ("mongodb://x", "supported schemes"),
+     ("sqlite://", "names no file"), ("http://example.com", "supported schemes")],
+)
+def test_bad_urls(url: str, match: str) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        Basket(url).count()
+
+
+def test_bad_limits_and_states(basket: Basket) -> None:
+    with pytest.raises(ConfigurationError, match="limit must be >= 1"):
+        basket.list(limit=0)
+    with pytest.raises(ConfigurationError, match="unknown state 'done'"):
+        basket.list("done")
+    _survivor_intact(basket)
+
+
+def _raw(basket: Basket) -> sqlite3.Connection:
+    return sqlite3.connect(urlsplit(basket.url).path[1:], isolation_level=None)
+
+
+def test_corrupted_state_is_reported_and_other_tasks_still_run(basket: Basket) -> None:
+    bad = basket.enqueue("job", args=[1])
+    _raw(basket).execute("UPDATE taskbasket_tasks SET state='exploded' WHERE id=?", (bad.id,))
+    with pytest.raises(StoreCorruptedError, match="unknown state 'exploded'"):
+        basket.get(bad.id)
+    # it is never claimed, and the rest of the store keeps working
+    basket.worker(concurrency=1, visibility_timeout=5).run_until_empty(30)
+    assert basket.count("succeeded") == 1
+    raw = _raw(basket).execute(
+        "SELECT state, payload FROM taskbasket_tasks WHERE id=?", (bad.id,)).fetchone()
+    assert raw == ("exploded", '{"args":[1],"kwargs":{}}')  # left for an operator
+
+
+def test_corrupted_payload_fails_only_that_task(basket: Basket) -> None:
+    bad = basket.enqueue("job", args=[1])
+    _raw(basket).execute("UPDATE taskbasket_tasks SET payload=? WHERE id=?",
+                         ('{"args": "not a list", "kwargs": {}}', bad.id))
+    basket.worker(concurrency=1, visibility_timeout=5).run_until_empty(30)
+    task = basket.get(bad.id)
+    assert task is not None and task.state == "failed" and task.attempts == 1
+    assert "cannot be decoded" in (task.last_error or "") and task.payload_error
+    assert basket.count("succeeded") == 1
+
+
+def test_errors_are_taskbasket_errors_or_builtins(tmp_path: Path) -> None:
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"\x00" * 4096 + b"junk")
+    with pytest.raises(TaskbasketError):
+        Basket(f"sqlite:///{path}").count()
