@@ -187,3 +187,37 @@ def test_importable_without_prometheus_client(
         StoreCollector(basket)
     with pytest.raises(ConfigurationError, match="prometheus-client"):
         serve_metrics(basket, 0)
+
+
+def test_worker_metrics_count_outcomes_latency_and_pool(sqlite_url: str) -> None:
+    import urllib.request
+
+    from taskbasket.metrics import serve_worker_metrics
+
+    basket = Basket(sqlite_url)
+
+    @basket.task(max_attempts=1, queue="emails")
+    def send(ok: bool) -> None:
+        if not ok:
+            raise ValueError("bounced")
+
+    send.enqueue_many([(True,), (True,), (False,)])
+    worker = basket.worker(concurrency=3, visibility_timeout=5)
+    server, _ = serve_worker_metrics(worker, 0)
+    try:
+        worker.run_until_empty(30)
+        url = f"http://127.0.0.1:{server.server_port}/metrics"
+        text = urllib.request.urlopen(url, timeout=10).read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+        basket.close()
+    assert 'taskbasket_task_outcomes_total{name="send",outcome="succeeded",queue="emails"} 2.0' \
+        in text
+    assert 'taskbasket_task_outcomes_total{name="send",outcome="failed",queue="emails"} 1.0' \
+        in text
+    assert 'taskbasket_task_run_seconds_count{name="send",queue="emails"} 3.0' in text
+    assert 'taskbasket_task_pickup_seconds_count{queue="emails"} 3.0' in text
+    assert "taskbasket_worker_slots 3.0" in text
+    assert "taskbasket_worker_abandoned_threads 0.0" in text
+    assert 'taskbasket_tasks{queue="emails",state="succeeded"}' in text

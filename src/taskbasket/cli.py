@@ -194,6 +194,9 @@ name_option = click.option("--name", "names", multiple=True,
               help="Fallback poll for tasks coming due, in seconds.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option("--metrics-port", default=None, type=click.IntRange(0, 65535),
+              help="Serve Prometheus metrics of this worker and the store on this port.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True)
 @click.option("--log-tasks", is_flag=True,
               help="Log every task start and success too (retries and failures always are).")
 @pass_context
@@ -202,7 +205,7 @@ def worker(
     ctx: Context, app: str | None, queues: str | None, concurrency: int,
     min_concurrency: int, idle_timeout: float, processes: int | None,
     visibility_timeout: float, grace_period: float, poll_interval: float, log_level: str,
-    log_tasks: bool,
+    metrics_port: int | None, metrics_host: str, log_tasks: bool,
 ) -> None:
     """Run a worker for APP (module:basket) until SIGTERM or SIGINT."""
     if app:
@@ -216,12 +219,19 @@ def worker(
             max(logging.WARNING, logging.getLevelName(log_level.upper())))
     basket = ctx.basket(need_app=True)
     queue_list = _split([queues]) if queues else None
-    basket.worker(
+    worker = basket.worker(
         queues=queue_list, concurrency=concurrency,
         min_concurrency=min(min_concurrency, concurrency), idle_timeout=idle_timeout,
         processes=processes, visibility_timeout=visibility_timeout,
         grace_period=grace_period, poll_interval=poll_interval,
-    ).run()
+    )
+    if metrics_port is not None:
+        from taskbasket.metrics import serve_worker_metrics
+
+        server, _ = serve_worker_metrics(worker, metrics_port, metrics_host)
+        logging.getLogger("taskbasket.worker").info(
+            "metrics on http://%s:%d/metrics", metrics_host, server.server_port)
+    worker.run()
 
 
 @main.command("ls")

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from prometheus_client.registry import CollectorRegistry
 
     from taskbasket.basket import Basket
+    from taskbasket.worker import Worker
 
 log = logging.getLogger("taskbasket.metrics")
 
@@ -136,5 +137,87 @@ def serve_metrics(
     registry, so the process' default metrics are not mixed in.
     """
     registry = make_registry(basket, cache_seconds)
+    server, thread = _prometheus().start_http_server(port, addr=host, registry=registry)
+    return server, thread
+
+
+class WorkerMetrics:
+    """Metrics of one worker: outcomes, run time and pickup latency, fed by hooks, and
+    gauges of its slots and thread pool read when scraped.
+
+    - ``taskbasket_task_outcomes_total{name,queue,outcome}``: succeeded, retrying, failed
+    - ``taskbasket_task_run_seconds{name,queue}``: histogram of attempt durations
+    - ``taskbasket_task_pickup_seconds{queue}``: from due (ready) to started
+    - ``taskbasket_worker_slots``, ``taskbasket_worker_slots_busy``,
+      ``taskbasket_worker_pool_threads``, ``taskbasket_worker_abandoned_threads``,
+      ``taskbasket_worker_killed_children``
+    """
+
+    RUN_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900)
+    PICKUP_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 60)
+
+    def __init__(self, worker: Worker, registry: CollectorRegistry) -> None:
+        from taskbasket.events import Event
+
+        prometheus = _prometheus()
+        self.worker = worker
+        self.outcomes = prometheus.Counter(
+            "taskbasket_task_outcomes", "Finished attempts by outcome.",
+            ["name", "queue", "outcome"], registry=registry)
+        self.run_seconds = prometheus.Histogram(
+            "taskbasket_task_run_seconds", "How long attempts ran.", ["name", "queue"],
+            buckets=self.RUN_BUCKETS, registry=registry)
+        self.pickup_seconds = prometheus.Histogram(
+            "taskbasket_task_pickup_seconds", "From a task becoming due to its start.",
+            ["queue"], buckets=self.PICKUP_BUCKETS, registry=registry)
+
+        def finished(event: Event) -> None:
+            if event.name is None:  # lease expiries found by maintenance carry no name
+                return
+            labels = (event.name, event.queue or "")
+            self.outcomes.labels(*labels, event.kind.value).inc()
+            if event.duration is not None:
+                self.run_seconds.labels(*labels).observe(event.duration)
+
+        def started(event: Event) -> None:
+            if event.pickup_latency is not None:
+                self.pickup_seconds.labels(event.queue or "").observe(event.pickup_latency)
+
+        worker.basket.on("succeeded", "retrying", "failed")(finished)
+        worker.basket.on("started")(started)
+        registry.register(_WorkerCollector(worker))
+
+
+class _WorkerCollector:
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        gauge = _prometheus().metrics_core.GaugeMetricFamily
+        worker = self.worker
+        busy = worker.concurrency - worker.free_slots
+        pool_threads = worker.pool.size if worker.started else 0
+        for name, help_text, value in (
+            ("taskbasket_worker_slots", "Slots (most tasks at once).", worker.concurrency),
+            ("taskbasket_worker_slots_busy", "Slots running a task.", busy),
+            ("taskbasket_worker_pool_threads", "Threads in the sync pool.", pool_threads),
+            ("taskbasket_worker_abandoned_threads",
+             "Threads left running a sync task past its timeout.", worker.abandoned_threads),
+            ("taskbasket_worker_killed_children",
+             "Child processes killed at a task's timeout.", worker.killed_children),
+        ):
+            yield gauge(name, help_text, value=float(value))
+
+
+def serve_worker_metrics(
+    worker: Worker, port: int, host: str = "127.0.0.1", *,
+    cache_seconds: float = DEFAULT_CACHE_SECONDS,
+) -> tuple[WSGIServer, threading.Thread]:
+    """Serve the store's gauges and this worker's metrics on ``host:port``."""
+    registry = make_registry(worker.basket, cache_seconds)
+    WorkerMetrics(worker, registry)
     server, thread = _prometheus().start_http_server(port, addr=host, registry=registry)
     return server, thread

@@ -153,6 +153,10 @@ class Worker:
         return sorted(self.basket.registry)
 
     @property
+    def started(self) -> bool:
+        return self._started
+
+    @property
     def free_slots(self) -> int:
         with self._cond:
             return self._free
