@@ -20,7 +20,7 @@ from taskbasket.backends.base import (
 from taskbasket.codec import DEFAULT_MAX_PAYLOAD_BYTES, decode_arguments, encode_arguments
 from taskbasket.definition import EXECUTORS, EnqueueOptions, TaskDefinition, split_call
 from taskbasket.errors import ConfigurationError, StoreCorruptedError, UnknownTaskError
-from taskbasket.events import Event, EventKind, Hook, Hooks, Middleware
+from taskbasket.events import EnqueueMiddleware, Event, EventKind, Hook, Hooks, Middleware
 from taskbasket.ids import new_task_id
 from taskbasket.retry import BackoffPolicy, as_policy
 from taskbasket.task import FINAL_STATES, State, Task, TaskRef
@@ -240,6 +240,16 @@ class Basket:
         self.hooks.middleware.append(factory)
         return factory
 
+    def enqueue_middleware(self, factory: EnqueueMiddleware) -> EnqueueMiddleware:
+        """Register middleware around every enqueue: a generator of (name, headers) that
+        yields once; headers it sets are stored with the task (e.g. a trace context)."""
+        import inspect
+
+        if not inspect.isgeneratorfunction(factory):
+            raise ConfigurationError("enqueue middleware must be a generator function")
+        self.hooks.enqueue_middleware.append(factory)
+        return factory
+
     def get_definition(self, name: str) -> TaskDefinition[Any, Any]:
         try:
             return self.registry[name]
@@ -280,6 +290,7 @@ class Basket:
         name: str,
         calls: Sequence[tuple[Sequence[Any], Mapping[str, Any]]],
         options: EnqueueOptions,
+        headers: Mapping[str, str] | None = None,
     ) -> list[NewTask]:
         check_name("task", name)
         definition = self.registry.get(name)
@@ -314,7 +325,7 @@ class Basket:
         return [
             NewTask(
                 id=new_task_id(), name=name, queue=queue,
-                payload=encode_arguments(name, args, kwargs, self.max_payload_bytes),
+                payload=encode_arguments(name, args, kwargs, self.max_payload_bytes, headers),
                 priority=priority, max_attempts=max_attempts, timeout=timeout,
                 unique_key=unique_key, delay=delay, run_at=run_at,
             )
@@ -328,8 +339,10 @@ class Basket:
         options: EnqueueOptions,
     ) -> list[TaskRef]:
         """Validate, encode and store calls of task ``name`` in one transaction."""
-        tasks = self._new_tasks(name, calls, options)
-        refs = self.backend.tasks_insert(tasks, options.connection)
+        headers: dict[str, str] = {}
+        with self.hooks.around_enqueue(name, headers):
+            tasks = self._new_tasks(name, calls, options, headers)
+            refs = self.backend.tasks_insert(tasks, options.connection)
         self._enqueued(tasks, refs)
         return refs
 
@@ -348,12 +361,14 @@ class Basket:
         options: EnqueueOptions,
     ) -> list[TaskRef]:
         """``enqueue_calls`` without blocking the event loop."""
-        tasks = self._new_tasks(name, calls, options)
         if self._backend is None:
             import asyncio
 
             await asyncio.to_thread(lambda: self.backend)
-        refs = await self.backend.tasks_insert_async(tasks, options.connection)
+        headers: dict[str, str] = {}
+        with self.hooks.around_enqueue(name, headers):
+            tasks = self._new_tasks(name, calls, options, headers)
+            refs = await self.backend.tasks_insert_async(tasks, options.connection)
         self._enqueued(tasks, refs)
         return refs
 

@@ -47,6 +47,7 @@ def encode_arguments(
     args: Sequence[Any],
     kwargs: Mapping[str, Any],
     max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+    headers: Mapping[str, str] | None = None,
 ) -> str:
     """JSON text for a task's arguments; TypeError names an argument JSON cannot hold.
 
@@ -64,9 +65,12 @@ def encode_arguments(
             "JSON values (str, int, float, bool, None, list, dict with str keys), e.g. an "
             "id instead of an object"
         )
+    document: dict[str, Any] = {"args": list(args), "kwargs": dict(kwargs)}
+    if headers:
+        document["headers"] = dict(headers)  # e.g. a trace context; never the handler's
     try:
         text = json.dumps(
-            {"args": list(args), "kwargs": dict(kwargs)},
+            document,
             allow_nan=False, ensure_ascii=False, separators=(",", ":"),
         )
         text.encode("utf-8")
@@ -87,16 +91,27 @@ def encode_arguments(
 
 def decode_arguments(task_id: str, payload: str) -> tuple[list[Any], dict[str, Any]]:
     """The stored arguments; StoreCorruptedError if they are not what encode wrote."""
+    args, kwargs, _ = decode_payload(task_id, payload)
+    return args, kwargs
+
+
+def decode_payload(
+    task_id: str, payload: str
+) -> tuple[list[Any], dict[str, Any], dict[str, str]]:
+    """The stored arguments and headers; StoreCorruptedError if unreadable."""
     try:
         data = json.loads(payload)
         args = data["args"]
         kwargs = data["kwargs"]
+        headers = data.get("headers") or {}
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise TypeError("args must be a list and kwargs an object")
+        if not isinstance(headers, dict):
+            raise TypeError("headers must be an object")
     except (ValueError, TypeError, KeyError) as exc:
         preview = payload[:80] if isinstance(payload, str) else repr(payload)[:80]
         raise StoreCorruptedError(
             f"stored arguments of task {task_id} cannot be decoded ({exc.__class__.__name__}: "
             f"{exc}); stored text begins {preview!r}. The task cannot run: fix or delete it"
         ) from exc
-    return args, kwargs
+    return args, kwargs, headers

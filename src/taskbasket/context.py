@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +16,8 @@ class TaskContext:
     queue: str
     attempt: int
     max_attempts: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """What enqueue middleware stored beside the arguments (e.g. a trace context)."""
 
     @property
     def is_last_attempt(self) -> bool:

@@ -61,6 +61,9 @@ class Event:
 
 Hook = Callable[[Event], Any]
 Middleware = Callable[[TaskContext], Generator[None, None, None]]
+EnqueueMiddleware = Callable[[str, dict[str, str]], Generator[None, None, None]]
+"""Wraps one enqueue call: gets the task name and a headers dict it may fill before the
+``yield`` (they are stored with the task and reach ``TaskContext.headers``)."""
 
 
 class Hooks:
@@ -69,6 +72,7 @@ class Hooks:
     def __init__(self) -> None:
         self._hooks: dict[EventKind, list[Hook]] = {kind: [] for kind in EventKind}
         self.middleware: list[Middleware] = []
+        self.enqueue_middleware: list[EnqueueMiddleware] = []
 
     def add(self, kinds: str | Iterable[str], hook: Hook) -> None:
         names = [kinds] if isinstance(kinds, str) else list(kinds)
@@ -94,6 +98,17 @@ class Hooks:
                 log.exception("hook %s for %s of task %s raised; ignored",
                               getattr(hook, "__qualname__", hook), event.kind.value,
                               event.task_id)
+
+    @contextlib.contextmanager
+    def around_enqueue(self, name: str, headers: dict[str, str]) -> Iterator[None]:
+        """Enter every enqueue middleware around one enqueue call."""
+        if not self.enqueue_middleware:
+            yield
+            return
+        with contextlib.ExitStack() as stack:
+            for factory in self.enqueue_middleware:
+                stack.enter_context(contextlib.contextmanager(factory)(name, headers))
+            yield
 
     @contextlib.contextmanager
     def around(self, context: TaskContext) -> Iterator[None]:

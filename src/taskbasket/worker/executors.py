@@ -10,10 +10,10 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 
-from taskbasket.codec import decode_arguments
+from taskbasket.codec import decode_payload
 from taskbasket.context import TaskContext, _current
 from taskbasket.pool import Pool
 from taskbasket.worker.job import Job, JobPhase
@@ -28,10 +28,11 @@ Started = Callable[[Job], None]
 Around = Callable[[TaskContext], AbstractContextManager[None]]
 
 
-def task_context(job: Job) -> TaskContext:
+def task_context(job: Job, headers: Mapping[str, str] | None = None) -> TaskContext:
     claimed = job.claimed
     return TaskContext(
-        claimed.id, claimed.name, claimed.queue, claimed.attempts, claimed.max_attempts
+        claimed.id, claimed.name, claimed.queue, claimed.attempts, claimed.max_attempts,
+        headers or {},
     )
 
 
@@ -68,17 +69,19 @@ class ThreadExecutor:
             return  # released by a stopping worker, which recorded that
         job.thread = threading.current_thread()
         self._on_started(job)
-        context = task_context(job)
-        token = _current.set(context)
         error: BaseException | None = None
+        token = None
         try:
-            args, kwargs = decode_arguments(job.claimed.id, job.claimed.payload)
+            args, kwargs, headers = decode_payload(job.claimed.id, job.claimed.payload)
+            context = task_context(job, headers)
+            token = _current.set(context)
             with self._around(context):
                 job.definition.func(*args, **kwargs)
         except BaseException as exc:  # the handler's failure is data here
             error = exc
         finally:
-            _current.reset(token)
+            if token is not None:
+                _current.reset(token)
         self._on_finished(job, error)
 
     def abandon(self, job: Job) -> None:
@@ -130,12 +133,12 @@ class AsyncExecutor:
         job.async_task = self._loop.create_task(self._run(job))
 
     async def _run(self, job: Job) -> None:
-        context = task_context(job)
-        _current.set(context)
         error: BaseException | None = None
         timeout = asyncio.timeout(job.claimed.timeout)
         try:
-            args, kwargs = decode_arguments(job.claimed.id, job.claimed.payload)
+            args, kwargs, headers = decode_payload(job.claimed.id, job.claimed.payload)
+            context = task_context(job, headers)
+            _current.set(context)
             with self._around(context):
                 async with timeout:
                     await job.definition.func(*args, **kwargs)

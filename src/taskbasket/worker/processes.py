@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from taskbasket.codec import decode_arguments
+from taskbasket.codec import decode_payload
 from taskbasket.context import TaskContext, _current
 from taskbasket.errors import Fail, Retry
 from taskbasket.worker.executors import Around, Finished, Started, TimedOut, task_context
@@ -61,10 +61,11 @@ def _child_main(conn: Connection) -> None:
         if message is None:
             return
         module_name, qualname, task_id, payload, context = message
-        _current.set(TaskContext(*context))
         try:
             func = resolve_handler(module_name, qualname)
-            args, kwargs = decode_arguments(task_id, payload)
+            args, kwargs, headers = decode_payload(task_id, payload)
+            task_id_, name, queue, attempt, max_attempts = context
+            _current.set(TaskContext(task_id_, name, queue, attempt, max_attempts, headers))
             result = func(*args, **kwargs)
             if inspect.isawaitable(result):
                 asyncio.run(result)  # type: ignore[arg-type]
@@ -142,7 +143,8 @@ class ProcessExecutor:
                 self._on_started(job)
                 error: BaseException | None = None
                 try:
-                    with self._around(task_context(job)):
+                    _, _, headers = decode_payload(job.claimed.id, job.claimed.payload)
+                    with self._around(task_context(job, headers)):
                         child, error = self._run(child, job)
                         if error is not None:
                             raise error
