@@ -41,6 +41,12 @@ class Retry(Exception):
         at: datetime | None = None,
     ) -> None:
         super().__init__(reason)
+        if at is not None:
+            from taskbasket.validation import check_run_at
+
+            check_run_at(at)  # a naive time would mean different things on each store
+        if delay is not None and not delay >= 0:
+            raise ConfigurationError(f"Retry delay must be >= 0 seconds, got {delay!r}")
         self.reason = reason
         self.delay = delay
         self.at = at

@@ -6,7 +6,9 @@ knows nothing of handlers, retries policies or workers: the core decides *what* 
 by the lease token so that a worker that lost its lease can never record an outcome.
 
 Every method takes one parameter object, so adding a field never breaks a backend. Every
-backend passes the suite in ``tests/conformance``.
+backend passes the suite in ``tests/conformance``. Task ids are UUID strings (version 7,
+made by the client, so they sort by creation time); a store may keep them as native UUIDs,
+and an id that is not a UUID matches no task.
 """
 
 from __future__ import annotations
@@ -246,7 +248,8 @@ class Listener(Protocol):
     """Wakes an idle worker when tasks may have become ready."""
 
     def wait(self, timeout: float) -> bool:
-        """Block up to ``timeout`` seconds; True if woken by a notification."""
+        """Block up to ``timeout`` seconds; True if woken by a notification, or if
+        notifications may have been missed (after a reconnect), so the worker claims."""
         ...
 
     def close(self) -> None: ...

@@ -500,8 +500,9 @@ class SQLiteBackend(BackendBase):
                     cursor = conn.execute(
                         f"UPDATE {TABLE} SET state='failed', finished_at=?, last_error=?, "
                         "lease_token=NULL, lease_expires_at=NULL "
-                        "WHERE id=? AND lease_token=? AND state='running'",
-                        (now, error, task_id, token),
+                        "WHERE id=? AND lease_token=? AND state='running' "
+                        "AND lease_expires_at < ?",  # a heartbeat may have landed since
+                        (now, error, task_id, token, now),
                     )
                     if cursor.rowcount:
                         failed.append(task_id)
@@ -509,8 +510,9 @@ class SQLiteBackend(BackendBase):
                     cursor = conn.execute(
                         f"UPDATE {TABLE} SET state='queued', run_at=?, last_error=?, "
                         "lease_token=NULL, lease_expires_at=NULL "
-                        "WHERE id=? AND lease_token=? AND state='running'",
-                        (now, error, task_id, token),
+                        "WHERE id=? AND lease_token=? AND state='running' "
+                        "AND lease_expires_at < ?",
+                        (now, error, task_id, token, now),
                     )
                     if cursor.rowcount:
                         rescued.append(task_id)

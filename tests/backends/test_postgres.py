@@ -1,0 +1,639 @@
+"""PostgreSQL itself, on a real server: migrations, SKIP LOCKED, LISTEN/NOTIFY, transactional
+enqueue, the claim's plan, and recovery from dropped connections and a server restart."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from taskbasket import BackendUnavailableError, Basket, ConfigurationError, State
+from taskbasket.backends.base import ClaimParams, MaintainParams, Outcome, OutcomeKind
+from tests.helpers import ROOT, wait_for
+from tests.stores import factory
+from tests.stores.postgres import BASE_URL, split_url
+
+psycopg = pytest.importorskip("psycopg")
+
+from taskbasket.backends.postgres import (  # noqa: E402
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    PostgresBackend,
+)
+
+STORE = factory("postgres")
+if STORE.unavailable():
+    pytest.skip(f"postgres: {STORE.unavailable()}", allow_module_level=True)
+
+
+@pytest.fixture
+def url(request: pytest.FixtureRequest) -> Iterator[str]:
+    tag = f"{request.node.name[:24].lower()}_{os.getpid()}_{os.urandom(3).hex()}"
+    tag = "".join(c if c.isalnum() else "_" for c in tag)
+    store_url = STORE.create(tag)
+    try:
+        yield store_url
+    finally:
+        STORE.drop(store_url)
+
+
+def admin() -> Any:
+    return psycopg.connect(BASE_URL, autocommit=True)
+
+
+def claim_params(limit: int = 10, lease: float = 30.0, names: list[str] | None = None
+                 ) -> ClaimParams:
+    return ClaimParams(worker_id="test", names=names or ["job"], limit=limit,
+                       lease_seconds=lease)
+
+
+def with_option(url: str, option: str) -> str:
+    return f"{url}&{option}"
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def test_unreachable_server_names_host_and_port() -> None:
+    with pytest.raises(BackendUnavailableError) as info:
+        Basket("postgresql://postgres@127.0.0.1:1/test?connect_timeout=2").enqueue("job")
+    message = str(info.value)
+    assert "127.0.0.1:1" in message and "Is the server running" in message
+
+
+@pytest.mark.parametrize(
+    ("url", "match"),
+    [
+        ("postgresql://u@h/db?schema=no-dashes", "not a plain identifier"),
+        ("postgresql://u@h/db?pool_max_size=0", "pool_max_size must be an integer >= 1"),
+        ("postgresql://u@h/db?pool_min_size=5&pool_max_size=2", "must be >= pool_min_size"),
+        ("postgresql://u@h/db?pool_timeout=soon", "pool_timeout must be a number"),
+        ("postgresql://u@h/db?shema=x", "did you mean .schema."),
+        ("postgresql://u@h/db?sslmod=disable", "did you mean .sslmode."),
+    ],
+)
+def test_bad_url_options_are_refused(url: str, match: str) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        PostgresBackend(url)
+
+
+def test_unknown_keyword_option_suggests_the_right_one() -> None:
+    with pytest.raises(ConfigurationError, match="did you mean 'pool_max_size'"):
+        PostgresBackend("postgresql://u@h/db", pool_max_sise=3)
+
+
+def test_own_options_are_not_passed_to_libpq() -> None:
+    backend = PostgresBackend(
+        "postgresql+psycopg://u@h:5433/db?schema=s1&sslmode=disable&pool_max_size=3"
+    )
+    assert backend.schema == "s1" and backend.pool_max_size == 3
+    assert "schema" not in backend.conninfo and "pool_max_size" not in backend.conninfo
+    assert backend.conninfo.startswith("postgresql://") and "sslmode=disable" in backend.conninfo
+
+
+# --------------------------------------------------------------------------- migrations
+
+
+def _schema_state(schema: str) -> tuple[list[int], set[str]]:
+    with admin() as conn:
+        versions = [r[0] for r in conn.execute(
+            f'SELECT version FROM "{schema}".schema_version ORDER BY version')]
+        indexes = {r[0] for r in conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = %s", (schema,))}
+    return versions, indexes
+
+
+def test_migrations_are_applied_once_in_order(url: str) -> None:
+    backend = PostgresBackend(url)
+    backend.migrate()
+    backend.migrate()
+    PostgresBackend(url).migrate()
+    versions, indexes = _schema_state(backend.schema)
+    assert versions == list(range(1, len(MIGRATIONS) + 1)) and len(MIGRATIONS) == SCHEMA_VERSION
+    assert {"tasks_pkey", "tasks_ready", "tasks_unique", "tasks_leases"} <= indexes
+    with admin() as conn:
+        options = conn.execute(
+            "SELECT reloptions FROM pg_class WHERE oid = %s::regclass", (backend.table,)
+        ).fetchone()[0]
+    assert any(o.startswith("autovacuum_vacuum_scale_factor=") for o in options)
+    backend.close()
+
+
+def test_migrations_race_between_threads_and_processes(url: str) -> None:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def migrate() -> None:
+        try:
+            backend = PostgresBackend(url)
+            barrier.wait(10)
+            backend.migrate()
+            backend.close()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    code = (
+        "import sys; from taskbasket.backends.postgres import PostgresBackend; "
+        "PostgresBackend(sys.argv[1]).migrate()"
+    )
+    env = dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}:{ROOT}")
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code, url], env=env, stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    threads = [threading.Thread(target=migrate) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for process in processes:
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 0, stderr.decode()
+    assert errors == []
+    versions, _ = _schema_state(split_url(url)[1])
+    assert versions == list(range(1, SCHEMA_VERSION + 1))
+
+
+def test_newer_schema_is_refused(url: str) -> None:
+    backend = PostgresBackend(url)
+    backend.migrate()
+    with admin() as conn:
+        conn.execute(f'INSERT INTO "{backend.schema}".schema_version VALUES (%s)',
+                     (SCHEMA_VERSION + 1,))
+    with pytest.raises(BackendUnavailableError, match="upgrade taskbasket"):
+        PostgresBackend(url).migrate()
+    backend.close()
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def test_two_threads_never_claim_one_task_twice(url: str) -> None:
+    with Basket(url) as basket:
+        basket.enqueue_many("job", [(i,) for i in range(3000)])
+        seen: list[list[str]] = [[], []]
+        start = threading.Barrier(2)
+
+        def drain(slot: int) -> None:
+            backend = basket.backend
+            start.wait(10)
+            while batch := backend.tasks_claim(claim_params(limit=7)):
+                seen[slot].extend(t.id for t in batch)
+                backend.tasks_finish([Outcome(t.lease, OutcomeKind.SUCCEEDED) for t in batch])
+
+        threads = [threading.Thread(target=drain, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        both = seen[0] + seen[1]
+        assert len(both) == len(set(both)) == 3000
+        assert seen[0] and seen[1]  # both really took part
+        assert basket.count(State.SUCCEEDED) == 3000
+
+
+def test_claim_walks_the_ready_index_past_a_million_finished_rows(url: str) -> None:
+    """The claim reads only the rows it takes, however many finished rows the table has
+    and whatever the statistics say (they are taken here before the pending rows exist)."""
+    with Basket(url) as basket:
+        backend = basket.backend
+        basket.migrate()
+        with admin() as conn:
+            conn.execute(
+                f"INSERT INTO {backend.table} (id, name, queue, state, payload, max_attempts, "
+                "timeout, created_at, run_at, finished_at) "
+                "SELECT ('00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, 'job', "
+                "'default', 'succeeded', '[[], {}]', 3, 60, now(), now(), now() "
+                "FROM generate_series(1, 200000) AS i"
+            )
+            conn.execute(f"ANALYZE {backend.table}")
+        basket.enqueue_many("job", [(i,) for i in range(5000)])
+        plan = _claim_plan(backend)
+        assert "Index Scan using tasks_ready" in plan and "tasks_pkey" in plan
+        assert "Sort" not in plan and "Seq Scan" not in plan
+        # and through the backend: a claim takes about as long as on an empty table
+        timings = []
+        for _ in range(20):
+            start = time.perf_counter()
+            batch = backend.tasks_claim(claim_params(limit=32))
+            timings.append(time.perf_counter() - start)
+            backend.tasks_finish([Outcome(t.lease, OutcomeKind.SUCCEEDED) for t in batch])
+        assert sorted(timings)[10] < 0.05
+
+
+def _claim_plan(backend: PostgresBackend) -> str:
+    """The plans auto_explain reports for one claim, rolled back."""
+    with admin() as conn:
+        notices: list[str] = []
+        conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
+        try:
+            conn.execute("LOAD 'auto_explain'")
+        except psycopg.Error as exc:
+            pytest.skip(f"auto_explain is not available: {exc}")
+        for setting in ("log_min_duration = 0", "log_nested_statements = on",
+                        "log_level = notice", "log_analyze = on"):
+            conn.execute(f"SET auto_explain.{setting}")
+        with conn.transaction(force_rollback=True):
+            rows = conn.execute(backend._sql_claim, ["t", 30.0, "w", ["job"], None, 32])
+            assert len(rows.fetchall()) == 32
+    [plan] = [n for n in notices if "SKIP LOCKED" in n and "claimed AS" in n]
+    return plan
+
+
+def test_claim_plan_is_pinned_on_an_empty_and_unanalyzed_table(url: str) -> None:
+    """A plan cached while the table is small must not scan it whole once it is big."""
+    with Basket(url) as basket:
+        basket.enqueue_many("job", [(i,) for i in range(40)])
+        plan = _claim_plan(basket.backend)
+        assert "Index Scan using tasks_ready" in plan and "tasks_pkey" in plan
+        assert "Sort" not in plan and "Seq Scan" not in plan
+
+
+# --------------------------------------------------------------------------- inserts
+
+
+def test_big_batches_are_copied_with_the_same_meaning(url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from taskbasket.backends.postgres import COPY_THRESHOLD
+
+    count = COPY_THRESHOLD + 50
+    with Basket(url) as basket:
+        listener = basket.backend.listener(None)
+        try:
+            listener.wait(0.01)
+            later = basket.enqueue_many("job", [(i,) for i in range(count)], delay=3600)
+            assert not listener.wait(0.2)  # nothing is due: nobody is woken
+            past = datetime.now(UTC) - timedelta(minutes=1)
+            due = basket.enqueue_many("job", [(i,) for i in range(count)], run_at=past,
+                                      queue="q2")
+            assert listener.wait(5)
+        finally:
+            listener.close()
+        assert basket.count(State.SCHEDULED) == count and basket.count(State.QUEUED) == count
+        task = basket.get(later[7].id)
+        assert task is not None and task.args == [7] and task.queue == "default"
+        assert abs((task.run_at - task.created_at).total_seconds() - 3600) < 1
+        task = basket.get(due[-1].id)
+        assert task is not None and task.queue == "q2" and task.run_at == past
+        assert abs((task.created_at - basket.backend.now()).total_seconds()) < 5
+        claimed = basket.backend.tasks_claim(claim_params(limit=count + 10))
+        assert {t.id for t in claimed} == {r.id for r in due}
+
+
+def test_a_copied_batch_is_all_or_nothing(url: str) -> None:
+    from taskbasket.backends.base import NewTask
+    from taskbasket.backends.postgres import COPY_THRESHOLD
+    from taskbasket.ids import new_task_id
+
+    with Basket(url) as basket:
+        good = [NewTask(id=new_task_id(), name="job", queue="default", payload="[[], {}]")
+                for _ in range(COPY_THRESHOLD)]
+        bad = NewTask(id="not-a-uuid", name="job", queue="default", payload="[[], {}]")
+        with pytest.raises(psycopg.DataError):
+            basket.backend.tasks_insert([*good, bad])
+        assert basket.count() == 0
+        with psycopg.connect(split_url(url)[0]) as conn:
+            refs = basket.enqueue_many("job", [(i,) for i in range(COPY_THRESHOLD)],
+                                       connection=conn)
+            assert basket.count() == 0  # not committed
+            conn.rollback()
+            assert basket.count() == 0
+            refs = basket.enqueue_many("job", [(i,) for i in range(COPY_THRESHOLD)],
+                                       connection=conn)
+            conn.commit()
+        assert basket.count(State.QUEUED) == COPY_THRESHOLD == len({r.id for r in refs})
+
+
+# --------------------------------------------------------------------------- notifications
+
+
+def test_listen_notify_wakes_only_listeners_of_the_queue(url: str) -> None:
+    with Basket(url) as producer, Basket(url) as consumer:
+        producer.migrate()
+        everything = consumer.backend.listener(None)
+        only_a = consumer.backend.listener(["a"])
+        try:
+            assert not everything.wait(0.05)  # nothing yet (a first wait may see the connect)
+            producer.enqueue("job", queue="b")
+            assert everything.wait(5)
+            assert not only_a.wait(0.2)
+            start = time.perf_counter()
+            producer.enqueue("job", queue="a")
+            assert only_a.wait(5)
+            assert time.perf_counter() - start < 1
+            producer.enqueue("job", queue="a", delay=3600)  # not ready: no wake-up
+            assert not only_a.wait(0.2)
+        finally:
+            everything.close()
+            only_a.close()
+
+
+def test_close_makes_a_waiting_listener_return_at_once(url: str) -> None:
+    backend = PostgresBackend(url)
+    backend.migrate()
+    listener = backend.listener(None)
+    returned: list[float] = []
+
+    def waiter() -> None:
+        listener.wait(30)
+        returned.append(time.monotonic())
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    wait_for(lambda: listener._lock.locked(), 5, "the waiter to block")  # type: ignore[attr-defined]
+    closed_at = time.monotonic()
+    listener.close()
+    thread.join(5)
+    assert returned and returned[0] - closed_at < 1
+    assert listener.wait(0.01) is False
+    backend.close()
+
+
+def test_released_and_promoted_tasks_wake_listeners(url: str) -> None:
+    with Basket(url) as basket:
+        basket.enqueue("job")
+        later = basket.enqueue("job", delay=0.2)
+        listener = basket.backend.listener(None)
+        try:
+            listener.wait(0.01)
+            [task] = basket.backend.tasks_claim(claim_params(limit=1))
+            assert task.id != later.id
+            basket.backend.tasks_finish([Outcome(task.lease, OutcomeKind.RELEASED)])
+            assert listener.wait(5)
+            wait_for(lambda: basket.backend.maintain(MaintainParams()).promoted, 10, "promotion")
+            assert listener.wait(5)
+        finally:
+            listener.close()
+
+
+# --------------------------------------------------------------------------- transactions
+
+
+def test_transactional_enqueue_on_a_psycopg_connection(url: str) -> None:
+    with Basket(url) as basket:
+        basket.migrate()
+        listener = basket.backend.listener(None)
+        listener.wait(0.01)
+        with psycopg.connect(split_url(url)[0]) as conn:
+            rolled_back = basket.enqueue("job", args=[1], connection=conn)
+            assert basket.get(rolled_back.id) is None
+            conn.rollback()
+            committed = basket.enqueue("job", args=[2], connection=conn)
+            assert not listener.wait(0.2)  # NOTIFY is delivered only on commit
+            conn.commit()
+            assert listener.wait(5)
+        listener.close()
+        assert basket.get(rolled_back.id) is None
+        task = basket.get(committed.id)
+        assert task is not None and task.args == [2] and task.state == "queued"
+
+
+def test_transactional_enqueue_keeps_unique_keys(url: str) -> None:
+    with Basket(url) as basket, psycopg.connect(split_url(url)[0]) as conn:
+        first = basket.enqueue("job", unique_key="k", connection=conn)
+        second = basket.enqueue("job", unique_key="k", connection=conn)
+        assert first.created and not second.created and second.id == first.id
+        conn.commit()
+        assert basket.count() == 1
+
+
+def test_transactional_enqueue_async(url: str) -> None:
+    with Basket(url) as basket:
+        @basket.task
+        async def job(n: int) -> None: ...
+
+        basket.migrate()
+
+        async def main() -> tuple[str, str]:
+            conninfo = split_url(url)[0]
+            async with await psycopg.AsyncConnection.connect(conninfo) as conn:
+                gone = await job.options(connection=conn).enqueue_async(1)
+                await conn.rollback()
+                kept = await job.options(connection=conn).enqueue_async(2)
+                assert basket.get(kept.id) is None  # not committed yet
+                await conn.commit()
+            return gone.id, kept.id
+
+        gone, kept = asyncio.run(main())
+        assert basket.get(gone) is None
+        task = basket.get(kept)
+        assert task is not None and task.args == [2]
+
+
+def test_wrong_connection_types_are_refused(url: str) -> None:
+    with Basket(url) as basket:
+        import sqlite3
+
+        with pytest.raises(ConfigurationError, match=r"psycopg\.Connection"):
+            basket.enqueue("job", connection=sqlite3.connect(":memory:"))
+
+        async def main() -> None:
+            async with await psycopg.AsyncConnection.connect(split_url(url)[0]) as conn:
+                with pytest.raises(ConfigurationError, match="enqueue_async"):
+                    basket.enqueue("job", connection=conn)
+            with pytest.raises(ConfigurationError, match=r"psycopg\.AsyncConnection"):
+                await basket.backend.tasks_insert_async(
+                    basket._new_tasks("job", [((), {})], _options()), object())
+
+        asyncio.run(main())
+        assert basket.count() == 0
+
+
+def test_a_connection_to_another_database_is_explained(url: str) -> None:
+    from urllib.parse import urlsplit, urlunsplit
+
+    database = f"tb_elsewhere_{os.getpid()}_{os.urandom(3).hex()}"
+    with admin() as conn:
+        conn.execute(f"CREATE DATABASE {database}")
+    try:
+        with Basket(url) as basket:
+            other = urlunsplit(urlsplit(split_url(url)[0])._replace(path=f"/{database}"))
+            with psycopg.connect(other) as conn, pytest.raises(
+                ConfigurationError, match="on the store's database"
+            ):
+                basket.enqueue("job", connection=conn)
+    finally:
+        with admin() as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+def _options() -> Any:
+    from taskbasket.definition import EnqueueOptions
+
+    return EnqueueOptions()
+
+
+def test_sqlalchemy_shaped_connections_are_unwrapped(url: str) -> None:
+    """A SQLAlchemy Connection exposes the DBAPI connection as
+    ``.connection.driver_connection``; a Session through ``.connection()``."""
+
+    class PoolProxy:
+        def __init__(self, conn: Any) -> None:
+            self.driver_connection = conn
+
+    class SAConnection:
+        def __init__(self, conn: Any) -> None:
+            self.connection = PoolProxy(conn)
+
+    class SASession:
+        def __init__(self, conn: Any) -> None:
+            self._conn = SAConnection(conn)
+
+        def connection(self) -> SAConnection:
+            return self._conn
+
+        def get_bind(self) -> None:
+            return None
+
+    with Basket(url) as basket, psycopg.connect(split_url(url)[0]) as conn:
+        a = basket.enqueue("job", connection=SAConnection(conn))
+        b = basket.enqueue("job", connection=SASession(conn))
+        conn.rollback()
+        assert basket.get(a.id) is None and basket.get(b.id) is None
+
+
+# --------------------------------------------------------------------------- resilience
+
+
+def _terminate(application_name: str) -> int:
+    """Kill every server process serving this application name; wait until they are gone."""
+    query = (
+        "SELECT pid FROM pg_stat_activity WHERE application_name = %s "
+        "AND pid <> pg_backend_pid()"
+    )
+    with admin() as conn:
+        pids = [row[0] for row in conn.execute(query, (application_name,))]
+        conn.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (pids,))
+        wait_for(lambda: not conn.execute(  # (the pool may already be replacing them)
+            "SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)).fetchall(),
+            10, "the terminated connections to go")
+    return len(pids)
+
+
+def test_terminated_connections_fail_the_operation_then_recover(url: str) -> None:
+    name = f"tbterm{os.getpid()}{os.urandom(3).hex()}"
+    with Basket(with_option(url, f"application_name={name}&pool_timeout=5")) as basket:
+        backend = basket.backend
+        ref = basket.enqueue("job")
+        # a claim in flight, blocked on a lock, when its connection is killed: it fails
+        blocker = admin()
+        blocker.execute("BEGIN")
+        blocker.execute(f"LOCK TABLE {backend.table} IN ACCESS EXCLUSIVE MODE")
+        outcome: list[BaseException | list[Any]] = []
+
+        def claim() -> None:
+            try:
+                outcome.append(backend.tasks_claim(claim_params()))
+            except BaseException as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=claim)
+        thread.start()
+        try:
+            with admin() as conn:
+                wait_for(lambda: conn.execute(
+                    "SELECT 1 FROM pg_stat_activity WHERE application_name = %s "
+                    "AND wait_event_type = 'Lock'", (name,)).fetchone(), 10,
+                    "the claim to block")
+            assert _terminate(name) >= 1
+            thread.join(10)
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert outcome and isinstance(outcome[0], psycopg.OperationalError)
+        # every pooled connection is dead now; the next operations work at once
+        assert _terminate(name) >= 0
+        [task] = backend.tasks_claim(claim_params())
+        assert task.id == ref.id
+        assert backend.tasks_finish([Outcome(task.lease, OutcomeKind.SUCCEEDED)]) == [True]
+        assert basket.get(ref.id).state == "succeeded"  # type: ignore[union-attr]
+
+
+def test_listener_reconnects_after_its_connection_is_killed(url: str) -> None:
+    name = f"tblisten{os.getpid()}{os.urandom(3).hex()}"
+    with Basket(with_option(url, f"application_name={name}")) as basket:
+        basket.migrate()
+        listener = basket.backend.listener(None)
+        try:
+            listener.wait(0.01)
+            assert _terminate(name) >= 1  # the listener's (the pool is not open yet)
+            assert listener.wait(5)  # re-connected: the worker should look for work
+            wait_for(lambda: not listener.wait(0.05), 5, "the listener to settle")
+            with Basket(url) as producer:
+                producer.enqueue("job")
+            assert listener.wait(5)
+        finally:
+            listener.close()
+
+
+def _cluster() -> tuple[str, str] | None:
+    if shutil.which("pg_ctlcluster") is None or not Path("/etc/postgresql").is_dir():
+        return None
+    versions = sorted(os.listdir("/etc/postgresql"))
+    if not versions or not os.path.isdir(f"/etc/postgresql/{versions[-1]}/main"):
+        return None
+    return versions[-1], "main"
+
+
+@pytest.mark.slow
+def test_server_restart_loses_no_task(url: str) -> None:
+    cluster = _cluster()
+    if cluster is None:
+        pytest.skip("no local cluster managed by pg_ctlcluster")
+    done: set[str] = set()
+    lock = threading.Lock()
+    basket = Basket(with_option(url, "pool_timeout=2"))
+
+    @basket.task
+    def job(n: int) -> None:
+        time.sleep(0.005)
+        from taskbasket import current_task
+
+        ctx = current_task()
+        assert ctx is not None
+        with lock:
+            done.add(ctx.id)
+
+    first = {r.id for r in job.enqueue_many([(i,) for i in range(300)])}
+    listener = basket.backend.listener(None)
+    worker = basket.worker(concurrency=8, visibility_timeout=3, poll_interval=0.2)
+    worker.start()
+    try:
+        wait_for(lambda: len(done) >= 20, 30, "work to begin")
+        listener.wait(0.01)
+        with admin() as conn:
+            started = conn.execute("SELECT pg_postmaster_start_time()").fetchone()[0]
+        restart = subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, "restart"],
+            capture_output=True, timeout=120,
+        )
+        assert restart.returncode == 0, restart.stderr.decode()
+        assert listener.wait(15)  # it noticed, reconnected, and says: look for work
+
+        def enqueue_again() -> set[str] | None:
+            try:
+                return {r.id for r in job.enqueue_many([(i,) for i in range(300)])}
+            except psycopg.OperationalError:
+                return None  # the server may still be starting
+
+        second = wait_for(enqueue_again, 30, "enqueue to work again")
+        with admin() as conn:
+            assert conn.execute("SELECT pg_postmaster_start_time()").fetchone()[0] > started
+        everything = first | second
+        wait_for(lambda: basket.count(State.SUCCEEDED) == 600, 60, "every task to succeed")
+        assert everything <= done
+        assert {t.id for t in basket.list(State.SUCCEEDED, limit=1000)} == everything
+    finally:
+        worker.stop()
+        listener.close()
+        basket.close()
