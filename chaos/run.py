@@ -136,7 +136,7 @@ def run_chaos(store_name: str, config: ChaosConfig, url: str | None = None,
                 workers.start_one()
                 next_kill = now + random.uniform(*config.kill_every)
             if kill_connections is not None and now >= next_cut:
-                report.connection_cuts += kill_connections(url)
+                report.connection_cuts += _retrying(lambda: kill_connections(url))
                 next_cut = now + config.cut_connections_every
             if restart_at is not None and now >= restart_at and done >= config.tasks // 4:
                 say(f"[{store_name}] restarting the server")
@@ -172,11 +172,30 @@ def run_chaos(store_name: str, config: ChaosConfig, url: str | None = None,
     return report
 
 
+def _retrying(action: Any, attempts: int = 60) -> Any:
+    """The harness's own reads survive the connection cuts and restarts it causes."""
+    for attempt in range(attempts):
+        try:
+            return action()
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
 def _count_final(basket: Basket) -> int:
-    return basket.count([State.SUCCEEDED, State.FAILED, State.CANCELLED])
+    count: int = _retrying(lambda: basket.count([State.SUCCEEDED, State.FAILED,
+                                                  State.CANCELLED]))
+    return count
 
 
 def _all_tasks(basket: Basket) -> list[Any]:
+    tasks: list[Any] = _retrying(lambda: _all_tasks_once(basket))
+    return tasks
+
+
+def _all_tasks_once(basket: Basket) -> list[Any]:
     tasks: list[Any] = []
     before: str | None = None
     while True:

@@ -62,6 +62,26 @@ class PostgresFactory:
                 sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
             )
 
+    def kill_connections(self, url: str) -> int:
+        """Terminate every other client connection to the test database (for chaos)."""
+        import psycopg
+
+        with psycopg.connect(BASE_URL, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND backend_type = 'client backend'"
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def restart_server(self) -> None:
+        """Restart the local cluster for real (for chaos)."""
+        import subprocess
+
+        version = sorted(os.listdir("/etc/postgresql"))[-1]
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main",
+                        "restart"], check=True, timeout=120, capture_output=True)
+
     def app_connection(self, url: str) -> Any:
         """The application's own connection to the store's database (not autocommit)."""
         import psycopg
