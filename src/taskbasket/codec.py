@@ -42,6 +42,19 @@ def _find_unserialisable(value: Any, path: str, depth: int = 0) -> str | None:
     return f"{path} (of type {type(value).__name__})"
 
 
+_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _locate(args: Sequence[Any], kwargs: Mapping[str, Any]) -> str | None:
+    where = None
+    for index, arg in enumerate(args):
+        where = where or _find_unserialisable(arg, f"args[{index}]")
+    for key, arg in kwargs.items():
+        where = where or _find_unserialisable(arg, f"kwargs[{key!r}]")
+    return where
+
+
 def encode_arguments(
     task_name: str,
     args: Sequence[Any],
@@ -49,41 +62,35 @@ def encode_arguments(
     max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     headers: Mapping[str, str] | None = None,
 ) -> str:
-    """JSON text for a task's arguments; TypeError names an argument JSON cannot hold.
+    """JSON text of a task's arguments; TypeError names an argument JSON cannot hold.
 
-    Arguments are checked before encoding, because JSON would quietly change some of them
-    (a dict's int keys become strings) and the handler would get other data than was sent.
+    JSON would quietly change a dict's int keys into strings, so arguments holding
+    containers are walked first and such keys refused: the handler must get what was sent.
+    Scalars need no walk; the encoder refuses NaN, objects and lone surrogates itself.
     """
-    where = None
-    for index, arg in enumerate(args):
-        where = where or _find_unserialisable(arg, f"args[{index}]")
-    for key, arg in kwargs.items():
-        where = where or _find_unserialisable(arg, f"kwargs[{key!r}]")
+    containers = any(not isinstance(a, _SCALARS) for a in args) or any(
+        not isinstance(v, _SCALARS) for v in kwargs.values())
+    where = _locate(args, kwargs) if containers else None
+    if where is None:
+        document: dict[str, Any] = {"args": list(args), "kwargs": dict(kwargs)}
+        if headers:
+            document["headers"] = dict(headers)  # e.g. a trace context; never the handler's
+        try:
+            text = _ENCODER.encode(document)
+            # ASCII text is its own size; encoding the rest also refuses lone surrogates
+            size = len(text) if text.isascii() else len(text.encode("utf-8"))
+        except (TypeError, ValueError, RecursionError, UnicodeEncodeError) as exc:
+            where = _locate(args, kwargs) or f"? ({exc})"
     if where is not None:
         raise TypeError(
             f"argument {where} of task {task_name!r} is not JSON-serialisable: pass plain "
             "JSON values (str, int, float, bool, None, list, dict with str keys), e.g. an "
             "id instead of an object"
         )
-    document: dict[str, Any] = {"args": list(args), "kwargs": dict(kwargs)}
-    if headers:
-        document["headers"] = dict(headers)  # e.g. a trace context; never the handler's
-    try:
-        text = json.dumps(
-            document,
-            allow_nan=False, ensure_ascii=False, separators=(",", ":"),
-        )
-        text.encode("utf-8")
-    except (TypeError, ValueError, RecursionError, UnicodeEncodeError) as exc:
-        raise TypeError(
-            f"arguments of task {task_name!r} are not JSON-serialisable ({exc}); pass plain "
-            "JSON values"
-        ) from exc
-    size = len(text.encode("utf-8"))
     if size > max_bytes:
         raise ConfigurationError(
-            f"arguments of task {task_name!r} take {size} bytes as JSON, over the limit of "
-            f"{max_bytes}; store large data elsewhere and pass a reference, or raise "
+            f"arguments of task {task_name!r} take {size} bytes as JSON, over the limit "
+            f"of {max_bytes}; store large data elsewhere and pass a reference, or raise "
             "Basket(max_payload_bytes=...)"
         )
     return text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
+import random
 
 _lock = threading.Lock()
 _last_ms = 0
@@ -27,9 +27,11 @@ def new_task_id() -> str:
             _sequence = 0
         _last_ms = ms
         sequence = _sequence
-    rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
-    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | sequence << 64 | 0b10 << 62 | rand
-    return str(uuid.UUID(int=value))
+    # random is reseeded in a forked child, so processes never share a sequence
+    value = ((ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | sequence << 64 | 0b10 << 62
+             | random.getrandbits(62))
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def new_token() -> str:

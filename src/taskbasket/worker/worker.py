@@ -378,11 +378,10 @@ class Worker:
             try:
                 claimed = self.run_once()
                 failures = self._store_recovered(failures, "claim")
-            except Exception as exc:
+                if claimed < free:  # nothing more is due: sleep until woken or the poll
+                    self._listener.wait(self.poll_interval)
+            except Exception as exc:  # a store outage, or a listener that lost its server
                 failures = self._store_failed(failures, "claim", exc)
-                continue
-            if claimed < free:
-                self._listener.wait(self.poll_interval)
 
     def _store_failed(self, failures: int, what: str, exc: Exception) -> int:
         """Log a store error once per outage and back off before the next try."""
@@ -570,12 +569,12 @@ class Worker:
 
     # ------------------------------------------------------------------ leases, rescue
 
-    def heartbeat_once(self) -> int:
-        """Extend the leases of every task held; returns how many were lost."""
+    def heartbeat_once(self) -> int | None:
+        """Extend the leases of every task held; how many were lost (None: none held)."""
         with self._cond:
             jobs = [j for j in self._jobs.values() if not j.lease_lost]
         if not jobs:
-            return 0
+            return None
         held = self.backend.leases_extend(
             LeaseExtendParams([j.lease for j in jobs], self.visibility_timeout)
         )
@@ -616,13 +615,16 @@ class Worker:
         while not self._closing.is_set():
             now = time.monotonic()
             try:
+                touched = False  # only a call that reached the store proves it is back
                 if now >= next_heartbeat:
                     next_heartbeat = now + self.heartbeat_interval
-                    self.heartbeat_once()
+                    touched = self.heartbeat_once() is not None
                 if now >= next_maintain and not self._stopping.is_set():
                     next_maintain = now + self.maintenance_interval
                     self.maintain_once()
-                failures = self._store_recovered(failures, "heartbeat")
+                    touched = True
+                if touched:
+                    failures = self._store_recovered(failures, "heartbeat")
             except Exception as exc:
                 failures = self._store_failed(failures, "heartbeat", exc)
                 next_heartbeat = min(next_heartbeat, time.monotonic() + 1.0)

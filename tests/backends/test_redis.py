@@ -1,0 +1,576 @@
+"""Redis-specific tests, against the real server (never a mock).
+
+What the conformance suite cannot see from the seam: key prefixes keep stores apart, the
+counters behind ``tasks_stats`` stay exact, no ``KEYS`` command is ever sent, claims race
+safely, the listener wakes on enqueue, and the backend recovers from killed connections and
+from a real server restart. That test restarts a Redis of its own on a free port, so the
+shared server (and every other test using it) is never disturbed; that server keeps nothing
+on disk, so the test asserts that the client recovers, not that tasks survive.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from taskbasket import Basket, State
+from taskbasket.backends import open_backend
+from taskbasket.backends.base import (
+    ClaimedTask,
+    ClaimParams,
+    CleanParams,
+    LeaseExtendParams,
+    Listener,
+    ListParams,
+    MaintainParams,
+    NewTask,
+    Outcome,
+    OutcomeKind,
+    TaskFilter,
+)
+from taskbasket.errors import (
+    BackendUnavailableError,
+    ConfigurationError,
+    UnsupportedOperationError,
+)
+from taskbasket.ids import new_task_id
+from tests.helpers import wait_for
+from tests.stores import required_stores
+from tests.stores.redis import BASE_URL, FACTORY
+
+redis = pytest.importorskip("redis")
+
+from taskbasket.backends.redis import RedisBackend  # noqa: E402
+
+SOURCE = Path(__file__).resolve().parents[2] / "src/taskbasket/backends/redis.py"
+
+
+@pytest.fixture(autouse=True)
+def _server() -> None:
+    reason = FACTORY.unavailable()
+    if reason:
+        if "redis" in required_stores():
+            pytest.fail(f"redis is required (TASKBASKET_REQUIRE_BACKENDS) but: {reason}")
+        pytest.skip(reason)
+
+
+def _url(tag: str) -> str:
+    return FACTORY.create(f"{tag}_{os.getpid()}_{os.urandom(3).hex()}")
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    """A new store whose connections carry a client name of their own (see ``name_of``)."""
+    made = f"{_url('redis')}&client_name=tb-test-{os.urandom(4).hex()}"
+    try:
+        yield made
+    finally:
+        FACTORY.drop(made)
+
+
+@pytest.fixture
+def backend(url: str) -> Iterator[RedisBackend]:
+    b = RedisBackend(url)
+    b.migrate()
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+def admin() -> redis.Redis:
+    return redis.Redis.from_url(BASE_URL, socket_timeout=5)
+
+
+def name_of(url: str) -> str:
+    return parse_qs(urlsplit(url).query)["client_name"][0]
+
+
+def blocked(name: str) -> int:
+    """How many connections named ``name`` wait in BLPOP (other tests' do not count)."""
+    client = admin()
+    try:
+        return sum(1 for c in client.client_list()
+                   if c.get("name") == name and c.get("cmd") == "blpop" and "b" in c["flags"])
+    finally:
+        client.close()
+
+
+def wait_until_blocked(name: str) -> None:
+    wait_for(lambda: blocked(name) > 0, 5, "a listener to block in BLPOP")
+
+
+def new(name: str = "job", queue: str = "default", **fields: object) -> NewTask:
+    return NewTask(id=new_task_id(), name=name, queue=queue, payload='{"args":[],"kwargs":{}}',
+                   **fields)  # type: ignore[arg-type]
+
+
+def claim(b: RedisBackend, names: tuple[str, ...] = ("job",), limit: int = 100,
+          lease: float = 30.0, queues: list[str] | None = None) -> list[ClaimedTask]:
+    return b.tasks_claim(ClaimParams("w", names, limit, lease, queues))
+
+
+def truth(b: RedisBackend) -> dict[tuple[str, State], int]:
+    """Counts per (queue, state) from the task hashes themselves, page by page."""
+    counts: Counter[tuple[str, State]] = Counter()
+    before = None
+    while True:
+        page = b.tasks_list(ListParams(limit=37, before_id=before))
+        if not page:
+            return dict(counts)
+        for task in page:
+            counts[(task.queue, task.state)] += 1
+        before = page[-1].id
+
+
+def assert_counts_exact(b: RedisBackend) -> None:
+    expected = truth(b)
+    assert b.tasks_stats() == expected
+    for state in State:
+        by_state = sum(n for (_, s), n in expected.items() if s == state)
+        assert b.tasks_count(TaskFilter(states=[state])) == by_state
+        for name in ("job", "other"):
+            listed = [t for t in _all(b) if t.state == state and t.name == name]
+            assert b.tasks_count(TaskFilter(states=[state], names=[name])) == len(listed)
+    assert b.tasks_count(TaskFilter()) == sum(expected.values())
+
+
+def drain(listener: Listener) -> None:
+    """Take the wake-ups left by earlier enqueues (each wakes one idle worker once)."""
+    deadline = time.monotonic() + 5
+    while listener.wait(0.05):
+        assert time.monotonic() < deadline
+
+
+def _all(b: RedisBackend) -> list:  # type: ignore[type-arg]
+    return b.tasks_list(ListParams(limit=100_000))
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def test_url_options_are_checked() -> None:
+    with pytest.raises(ConfigurationError, match="prefix"):
+        RedisBackend("redis://127.0.0.1:6379/0?prefix=a:b")
+    with pytest.raises(ConfigurationError, match="Did you mean 'prefix'"):
+        RedisBackend("redis://127.0.0.1:6379/0?prefx=a")
+    with pytest.raises(ConfigurationError, match="unknown Redis store option"):
+        RedisBackend("redis://127.0.0.1:6379/0", busy_timeout=3)
+    b = open_backend("redis://127.0.0.1:6379/0?prefix=tb_options&socket_timeout=3")
+    assert isinstance(b, RedisBackend) and b.prefix == "tb_options"
+    assert b.capabilities.server_clock and not b.capabilities.transactional_enqueue
+    b.close()
+
+
+def test_transactional_enqueue_is_refused_clearly(backend: RedisBackend) -> None:
+    with pytest.raises(UnsupportedOperationError, match="transaction"):
+        backend.tasks_insert([new()], connection=object())
+    assert backend.tasks_count(TaskFilter()) == 0
+
+
+def test_unreachable_server_names_host_and_port() -> None:
+    b = RedisBackend("redis://127.0.0.1:1/0?prefix=tb_nowhere&socket_connect_timeout=1")
+    with pytest.raises(BackendUnavailableError, match=r"127\.0\.0\.1:1"):
+        b.now()
+    with pytest.raises(redis.exceptions.ConnectionError):  # also what redis-py users catch
+        b.tasks_insert([new()])
+    b.close()
+
+
+# --------------------------------------------------------------------------- isolation
+
+
+def test_two_prefixes_never_see_each_other() -> None:
+    url_a, url_b = _url("pa"), _url("pb")
+    a, b = RedisBackend(url_a), RedisBackend(url_b)
+    try:
+        a.tasks_insert([new() for _ in range(3)])
+        b.tasks_insert([new(queue="other")])
+        assert a.tasks_count(TaskFilter()) == 3 and b.tasks_count(TaskFilter()) == 1
+        assert {t.queue for t in _all(b)} == {"other"}
+        assert set(b.tasks_stats()) == {("other", State.QUEUED)}
+        assert len(claim(b, queues=None)) == 1
+        assert len(claim(a)) == 3
+        assert b.tasks_delete(TaskFilter()) == 1
+        assert a.tasks_count(TaskFilter()) == 3
+        listener = b.listener(None)
+        try:
+            drain(listener)  # the wake-up b's own insert left
+            a.tasks_insert([new()])
+            assert listener.wait(0.3) is False  # a's wake-ups do not reach b's workers
+        finally:
+            listener.close()
+    finally:
+        a.close()
+        b.close()
+        FACTORY.drop(url_a)
+        FACTORY.drop(url_b)
+
+
+# --------------------------------------------------------------------------- counts
+
+
+def test_counts_stay_exact_through_every_transition(backend: RedisBackend) -> None:
+    b = backend
+    b.tasks_insert([new() for _ in range(6)] + [new("other", "q2") for _ in range(2)])
+    b.tasks_insert([new(delay=3600), new("other", delay=3600)])
+    assert_counts_exact(b)
+    s, f, r, x, e = claim(b, limit=5)
+    assert_counts_exact(b)
+    assert b.tasks_finish([
+        Outcome(s.lease, OutcomeKind.SUCCEEDED),
+        Outcome(f.lease, OutcomeKind.FAILED, error="boom"),
+        Outcome(r.lease, OutcomeKind.RETRY, error="again", retry_delay=0),
+        Outcome(x.lease, OutcomeKind.RELEASED),
+    ]) == [True, True, True, True]
+    assert_counts_exact(b)
+    b.maintain(MaintainParams())  # promotes the due retry
+    assert_counts_exact(b)
+    # a lease that runs out is rescued by the server's clock
+    [short] = claim(b, limit=1, lease=0.05)
+    wait_for(lambda: short.id in b.maintain(MaintainParams()).rescued, 5, "the rescue")
+    assert_counts_exact(b)
+    assert b.tasks_cancel(TaskFilter(ids=[e.id])) == 1  # a running task
+    assert_counts_exact(b)
+    assert b.tasks_cancel(TaskFilter(names=["other"], states=[State.SCHEDULED])) == 1
+    assert_counts_exact(b)
+    assert b.tasks_retry(TaskFilter(states=[State.FAILED, State.CANCELLED])) == 3
+    assert_counts_exact(b)
+    b.tasks_finish([Outcome(t.lease, OutcomeKind.SUCCEEDED) for t in claim(b, limit=3)])
+    assert b.tasks_clean(CleanParams(older_than=0, batch_size=2)) == 4
+    assert_counts_exact(b)
+    assert b.tasks_delete(TaskFilter(queues=["q2"])) == 2
+    assert_counts_exact(b)
+    left = b.tasks_count(TaskFilter())
+    assert left > 0 and b.tasks_delete(TaskFilter()) == left
+    assert b.tasks_count(TaskFilter()) == 0 and b.tasks_stats() == {}
+    # nothing is left behind but the layout version
+    client = admin()
+    keys = {k.decode() for k in client.scan_iter(match=f"{b.prefix}:*")}
+    client.close()
+    assert {k for k in keys if not k.startswith(f"{b.prefix}:wake")} == {f"{b.prefix}:schema"}
+
+
+def test_counting_with_name_filters_and_finish_times(backend: RedisBackend) -> None:
+    b = backend
+    b.tasks_insert([new() for _ in range(5)] + [new("other") for _ in range(4)])
+    done = claim(b, names=("job", "other"), limit=4)
+    b.tasks_finish([Outcome(t.lease, OutcomeKind.SUCCEEDED) for t in done])
+    finished_names = Counter(t.name for t in done)
+    assert b.tasks_count(TaskFilter(names=["job"], finished_before=0)) == finished_names["job"]
+    assert b.tasks_count(TaskFilter(finished_before=0)) == 4
+    assert b.tasks_count(TaskFilter(finished_before=3600)) == 0
+    assert b.tasks_count(TaskFilter(queues=["default"], finished_before=3600)) == 0
+    assert b.tasks_count(TaskFilter(names=[])) == 0
+
+
+def test_listing_pages_with_a_cursor(backend: RedisBackend) -> None:
+    b = backend
+    ids = [r.id for r in b.tasks_insert([new(queue=f"q{i % 3}") for i in range(25)])]
+    seen: list[str] = []
+    before = None
+    while page := b.tasks_list(ListParams(TaskFilter(queues=["q0", "q2"]), 4, before)):
+        seen.extend(t.id for t in page)
+        before = page[-1].id
+    expected = [i for n, i in enumerate(ids) if n % 3 in (0, 2)]
+    assert seen == sorted(expected, reverse=True)
+
+
+# --------------------------------------------------------------------------- no KEYS
+
+
+def test_the_backend_never_sends_keys_or_scan(url: str) -> None:
+    """Run every operation as a Redis user that may not call KEYS or SCAN (ACL): any such
+    call, from Python or from a script, would fail with NOPERM."""
+    code = SOURCE.read_text()
+    assert not re.search(r"""['"](KEYS|SCAN)['"]""", code, re.IGNORECASE)
+    assert ".keys(" not in code and "scan_iter" not in code
+    user, password = f"tb-nokeys-{os.urandom(4).hex()}", os.urandom(8).hex()
+    client = admin()
+    client.acl_setuser(user, enabled=True, passwords=[f"+{password}"], keys=["*"],
+                       channels=["*"], commands=["+@all", "-keys", "-scan"])
+    parts = urlsplit(url)
+    b = RedisBackend(parts._replace(netloc=f"{user}:{password}@{parts.netloc}").geturl())
+    try:
+        with pytest.raises(redis.exceptions.NoPermissionError):  # the ACL does bite
+            b._client.keys("*")
+        b.migrate()
+        b.tasks_insert([new() for _ in range(20)] + [new("other", "q2", delay=3600)])
+        b.tasks_list(ListParams(TaskFilter(states=[State.QUEUED])))
+        b.tasks_list(ListParams(TaskFilter(finished_before=0)))
+        b.tasks_count(TaskFilter(names=["job"]))
+        b.tasks_count(TaskFilter(queues=["q2"], finished_before=0))
+        b.tasks_stats()
+        b.tasks_finish([Outcome(t.lease, OutcomeKind.FAILED) for t in claim(b, limit=5)])
+        b.leases_extend(LeaseExtendParams([t.lease for t in claim(b, limit=2)], 30))
+        b.maintain(MaintainParams())
+        b.tasks_retry(TaskFilter(states=[State.FAILED]))
+        b.tasks_cancel(TaskFilter(queues=["q2"]))
+        b.tasks_clean(CleanParams(older_than=0))
+        listener = b.listener(None)
+        listener.wait(0.01)
+        listener.close()
+        assert b.tasks_delete(TaskFilter()) == 20
+    finally:
+        b.close()
+        client.acl_deluser(user)
+        client.close()
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+def test_claims_from_many_threads_never_hand_out_a_task_twice(url: str) -> None:
+    total = 1500
+    b1, b2 = RedisBackend(url), RedisBackend(url)
+    try:
+        b1.tasks_insert([new(priority=i % 5) for i in range(total)])
+        claimed: list[str] = []
+        lock = threading.Lock()
+        errors: list[BaseException] = []
+
+        def claimer(b: RedisBackend) -> None:
+            try:
+                while True:
+                    got = claim(b, limit=7)
+                    if not got:
+                        return
+                    with lock:
+                        claimed.extend(t.id for t in got)
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=claimer, args=(b,)) for b in (b1, b2) * 3]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert not errors
+        assert len(claimed) == total and len(set(claimed)) == total
+        assert b1.tasks_count(TaskFilter(states=[State.RUNNING])) == total
+    finally:
+        b1.close()
+        b2.close()
+
+
+def test_claim_skips_unknown_names_and_orders_across_queues(backend: RedisBackend) -> None:
+    b = backend
+    b.tasks_insert([new("unknown", priority=100) for _ in range(300)])
+    low = b.tasks_insert([new(queue="a", priority=1)])[0].id
+    high = b.tasks_insert([new(queue="b", priority=5)])[0].id
+    first = b.tasks_insert([new(queue="c", priority=1)])[0].id
+    early = datetime.now(UTC) - timedelta(hours=1)
+    earliest = b.tasks_insert([new(queue="c", priority=1, run_at=early)])[0].id
+    got = claim(b, limit=10)
+    assert [t.id for t in got] == [high, earliest, low, first]
+    assert b.tasks_count(TaskFilter(names=["unknown"], states=[State.QUEUED])) == 300
+
+
+def test_a_lease_extension_is_fenced(backend: RedisBackend) -> None:
+    b = backend
+    b.tasks_insert([new()])
+    [task] = claim(b, lease=0.05)
+    wait_for(lambda: task.id in b.maintain(MaintainParams()).rescued, 5, "the rescue")
+    [again] = claim(b)
+    held = b.leases_extend(LeaseExtendParams([task.lease, again.lease], 30))
+    assert held == {again.id}
+    assert b.tasks_finish([Outcome(task.lease, OutcomeKind.SUCCEEDED)]) == [False]
+    assert b.tasks_finish([Outcome(again.lease, OutcomeKind.SUCCEEDED)]) == [True]
+
+
+# --------------------------------------------------------------------------- listener
+
+
+def test_listener_wakes_on_enqueue_and_returns_on_close(
+    backend: RedisBackend, url: str
+) -> None:
+    b = backend
+    for queues in (["default"], None):
+        listener = b.listener(queues)
+        drain(listener)
+        woke: list[tuple[bool, float]] = []
+
+        def wait(listener=listener, woke=woke) -> None:  # type: ignore[no-untyped-def]
+            start = time.monotonic()
+            result = listener.wait(10)
+            woke.append((result, time.monotonic() - start))
+
+        thread = threading.Thread(target=wait)
+        thread.start()
+        wait_until_blocked(name_of(url))
+        sent = time.monotonic()
+        b.tasks_insert([new()])
+        thread.join(5)
+        assert woke and woke[0][0] is True
+        assert time.monotonic() - sent < 2
+        listener.close()
+        claim(b)
+    # another queue's tasks do not wake a listener of "default"
+    listener = b.listener(["default"])
+    drain(listener)
+    b.tasks_insert([new(queue="elsewhere")])
+    assert listener.wait(0.2) is False
+    # close makes a waiting listener return at once
+    thread = threading.Thread(target=listener.wait, args=(30,))
+    thread.start()
+    wait_until_blocked(name_of(url))
+    closed = time.monotonic()
+    listener.close()
+    thread.join(5)
+    assert not thread.is_alive() and time.monotonic() - closed < 1.5
+
+
+def test_listener_blocks_longer_than_a_short_socket_timeout(url: str) -> None:
+    b = RedisBackend(f"{url}&socket_timeout=0.2")
+    try:
+        listener = b.listener(["default"])
+        drain(listener)
+        timer = threading.Timer(0.5, lambda: b.tasks_insert([new()]))
+        timer.start()
+        start = time.monotonic()
+        assert listener.wait(5) is True  # not broken by the 0.2 s read timeout
+        assert 0.3 < time.monotonic() - start < 3
+        timer.join()
+        listener.close()
+    finally:
+        b.close()
+
+
+def test_basket_worker_picks_up_promptly(url: str) -> None:
+    basket = Basket(url)
+    done = threading.Event()
+
+    @basket.task
+    def ping() -> None:
+        done.set()
+
+    worker = basket.worker(concurrency=2, poll_interval=5)
+    worker.start()
+    try:
+        wait_until_blocked(name_of(url))  # the worker is idle, blocked on its listener
+        start = time.monotonic()
+        ping.enqueue()
+        assert done.wait(3)
+        assert time.monotonic() - start < 1  # woken, not polled (poll_interval is 5 s)
+    finally:
+        worker.stop()
+        basket.close()
+
+
+# --------------------------------------------------------------------------- resilience
+
+
+def _kill_clients(name: str) -> int:
+    client = admin()
+    killed = 0
+    for info in client.client_list():
+        if info.get("name") == name:
+            killed += client.client_kill_filter(_id=info["id"])
+    client.close()
+    return killed
+
+
+def test_client_kill_then_the_next_operations_recover(url: str) -> None:
+    name = name_of(url)
+    b = RedisBackend(url)
+    try:
+        b.tasks_insert([new() for _ in range(3)])
+        listener = b.listener(None)
+        drain(listener)
+        result: list[bool] = []
+        thread = threading.Thread(target=lambda: result.append(listener.wait(3)))
+        thread.start()
+        wait_until_blocked(name_of(url))
+        assert _kill_clients(name) >= 2  # the pool's connection and the listener's
+        # the pool's connection died idle: the next call retries on a new connection
+        assert len(claim(b, limit=2)) == 2
+        b.tasks_insert([new()])
+        assert b.tasks_count(TaskFilter(states=[State.QUEUED])) == 2
+        thread.join(5)
+        assert result  # the listener survived the kill (woken, or timed out quietly)
+        assert listener.wait(0.5) in (True, False)
+        listener.close()
+    finally:
+        b.close()
+
+
+class PrivateRedis:
+    """A Redis server of this test's own on a free port, so that restarting it disturbs no
+    other test (nor anyone else sharing the machine's server)."""
+
+    def __init__(self, folder: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.folder = folder
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        subprocess.run(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--daemonize", "yes", "--dir", str(self.folder),
+             "--logfile", str(self.folder / "redis.log")],
+            check=True, timeout=30, capture_output=True,
+        )
+        wait_for(self.up, 30, f"Redis to start on port {self.port}")
+
+    def stop(self) -> None:
+        subprocess.run(["redis-cli", "-p", str(self.port), "shutdown", "nosave"],
+                       timeout=30, capture_output=True)
+        wait_for(lambda: not self.up(), 30, "Redis to stop")
+
+    def up(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+
+@pytest.mark.slow
+def test_server_restart_then_the_backend_recovers(tmp_path: Path) -> None:
+    if not shutil.which("redis-server") or not shutil.which("redis-cli"):
+        pytest.skip("redis-server and redis-cli are needed to restart a server")
+    server = PrivateRedis(tmp_path)
+    server.start()
+    b = RedisBackend(f"{server.url}?prefix=tb_restart&socket_connect_timeout=1")
+    try:
+        b.migrate()
+        b.tasks_insert([new()])
+        assert len(claim(b)) == 1  # every script loaded into this server
+        server.stop()
+        with pytest.raises(BackendUnavailableError, match=f"127\\.0\\.0\\.1:{server.port}"):
+            b.tasks_insert([new()])
+        server.start()
+        wait_for(lambda: not _down(b), 30, "the backend to reach Redis again")
+        # the restarted server knows no scripts and (without persistence) no tasks
+        [ref] = b.tasks_insert([new()])
+        [task] = claim(b)
+        assert task.id == ref.id
+        assert b.tasks_finish([Outcome(task.lease, OutcomeKind.SUCCEEDED)]) == [True]
+        assert b.maintain(MaintainParams()).rescued == []
+        assert b.tasks_stats() == {("default", State.SUCCEEDED): 1}
+    finally:
+        b.close()
+        if server.up():
+            server.stop()
+
+
+def _down(b: RedisBackend) -> bool:
+    try:
+        b.now()
+    except BackendUnavailableError:
+        return True
+    return False
