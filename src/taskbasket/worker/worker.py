@@ -211,6 +211,11 @@ class Worker:
                 around,
             )
         self._listener = self.backend.listener(self.queues)
+        log.info(
+            "worker %s started: queues=%s concurrency=%d visibility_timeout=%ss tasks=%s",
+            self.worker_id, ",".join(self.queues) if self.queues else "*", self.concurrency,
+            self.visibility_timeout, ",".join(self.names),
+        )
         for target, name in (
             (self._claim_loop, "claim"),
             (self._housekeeping_loop, "housekeeper"),
@@ -220,11 +225,6 @@ class Worker:
             thread = threading.Thread(target=target, name=f"taskbasket-{name}", daemon=True)
             self._threads.append(thread)
             thread.start()
-        log.info(
-            "worker %s started: queues=%s concurrency=%d visibility_timeout=%ss tasks=%s",
-            self.worker_id, ",".join(self.queues) if self.queues else "*", self.concurrency,
-            self.visibility_timeout, ",".join(self.names),
-        )
 
     def run(self, *, install_signal_handlers: bool = True) -> None:
         """Run until SIGTERM or SIGINT (a second one exits at once); blocks."""
