@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
-import random
 
 _lock = threading.Lock()
 _last_ms = 0
