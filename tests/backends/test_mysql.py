@@ -8,13 +8,13 @@ import contextlib
 import logging
 import multiprocessing
 import os
-from pathlib import Path
 import shutil
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 import pytest
