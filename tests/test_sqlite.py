@@ -127,6 +127,23 @@ def test_producers_in_many_processes_share_one_file(tmp_path: Path) -> None:
         assert basket.count() == 1200
 
 
+def test_many_processes_opening_a_new_file_at_once(tmp_path: Path) -> None:
+    """The switch to WAL and the first migration race safely across processes."""
+    script = (
+        "import sys; from taskbasket import Basket\n"
+        "b = Basket(sys.argv[1])\n"
+        "for i in range(20): b.enqueue('job', args=[i])\n"
+    )
+    for round_ in range(3):
+        url = f"sqlite:///{tmp_path}/new{round_}.db"
+        procs = [subprocess.Popen([sys.executable, "-c", script, url], cwd=ROOT,
+                                  stderr=subprocess.PIPE) for _ in range(6)]
+        results = [(p.wait(60), p.stderr.read().decode() if p.stderr else "") for p in procs]
+        assert all(code == 0 for code, _ in results), results
+        with Basket(url) as basket:
+            assert basket.count() == 120
+
+
 def test_an_idle_listener_is_woken_by_an_enqueue(tmp_path: Path) -> None:
     with Basket(f"sqlite:///{tmp_path}/w.db") as basket:
         basket.migrate()

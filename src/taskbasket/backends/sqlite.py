@@ -184,6 +184,7 @@ class SQLiteBackend(BackendBase):
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
+        self._setup_lock = threading.Lock()
         self._migrated = False
         self._wakeups = WakeupDirectory(self.path + ".wake")
 
@@ -204,9 +205,7 @@ class SQLiteBackend(BackendBase):
         except sqlite3.Error as exc:
             raise BackendUnavailableError(f"cannot open SQLite store {self.path}: {exc}") from exc
         try:
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if mode != "wal":
-                conn.execute("PRAGMA journal_mode").fetchone()
+            self._ensure_wal(conn)
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             conn.execute("PRAGMA temp_store=MEMORY")
         except sqlite3.DatabaseError as exc:
@@ -215,6 +214,23 @@ class SQLiteBackend(BackendBase):
         with self._connections_lock:
             self._connections.append(conn)
         return conn
+
+    def _ensure_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch a new file to WAL once. The switch needs the file to itself and fails at
+        once (without the busy timeout) while another connection holds it, as happens
+        when several threads or processes open a new store together: so retry."""
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            return
+        deadline = time.monotonic() + self._busy_timeout
+        with self._setup_lock:
+            while True:
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL").fetchone()
+                    return
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.01)
 
     def _explain(self, exc: sqlite3.Error) -> BackendUnavailableError:
         text = str(exc)
