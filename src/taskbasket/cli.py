@@ -110,15 +110,7 @@ def emit_json(data: Any) -> None:
 
 
 def task_dict(task: Task) -> dict[str, Any]:
-    return {
-        "id": task.id, "name": task.name, "queue": task.queue, "state": task.state.value,
-        "priority": task.priority, "attempts": task.attempts,
-        "max_attempts": task.max_attempts, "timeout": task.timeout, "args": task.args,
-        "kwargs": task.kwargs, "unique_key": task.unique_key, "last_error": task.last_error,
-        "created_at": task.created_at, "run_at": task.run_at, "started_at": task.started_at,
-        "finished_at": task.finished_at, "lease_expires_at": task.lease_expires_at,
-        "worker_id": task.worker_id, "payload_error": task.payload_error,
-    }
+    return task.as_dict()
 
 
 def _when(value: datetime | None) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +61,12 @@ class Task:
     @property
     def is_final(self) -> bool:
         return self.state.is_final
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field by name, the state as its str; times stay datetimes."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["state"] = self.state.value
+        return data
 
 
 @dataclass(frozen=True, slots=True)

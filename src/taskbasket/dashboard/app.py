@@ -327,16 +327,10 @@ def task_version(task: Task) -> str:
 
 
 def task_dict(task: Task) -> dict[str, Any]:
-    return {
-        "id": task.id, "name": task.name, "queue": task.queue, "state": task.state.value,
-        "priority": task.priority, "attempts": task.attempts,
-        "max_attempts": task.max_attempts, "timeout": task.timeout, "args": task.args,
-        "kwargs": task.kwargs, "unique_key": task.unique_key, "last_error": task.last_error,
-        "created_at": _iso(task.created_at), "run_at": _iso(task.run_at),
-        "started_at": _iso(task.started_at), "finished_at": _iso(task.finished_at),
-        "lease_expires_at": _iso(task.lease_expires_at), "worker_id": task.worker_id,
-        "payload_error": task.payload_error, "version": task_version(task),
-    }
+    data = {key: _iso(value) if isinstance(value, datetime) else value
+            for key, value in task.as_dict().items()}
+    data["version"] = task_version(task)
+    return data
 
 
 def overview_dict(sample: Sample, history: Sequence[Sample], window: float) -> dict[str, Any]:
