@@ -296,7 +296,7 @@ def count(
         f"[bold]{sum(stats.get((q, s), 0) for q in queue_names)}[/]" for s in State
     ))
     console.print(table)
-    if ctx.app:
+    if ctx.app and not getattr(basket.backend, "is_bus", False):  # a bus cannot list
         unknown = basket.unknown_names()
         if unknown:
             console.print("[yellow]waiting for a worker that knows them:[/] " + ", ".join(

@@ -18,6 +18,8 @@ BACKENDS: dict[str, tuple[str, str, str | None]] = {
     "mariadb": ("taskbasket.backends.mysql", "MySQLBackend", "mysql"),
     "redis": ("taskbasket.backends.redis", "RedisBackend", "redis"),
     "rediss": ("taskbasket.backends.redis", "RedisBackend", "redis"),
+    "amqp": ("taskbasket.backends.amqp", "AmqpBackend", "amqp"),
+    "nats": ("taskbasket.backends.nats", "NatsBackend", "nats"),
 }
 
 DEFAULT_URL = "sqlite:///taskbasket.db"

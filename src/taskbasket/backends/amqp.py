@@ -1,0 +1,409 @@
+"""RabbitMQ as a task transport: ``amqp://user:pass@host:5672/vhost?prefix=taskbasket``.
+
+Layout (``P`` is the prefix): each queue ``q`` is a durable priority queue ``P.q`` with
+its dead-letter queue ``P.q.dead``; taskbasket's own queues and exchanges are named
+``P:...``. A task is one persistent message (message id = task
+id, body = :class:`~taskbasket.bus.TaskMessage` JSON), published with publisher confirms.
+
+- **Claims** take messages one by one with ``basic.get``, at most ``limit``; an idle
+  worker's listener waits without taking anything (see :mod:`taskbasket.bus.amqp`). An
+  unacknowledged message is the lease: if the worker dies, its connection closes and the
+  broker redelivers the message at once, marked ``redelivered``. Such a message costs the
+  attempt that was lost: it is republished with ``attempts + 1`` (or dead-lettered on its
+  last attempt) before it runs again.
+- **Delays** (``delay=``, ``run_at=``, retry backoff) go through delay levels: queue
+  ``P:delay.n`` holds messages for ``2**n`` hundredths of a second (a queue-wide TTL, so
+  they expire in order) and dead-letters them to the next level down. A delay's binary
+  digits route it (topic exchanges) through the levels whose bit is set, then to its work
+  queue: delays are exact to 10 ms plus about 1 ms per level passed. Levels are declared
+  when first needed, 29 at most (62 days); a longer delay is delayed again on arrival.
+- **Outcomes**: success acknowledges; a retry publishes the task to the delay levels
+  with ``attempts`` carried, then acknowledges; a failure publishes it to ``P.q.dead``
+  with its error, then acknowledges; a hand-back (graceful stop) republishes it unchanged.
+  Publish-then-acknowledge means a crash in between runs the task twice, never zero times.
+- **Priority**: RabbitMQ has 11 levels (0..10); task priorities below 0 share level 0,
+  0..8 map to 1..9, and 9 or more share level 10.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from taskbasket.backends.base import (
+    ClaimedTask,
+    ClaimParams,
+    LeaseExtendParams,
+    Listener,
+    MaintainParams,
+    MaintainResult,
+    NewTask,
+    Outcome,
+    OutcomeKind,
+    lease_expired_error,
+)
+from taskbasket.bus import (
+    DEFAULT_QUEUE,
+    EARLY_TOLERANCE,
+    QUEUE_REFRESH_SECONDS,
+    UNKNOWN_NAME_DELAY,
+    BusBackendBase,
+    TaskMessage,
+    check_bus_queue,
+    corrupt_message,
+    split_bus_url,
+)
+from taskbasket.bus.amqp import (
+    DELAY_LEVELS,
+    MAX_PRIORITY,
+    AmqpDelivery,
+    AmqpTransport,
+    Publish,
+    declare_work_queue,
+    delivery_exchange,
+    delivery_key,
+    persistent,
+    work_queue,
+)
+from taskbasket.errors import ConfigurationError, StoreCorruptedError
+from taskbasket.task import TaskRef
+
+DELAY_UNIT = 0.01
+"""Seconds per unit of delay: delays are rounded to 10 ms."""
+# DELAY_LEVELS = 29: level n holds a message 2**n units; level 28 holds it 31 days
+# (RabbitMQ's TTL limit is 49).
+
+
+def amqp_priority(priority: int) -> int:
+    return min(max(priority, -1), MAX_PRIORITY - 1) + 1
+
+
+@dataclass(eq=False)
+class _Held:
+    delivery: AmqpDelivery
+    message: TaskMessage
+    attempts: int
+
+
+class AmqpBackend(BusBackendBase):
+    """Tasks as RabbitMQ messages. Thread-safe (one connection under a lock)."""
+
+    transport_name = "RabbitMQ"
+
+    def __init__(self, url: str, **options: Any) -> None:
+        if options:
+            raise ConfigurationError(
+                f"unknown option(s) for amqp://: {', '.join(sorted(options))}; RabbitMQ "
+                "takes its options in the URL (?prefix=..., ?heartbeat=...)")
+        self.url = url
+        broker_url, self.prefix = split_bus_url(url)
+        self.transport = AmqpTransport(broker_url)
+        self._lock = threading.Lock()
+        self._declared: set[str] = set()
+        self._levels = 0
+        self._migrated = False
+        self._held: dict[str, _Held] = {}
+        self._finished: dict[str, bool] = {}  # recently recorded tokens, for batch retries
+        self._known: list[str] = []
+        self._known_at = 0.0
+        self._rotation = 0
+
+    # ------------------------------------------------------------------ names
+
+    # Work and dead-letter queues are "P.<queue>"; taskbasket's own objects are "P:<name>",
+    # so no queue name can collide with them.
+
+    def work_queue(self, queue: str) -> str:
+        return work_queue(self.prefix, queue)
+
+    def dead_queue(self, queue: str) -> str:
+        return f"{self.prefix}.{queue}.dead"
+
+    @property
+    def index_queue(self) -> str:
+        """Holds one message per queue name ever used: how a fresh process finds them."""
+        return f"{self.prefix}:queues"
+
+    @property
+    def delivery_exchange(self) -> str:
+        return delivery_exchange(self.prefix)
+
+    def delay_name(self, level: int) -> str:
+        return f"{self.prefix}:delay.{level}"
+
+    def broker_names(self) -> dict[str, list[str]]:
+        """Every queue and exchange this backend declared (for tests that clean up)."""
+        queues = [self.index_queue] + [self.delay_name(n) for n in range(DELAY_LEVELS)]
+        for queue in set(self._declared) | set(self._known):
+            queues += [self.work_queue(queue), self.dead_queue(queue)]
+        exchanges = [self.delivery_exchange] + [self.delay_name(n) for n in range(DELAY_LEVELS)]
+        return {"queues": queues, "exchanges": exchanges}
+
+    # ------------------------------------------------------------------ setup
+
+    def migrate(self) -> None:
+        if self._migrated:
+            return
+
+        def declare(channel: Any) -> None:
+            channel.exchange_declare(self.delivery_exchange, "topic", durable=True)
+            channel.queue_declare(self.index_queue, durable=True)
+
+        self.transport.run(declare)
+        self._migrated = True
+
+    def _ensure_queue(self, queue: str) -> None:
+        if queue in self._declared:
+            return
+        check_bus_queue(queue)
+        self.migrate()
+
+        def declare(channel: Any) -> None:
+            declare_work_queue(channel, self.prefix, queue)
+            channel.queue_declare(self.dead_queue(queue), durable=True)
+            channel.basic_publish("", self.index_queue, queue.encode(),
+                                  persistent(queue), mandatory=True)
+
+        self.transport.run(declare)
+        with self._lock:
+            self._declared.add(queue)
+
+    def _ensure_levels(self, levels: int) -> None:
+        """Declare delay levels 0..levels-1 (each dead-letters into the one below)."""
+        if levels <= self._levels:
+            return
+        self.migrate()
+
+        def declare(channel: Any) -> None:
+            for n in range(self._levels, levels):
+                below = self.delay_name(n - 1) if n else self.delivery_exchange
+                skip = "*." * (DELAY_LEVELS - 1 - n)
+                channel.exchange_declare(self.delay_name(n), "topic", durable=True)
+                channel.queue_declare(self.delay_name(n), durable=True, arguments={
+                    "x-message-ttl": round(DELAY_UNIT * 1000) * 2 ** n,
+                    "x-dead-letter-exchange": below,
+                })
+                channel.queue_bind(self.delay_name(n), self.delay_name(n), skip + "1.#")
+                channel.exchange_bind(below, self.delay_name(n), skip + "0.#")
+
+        self.transport.run(declare)
+        self._levels = levels
+
+    def close(self) -> None:
+        self.transport.close()
+
+    # ------------------------------------------------------------------ publishing
+
+    def _publish(self, messages: Sequence[tuple[TaskMessage, float]]) -> None:
+        """Publish each message to its queue after its delay (seconds, may be <= 0)."""
+        batch: list[Publish] = []
+        for message, delay in messages:
+            self._ensure_queue(message.queue)
+            properties = persistent(message.id, amqp_priority(message.priority))
+            units = min(round(delay / DELAY_UNIT), 2 ** DELAY_LEVELS - 1) if delay > 0 else 0
+            key = delivery_key(message.queue, units)
+            if units <= 0:
+                batch.append(Publish(self.delivery_exchange, key, message.encode(), properties))
+                continue
+            top = units.bit_length() - 1  # the highest level this delay passes through
+            self._ensure_levels(top + 1)
+            batch.append(Publish(self.delay_name(top), key, message.encode(), properties))
+        self.transport.publish(batch)
+
+    def _dead_letter(self, message: TaskMessage) -> None:
+        self._ensure_queue(message.queue)
+        self.transport.publish([Publish(
+            "", self.dead_queue(message.queue), message.encode(), persistent(message.id))])
+
+    def _requeue(self, message: TaskMessage) -> None:
+        self._publish([(message, 0.0)])
+
+    def tasks_insert(self, tasks: Sequence[NewTask], connection: Any = None) -> list[TaskRef]:
+        """Publish one message per task; returns once RabbitMQ confirmed them all.
+
+        Not atomic across tasks: if the broker fails mid-batch, the tasks before the
+        failure are published (an error is raised)."""
+        self._check_insert(tasks, connection)
+        now = time.time()
+        messages = [TaskMessage.from_new(task, now) for task in tasks]
+        self._publish([(m, m.run_at - now) for m in messages])
+        return [TaskRef(m.id) for m in messages]
+
+    # ------------------------------------------------------------------ claiming
+
+    def _serving(self, queues: Sequence[str] | None) -> list[str]:
+        served = list(queues) if queues else self.known_queues()
+        for queue in served:
+            self._ensure_queue(queue)
+        return served
+
+    def tasks_claim(self, params: ClaimParams) -> list[ClaimedTask]:
+        """Take at most ``params.limit`` messages, one ``basic.get`` each."""
+        queues = self._serving(params.queues)
+        names = set(params.names)
+        claimed: list[ClaimedTask] = []
+        self._rotation += 1
+        start = self._rotation % len(queues)
+        active = queues[start:] + queues[:start]
+        budget = params.limit * 4 + 16  # messages skipped (redelivered, not due) included
+        while len(claimed) < params.limit and active and budget > 0:
+            for queue in list(active):
+                if len(claimed) >= params.limit:
+                    break
+                budget -= 1
+                got = self.transport.get(self.work_queue(queue))
+                if got is None:
+                    active.remove(queue)
+                    continue
+                task = self._accept(got, names)
+                if task is not None:
+                    claimed.append(task)
+        return claimed
+
+    def _accept(self, delivery: AmqpDelivery, names: set[str]) -> ClaimedTask | None:
+        """The claimed task of a delivery, or None if it was dealt with otherwise."""
+        queue = delivery.queue.removeprefix(f"{self.prefix}.")
+        try:
+            message = TaskMessage.decode(delivery.body, f"RabbitMQ queue {delivery.queue}")
+        except StoreCorruptedError as exc:
+            self._dead_letter(corrupt_message(
+                delivery.properties.message_id, queue, delivery.body, str(exc)))
+            self.transport.ack(delivery)
+            return None
+        now = time.time()
+        if delivery.redelivered:  # its consumer died or lost its connection mid-attempt
+            lost = message.attempts + 1
+            error = lease_expired_error(lost, message.max_attempts)
+            if lost >= message.max_attempts:
+                self._dead_letter(message.but(attempts=lost, last_error=error, failed_at=now))
+            else:
+                self._publish([(message.but(attempts=lost, last_error=error), 0.0)])
+            self.transport.ack(delivery)
+            return None
+        if message.run_at > now + EARLY_TOLERANCE:
+            self._publish([(message, message.run_at - now)])
+            self.transport.ack(delivery)
+            return None
+        if message.name not in names:
+            self._publish([(message, UNKNOWN_NAME_DELAY)])
+            self.transport.ack(delivery)
+            return None
+        attempts = message.attempts + 1
+        with self._lock:
+            self._held[delivery.token] = _Held(delivery, message, attempts)
+        return message.claimed(attempts, delivery.token)
+
+    def listener(self, queues: Sequence[str] | None) -> Listener:
+        return AmqpListener(self, queues)
+
+    # ------------------------------------------------------------------ leases, outcomes
+
+    def leases_extend(self, params: LeaseExtendParams) -> set[str]:
+        """Nothing to extend: an unacknowledged message is held while the connection lives.
+        This services the connection's heartbeats and reports which deliveries are live."""
+        self.transport.pump()
+        with self._lock:
+            held = {token: h for token, h in self._held.items()
+                    if self.transport.current(h.delivery)}
+        return {lease.task_id for lease in params.leases if lease.token in held}
+
+    def tasks_finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        results = []
+        for outcome in outcomes:
+            token = outcome.lease.token
+            with self._lock:
+                held = self._held.get(token)
+            if held is None or held.message.id != outcome.lease.task_id:
+                results.append(self._finished.get(token, False))
+                continue
+            accepted = self.transport.current(held.delivery) and self._record(held, outcome)
+            with self._lock:
+                self._held.pop(token, None)
+                self._finished[token] = accepted
+                while len(self._finished) > 10_000:
+                    self._finished.pop(next(iter(self._finished)))
+            results.append(accepted)
+        return results
+
+    def _record(self, held: _Held, outcome: Outcome) -> bool:
+        message, now = held.message, time.time()
+        if outcome.kind is OutcomeKind.RETRY:
+            delay = (outcome.retry_at.timestamp() - now if outcome.retry_at is not None
+                     else outcome.retry_delay)
+            self._publish([(message.but(attempts=held.attempts, last_error=outcome.error,
+                                        run_at=now + delay), delay)])
+        elif outcome.kind is OutcomeKind.FAILED:
+            self._dead_letter(message.but(attempts=held.attempts, last_error=outcome.error,
+                                          failed_at=now))
+        elif outcome.kind is OutcomeKind.RELEASED:
+            self._publish([(message, 0.0)])
+        return self.transport.ack(held.delivery)
+
+    def maintain(self, params: MaintainParams) -> MaintainResult:
+        """Nothing to rescue: the broker redelivers the messages of dead consumers."""
+        self.transport.pump()
+        return MaintainResult()
+
+    # ------------------------------------------------------------------ inspection
+
+    def known_queues(self) -> list[str]:
+        if time.monotonic() - self._known_at < QUEUE_REFRESH_SECONDS and self._known:
+            return list(self._known)
+        self.migrate()
+        seen: set[str] = set()
+
+        def keep_first(delivery: AmqpDelivery) -> bool:
+            name = delivery.body.decode("utf-8", "replace")
+            duplicate = name in seen
+            seen.add(name)
+            return duplicate  # acknowledging duplicates keeps the index small
+
+        self.transport.browse(self.index_queue, keep_first)
+        known = sorted(seen | self._declared | {DEFAULT_QUEUE})
+        self._known, self._known_at = known, time.monotonic()
+        return list(known)
+
+    def _ready_count(self, queue: str) -> int:
+        return self.transport.message_count(self.work_queue(queue)) or 0
+
+    def _scan_dead_letters(
+        self, queues: Sequence[str], take: Callable[[TaskMessage], bool] | None = None
+    ) -> list[TaskMessage]:
+        found: list[TaskMessage] = []
+        for queue in queues:
+            self._ensure_queue(queue)
+
+            def visit(delivery: AmqpDelivery, queue: str = queue) -> bool:
+                try:
+                    message = TaskMessage.decode(delivery.body, delivery.queue)
+                except StoreCorruptedError as exc:
+                    message = corrupt_message(delivery.properties.message_id, queue,
+                                              delivery.body, str(exc))
+                found.append(message)
+                return take(message) if take is not None else False
+
+            self.transport.browse(self.dead_queue(queue), visit)
+        return found
+
+
+class AmqpListener:
+    """Wakes an idle worker when a message for its queues is ready, taking nothing: the
+    worker then claims it with ``basic.get`` (or another worker was quicker)."""
+
+    def __init__(self, backend: AmqpBackend, queues: Sequence[str] | None) -> None:
+        self.backend = backend
+        self.queues = list(queues) if queues else None
+        self._closed = threading.Event()
+
+    def wait(self, timeout: float) -> bool:
+        if self._closed.is_set():
+            return False
+        queues = self.backend._serving(self.queues)
+        return self.backend.transport.wait_routed(
+            self.backend.prefix, queues, timeout, self._closed)
+
+    def close(self) -> None:
+        self._closed.set()

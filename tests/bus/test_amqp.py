@@ -1,0 +1,108 @@
+"""RabbitMQ as a task transport (``amqp://``), against the real broker.
+
+The shared suite (``BusWorkerTests``) runs real worker processes; the tests below look at
+the broker itself: claims are lazy, a lost connection's message comes back costing its
+attempt, priorities order ready tasks, and delays pass through the delay levels.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from taskbasket import Basket
+from taskbasket.backends.amqp import DELAY_UNIT, AmqpBackend
+from taskbasket.backends.base import ClaimedTask, ClaimParams, Outcome, OutcomeKind
+from tests.bus import BusWorkerTests, bus_url, drop, require, wait_for
+
+
+class TestAmqpWorker(BusWorkerTests):
+    bus = "amqp"
+
+
+@pytest.fixture
+def url(request: pytest.FixtureRequest) -> Iterator[str]:
+    require("amqp")
+    url = bus_url("amqp", f"amqp_{request.node.name[5:30]}_{time.time_ns() % 10**9}")
+    try:
+        yield url
+    finally:
+        drop("amqp", url)
+
+
+@pytest.fixture
+def basket(url: str) -> Iterator[Basket]:
+    basket = Basket(url)
+    try:
+        yield basket
+    finally:
+        basket.close()
+
+
+def _claim(backend: AmqpBackend, limit: int) -> list[ClaimedTask]:
+    return backend.tasks_claim(ClaimParams("w", ["job"], limit, 30.0, ["default"]))
+
+
+def test_claims_are_lazy_one_message_per_free_slot(basket: Basket) -> None:
+    basket.enqueue_many("job", [(i,) for i in range(5)])
+    backend = basket.backend
+    assert isinstance(backend, AmqpBackend)
+    claimed = _claim(backend, 2)
+    assert len(claimed) == 2
+    assert backend.transport.message_count(backend.work_queue("default")) == 3
+    assert basket.count(state="queued") == 3
+    accepted = backend.tasks_finish([Outcome(t.lease, OutcomeKind.SUCCEEDED) for t in claimed])
+    assert accepted == [True, True]
+    assert basket.count(state="queued") == 3
+
+
+def test_a_lost_connection_redelivers_and_the_lost_attempt_counts(url: str) -> None:
+    producer, victim, rescuer = Basket(url), AmqpBackend(url), AmqpBackend(url)
+    try:
+        ref = producer.enqueue("job", max_attempts=3)
+        [first] = _claim(victim, 1)
+        assert first.attempts == 1
+        victim.transport.close()  # as if the worker died: the broker takes the message back
+        [second] = wait_for(lambda: _claim(rescuer, 1), 10, "the redelivery")
+        assert second.id == ref.id and second.attempts == 2
+        # the dead worker's late outcome is refused (fencing by delivery)
+        assert victim.tasks_finish([Outcome(first.lease, OutcomeKind.SUCCEEDED)]) == [False]
+        assert rescuer.tasks_finish([Outcome(second.lease, OutcomeKind.SUCCEEDED)]) == [True]
+    finally:
+        producer.close()
+        victim.close()
+        rescuer.close()
+
+
+def test_higher_priority_is_claimed_first(basket: Basket) -> None:
+    basket.enqueue("job", args=["low"], priority=-5)
+    basket.enqueue("job", args=["middle"], priority=3)
+    basket.enqueue("job", args=["high"], priority=100)
+    backend = basket.backend
+    assert isinstance(backend, AmqpBackend)
+    claimed = [_claim(backend, 1)[0] for _ in range(3)]
+    assert ['["high"]' in t.payload for t in claimed] == [True, False, False]
+    assert '["middle"]' in claimed[1].payload and '["low"]' in claimed[2].payload
+
+
+def test_a_delay_passes_the_levels_of_its_binary_digits(basket: Basket) -> None:
+    backend = basket.backend
+    assert isinstance(backend, AmqpBackend)
+    started = time.monotonic()
+    basket.enqueue("job", delay=0.37)  # 37 units: levels 5, 2 and 0
+    [claimed] = wait_for(lambda: _claim(backend, 1), 5, "the delayed task", interval=0.005)
+    waited = time.monotonic() - started
+    assert 0.37 - DELAY_UNIT <= waited <= 0.37 + 0.1, waited
+    assert backend._levels == 6  # levels 0..5 declared, no more
+    backend.tasks_finish([Outcome(claimed.lease, OutcomeKind.SUCCEEDED)])
+
+
+def test_a_task_unknown_to_the_worker_waits_for_one_that_knows_it(basket: Basket) -> None:
+    basket.enqueue("other")
+    backend = basket.backend
+    assert isinstance(backend, AmqpBackend)
+    assert _claim(backend, 1) == []  # put back (delayed) rather than run or lost
+    assert basket.count(state="queued") == 0
+    assert basket.count(state="failed") == 0
