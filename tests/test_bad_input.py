@@ -134,3 +134,15 @@ def test_errors_are_taskbasket_errors_or_builtins(tmp_path: Path) -> None:
     path.write_bytes(b"\x00" * 4096 + b"junk")
     with pytest.raises(TaskbasketError):
         Basket(f"sqlite:///{path}").count()
+
+
+def test_urls_in_messages_hide_passwords() -> None:
+    from taskbasket.backends.base import redact_url
+
+    assert redact_url("postgresql://u:secret@h:5432/db?schema=x") == (
+        "postgresql://u:***@h:5432/db?schema=x")
+    assert redact_url("redis://h/0?password=pw&prefix=a") == "redis://h/0?password=***&prefix=a"
+    assert redact_url("sqlite:///a.db") == "sqlite:///a.db"
+    with pytest.raises(ConfigurationError) as info:
+        Basket("mongodb://admin:hunter2@db/x")
+    assert "hunter2" not in str(info.value) and "admin:***@db" in str(info.value)

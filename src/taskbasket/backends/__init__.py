@@ -6,7 +6,7 @@ import importlib
 from typing import Any
 from urllib.parse import urlsplit
 
-from taskbasket.backends.base import Backend
+from taskbasket.backends.base import Backend, redact_url
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 
 # scheme -> (module, class, the extra that installs its driver)
@@ -39,7 +39,8 @@ def open_backend_check(url: str) -> str:
         supported = ", ".join(f"{s}://" for s in sorted(BACKENDS))
         shown = f"scheme {scheme!r}" if scheme else "no scheme"
         raise ConfigurationError(
-            f"unsupported store URL {url!r} ({shown}); supported schemes: {supported}. "
+            f"unsupported store URL {redact_url(url)!r} ({shown}); supported schemes: "
+            f"{supported}. "
             f"Example: {DEFAULT_URL}"
         )
     return scheme

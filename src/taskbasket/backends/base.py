@@ -226,6 +226,24 @@ def lease_expired_error(attempts: int, max_attempts: int) -> str:
     )
 
 
+def redact_url(url: str) -> str:
+    """The URL for messages and pages: any password (user info or query) shown as ***."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    userinfo, at, hostinfo = netloc.rpartition("@")
+    if not (at and ":" in userinfo) and "password" not in parts.query:
+        return url  # nothing to hide (urlunsplit would also turn sqlite:/// into sqlite:/)
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostinfo}"
+    query = parts.query
+    if "password" in query:
+        query = urlencode([(k, "***" if "password" in k else v)
+                           for k, v in parse_qsl(query, keep_blank_values=True)], safe="*")
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
 def stored_state(task_id: str, value: str) -> State:
     """A stored state, or a StoreCorruptedError naming the task and the bad value."""
     from taskbasket.errors import StoreCorruptedError

@@ -56,6 +56,7 @@ from taskbasket.backends.base import (
     StoredTask,
     TaskFilter,
     lease_expired_error,
+    redact_url,
 )
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.ids import new_token
@@ -342,14 +343,6 @@ def _number_option(
     return number
 
 
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
-
-
 # --------------------------------------------------------------------------- pool
 
 
@@ -500,18 +493,18 @@ class MySQLBackend(BackendBase):
         scheme = parts.scheme.lower()
         if scheme not in _SCHEMES:
             raise ConfigurationError(
-                f"not a MySQL URL: {_redact(url)!r}; write "
+                f"not a MySQL URL: {redact_url(url)!r}; write "
                 "mysql://user:password@host:3306/database (mariadb:// and mysql+pymysql:// "
                 "work too; the driver is always PyMySQL)"
             )
         try:
             port = parts.port or 3306
         except ValueError:
-            raise ConfigurationError(f"bad port in MySQL URL {_redact(url)!r}") from None
+            raise ConfigurationError(f"bad port in MySQL URL {redact_url(url)!r}") from None
         self.database = unquote(parts.path.lstrip("/"))
         if not self.database or "/" in self.database or len(self.database) > 64:
             raise ConfigurationError(
-                f"MySQL URL {_redact(url)!r} names no database: write "
+                f"MySQL URL {redact_url(url)!r} names no database: write "
                 "mysql://user:password@host:3306/database (create the database first)"
             )
         merged: dict[str, Any] = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -604,7 +597,7 @@ class MySQLBackend(BackendBase):
             )
         return BackendUnavailableError(
             f"cannot use the MySQL server at {where} ({type(exc).__name__}: {exc}); check "
-            f"that it is running and reachable and that the store URL {_redact(self.url)!r} "
+            f"that it is running and reachable and that the store URL {redact_url(self.url)!r} "
             "is right"
         )
 

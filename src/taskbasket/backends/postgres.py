@@ -59,6 +59,7 @@ from taskbasket.backends.base import (
     StoredTask,
     TaskFilter,
     lease_expired_error,
+    redact_url,
 )
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.ids import new_token
@@ -253,16 +254,6 @@ def _dropped(conn: Connection) -> bool:
         return True
 
 
-def _redact(url: str) -> str:
-    """The URL for messages: the password replaced by ***."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    userinfo, _, hostinfo = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
-
-
 def _as_float(name: str, value: Any, minimum: float) -> float:
     try:
         number = float(value)
@@ -402,7 +393,7 @@ class PostgresBackend(BackendBase):
         parts = urlsplit(url)
         scheme = parts.scheme.lower().split("+", 1)[0]
         if scheme not in ("postgresql", "postgres"):
-            raise ConfigurationError(f"not a PostgreSQL URL: {_redact(url)!r}")
+            raise ConfigurationError(f"not a PostgreSQL URL: {redact_url(url)!r}")
         query = parse_qsl(parts.query, keep_blank_values=True)
         ours = {k: v for k, v in query if k in _OPTIONS}
         rest = [(k, v) for k, v in query if k not in _OPTIONS]
@@ -450,7 +441,7 @@ class PostgresBackend(BackendBase):
                 for k in strangers
             ]
             raise ConfigurationError(
-                f"unknown option(s) {', '.join(hints)} in PostgreSQL URL {_redact(url)!r}; "
+                f"unknown option(s) {', '.join(hints)} in PostgreSQL URL {redact_url(url)!r}; "
                 f"taskbasket's own are {', '.join(_OPTIONS)}, the others must be libpq "
                 "connection parameters (sslmode, connect_timeout, application_name, ...)"
             )
@@ -458,7 +449,7 @@ class PostgresBackend(BackendBase):
             params = conninfo_to_dict(self.conninfo)
         except psycopg.ProgrammingError as exc:
             raise ConfigurationError(
-                f"PostgreSQL URL {_redact(url)!r} is not valid: {str(exc).strip()}"
+                f"PostgreSQL URL {redact_url(url)!r} is not valid: {str(exc).strip()}"
             ) from None
         self._params = params
         self.connect_kwargs: dict[str, Any] = {"autocommit": True}

@@ -69,6 +69,7 @@ from taskbasket.backends.base import (
     StoredTask,
     TaskFilter,
     lease_expired_error,
+    redact_url,
 )
 from taskbasket.errors import (
     BackendUnavailableError,
@@ -709,20 +710,6 @@ def _seconds_us(seconds: float) -> int:
     return min(_MAX_US, max(0, round(seconds * 1_000_000)))
 
 
-def _shown(url: str) -> str:
-    """The URL for messages: any password replaced by ***."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc and ":" in netloc.rsplit("@", 1)[0]:
-        user = netloc.rsplit("@", 1)[0].split(":", 1)[0]
-        netloc = f"{user}:***@{netloc.rsplit('@', 1)[1]}"
-    query = urlencode([
-        (k, "***" if "password" in k else v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-    ], safe="*")
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
-
-
 def _datetime(value: Any) -> datetime:
     return _EPOCH + timedelta(microseconds=int(value))
 
@@ -924,7 +911,7 @@ class RedisBackend(BackendBase):
         parts = urlsplit(url)
         if parts.scheme not in ("redis", "rediss"):
             raise ConfigurationError(
-                f"not a Redis URL: {_shown(url)!r} (use redis:// or rediss://)"
+                f"not a Redis URL: {redact_url(url)!r} (use redis:// or rediss://)"
             )
         unknown = set(options) - _KEYWORD_OPTIONS
         if unknown:
@@ -940,7 +927,7 @@ class RedisBackend(BackendBase):
                 close = difflib.get_close_matches(key, [*_REDIS_QUERY_OPTIONS, "prefix"], 1)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
                 raise ConfigurationError(
-                    f"unknown option {key!r} in the Redis URL {_shown(url)!r}.{hint} "
+                    f"unknown option {key!r} in the Redis URL {redact_url(url)!r}.{hint} "
                     "Options: prefix and redis-py's {', '.join(sorted(_REDIS_QUERY_OPTIONS))}"
                 )
         prefix = options.pop("prefix", None)
@@ -961,7 +948,8 @@ class RedisBackend(BackendBase):
         try:
             port = parts.port or 6379
         except ValueError as exc:
-            raise ConfigurationError(f"bad port in the Redis URL {_shown(url)!r}: {exc}") from exc
+            raise ConfigurationError(
+                f"bad port in the Redis URL {redact_url(url)!r}: {exc}") from exc
         self.where = f"{parts.hostname or 'localhost'}:{port}"
         self._redis_url = urlunsplit(parts._replace(query=urlencode(rest)))
         # the listener blocks in BLPOP for up to LISTEN_SLICE: its reads need a longer timeout
@@ -1001,7 +989,7 @@ class RedisBackend(BackendBase):
                 **options,
             )
         except (ValueError, TypeError) as exc:
-            raise ConfigurationError(f"bad Redis URL {_shown(self.url)!r}: {exc}") from exc
+            raise ConfigurationError(f"bad Redis URL {redact_url(self.url)!r}: {exc}") from exc
         return client
 
     def _key(self, *parts: str) -> str:

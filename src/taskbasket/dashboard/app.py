@@ -50,6 +50,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp
 
+from taskbasket.backends.base import redact_url
 from taskbasket.basket import Basket
 from taskbasket.errors import ConfigurationError, TaskbasketError
 from taskbasket.task import FINAL_STATES, State, Task
@@ -608,7 +609,7 @@ class Dashboard:
             "refresh_ms": int(self.refresh_seconds * 1000), "states": list(State),
             "final_states": FINAL_STATES, "retryable_states": RETRYABLE_STATES,
             "known_names": set(self.basket.registry),
-            "store_url": _public_url(self.basket.url),
+            "store_url": redact_url(self.basket.url),
             "poll": None, "version": "", "mode": "",
         }
         base.update(context)
@@ -829,15 +830,6 @@ def create_app(
     )
     app.state.dashboard = d
     return app
-
-
-def _public_url(url: str) -> str:
-    """The store URL without its password, for the page header."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
 
 
 def serve(
