@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
@@ -19,7 +19,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 EXECUTORS = ("thread", "async", "process")
-_UNSET: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,5 +155,3 @@ def _make_options(options: Mapping[str, Any]) -> EnqueueOptions:
         )
     return EnqueueOptions(**options)
 
-
-AsyncHandler = Callable[..., Awaitable[Any]]

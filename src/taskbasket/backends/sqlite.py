@@ -41,7 +41,7 @@ from taskbasket.backends.base import (
 from taskbasket.backends.wakeup import WakeupDirectory
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.ids import new_token
-from taskbasket.task import FINAL_STATES, PENDING_STATES, State, TaskRef
+from taskbasket.task import FINAL_STATES, State, TaskRef
 
 TABLE = "taskbasket_tasks"
 _PENDING = "('queued','scheduled','retrying')"
@@ -623,4 +623,4 @@ class SQLiteBackend(BackendBase):
                 return total
 
 
-__all__ = ["MIGRATIONS", "PENDING_STATES", "SQLiteBackend"]
+__all__ = ["MIGRATIONS", "SQLiteBackend"]

@@ -15,6 +15,7 @@ that lost a lease can never overwrite the attempt that replaced it.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import logging
 import os
@@ -420,8 +421,6 @@ class Worker:
 
     def _on_finished(self, job: Job, error: BaseException | None) -> None:
         """Called by an executor when a handler returned or raised."""
-        import asyncio
-
         job.ended = time.monotonic()
         if not job.move(JobPhase.RUNNING, JobPhase.DONE):
             self.stats["discarded"] += 1  # abandoned: its outcome was already recorded
