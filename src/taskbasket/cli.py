@@ -226,6 +226,64 @@ def worker(
     worker.run()
 
 
+@main.command()
+@common_options
+@click.option("--from", "source", default=None,
+              help="The store your application enqueues into (default: --url or "
+                   "$TASKBASKET_URL).")
+@click.option("--to", "target", required=True, envvar="TASKBASKET_RELAY_TO",
+              help="The bus to publish to: amqp://... or nats://... (or $TASKBASKET_RELAY_TO).")
+@click.option("--queues", "-q", default=None,
+              help="Comma-separated queues of the store to relay (default: all).")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10000),
+              help="Tasks claimed and published per step.")
+@click.option("--lease-seconds", default=30.0, show_default=True,
+              type=click.FloatRange(0.1), help="How long a claim holds a task; a dead "
+              "relay's tasks are published again after this.")
+@click.option("--poll-interval", default=1.0, show_default=True,
+              type=click.FloatRange(0.01), help="Fallback poll when the store cannot notify.")
+@click.option("--once", is_flag=True, help="Relay what is due now, print the counts, exit.")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@pass_context
+@run_safely
+def relay(
+    ctx: Context, source: str | None, target: str, queues: str | None, batch_size: int,
+    lease_seconds: float, poll_interval: float, once: bool, log_level: str,
+) -> None:
+    """Move tasks from a store (your outbox) onto a message bus, each at least once.
+
+    Enqueue inside your database transaction (connection=...) into the store; the relay
+    publishes what committed, with the task id as the message id, and marks it succeeded
+    in the store once the bus confirmed it. Runs until SIGTERM or SIGINT unless --once.
+    """
+    from taskbasket.relay import Relay
+
+    logging.basicConfig(
+        level=log_level.upper(), stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    source = source or ctx.url
+    if not source:
+        fail("relay needs the store to read: pass --from URL (or --url, $TASKBASKET_URL)")
+    runner = Relay(source, target, queues=_split([queues]) if queues else None,
+                   batch_size=batch_size, lease_seconds=lease_seconds,
+                   poll_interval=poll_interval)
+    try:
+        if not once:
+            runner.run()
+            return
+        runner.run_until_empty(timeout=3600.0)
+        if ctx.as_json:
+            emit_json(runner.totals)
+        else:
+            console.print(
+                "relayed [green]{published}[/] task(s); [red]{failed}[/] refused by the bus, "
+                "[yellow]{deferred}[/] deferred".format(**runner.totals), highlight=False)
+    finally:
+        runner.close()
+
+
 @main.command("ls")
 @common_options
 @state_option
@@ -462,9 +520,11 @@ def enqueue(ctx: Context, name: str, args_json: str, kwargs_json: str, queue: st
     options: dict[str, Any] = {"queue": queue, "priority": priority, "unique_key": unique_key}
     if delay is not None:
         options["delay"] = parse_duration(delay)
-    ref = ctx.basket().enqueue(name, args, kwargs,
-                               **{k: v for k, v in options.items() if v is not None})
-    if ctx.as_json:
+    basket = ctx.basket()
+    ref = basket.enqueue(name, args, kwargs, **{k: v for k, v in options.items() if v is not None})
+    if getattr(basket.backend, "writes_stdout", False):  # stdout:// carries the task itself
+        click.echo(ref.id, err=True)
+    elif ctx.as_json:
         emit_json({"id": ref.id, "created": ref.created})
     else:
         click.echo(ref.id)

@@ -217,7 +217,7 @@ def test_claim_walks_the_ready_index_past_a_million_finished_rows(url: str) -> N
             )
             conn.execute(f"ANALYZE {backend.table}")
         basket.enqueue_many("job", [(i,) for i in range(5000)])
-        plan = _claim_plan(backend)
+        plan = _claim_plan(backend, ["job"])
         assert "Index Scan using tasks_ready" in plan and "tasks_pkey" in plan
         assert "Sort" not in plan and "Seq Scan" not in plan
         # and through the backend: a claim takes about as long as on an empty table
@@ -230,8 +230,8 @@ def test_claim_walks_the_ready_index_past_a_million_finished_rows(url: str) -> N
         assert sorted(timings)[10] < 0.05
 
 
-def _claim_plan(backend: PostgresBackend) -> str:
-    """The plans auto_explain reports for one claim, rolled back."""
+def _claim_plan(backend: PostgresBackend, names: list[str] | None = None) -> str:
+    """The plan auto_explain reports for one claim of ``names`` (None: any), rolled back."""
     with admin() as conn:
         notices: list[str] = []
         conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
@@ -243,7 +243,7 @@ def _claim_plan(backend: PostgresBackend) -> str:
                         "log_level = notice", "log_analyze = on"):
             conn.execute(f"SET auto_explain.{setting}")
         with conn.transaction(force_rollback=True):
-            rows = conn.execute(backend._sql_claim, ["t", 30.0, "w", ["job"], None, 32])
+            rows = conn.execute(backend._sql_claim, ["t", 30.0, "w", names, None, 32, 1])
             assert len(rows.fetchall()) == 32
     [plan] = [n for n in notices if "SKIP LOCKED" in n and "claimed AS" in n]
     return plan
@@ -253,9 +253,10 @@ def test_claim_plan_is_pinned_on_an_empty_and_unanalyzed_table(url: str) -> None
     """A plan cached while the table is small must not scan it whole once it is big."""
     with Basket(url) as basket:
         basket.enqueue_many("job", [(i,) for i in range(40)])
-        plan = _claim_plan(basket.backend)
-        assert "Index Scan using tasks_ready" in plan and "tasks_pkey" in plan
-        assert "Sort" not in plan and "Seq Scan" not in plan
+        for names in (["job"], None):  # a worker's claim, and the relay's (any name)
+            plan = _claim_plan(basket.backend, names)
+            assert "Index Scan using tasks_ready" in plan and "tasks_pkey" in plan
+            assert "Sort" not in plan and "Seq Scan" not in plan
 
 
 # --------------------------------------------------------------------------- inserts

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from taskbasket import Basket, State
 from taskbasket.backends.base import (
+    ClaimParams,
     LeaseExtendParams,
     MaintainParams,
     Outcome,
@@ -121,6 +122,37 @@ def test_lease_expiry_on_last_attempt_fails_the_task(basket: Basket) -> None:
     assert task is not None and task.state == "failed" and task.finished_at is not None
     assert "lease expired on attempt 1 of 1" in (task.last_error or "")
     assert claim(basket) == []
+
+
+def test_claim_with_names_none_takes_every_name(basket: Basket) -> None:
+    @basket.task
+    def one() -> None: ...
+
+    @basket.task(queue="other")
+    def two() -> None: ...
+
+    ids = {one.enqueue().id, two.enqueue().id}
+    basket.enqueue("not_registered_here")  # a name no handler of this basket knows
+    taken = basket.backend.tasks_claim(ClaimParams(
+        worker_id="relay", names=None, limit=10, lease_seconds=30))
+    assert len(taken) == 3 and ids < {t.id for t in taken}
+    assert basket.backend.tasks_claim(ClaimParams(
+        worker_id="relay", names=[], limit=10, lease_seconds=30)) == []
+
+
+def test_claim_without_counting_an_attempt(basket: Basket) -> None:
+    """The relay's claim: a lease that costs no attempt, even when it expires."""
+    task_id = _one_task(basket, max_attempts=1)
+    [taken] = basket.backend.tasks_claim(ClaimParams(
+        worker_id="relay", names=None, limit=1, lease_seconds=0.2, count_attempt=False))
+    assert taken.id == task_id and taken.attempts == 0
+    task = basket.get(task_id)
+    assert task is not None and task.state == "running" and task.attempts == 0
+    rescued = wait_for(
+        lambda: basket.backend.maintain(MaintainParams()).rescued, 10, "lease to expire")
+    assert rescued == [task_id]  # requeued, not failed: no attempt was used
+    [again] = claim(basket)
+    assert again.id == task_id and again.attempts == 1
 
 
 def test_maintain_promotes_due_tasks(basket: Basket) -> None:

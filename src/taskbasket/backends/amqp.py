@@ -27,6 +27,7 @@ id, body = :class:`~taskbasket.bus.TaskMessage` JSON), published with publisher 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -51,6 +52,7 @@ from taskbasket.bus import (
     QUEUE_REFRESH_SECONDS,
     UNKNOWN_NAME_DELAY,
     BusBackendBase,
+    RecentIds,
     TaskMessage,
     check_bus_queue,
     corrupt_message,
@@ -70,6 +72,8 @@ from taskbasket.bus.amqp import (
 )
 from taskbasket.errors import ConfigurationError, StoreCorruptedError
 from taskbasket.task import TaskRef
+
+log = logging.getLogger("taskbasket.worker")
 
 DELAY_UNIT = 0.01
 """Seconds per unit of delay: delays are rounded to 10 ms."""
@@ -107,6 +111,7 @@ class AmqpBackend(BusBackendBase):
         self._migrated = False
         self._held: dict[str, _Held] = {}
         self._finished: dict[str, bool] = {}  # recently recorded tokens, for batch retries
+        self._succeeded = RecentIds()
         self._known: list[str] = []
         self._known_at = 0.0
         self._rotation = 0
@@ -243,7 +248,7 @@ class AmqpBackend(BusBackendBase):
     def tasks_claim(self, params: ClaimParams) -> list[ClaimedTask]:
         """Take at most ``params.limit`` messages, one ``basic.get`` each."""
         queues = self._serving(params.queues)
-        names = set(params.names)
+        names = None if params.names is None else set(params.names)
         claimed: list[ClaimedTask] = []
         self._rotation += 1
         start = self._rotation % len(queues)
@@ -263,7 +268,7 @@ class AmqpBackend(BusBackendBase):
                     claimed.append(task)
         return claimed
 
-    def _accept(self, delivery: AmqpDelivery, names: set[str]) -> ClaimedTask | None:
+    def _accept(self, delivery: AmqpDelivery, names: set[str] | None) -> ClaimedTask | None:
         """The claimed task of a delivery, or None if it was dealt with otherwise."""
         queue = delivery.queue.removeprefix(f"{self.prefix}.")
         try:
@@ -271,6 +276,11 @@ class AmqpBackend(BusBackendBase):
         except StoreCorruptedError as exc:
             self._dead_letter(corrupt_message(
                 delivery.properties.message_id, queue, delivery.body, str(exc)))
+            self.transport.ack(delivery)
+            return None
+        if message.id in self._succeeded:  # a duplicate (see RecentIds)
+            log.info("task %s already succeeded on this worker: duplicate message dropped",
+                     message.id)
             self.transport.ack(delivery)
             return None
         now = time.time()
@@ -287,7 +297,7 @@ class AmqpBackend(BusBackendBase):
             self._publish([(message, message.run_at - now)])
             self.transport.ack(delivery)
             return None
-        if message.name not in names:
+        if names is not None and message.name not in names:
             self._publish([(message, UNKNOWN_NAME_DELAY)])
             self.transport.ack(delivery)
             return None
@@ -340,7 +350,10 @@ class AmqpBackend(BusBackendBase):
                                           failed_at=now))
         elif outcome.kind is OutcomeKind.RELEASED:
             self._publish([(message, 0.0)])
-        return self.transport.ack(held.delivery)
+        acknowledged = self.transport.ack(held.delivery)
+        if outcome.kind is OutcomeKind.SUCCEEDED:
+            self._succeeded.add(message.id)
+        return acknowledged
 
     def maintain(self, params: MaintainParams) -> MaintainResult:
         """Nothing to rescue: the broker redelivers the messages of dead consumers."""

@@ -49,16 +49,19 @@ class NewTask:
 class ClaimParams:
     """Claim up to ``limit`` due tasks whose name is in ``names`` (never others).
 
-    ``queues`` None means every queue. Each claimed task moves to ``running``, its
-    ``attempts`` grows by one, and it gets a fresh ``lease_token`` and a lease that ends
-    ``lease_seconds`` from the store's now. Order: priority desc, run_at, then id.
+    ``names`` None means every name and ``queues`` None every queue. Each claimed task
+    moves to ``running``, its ``attempts`` grows by one (unless ``count_attempt`` is
+    False: the outbox relay's claims move tasks without running them), and it gets a
+    fresh ``lease_token`` and a lease that ends ``lease_seconds`` from the store's now.
+    Order: priority desc, run_at, then id.
     """
 
     worker_id: str
-    names: Sequence[str]
+    names: Sequence[str] | None
     limit: int
     lease_seconds: float
     queues: Sequence[str] | None = None
+    count_attempt: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +218,9 @@ class Capabilities:
 
 def lease_expired_error(attempts: int, max_attempts: int) -> str:
     """The error recorded when a lease runs out: the same words on every backend."""
+    if attempts == 0:  # a claim that counted no attempt: the outbox relay's
+        return ("lease expired before any attempt: the relay that held it died or stalled; "
+                "the task was requeued")
     if attempts >= max_attempts:
         return (
             f"lease expired on attempt {attempts} of {max_attempts}: the worker died or "

@@ -934,13 +934,17 @@ class MySQLBackend(BackendBase):
     # ------------------------------------------------------------------ workers
 
     def tasks_claim(self, params: ClaimParams) -> list[ClaimedTask]:
-        if params.limit <= 0 or not params.names:
+        if params.limit <= 0 or (params.names is not None and not params.names):
             return []
         if params.queues is not None and not params.queues:
             return []
         token = new_token()
-        where = ["pending = 1", f"run_at <= {_NOW}", f"name IN ({_marks(params.names)})"]
-        args: list[Any] = list(params.names)
+        where = ["pending = 1", f"run_at <= {_NOW}"]
+        args: list[Any] = []
+        if params.names is not None:
+            where.append(f"name IN ({_marks(params.names)})")
+            args.extend(params.names)
+        added = 1 if params.count_attempt else 0
         if params.queues is not None:
             where.append(f"queue IN ({_marks(params.queues)})")
             args.extend(params.queues)
@@ -961,7 +965,7 @@ class MySQLBackend(BackendBase):
             if rows:
                 ids = ",".join(_hex(r[0]) for r in rows)
                 cur.execute(
-                    f"UPDATE {self.table} SET state = 'running', attempts = attempts + 1, "
+                    f"UPDATE {self.table} SET state = 'running', attempts = attempts + {added}, "
                     f"lease_token = %s, lease_expires_at = {_NOW} + INTERVAL {lease} "
                     f"MICROSECOND, started_at = {_NOW}, worker_id = %s WHERE id IN ({ids})",
                     (token.encode(), params.worker_id[:255]),
@@ -978,7 +982,7 @@ class MySQLBackend(BackendBase):
         return [
             ClaimedTask(
                 id=_id_str(r[0]), name=r[1], queue=r[2], payload=r[3], priority=r[4],
-                attempts=r[5] + 1, max_attempts=r[6], timeout=float(r[7]), lease_token=token,
+                attempts=r[5] + added, max_attempts=r[6], timeout=float(r[7]), lease_token=token,
                 created_at=r[8].replace(tzinfo=UTC), run_at=r[9].replace(tzinfo=UTC),
                 unique_key=_decode(r[10]),
             )

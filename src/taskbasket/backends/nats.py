@@ -57,6 +57,7 @@ from taskbasket.bus import (
     QUEUE_REFRESH_SECONDS,
     UNKNOWN_NAME_DELAY,
     BusBackendBase,
+    RecentIds,
     TaskMessage,
     check_bus_queue,
     corrupt_message,
@@ -101,6 +102,7 @@ class NatsBackend(BusBackendBase):
         self._declared: set[str] = set()
         self._consumers: dict[str, float] = {}  # queue -> the AckWait set on its consumer
         self._held: dict[str, _Held] = {}
+        self._succeeded = RecentIds()
         self._stash: deque[Msg] = deque()
         self._promoters: dict[str, concurrent.futures.Future[Any]] = {}
         self._known: list[str] = []
@@ -206,7 +208,7 @@ class NatsBackend(BusBackendBase):
     def tasks_claim(self, params: ClaimParams) -> list[ClaimedTask]:
         """Fetch at most ``params.limit`` messages, only those ready now."""
         queues = self._serving(params.queues, params.lease_seconds)
-        names = set(params.names)
+        names = None if params.names is None else set(params.names)
         self._rotation += 1
         start = self._rotation % len(queues)
         order = queues[start:] + queues[:start]
@@ -234,7 +236,7 @@ class NatsBackend(BusBackendBase):
 
         return self.transport.call(claim())
 
-    async def _accept(self, msg: Msg, names: set[str]) -> ClaimedTask | None:
+    async def _accept(self, msg: Msg, names: set[str] | None) -> ClaimedTask | None:
         """The claimed task of a delivery, or None if it was dealt with otherwise."""
         queue = msg.subject.removeprefix(f"{self.prefix}.tasks.")
         try:
@@ -242,6 +244,11 @@ class NatsBackend(BusBackendBase):
         except StoreCorruptedError as exc:
             msg_id = (msg.headers or {}).get("Nats-Msg-Id")
             await self._dead_letter(corrupt_message(msg_id, queue, msg.data, str(exc)))
+            await msg.ack()
+            return None
+        if message.id in self._succeeded:  # a duplicate (see RecentIds)
+            log.info("task %s already succeeded on this worker: duplicate message dropped",
+                     message.id)
             await msg.ack()
             return None
         attempts = message.attempts + msg.metadata.num_delivered
@@ -253,9 +260,9 @@ class NatsBackend(BusBackendBase):
                 failed_at=now))
             await msg.ack()
             return None
-        if message.name not in names or message.run_at > now + EARLY_TOLERANCE:
-            delay = (UNKNOWN_NAME_DELAY if message.name not in names
-                     else message.run_at - now)
+        unknown = names is not None and message.name not in names
+        if unknown or message.run_at > now + EARLY_TOLERANCE:
+            delay = UNKNOWN_NAME_DELAY if unknown else message.run_at - now
             await self._republish(message.but(attempts=attempts - 1), delay, "later")
             await msg.ack()
             return None
@@ -376,6 +383,8 @@ class NatsBackend(BusBackendBase):
         elif outcome.kind is OutcomeKind.RELEASED:
             await self._republish(message.but(attempts=held.attempts - 1), 0.0, "back")
         await held.msg.ack()
+        if outcome.kind is OutcomeKind.SUCCEEDED:
+            self._succeeded.add(message.id)
 
     def maintain(self, params: MaintainParams) -> MaintainResult:
         """Nothing to rescue: JetStream redelivers messages whose AckWait ran out."""

@@ -158,6 +158,41 @@ MIGRATIONS: tuple[str, ...] = (
     END
     $$;
     """,
+    # 2: claim() takes any name when p_names is NULL, and counts an attempt only when
+    # p_count is 1 (the outbox relay's claims move tasks without running them)
+    f"""
+    DROP FUNCTION {{s}}.claim(text, double precision, text, text[], text[], integer);
+    CREATE FUNCTION {{s}}.claim(p_token text, p_lease_seconds double precision,
+                                p_worker text, p_names text[], p_queues text[],
+                                p_limit integer, p_count integer)
+    RETURNS TABLE (id uuid, name text, queue text, payload text, priority integer,
+                   attempts integer, max_attempts integer, timeout double precision,
+                   created_at timestamptz, run_at timestamptz, unique_key text)
+    LANGUAGE plpgsql VOLATILE ROWS 10
+    SET enable_sort = off SET enable_seqscan = off AS $$
+    #variable_conflict use_column
+    BEGIN
+        RETURN QUERY
+        WITH ready AS (
+            SELECT r.id FROM {{s}}.tasks r
+            WHERE r.state IN {_PENDING} AND r.run_at <= now()
+              AND (p_names IS NULL OR r.name = ANY(p_names))
+              AND (p_queues IS NULL OR r.queue = ANY(p_queues))
+            ORDER BY r.priority DESC, r.run_at, r.id
+            LIMIT p_limit FOR UPDATE OF r SKIP LOCKED
+        ), claimed AS (
+            UPDATE {{s}}.tasks t SET state = 'running', attempts = t.attempts + p_count,
+                lease_token = p_token,
+                lease_expires_at = now() + p_lease_seconds * interval '1 second',
+                started_at = now(), worker_id = p_worker
+            FROM ready WHERE t.id = ready.id
+            RETURNING t.id, t.name, t.queue, t.payload, t.priority, t.attempts,
+                      t.max_attempts, t.timeout, t.created_at, t.run_at, t.unique_key
+        )
+        SELECT * FROM claimed;
+    END
+    $$;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -552,7 +587,7 @@ class PostgresBackend(BackendBase):
         self._sql_claim = (
             "SELECT id::text, name, queue, payload, priority, attempts, max_attempts, timeout, "
             f"created_at, run_at, unique_key FROM {self._quoted_schema}.claim("
-            "%s, %s::float8, %s, %s::text[], %s::text[], %s::int)"
+            "%s, %s::float8, %s, %s::text[], %s::text[], %s::int, %s::int)"
         )
         self._sql_extend = (
             f"UPDATE {t} t SET lease_expires_at = now() + %s::float8 * interval '1 second' "
@@ -863,15 +898,16 @@ class PostgresBackend(BackendBase):
     # ------------------------------------------------------------------ workers
 
     def tasks_claim(self, params: ClaimParams) -> list[ClaimedTask]:
-        if params.limit <= 0 or not params.names or (
+        if params.limit <= 0 or (params.names is not None and not params.names) or (
             params.queues is not None and not params.queues
         ):
             return []
         token = new_token()
+        names = None if params.names is None else list(params.names)
         queues = None if params.queues is None else list(params.queues)
         rows = self._fetch(self._sql_claim, [
-            token, float(params.lease_seconds), params.worker_id, list(params.names), queues,
-            params.limit,
+            token, float(params.lease_seconds), params.worker_id, names, queues,
+            params.limit, 1 if params.count_attempt else 0,
         ])
         claimed = [
             ClaimedTask(

@@ -415,13 +415,15 @@ return out
 
 _CLAIM = _script(r"""
 -- ARGV: P, worker_id, limit, lease (microseconds), token, promote batch,
--- queue count (-1: every queue), queues..., names...
+-- attempts added (1, or 0 for the relay), queue count (-1: every queue), queues...,
+-- names... (none: every name)
 local worker, limit = ARGV[2], tonumber(ARGV[3])
 local expires, token = NOW + tonumber(ARGV[4]), ARGV[5]
 promote(tonumber(ARGV[6]))
-local queues, i = spec_list(7)
-local names = {}
-for x = i, #ARGV do names[#names + 1] = ARGV[x] end
+local added = tonumber(ARGV[7])
+local queues, i = spec_list(8)
+local names = nil
+for x = i, #ARGV do names = names or {}; names[#names + 1] = ARGV[x] end
 local cands = {}
 for _, qn in ipairs(known_pairs(queues, names)) do
   local k = readykey(qn[1], qn[2])
@@ -440,7 +442,7 @@ for x = 1, math.min(limit, #cands) do
     zrem(k, m)  -- a leftover entry
   end
   if h and h.state == 'queued' then
-    local attempts = us(h.attempts + 1)
+    local attempts = us(h.attempts + added)
     move(id, h, 'running', {'attempts', attempts, 'lease_token', token,
                             'lease_expires_at', us(expires), 'started_at', us(NOW),
                             'worker_id', worker}, nil, expires)
@@ -1087,7 +1089,7 @@ class RedisBackend(BackendBase):
 
     @_translated
     def tasks_claim(self, params: ClaimParams) -> list[ClaimedTask]:
-        if params.limit <= 0 or not params.names:
+        if params.limit <= 0 or (params.names is not None and not params.names):
             return []
         if params.queues is not None and not params.queues:
             return []
@@ -1099,7 +1101,8 @@ class RedisBackend(BackendBase):
             queues = [str(len(unique)), *unique]
         reply = self._run(self._claim, [
             params.worker_id, params.limit, _seconds_us(params.lease_seconds) or 1, token,
-            PROMOTE_BATCH, *queues, *dict.fromkeys(params.names),
+            PROMOTE_BATCH, 1 if params.count_attempt else 0, *queues,
+            *dict.fromkeys(params.names or ()),
         ])
         rows: list[list[Any]] = json.loads(_text(reply))
         return [

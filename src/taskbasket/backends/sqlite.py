@@ -124,14 +124,18 @@ def _where(task_filter: TaskFilter, now: float) -> tuple[str, list[Any]]:
     return (" AND ".join(clauses) or "1"), params
 
 
-def claim_sql(name_count: int, queue_count: int | None) -> str:
+def claim_sql(name_count: int | None, queue_count: int | None, count_attempt: bool = True) -> str:
     """The claim statement: it walks the ready index in claim order, so a claim reads
-    only the rows it takes (plus any of other names or queues ahead of them)."""
-    where = [f"state IN {_PENDING}", "run_at <= ?", f"name IN ({','.join('?' * name_count)})"]
+    only the rows it takes (plus any of other names or queues ahead of them). A count of
+    None means any name or queue."""
+    where = [f"state IN {_PENDING}", "run_at <= ?"]
+    if name_count is not None:
+        where.append(f"name IN ({','.join('?' * name_count)})")
     if queue_count is not None:
         where.append(f"queue IN ({','.join('?' * queue_count)})")
+    attempts = "attempts+1" if count_attempt else "attempts"
     return (
-        f"UPDATE {TABLE} SET state='running', attempts=attempts+1, lease_token=?, "
+        f"UPDATE {TABLE} SET state='running', attempts={attempts}, lease_token=?, "
         "lease_expires_at=?, started_at=?, worker_id=? "
         f"WHERE id IN (SELECT id FROM {TABLE} INDEXED BY {TABLE}_ready "
         f"WHERE {' AND '.join(where)} ORDER BY priority DESC, run_at, id LIMIT ?) "
@@ -407,16 +411,19 @@ class SQLiteBackend(BackendBase):
     # ------------------------------------------------------------------ workers
 
     def tasks_claim(self, params: ClaimParams) -> list[ClaimedTask]:
-        if params.limit <= 0 or not params.names:
+        if params.limit <= 0 or (params.names is not None and not params.names):
             return []
         now = time.time()
         token = new_token()
         sql_params: list[Any] = [token, now + params.lease_seconds, now, params.worker_id, now]
-        sql_params.extend(params.names)
+        if params.names is not None:
+            sql_params.extend(params.names)
         if params.queues is not None:
             sql_params.extend(params.queues)
         sql_params.append(params.limit)
-        sql = claim_sql(len(params.names), None if params.queues is None else len(params.queues))
+        sql = claim_sql(None if params.names is None else len(params.names),
+                        None if params.queues is None else len(params.queues),
+                        params.count_attempt)
         with self._write() as conn:
             rows = conn.execute(sql, sql_params).fetchall()
         claimed = [

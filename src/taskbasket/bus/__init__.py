@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -41,7 +42,9 @@ from taskbasket.task import State
 if TYPE_CHECKING:
     from taskbasket.bus.consumer import BusConsumer
 
-__all__ = ["BusBackendBase", "BusConsumer", "Message", "TaskMessage", "split_bus_url"]
+__all__ = [
+    "BusBackendBase", "BusConsumer", "Message", "RecentIds", "TaskMessage", "split_bus_url",
+]
 
 DEFAULT_PREFIX = "taskbasket"
 DEFAULT_QUEUE = "default"
@@ -198,6 +201,31 @@ class TaskMessage:
         )
 
 
+class RecentIds:
+    """The ids of the last ``size`` tasks that succeeded on this worker (thread-safe).
+
+    A bus delivers at least once: a relay that died after publishing publishes the task
+    again under the same message id, and an acknowledgement lost with its connection
+    brings the message back. A message whose task already succeeded here is such a
+    duplicate, and the worker acknowledges it without running it.
+    """
+
+    def __init__(self, size: int = 100_000) -> None:
+        self._size = size
+        self._ids: dict[str, None] = {}
+        self._lock = threading.Lock()
+
+    def add(self, task_id: str) -> None:
+        with self._lock:
+            self._ids[task_id] = None
+            if len(self._ids) > self._size:
+                del self._ids[next(iter(self._ids))]
+
+    def __contains__(self, task_id: object) -> bool:
+        with self._lock:
+            return task_id in self._ids
+
+
 def corrupt_message(message_id: str | None, queue: str, data: bytes, error: str) -> TaskMessage:
     """A dead letter standing for a message that is not a task, keeping its body as text."""
     now = time.time()
@@ -273,7 +301,8 @@ class BusBackendBase(BackendBase):
         if connection is not None:
             raise unsupported(
                 self.transport_name, "join your database transaction (connection=...)",
-                "Enqueue after your transaction commits, or use an outbox table.",
+                "Enqueue into a SQL store in your transaction and run `taskbasket relay "
+                "--from <store> --to <bus>` (the outbox relay), or enqueue after commit.",
             )
         for task in tasks:
             check_bus_queue(task.queue)
