@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from taskbasket import Basket
-from tests.stores import STORES, factory, required_stores
+from tests.stores import STORES, available_store, factory
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -25,13 +25,7 @@ def _tag(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(params=STORES)
 def store_name(request: pytest.FixtureRequest) -> str:
-    name: str = request.param
-    reason = factory(name).unavailable()
-    if reason:
-        if name in required_stores():
-            pytest.fail(f"{name} is required (TASKBASKET_REQUIRE_BACKENDS) but: {reason}")
-        pytest.skip(f"{name}: {reason}")
-    return name
+    return available_store(request.param)
 
 
 @pytest.fixture

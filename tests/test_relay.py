@@ -32,7 +32,7 @@ from taskbasket.relay import Relay
 from tests.bus import bus_url as make_bus_url
 from tests.bus import drop, require
 from tests.helpers import Effects, WorkerProcess, wait_for
-from tests.stores import factory, required_stores
+from tests.stores import available_store, factory
 
 ROOT = Path(__file__).resolve().parent.parent
 SQL_STORES = ["sqlite", "postgres", "mysql"]
@@ -44,13 +44,7 @@ def _tag(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(params=SQL_STORES)
 def source_name(request: pytest.FixtureRequest) -> str:
-    name: str = request.param
-    reason = factory(name).unavailable()
-    if reason:
-        if name in required_stores():
-            pytest.fail(f"{name} is required (TASKBASKET_REQUIRE_BACKENDS) but: {reason}")
-        pytest.skip(f"{name}: {reason}")
-    return name
+    return available_store(request.param)
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from typing import Protocol
 
+import pytest
+
 STORES = ["sqlite", "postgres", "mysql", "redis"]
 
 
@@ -68,3 +70,13 @@ def required_stores() -> set[str]:
     if value == "all":
         return set(existing_stores())
     return {name.strip() for name in value.split(",") if name.strip()}
+
+
+def available_store(name: str) -> str:
+    """``name``, if its server is reachable; else skip the test (fail if it is required)."""
+    reason = factory(name).unavailable()
+    if reason:
+        if name in required_stores():
+            pytest.fail(f"{name} is required (TASKBASKET_REQUIRE_BACKENDS) but: {reason}")
+        pytest.skip(f"{name}: {reason}")
+    return name
