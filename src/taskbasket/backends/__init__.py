@@ -20,6 +20,9 @@ BACKENDS: dict[str, tuple[str, str, str | None]] = {
     "rediss": ("taskbasket.backends.redis", "RedisBackend", "redis"),
     "amqp": ("taskbasket.backends.amqp", "AmqpBackend", "amqp"),
     "nats": ("taskbasket.backends.nats", "NatsBackend", "nats"),
+    "file": ("taskbasket.backends.file", "FileBackend", None),
+    "stdin": ("taskbasket.backends.file", "StreamBackend", None),
+    "stdout": ("taskbasket.backends.file", "StreamBackend", None),
 }
 
 DEFAULT_URL = "sqlite:///taskbasket.db"

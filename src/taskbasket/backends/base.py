@@ -358,6 +358,17 @@ class Backend(Protocol):
     def tasks_clean(self, params: CleanParams) -> int: ...
 
 
+@runtime_checkable
+class FiniteBackend(Protocol):
+    """Optional: a backend whose input can run out (``file://``, ``stdin://``).
+
+    ``finished()`` turns True once its input is exhausted and it holds no task and no
+    retry; ``Worker.run`` then stops (as on SIGTERM) and returns.
+    """
+
+    def finished(self) -> bool: ...
+
+
 class BackendBase:
     """Shared defaults for backends: the async insert runs the sync one in a thread."""
 

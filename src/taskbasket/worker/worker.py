@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from taskbasket.backends.base import (
     ClaimParams,
+    FiniteBackend,
     LeaseExtendParams,
     Listener,
     MaintainParams,
@@ -228,15 +229,24 @@ class Worker:
             thread.start()
 
     def run(self, *, install_signal_handlers: bool = True) -> None:
-        """Run until SIGTERM or SIGINT (a second one exits at once); blocks."""
+        """Run until SIGTERM or SIGINT (a second one exits at once), or until the input of
+        a FiniteBackend (``file://``, ``stdin://``) is finished; blocks."""
         if install_signal_handlers:
             self._install_signal_handlers()
         self.start()
         try:
-            while not self._stopping.is_set():
-                self._stopping.wait(0.5)
+            while not self._stopping.is_set() and not self._input_finished():
+                self._stopping.wait(0.1)
         finally:
             self.stop()
+
+    def _input_finished(self) -> bool:
+        """True once a FiniteBackend's input ran out and every task it gave is recorded."""
+        if not (isinstance(self.backend, FiniteBackend) and not self._busy()
+                and self.backend.finished()):
+            return False
+        log.info("worker %s: the input is exhausted and every task finished", self.worker_id)
+        return True
 
     def _install_signal_handlers(self) -> None:
         def handle(signum: int, frame: FrameType | None) -> None:
