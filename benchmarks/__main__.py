@@ -1,10 +1,11 @@
-"""Run the benchmarks: ``python -m benchmarks [--store sqlite,postgres] [--quick]``.
+"""Run the benchmarks: ``python -m benchmarks [--store sqlite,postgres,nats] [--quick]``.
 
 For each store: single and batched enqueue rates, the drain rate of no-op tasks by one
 worker process, and the pickup latency of an idle worker in another process (from the
-task's creation to its start, both read from the store). Store-specific scenarios live in
-``benchmarks/scenario_<store>_*.py`` as ``run(url) -> dict``. Prints a table and writes
-``benchmarks/results/latest.json``.
+task's creation to its start, both read from the store). For each bus (``amqp``,
+``nats``): enqueue and drain rates, and the outbox relay's rate onto it (see
+benchmarks/buses.py). Store-specific scenarios live in ``benchmarks/scenario_<store>_*.py``
+as ``run(url) -> dict``. Prints a table and writes ``benchmarks/results/latest.json``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import pkgutil
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -31,7 +31,10 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from tests.stores import STORES, factory  # noqa: E402
 
-from taskbasket import Basket, State  # noqa: E402
+from benchmarks import buses  # noqa: E402
+from benchmarks.buses import BUSES  # noqa: E402
+from benchmarks.common import bench_enqueue, producer, start_worker, wait_until  # noqa: E402
+from taskbasket import State  # noqa: E402
 
 console = Console()
 
@@ -48,49 +51,6 @@ TARGETS: dict[str, dict[str, tuple[str, float]]] = {
     "redis": {"enqueue_single_per_s": (">=", 8000), "enqueue_batch_per_s": (">=", 80000),
               "drain_per_s": (">=", 10000), "pickup_p50_ms": ("<=", 2)},
 }
-
-
-def producer(url: str) -> Basket:
-    os.environ["TASKBASKET_URL"] = url
-    from benchmarks import bench_app
-
-    importlib.reload(bench_app)
-    return bench_app.basket
-
-
-def bench_enqueue(url: str, single: int, batch: int) -> dict[str, float]:
-    basket = producer(url)
-    noop = basket.registry["noop"]
-    noop.enqueue(0)  # connect and migrate outside the timing
-    start = time.perf_counter()
-    for i in range(single):
-        noop.enqueue(i)
-    single_rate = single / (time.perf_counter() - start)
-    chunk = 5000
-    start = time.perf_counter()
-    for offset in range(0, batch, chunk):
-        noop.enqueue_many([(i,) for i in range(offset, min(batch, offset + chunk))])
-    batch_rate = batch / (time.perf_counter() - start)
-    basket.purge()
-    basket.close()
-    return {"enqueue_single_per_s": single_rate, "enqueue_batch_per_s": batch_rate}
-
-
-def start_worker(url: str, *args: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, TASKBASKET_URL=url, PYTHONPATH=str(ROOT))
-    return subprocess.Popen(
-        [sys.executable, "-m", "taskbasket", "worker", "benchmarks.bench_app:basket",
-         "--url", url, "--log-level", "WARNING", *args],
-        cwd=ROOT, env=env,
-    )
-
-
-def wait_until(condition: Any, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("benchmark condition not reached")
-        time.sleep(0.01)
 
 
 def bench_drain(url: str, count: int) -> dict[str, float]:
@@ -158,6 +118,8 @@ def run_store(store: str, quick: bool) -> dict[str, float]:
     results: dict[str, float] = {}
     try:
         results.update(bench_enqueue(url, 500 if quick else 3000, 10_000 if quick else 60_000))
+        with producer(url) as basket:
+            basket.purge()  # the drain starts from an empty store
         results.update(bench_drain(url, 3000 if quick else 20_000))
         results.update(bench_pickup(url, 30 if quick else 200))
         if not quick:
@@ -180,8 +142,9 @@ def verdict(store: str, metric: str, value: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--store", default=",".join(STORES),
-                        help="comma-separated stores (default: every one reachable)")
+    parser.add_argument("--store", default=",".join(STORES + BUSES),
+                        help="comma-separated stores and buses (default: every one "
+                             "reachable)")
     parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
     args = parser.parse_args()
     report: dict[str, Any] = {
@@ -192,12 +155,13 @@ def main() -> None:
     for column in ("store", "metric", "value", "target"):
         table.add_column(column, justify="right" if column == "value" else "left")
     for store in [s.strip() for s in args.store.split(",") if s.strip()]:
-        reason = factory(store).unavailable()
+        is_bus = store in BUSES
+        reason = buses.unavailable(store) if is_bus else factory(store).unavailable()
         if reason:
             console.print(f"[yellow]skipping {store}: {reason}[/]")
             continue
         console.print(f"benchmarking {store} ...")
-        results = run_store(store, args.quick)
+        results = buses.run_bus(store, args.quick) if is_bus else run_store(store, args.quick)
         report["stores"][store] = results
         for metric, value in results.items():
             table.add_row(store, metric, f"{value:,.1f}", verdict(store, metric, value))

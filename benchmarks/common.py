@@ -1,0 +1,57 @@
+"""What every benchmark shares: the producer basket and the worker process."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from taskbasket import Basket
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def producer(url: str) -> Basket:
+    os.environ["TASKBASKET_URL"] = url
+    from benchmarks import bench_app
+
+    importlib.reload(bench_app)
+    return bench_app.basket
+
+
+def start_worker(url: str, *args: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, TASKBASKET_URL=url, PYTHONPATH=str(ROOT))
+    return subprocess.Popen(
+        [sys.executable, "-m", "taskbasket", "worker", "benchmarks.bench_app:basket",
+         "--url", url, "--log-level", "WARNING", *args],
+        cwd=ROOT, env=env,
+    )
+
+
+def wait_until(condition: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark condition not reached")
+        time.sleep(0.01)
+
+
+def bench_enqueue(url: str, single: int, batch: int, chunk: int = 5000) -> dict[str, float]:
+    """Enqueue rates of no-op tasks: ``single`` one call each, ``batch`` in ``chunk``s."""
+    basket = producer(url)
+    noop = basket.registry["noop"]
+    noop.enqueue(0)  # connect and migrate outside the timing
+    start = time.perf_counter()
+    for i in range(single):
+        noop.enqueue(i)
+    single_rate = single / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for offset in range(0, batch, chunk):
+        noop.enqueue_many([(i,) for i in range(offset, min(batch, offset + chunk))])
+    batch_rate = batch / (time.perf_counter() - start)
+    basket.close()
+    return {"enqueue_single_per_s": single_rate, "enqueue_batch_per_s": batch_rate}
