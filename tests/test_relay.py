@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SQL_STORES = ["sqlite", "postgres", "mysql"]
 
 
-def _tag(request: pytest.FixtureRequest) -> str:
+def _tag() -> str:
     return f"relay_{os.getpid()}_{os.urandom(3).hex()}"
 
 
@@ -50,7 +50,7 @@ def source_name(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def source_url(source_name: str, request: pytest.FixtureRequest) -> Iterator[str]:
     store = factory(source_name)
-    url = store.create(_tag(request))
+    url = store.create(_tag())
     try:
         yield url
     finally:
@@ -61,7 +61,7 @@ def source_url(source_name: str, request: pytest.FixtureRequest) -> Iterator[str
 def bus_url(request: pytest.FixtureRequest) -> Iterator[str]:
     bus: str = request.param
     require(bus)
-    url = make_bus_url(bus, _tag(request))
+    url = make_bus_url(bus, _tag())
     try:
         yield url
     finally:
@@ -290,7 +290,7 @@ def test_a_relay_killed_mid_way_loses_nothing(
 
 def test_cli_relays_once_and_reports_counts(sqlite_url: str, tmp_path: Path) -> None:
     require("nats")
-    url = make_bus_url("nats", _tag(None))  # type: ignore[arg-type]
+    url = make_bus_url("nats", _tag())
     basket = Basket(sqlite_url)
     try:
         basket.enqueue_many("job", [(i,) for i in range(5)])

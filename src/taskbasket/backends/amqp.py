@@ -27,7 +27,6 @@ id, body = :class:`~taskbasket.bus.TaskMessage` JSON), published with publisher 
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -72,8 +71,6 @@ from taskbasket.bus.amqp import (
 )
 from taskbasket.errors import ConfigurationError, StoreCorruptedError
 from taskbasket.task import TaskRef
-
-log = logging.getLogger("taskbasket.worker")
 
 DELAY_UNIT = 0.01
 """Seconds per unit of delay: delays are rounded to 10 ms."""
@@ -278,9 +275,7 @@ class AmqpBackend(BusBackendBase):
                 delivery.properties.message_id, queue, delivery.body, str(exc)))
             self.transport.ack(delivery)
             return None
-        if message.id in self._succeeded:  # a duplicate (see RecentIds)
-            log.info("task %s already succeeded on this worker: duplicate message dropped",
-                     message.id)
+        if self.is_duplicate(message):
             self.transport.ack(delivery)
             return None
         now = time.time()

@@ -246,9 +246,7 @@ class NatsBackend(BusBackendBase):
             await self._dead_letter(corrupt_message(msg_id, queue, msg.data, str(exc)))
             await msg.ack()
             return None
-        if message.id in self._succeeded:  # a duplicate (see RecentIds)
-            log.info("task %s already succeeded on this worker: duplicate message dropped",
-                     message.id)
+        if self.is_duplicate(message):
             await msg.ack()
             return None
         attempts = message.attempts + msg.metadata.num_delivered

@@ -17,6 +17,7 @@ caller can use it now, and never buffers more than it was asked for.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 __all__ = [
     "BusBackendBase", "BusConsumer", "Message", "RecentIds", "TaskMessage", "split_bus_url",
 ]
+
+log = logging.getLogger("taskbasket.worker")
 
 DEFAULT_PREFIX = "taskbasket"
 DEFAULT_QUEUE = "default"
@@ -294,6 +297,19 @@ class BusBackendBase(BackendBase):
         raise NotImplementedError
 
     # --- shared
+    _succeeded: RecentIds
+    """Each bus backend sets ``self._succeeded = RecentIds()`` and adds every task id
+    whose success it recorded."""
+
+    def is_duplicate(self, message: TaskMessage) -> bool:
+        """True if ``message``'s task already succeeded on this worker (see RecentIds):
+        the caller acknowledges it without running it."""
+        if message.id not in self._succeeded:
+            return False
+        log.info("task %s already succeeded on this worker: duplicate message dropped",
+                 message.id)
+        return True
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 
