@@ -117,7 +117,8 @@ def run_store(store: str, quick: bool) -> dict[str, float]:
     url = store_factory.create(f"bench_{os.getpid()}")
     results: dict[str, float] = {}
     try:
-        results.update(bench_enqueue(url, 500 if quick else 3000, 10_000 if quick else 60_000))
+        results.update(bench_enqueue(url, 500 if quick else 3000, 10_000 if quick else 60_000,
+                                     rounds=1 if quick else 3))
         with producer(url) as basket:
             basket.purge()  # the drain starts from an empty store
         results.update(bench_drain(url, 3000 if quick else 20_000))

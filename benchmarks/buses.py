@@ -74,7 +74,8 @@ def run_bus(bus: str, quick: bool) -> dict[str, Any]:
     url = bus_url(bus, tag)
     results: dict[str, float] = {}
     try:
-        results.update(bench_enqueue(url, 300 if quick else 2000, 2000 if quick else 10_000, 1000))
+        results.update(bench_enqueue(url, 300 if quick else 2000, 2000 if quick else 10_000, 1000,
+                                     rounds=1))
         results.update(bench_drain(url))
         count = 2000 if quick else 10_000
         for store in ("sqlite", "postgres"):

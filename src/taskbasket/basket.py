@@ -21,7 +21,7 @@ from taskbasket.codec import DEFAULT_MAX_PAYLOAD_BYTES, decode_arguments, encode
 from taskbasket.definition import EXECUTORS, EnqueueOptions, TaskDefinition, split_call
 from taskbasket.errors import ConfigurationError, StoreCorruptedError, UnknownTaskError
 from taskbasket.events import EnqueueMiddleware, Event, EventKind, Hook, Hooks, Middleware
-from taskbasket.ids import new_task_id
+from taskbasket.ids import new_task_ids
 from taskbasket.retry import BackoffPolicy, as_policy
 from taskbasket.task import FINAL_STATES, State, Task, TaskRef
 from taskbasket.validation import (
@@ -322,14 +322,16 @@ class Basket:
                 "unique_key applies to one task; enqueue_many would give every call the same "
                 "key. Enqueue them one by one with their own keys"
             )
+        max_bytes = self.max_payload_bytes
+        payloads = [encode_arguments(name, args, kwargs, max_bytes, headers)
+                    for args, kwargs in calls]
         return [
             NewTask(
-                id=new_task_id(), name=name, queue=queue,
-                payload=encode_arguments(name, args, kwargs, self.max_payload_bytes, headers),
-                priority=priority, max_attempts=max_attempts, timeout=timeout,
-                unique_key=unique_key, delay=delay, run_at=run_at,
+                id=task_id, name=name, queue=queue, payload=payload, priority=priority,
+                max_attempts=max_attempts, timeout=timeout, unique_key=unique_key,
+                delay=delay, run_at=run_at,
             )
-            for args, kwargs in calls
+            for task_id, payload in zip(new_task_ids(len(payloads)), payloads, strict=True)
         ]
 
     def enqueue_calls(
@@ -340,7 +342,11 @@ class Basket:
     ) -> list[TaskRef]:
         """Validate, encode and store calls of task ``name`` in one transaction."""
         headers: dict[str, str] = {}
-        with self.hooks.around_enqueue(name, headers):
+        if self.hooks.enqueue_middleware:
+            with self.hooks.around_enqueue(name, headers):
+                tasks = self._new_tasks(name, calls, options, headers)
+                refs = self.backend.tasks_insert(tasks, options.connection)
+        else:  # the same, without entering a context manager per enqueue
             tasks = self._new_tasks(name, calls, options, headers)
             refs = self.backend.tasks_insert(tasks, options.connection)
         self._enqueued(tasks, refs)

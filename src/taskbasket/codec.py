@@ -46,6 +46,14 @@ _ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(","
 _SCALARS = (str, int, float, bool, type(None))
 
 
+def _containers(args: Sequence[Any], kwargs: Mapping[str, Any]) -> bool:
+    """Whether any argument is not a scalar (a loop: cheaper than any() for few items)."""
+    for arg in args:
+        if not isinstance(arg, _SCALARS):
+            return True
+    return bool(kwargs) and any(not isinstance(v, _SCALARS) for v in kwargs.values())
+
+
 def _locate(args: Sequence[Any], kwargs: Mapping[str, Any]) -> str | None:
     where = None
     for index, arg in enumerate(args):
@@ -68,9 +76,7 @@ def encode_arguments(
     containers are walked first and such keys refused: the handler must get what was sent.
     Scalars need no walk; the encoder refuses NaN, objects and lone surrogates itself.
     """
-    containers = any(not isinstance(a, _SCALARS) for a in args) or any(
-        not isinstance(v, _SCALARS) for v in kwargs.values())
-    where = _locate(args, kwargs) if containers else None
+    where = _locate(args, kwargs) if _containers(args, kwargs) else None
     if where is None:
         document: dict[str, Any] = {"args": list(args), "kwargs": dict(kwargs)}
         if headers:

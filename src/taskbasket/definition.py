@@ -35,6 +35,9 @@ class EnqueueOptions:
     connection: Any = None
 
 
+_NO_OPTIONS = EnqueueOptions()
+
+
 class TaskDefinition(Generic[P, R]):
     """A function registered with ``@basket.task``; calling it runs it here and now."""
 
@@ -78,7 +81,7 @@ class TaskDefinition(Generic[P, R]):
 
     def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> TaskRef:
         """Store one call of this task; it runs when a worker claims it."""
-        return BoundTask(self, EnqueueOptions()).enqueue(*args, **kwargs)
+        return self.basket.enqueue_calls(self.name, [(args, kwargs)], _NO_OPTIONS)[0]
 
     async def enqueue_async(self, *args: P.args, **kwargs: P.kwargs) -> TaskRef:
         """``enqueue`` for async code: the store is written without blocking the loop."""
@@ -119,6 +122,8 @@ class BoundTask(Generic[P, R]):
 
 def split_call(call: Any) -> tuple[tuple[Any, ...], Mapping[str, Any]]:
     """One item of ``enqueue_many`` as (args, kwargs)."""
+    if type(call) is tuple and (len(call) != 2 or not isinstance(call[0], tuple | list)):
+        return call, {}  # the common case, without the slower Mapping check
     if isinstance(call, Mapping):
         return (), call
     if isinstance(call, tuple | list):

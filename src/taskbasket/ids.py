@@ -14,24 +14,38 @@ _sequence = 0
 
 def new_task_id() -> str:
     """A time-ordered UUID (version 7); ids made in one process never go backwards."""
+    return new_task_ids(1)[0]
+
+
+def new_task_ids(count: int) -> list[str]:
+    """``count`` ids, in order, as ``count`` calls of :func:`new_task_id` would make them
+    within one millisecond (the lock and the clock are taken once, for a batch)."""
     global _last_ms, _sequence
+    if count <= 0:
+        return []
+    stamps: list[tuple[int, int]] = []
     with _lock:
         ms = time.time_ns() // 1_000_000
         if ms <= _last_ms:
-            ms = _last_ms
-            _sequence += 1
-            if _sequence > 0xFFF:
-                ms += 1
-                _sequence = 0
+            ms, sequence = _last_ms, _sequence
         else:
-            _sequence = 0
-        _last_ms = ms
-        sequence = _sequence
+            sequence = -1
+        for _ in range(count):
+            sequence += 1
+            if sequence > 0xFFF:
+                ms += 1
+                sequence = 0
+            stamps.append((ms, sequence))
+        _last_ms, _sequence = ms, sequence
     # random is reseeded in a forked child, so processes never share a sequence
-    value = ((ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | sequence << 64 | 0b10 << 62
-             | random.getrandbits(62))
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    bits = random.getrandbits
+    ids = []
+    for at, number in stamps:
+        value = ((at & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | number << 64 | 0b10 << 62
+                 | bits(62))
+        h = f"{value:032x}"
+        ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return ids
 
 
 def new_token() -> str:

@@ -10,6 +10,7 @@ on disk, so the test asserts that the client recovers, not that tasks survive.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import shutil
@@ -43,15 +44,18 @@ from taskbasket.backends.base import (
 from taskbasket.errors import (
     BackendUnavailableError,
     ConfigurationError,
+    StoreCorruptedError,
     UnsupportedOperationError,
 )
 from taskbasket.ids import new_task_id
+from taskbasket.task import TaskRef
 from tests.helpers import wait_for
 from tests.stores import required_stores
 from tests.stores.redis import BASE_URL, FACTORY
 
 redis = pytest.importorskip("redis")
 
+from taskbasket.backends import redis as redis_backend  # noqa: E402
 from taskbasket.backends.redis import RedisBackend  # noqa: E402
 
 SOURCE = Path(__file__).resolve().parents[2] / "src/taskbasket/backends/redis.py"
@@ -286,6 +290,192 @@ def test_listing_pages_with_a_cursor(backend: RedisBackend) -> None:
         before = page[-1].id
     expected = [i for n, i in enumerate(ids) if n % 3 in (0, 2)]
     assert seen == sorted(expected, reverse=True)
+
+
+# --------------------------------------------------------------------------- inserts
+
+
+def _snapshot(b: RedisBackend) -> dict[str, bytes]:
+    """Every key under the store's prefix, with its value as DUMP serialises it."""
+    client = admin()
+    try:
+        return {key.decode(): client.dump(key)
+                for key in client.scan_iter(match=f"{b.prefix}:*", count=1000)}
+    finally:
+        client.close()
+
+
+def test_a_batch_that_would_fail_midway_stores_nothing(backend: RedisBackend) -> None:
+    """Redis keeps what a script wrote before an error, so the insert script reads every
+    key it will write (and checks its arguments) before its first write."""
+    b = backend
+    b.tasks_insert([new(queue="a"), new(queue="b", delay=3600)])
+    client = admin()
+    client.set(f"{b.prefix}:idx:queued:c\tjob", "not a sorted set")  # taskbasket never
+    client.hset(f"{b.prefix}:counts", "d\tqueued", "many")  # writes either of these
+    client.close()
+    before = _snapshot(b)
+    for bad in ("c", "d"):
+        batch = [new(queue="a") for _ in range(20)] + [new(queue="b", delay=3600),
+                                                         new(queue=bad), new(queue="a")]
+        with pytest.raises(StoreCorruptedError, match="WRONGTYPE" if bad == "c" else "counter"):
+            b.tasks_insert(batch)
+        assert _snapshot(b) == before
+        with pytest.raises(StoreCorruptedError):
+            b.tasks_insert([new(queue=bad)])  # one task: no half-written task either
+        assert _snapshot(b) == before
+    assert [t.queue for t in _all(b)] == ["b", "a"]
+
+
+def test_a_batch_of_several_calls_stores_nothing_if_a_later_call_would_fail(
+    backend: RedisBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch above INSERT_CHUNK is several script calls in one MULTI; each checks the keys
+    of the whole batch, so the first fails before it writes."""
+    b = backend
+    monkeypatch.setattr(redis_backend, "INSERT_CHUNK", 10)
+    client = admin()
+    client.set(f"{b.prefix}:ready:z\tjob", "not a sorted set")
+    before = _snapshot(b)
+    batch = [new() for _ in range(25)] + [new(queue="z")]  # queue z is in the third call
+    with pytest.raises(StoreCorruptedError, match="WRONGTYPE"):
+        b.tasks_insert(batch)
+    assert _snapshot(b) == before
+    client.delete(f"{b.prefix}:ready:z\tjob")
+    client.close()
+    assert b.tasks_insert(batch) == [TaskRef(t.id, True) for t in batch]
+    assert b.tasks_count(TaskFilter()) == 26
+    assert_counts_exact(b)
+
+
+def test_a_batch_with_a_bad_task_stores_nothing(backend: RedisBackend) -> None:
+    b = backend
+    b.tasks_insert([new()])
+    before = _snapshot(b)
+    bad_priority = NewTask(id=new_task_id(), name="job", queue="default", payload="{}",
+                           priority="high")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="high"):
+        b.tasks_insert([new(), new(), bad_priority, new()])
+    no_payload = NewTask(id=new_task_id(), name="job", queue="default",
+                         payload=None)  # type: ignore[arg-type]
+    with pytest.raises((TypeError, redis.exceptions.DataError)):
+        b.tasks_insert([new(), no_payload])
+    # the script checks its arguments too, before it writes: a group that claims more
+    # tasks than it holds
+    args = redis_backend._insert_args(b.prefix, [new(), new()], ())
+    args[2] = 3
+    with pytest.raises(redis.exceptions.ResponseError, match="malformed"):
+        b._call_insert(args)
+    assert _snapshot(b) == before
+
+
+def test_an_id_sent_twice_or_sent_again_is_stored_once(backend: RedisBackend) -> None:
+    """The same id twice in a batch is one task; a batch sent again (as after a connection
+    dropped before the reply) changes nothing."""
+    b = backend
+    task, other = new(), new()
+    refs = b.tasks_insert([task, task, other])
+    assert refs == [TaskRef(task.id, True), TaskRef(task.id, True), TaskRef(other.id, True)]
+    assert b.tasks_count(TaskFilter()) == 2
+    assert_counts_exact(b)
+    [claimed] = claim(b, limit=1)
+    assert b.tasks_finish([Outcome(claimed.lease, OutcomeKind.SUCCEEDED)]) == [True]
+    before = _snapshot(b)
+    assert b.tasks_insert([task, task, other]) == refs
+    assert _snapshot(b) == before
+    assert b.tasks_get(claimed.id).state == State.SUCCEEDED  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("chunk", [4, redis_backend.INSERT_CHUNK])
+def test_unique_keys_within_a_batch_and_across_its_calls(
+    backend: RedisBackend, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    b = backend
+    [held] = b.tasks_insert([new(unique_key="k0")])
+    monkeypatch.setattr(redis_backend, "INSERT_CHUNK", chunk)
+    batch = [new() for _ in range(5)] + [
+        new(unique_key="k1"), new(unique_key="k1"), new(unique_key="k0"),
+        new(unique_key="k2", delay=3600),
+    ]
+    refs = b.tasks_insert(batch)  # with chunk 4: calls of 4, 4 and 1 tasks
+    assert refs == [TaskRef(t.id, True) for t in batch[:6]] + [
+        TaskRef(batch[5].id, False), TaskRef(held.id, False), TaskRef(batch[8].id, True),
+    ]
+    assert b.tasks_count(TaskFilter()) == 8
+    assert b.tasks_get(batch[8].id).state == State.SCHEDULED  # type: ignore[union-attr]
+    assert_counts_exact(b)
+
+
+def test_batches_keep_their_order_options_and_wake_ups(backend: RedisBackend) -> None:
+    """Runs of tasks with the same options share one header; every task keeps its own."""
+    b = backend
+    listener = b.listener(["q1"])
+    try:
+        drain(listener)
+        at = datetime.now(UTC) + timedelta(hours=1)
+        batch = [new(queue="q1", priority=2), new(queue="q1", priority=2),
+                 new(queue="q2", max_attempts=3, timeout=1.5), new(queue="q1", run_at=at),
+                 new(queue="q1", priority=-3), new("other", "q1")]
+        assert b.tasks_insert(batch) == [TaskRef(t.id, True) for t in batch]
+        stored = {t.id: t for t in _all(b)}
+        for task in batch:
+            got = stored[task.id]
+            assert (got.name, got.queue, got.priority, got.max_attempts, got.timeout,
+                    got.payload) == (task.name, task.queue, task.priority, task.max_attempts,
+                                     task.timeout, task.payload)
+            assert got.attempts == 0 and got.unique_key is None
+        assert stored[batch[3].id].state == State.SCHEDULED
+        assert abs((stored[batch[3].id].run_at - at).total_seconds()) < 1e-5
+        assert listener.wait(1.0)  # queued tasks in q1 wake its workers
+        assert [t.id for t in claim(b, names=("job", "other"), queues=["q1"])] == [
+            batch[0].id, batch[1].id, batch[5].id, batch[4].id]
+        assert_counts_exact(b)
+    finally:
+        listener.close()
+
+
+def test_inserts_from_threads_and_a_forked_child_use_connections_of_their_own(
+    url: str,
+) -> None:
+    """Inserts keep connections out of the pool: one per thread at a time, never the
+    parent's in a forked child, and close() closes them."""
+    b = RedisBackend(url)
+    try:
+        b.tasks_insert([new()])
+        errors: list[BaseException] = []
+
+        def insert() -> None:
+            try:
+                for _ in range(30):
+                    [ref] = b.tasks_insert([new()])
+                    assert ref.created
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=insert) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert errors == []
+        child = multiprocessing.get_context("fork").Process(target=insert)
+        child.start()
+        insert()  # the parent inserts at the same time, on its own kept connection
+        child.join(60)
+        assert child.exitcode == 0 and errors == []
+        assert b.tasks_count(TaskFilter()) == 1 + 6 * 30 + 2 * 30
+        assert_counts_exact(b)
+    finally:
+        b.close()
+    wait_for(lambda: _clients(name_of(url)) == 0, 5, "close() to close every connection")
+
+
+def _clients(name: str) -> int:
+    client = admin()
+    try:
+        return sum(1 for c in client.client_list() if c.get("name") == name)
+    finally:
+        client.close()
 
 
 # --------------------------------------------------------------------------- no KEYS

@@ -71,6 +71,7 @@ from taskbasket.backends.base import (
     lease_expired_error,
     redact_url,
 )
+from taskbasket.backends.redis_connections import KeptConnections
 from taskbasket.errors import (
     BackendUnavailableError,
     ConfigurationError,
@@ -87,7 +88,9 @@ SCHEMA_VERSION = 1
 WAKE_CAP = 32
 """At most this many wake-up tokens wait in one list (one token wakes one idle worker)."""
 PROMOTE_BATCH = 1000
-INSERT_CHUNK = 2000
+INSERT_CHUNK = 5000
+"""At most this many tasks are inserted per script call (a call blocks Redis while it runs;
+a bigger batch is several calls in one MULTI, which runs them back to back)."""
 OPERATOR_BATCH = 500
 PAGE_SIZE = 1000
 """At most this many tasks are read per listing script call, so none blocks Redis long."""
@@ -361,57 +364,192 @@ def _script(body: str, *parts: str) -> str:
     return "".join((_BASE, *parts)).replace("__WAKE_CAP__", str(WAKE_CAP)) + body
 
 
-_INSERT = _script(r"""
--- ARGV: P, JSON array of tasks: [id, name, queue, payload, priority, max_attempts, timeout,
--- unique_key or '', run mode ('a' absolute, 'd' delay), run value (microseconds)].
--- Returns index, id pairs for the tasks not added because their unique key is held.
-local out = {}
-for i, t in ipairs(cjson.decode(ARGV[2])) do
-  local id, name, q, payload, prio, maxa = t[1], t[2], t[3], t[4], t[5], t[6]
-  local timeout, ukey, mode, value = t[7], t[8], t[9], t[10]
-  local holder = false
-  if ukey ~= '' then
-    local other = redis.call('HGET', UNIQUE, ukey)
-    if other and other ~= id then
-      local st = redis.call('HGET', tkey(other), 'state')
-      if st and not FINAL[st] then holder = other end
+# The insert script stands alone, without _BASE: Redis runs a script's top level on every
+# call, and a single enqueue is one call. It keeps the layout of _BASE's helpers (tkey,
+# readykey, idxkey, rank, push) and of the counters; change both together.
+_INSERT = r"""#!lua flags=no-cluster
+-- ARGV: P; k, then k queue, name pairs whose keys to check as well (a batch sent as
+-- several calls names every pair of the batch in each call); then groups of tasks that
+-- share their options: count, name, queue, priority, max_attempts (both integers),
+-- timeout, unique key ('' none), run mode ('a' absolute, 'd' delay), run value
+-- (microseconds), then count id, payload pairs. Returns position, id pairs (positions
+-- count the call's tasks from 1) for the tasks not added because their unique key is held.
+local call, format, P = redis.call, string.format, ARGV[1]
+local NOW
+do
+  local t = call('TIME')
+  NOW = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local TASK, READY, IDX = P .. ':t:', P .. ':ready:', P .. ':idx:'
+local SCHED, UNIQUE, COUNTS, PAIRS = P .. ':sched', P .. ':unique', P .. ':counts', P .. ':pairs'
+local WAKE, WAKE_ALL = P .. ':wake:', P .. ':wake-all'
+local size = #ARGV
+local function fail(why) error({err = 'ERR taskbasket insert: ' .. why}) end
+local function int(x)
+  local n = tonumber(x)
+  if not n or n ~= math.floor(n) then fail('not an integer: ' .. tostring(x)) end
+  return n
+end
+
+-- 1. Read and check everything: Redis keeps what a script wrote before an error, so the
+-- first write comes after the last step that can fail. Each key (and counter) written
+-- later is read once here, where a wrong type fails; so are the arguments.
+local read = {}  -- key (or hash and field) -> what reading it first returned
+local function check(command, k)
+  if read[k] == nil then read[k] = call(command, k) end
+end
+local function check_counter(hash, f)
+  local k = hash .. '\0' .. f
+  if read[k] == nil then
+    local v = call('HGET', hash, f)
+    if v and not string.match(v, '^%-?%d+$') then
+      fail('corrupt counter: ' .. hash .. ' holds ' .. f .. ' = ' .. v)
     end
-  end
-  if holder then
-    out[#out + 1] = i
-    out[#out + 1] = holder
-  elseif redis.call('EXISTS', tkey(id)) == 0 then
-    -- (an existing id is an insert resent after a dropped connection: done before)
-    local run_at = value
-    if mode == 'd' then run_at = NOW + value end
-    local state = 'scheduled'
-    if run_at <= NOW then state = 'queued' end
-    local k = tkey(id)
-    if ukey ~= '' then
-      redis.call('HSET', k, 'name', name, 'queue', q, 'state', state, 'payload', payload,
-                 'priority', us(prio), 'attempts', '0', 'max_attempts', us(maxa),
-                 'timeout', timeout, 'created_at', us(NOW), 'run_at', us(run_at),
-                 'unique_key', ukey)
-      redis.call('HSET', UNIQUE, ukey, id)
-    else
-      redis.call('HSET', k, 'name', name, 'queue', q, 'state', state, 'payload', payload,
-                 'priority', us(prio), 'attempts', '0', 'max_attempts', us(maxa),
-                 'timeout', timeout, 'created_at', us(NOW), 'run_at', us(run_at))
-    end
-    if state == 'queued' then
-      zadd(readykey(q, name), 0, rank(prio, run_at, id))
-      wake(q)
-    else
-      zadd(SCHED, us(run_at), id)
-    end
-    zadd(idxkey(state, q, name), 0, id)
-    bump(q, state, 1)
-    pair(q, name, 1)
+    read[k] = true
   end
 end
-flush()
+local function check_pair(q, name, state)
+  if state == 'queued' then
+    check('ZCARD', READY .. q .. '\t' .. name)
+    check('LLEN', WAKE .. q)
+    check('LLEN', WAKE_ALL)
+  else
+    check('ZCARD', SCHED)
+  end
+  check('ZCARD', IDX .. state .. ':' .. q .. '\t' .. name)
+  check_counter(COUNTS, q .. '\t' .. state)
+  check_counter(PAIRS, q .. '\t' .. name)
+end
+-- when the tasks of the group at ARGV index g are due, and so their state
+local function due(g)
+  local run_at = tonumber(ARGV[g + 8])
+  if ARGV[g + 7] == 'd' then run_at = NOW + run_at end
+  if run_at <= NOW then return run_at, 'queued' end
+  return run_at, 'scheduled'
+end
+local start = 3 + 2 * int(ARGV[2])
+for x = 3, start - 1, 2 do
+  check_pair(ARGV[x], ARGV[x + 1], 'queued')
+  check_pair(ARGV[x], ARGV[x + 1], 'scheduled')
+end
+-- the tasks to add: not one whose unique key a task that is not final holds, nor one whose
+-- id exists (an insert resent after a dropped connection: done before), nor a second copy
+local out, added, holders = {}, {}, {}
+local position, i = 0, start
+while i <= size do
+  local n, prio = int(ARGV[i]), int(ARGV[i + 3])
+  int(ARGV[i + 4])
+  local first, ukey = i + 9, ARGV[i + 6]
+  if n < 1 or prio < -32768 or prio > 32767 or not tonumber(ARGV[i + 5])
+      or not tonumber(ARGV[i + 8]) or (ARGV[i + 7] ~= 'a' and ARGV[i + 7] ~= 'd')
+      or first + 2 * n - 1 > size then
+    fail('malformed arguments at ' .. i)
+  end
+  local _, state = due(i)
+  check_pair(ARGV[i + 2], ARGV[i + 1], state)
+  local existing
+  if n == 1 then
+    existing = call('EXISTS', TASK .. ARGV[first])
+  else
+    local keys = {}
+    for x = 1, n do keys[x] = TASK .. ARGV[first + 2 * x - 2] end
+    existing = 0
+    for from = 1, n, 4000 do
+      existing = existing + call('EXISTS', unpack(keys, from, math.min(n, from + 3999)))
+    end
+  end
+  for x = first, first + 2 * n - 2, 2 do
+    local id, holder = ARGV[x], false
+    if ukey ~= '' then
+      local other = holders[ukey]
+      if other then
+        if other ~= id then holder = other end
+      else
+        other = call('HGET', UNIQUE, ukey)
+        if other and other ~= id then
+          local st = call('HGET', TASK .. other, 'state')
+          if st and st ~= 'succeeded' and st ~= 'failed' and st ~= 'cancelled' then
+            holder = other
+          end
+        end
+      end
+    end
+    if holder then
+      out[#out + 1] = position + (x - first) / 2 + 1
+      out[#out + 1] = holder
+    elseif not added[id] and (existing == 0 or call('EXISTS', TASK .. id) == 0) then
+      added[id] = x  -- the ARGV index of the copy to add
+      if ukey ~= '' then holders[ukey] = id end
+    end
+  end
+  position = position + n
+  i = first + 2 * n
+end
+
+-- 2. Write: one HSET per task; the sorted sets, counters and wake-ups once per group
+local wakes, total = {}, 0
+local created = format('%d', NOW)
+i = start
+while i <= size do
+  local n, name, q, prio = tonumber(ARGV[i]), ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local maxa, timeout, ukey, first = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], i + 9
+  local run_at, state = due(i)
+  local at = format('%d', run_at)
+  local rank = state == 'queued' and format('%04x%016d', 32767 - tonumber(prio), run_at)
+  local members, index, m = {}, {}, 0
+  for x = first, first + 2 * n - 2, 2 do
+    local id = ARGV[x]
+    if added[id] == x then
+      if ukey ~= '' then
+        call('HSET', TASK .. id, 'name', name, 'queue', q, 'state', state,
+             'payload', ARGV[x + 1], 'priority', prio, 'attempts', '0', 'max_attempts', maxa,
+             'timeout', timeout, 'created_at', created, 'run_at', at, 'unique_key', ukey)
+        call('HSET', UNIQUE, ukey, id)
+      else
+        call('HSET', TASK .. id, 'name', name, 'queue', q, 'state', state,
+             'payload', ARGV[x + 1], 'priority', prio, 'attempts', '0', 'max_attempts', maxa,
+             'timeout', timeout, 'created_at', created, 'run_at', at)
+      end
+      m = m + 2
+      if rank then
+        members[m - 1], members[m] = '0', rank .. id
+      else
+        members[m - 1], members[m] = at, id
+      end
+      index[m - 1], index[m] = '0', id
+    end
+  end
+  if m > 0 then
+    local k = SCHED
+    if rank then k = READY .. q .. '\t' .. name end
+    for from = 1, m, 4000 do call('ZADD', k, unpack(members, from, math.min(m, from + 3999))) end
+    k = IDX .. state .. ':' .. q .. '\t' .. name
+    for from = 1, m, 4000 do call('ZADD', k, unpack(index, from, math.min(m, from + 3999))) end
+    -- (a counter that reaches 0 goes, as everywhere)
+    local f = q .. '\t' .. state
+    if call('HINCRBY', COUNTS, f, m / 2) <= 0 then call('HDEL', COUNTS, f) end
+    f = q .. '\t' .. name
+    if call('HINCRBY', PAIRS, f, m / 2) <= 0 then call('HDEL', PAIRS, f) end
+    if rank then
+      wakes[q] = (wakes[q] or 0) + m / 2
+      total = total + m / 2
+    end
+  end
+  i = first + 2 * n
+end
+-- one token wakes one idle worker; at most WAKE_CAP wait in a list
+local function push(k, n)
+  n = math.min(n, __WAKE_CAP__ - read[k])
+  if n > 0 then
+    local tokens = {}
+    for x = 1, n do tokens[x] = '1' end
+    call('LPUSH', k, unpack(tokens))
+  end
+end
+for q, n in pairs(wakes) do push(WAKE .. q, n) end
+if total > 0 then push(WAKE_ALL, total) end
 return out
-""")
+""".replace("__WAKE_CAP__", str(WAKE_CAP))
 
 _CLAIM = _script(r"""
 -- ARGV: P, worker_id, limit, lease (microseconds), token, promote batch,
@@ -712,6 +850,31 @@ def _seconds_us(seconds: float) -> int:
     return min(_MAX_US, max(0, round(seconds * 1_000_000)))
 
 
+def _insert_args(prefix: str, tasks: Sequence[NewTask], pairs: Sequence[str]) -> list[Any]:
+    """The insert script's arguments (see ``_INSERT``). A run of tasks with the same options
+    shares one header, so a batch of one task's calls sends little more than ids and
+    payloads; values are checked here, before anything is sent."""
+    args: list[Any] = [prefix, len(pairs) // 2, *pairs]
+    options: tuple[Any, ...] | None = None
+    head = 0
+    for task in tasks:
+        mine = (task.name, task.queue, task.priority, task.max_attempts, task.timeout,
+                task.unique_key, task.delay, task.run_at)
+        if mine != options:
+            if options is not None:
+                args[head] = (len(args) - head - 9) // 2
+            options, head = mine, len(args)
+            if task.run_at is not None:
+                mode, value = "a", _us(task.run_at)
+            else:
+                mode, value = "d", _seconds_us(task.delay)
+            args += (0, task.name, task.queue, int(task.priority), int(task.max_attempts),
+                     repr(float(task.timeout)), task.unique_key or "", mode, value)
+        args += (task.id, task.payload)
+    args[head] = (len(args) - head - 9) // 2
+    return args
+
+
 def _datetime(value: Any) -> datetime:
     return _EPOCH + timedelta(microseconds=int(value))
 
@@ -963,6 +1126,7 @@ class RedisBackend(BackendBase):
         self._listeners: weakref.WeakSet[RedisListener] = weakref.WeakSet()
         register = self._client.register_script
         self._insert: Script = register(_INSERT)
+        self._kept = KeptConnections(self._client.connection_pool)  # for inserts
         self._claim: Script = register(_CLAIM)
         self._extend: Script = register(_EXTEND)
         self._finish: Script = register(_FINISH)
@@ -1031,6 +1195,7 @@ class RedisBackend(BackendBase):
         for listener in list(self._listeners):
             listener.close()
         with contextlib.suppress(redis.exceptions.RedisError):
+            self._kept.close()
             self._client.close()
 
     @_translated
@@ -1043,16 +1208,12 @@ class RedisBackend(BackendBase):
 
     # ------------------------------------------------------------------ producers
 
-    @staticmethod
-    def _insert_row(task: NewTask) -> list[Any]:
-        if task.run_at is not None:
-            mode, value = "a", _us(task.run_at)
-        else:
-            mode, value = "d", _seconds_us(task.delay)
-        return [
-            task.id, task.name, task.queue, task.payload, task.priority, task.max_attempts,
-            repr(float(task.timeout)), task.unique_key or "", mode, value,
-        ]
+    def _call_insert(self, args: list[Any]) -> Any:
+        """Run the insert script once, on a kept connection: a single enqueue is one such
+        call, and redis-py's per-command path would cost more than the script. A call
+        sent again after a dropped connection is harmless: the script skips the ids it
+        has stored already."""
+        return self._kept.evalsha(self._insert, args)
 
     @_translated
     def tasks_insert(self, tasks: Sequence[NewTask], connection: Any = None) -> list[TaskRef]:
@@ -1065,25 +1226,40 @@ class RedisBackend(BackendBase):
             )
         if not tasks:
             return []
-        chunks = [
-            json.dumps([self._insert_row(t) for t in tasks[start:start + INSERT_CHUNK]],
-                       ensure_ascii=False, separators=(",", ":"))
-            for start in range(0, len(tasks), INSERT_CHUNK)
-        ]
-        if len(chunks) == 1:
-            replies = [self._run(self._insert, chunks)]
-        else:
-            # one MULTI: the chunks run back to back, and none runs if the connection drops
-            pipe = self._client.pipeline(transaction=True)
-            for chunk in chunks:
-                self._insert(args=[self.prefix, chunk], client=pipe)
-            replies = pipe.execute()
+        try:
+            replies = self._insert_calls(tasks)
+        except redis.exceptions.ResponseError as exc:
+            if "taskbasket insert: corrupt" not in str(exc):
+                raise
+            raise StoreCorruptedError(
+                f"Redis at {self.where} holds a counter under the prefix {self.prefix!r} that "
+                f"taskbasket did not write ({exc}); nothing was inserted. Choose another "
+                "prefix with ?prefix=NAME in the URL"
+            ) from exc
         refs = [TaskRef(task.id, True) for task in tasks]
         for number, reply in enumerate(replies):
             for position, holder in zip(reply[::2], reply[1::2], strict=True):
                 index = number * INSERT_CHUNK + int(position) - 1
                 refs[index] = TaskRef(_text(holder), False)
         return refs
+
+    def _insert_calls(self, tasks: Sequence[NewTask]) -> list[Any]:
+        """Insert the tasks, in one script call or (a batch of more than INSERT_CHUNK)
+        several in one MULTI; the replies of the calls, in order."""
+        if len(tasks) <= INSERT_CHUNK:
+            return [self._call_insert(_insert_args(self.prefix, tasks, ()))]
+        # one MULTI: the calls run back to back, and none runs if the connection drops.
+        # Each call first checks the keys of every queue and name of the whole batch,
+        # so a key that would fail a later call fails the first before it writes.
+        pairs = [x for pair in dict.fromkeys((t.queue, t.name) for t in tasks) for x in pair]
+        calls = [
+            _insert_args(self.prefix, tasks[start:start + INSERT_CHUNK], pairs)
+            for start in range(0, len(tasks), INSERT_CHUNK)
+        ]
+        pipe = self._client.pipeline(transaction=True)
+        for args in calls:
+            self._insert(args=args, client=pipe)
+        return list(pipe.execute())
 
     # ------------------------------------------------------------------ workers
 
