@@ -1126,7 +1126,7 @@ class RedisBackend(BackendBase):
         self._listeners: weakref.WeakSet[RedisListener] = weakref.WeakSet()
         register = self._client.register_script
         self._insert: Script = register(_INSERT)
-        self._kept = KeptConnections(self._client.connection_pool)  # for inserts
+        self._kept = KeptConnections(self._client.connection_pool)  # for scripts
         self._claim: Script = register(_CLAIM)
         self._extend: Script = register(_EXTEND)
         self._finish: Script = register(_FINISH)
@@ -1204,15 +1204,16 @@ class RedisBackend(BackendBase):
         return _EPOCH + timedelta(seconds=int(seconds), microseconds=int(micros))
 
     def _run(self, script: Script, args: Sequence[Any]) -> Any:
-        return script(args=[self.prefix, *args])
+        """Run one of the store's scripts with the prefix and ``args``, on a kept
+        connection (see :class:`KeptConnections`): claims and completions are as hot as
+        inserts."""
+        return self._kept.evalsha(script, [self.prefix, *args])
 
     # ------------------------------------------------------------------ producers
 
     def _call_insert(self, args: list[Any]) -> Any:
-        """Run the insert script once, on a kept connection: a single enqueue is one such
-        call, and redis-py's per-command path would cost more than the script. A call
-        sent again after a dropped connection is harmless: the script skips the ids it
-        has stored already."""
+        """Run the insert script once (``args`` start with the prefix). A call sent again
+        after a dropped connection is harmless: the script skips the ids it has stored."""
         return self._kept.evalsha(self._insert, args)
 
     @_translated

@@ -1,10 +1,11 @@
-"""Connections kept out of redis-py's pool, for the Redis store's hottest call.
+"""Connections kept out of redis-py's pool, for the Redis store's script calls.
 
 redis-py sends every command through a pool checkout (which polls the socket first) and
 wrappers for retries, metrics and events. On a small script call that costs more than
 Redis takes to run it: with redis-py 8.1 a PING costs the client about 75 µs of CPU through
 the client object and about 20 µs on a kept connection. Enqueueing a task is one script
-call, so the store runs it on a connection taken from the pool once and kept.
+call, and so is a claim or a batch of completions, so the store runs its scripts on
+connections taken from the pool once and kept.
 """
 
 from __future__ import annotations
