@@ -2,7 +2,8 @@
 
 The shared suite (``BusWorkerTests``) runs real worker processes; the tests below look at
 the broker itself: claims are lazy, a lost connection's message comes back costing its
-attempt, priorities order ready tasks, and delays pass through the delay levels.
+attempt, priorities order ready tasks, delays pass through the delay levels, and a batch
+is published in one transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import pytest
 from taskbasket import Basket
 from taskbasket.backends.amqp import DELAY_UNIT, AmqpBackend
 from taskbasket.backends.base import ClaimedTask, ClaimParams, Outcome, OutcomeKind
+from taskbasket.bus.amqp import Publish, persistent
+from taskbasket.errors import BackendUnavailableError
 from tests.bus import BusWorkerTests, bus_url, drop, require, wait_for
 
 
@@ -108,3 +111,42 @@ def test_a_task_unknown_to_the_worker_waits_for_one_that_knows_it(basket: Basket
     assert _claim(backend, 1) == []  # put back (delayed) rather than run or lost
     assert basket.count(state="queued") == 0
     assert basket.count(state="failed") == 0
+
+
+def test_a_batch_is_one_transaction_that_a_lost_connection_discards(
+    basket: Basket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = basket.backend
+    assert isinstance(backend, AmqpBackend)
+    basket.enqueue_many("job", [(i,) for i in range(3)], delay=0.02)  # and a delayed batch
+    wait_for(lambda: basket.count(state="queued") == 3, 10, "the delayed batch")
+    transport = backend.transport
+    channel = transport._transaction_channel()
+    commit = channel.tx_commit
+
+    def lose_the_connection_then_commit() -> None:
+        transport._connection.close()  # the broker discards the open transaction
+        commit()
+
+    monkeypatch.setattr(channel, "tx_commit", lose_the_connection_then_commit)
+    with pytest.raises(BackendUnavailableError, match="unreachable"):
+        basket.enqueue_many("job", [(i,) for i in range(50)])
+    assert basket.count(state="queued") == 3  # none of the 50 (a new connection)
+    refs = basket.enqueue_many("job", [(i,) for i in range(50)])
+    assert len(refs) == 50 and basket.count(state="queued") == 53
+
+
+def test_an_unroutable_message_in_a_batch_raises_and_the_rest_are_published(
+    basket: Basket,
+) -> None:
+    backend = basket.backend
+    assert isinstance(backend, AmqpBackend)
+    work = backend.work_queue("default")
+    basket.enqueue("job")  # declares the work queue
+    batch = [Publish("", work, b"{}", persistent(f"m{i}")) for i in range(3)]
+    batch.insert(1, Publish("", f"{work}.nowhere", b"{}", persistent("lost")))
+    with pytest.raises(BackendUnavailableError, match="did not accept"):
+        backend.transport.publish(batch)
+    assert backend.transport.message_count(work) == 4
+    backend.transport.publish(batch[2:])  # the channel is fine afterwards
+    assert backend.transport.message_count(work) == 6

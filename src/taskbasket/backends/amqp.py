@@ -3,7 +3,8 @@
 Layout (``P`` is the prefix): each queue ``q`` is a durable priority queue ``P.q`` with
 its dead-letter queue ``P.q.dead``; taskbasket's own queues and exchanges are named
 ``P:...``. A task is one persistent message (message id = task
-id, body = :class:`~taskbasket.bus.TaskMessage` JSON), published with publisher confirms.
+id, body = :class:`~taskbasket.bus.TaskMessage` JSON), published with a publisher confirm
+(one task) or in one AMQP transaction (a batch).
 
 - **Claims** take messages one by one with ``basic.get``, at most ``limit``; an idle
   worker's listener waits without taking anything (see :mod:`taskbasket.bus.amqp`). An
@@ -224,10 +225,12 @@ class AmqpBackend(BusBackendBase):
         self._publish([(message, 0.0)])
 
     def tasks_insert(self, tasks: Sequence[NewTask], connection: Any = None) -> list[TaskRef]:
-        """Publish one message per task; returns once RabbitMQ confirmed them all.
+        """Publish one message per task; returns once RabbitMQ has taken them all.
 
-        Not atomic across tasks: if the broker fails mid-batch, the tasks before the
-        failure are published (an error is raised)."""
+        A batch is one transaction: a producer that fails or loses its connection before
+        the commit publishes none of it. RabbitMQ makes a commit atomic per queue only, so
+        a broker that crashes while committing a batch bound for several queues (delays
+        use queues of their own) may keep part of it."""
         self._check_insert(tasks, connection)
         now = time.time()
         messages = [TaskMessage.from_new(task, now) for task in tasks]

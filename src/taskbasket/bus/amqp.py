@@ -128,6 +128,8 @@ class AmqpTransport:
         self._connection: Any = None
         self._channel: Any = None
         self._waiter: Any = None  # the channel waits happen on (not in confirm mode)
+        self._batches: Any = None  # the channel batches are published on, in transactions
+        self._returned: list[Any] = []  # messages the broker could not route, in a batch
         self._closed = False
         self.generation = 0
 
@@ -137,8 +139,7 @@ class AmqpTransport:
         if self._connection is None or not self._connection.is_open:
             self._connection = pika.BlockingConnection(self._parameters)
             self.generation += 1
-            self._channel = None
-            self._waiter = None
+            self._channel = self._waiter = self._batches = None
         if self._channel is None or not self._channel.is_open:
             channel = self._connection.channel()
             channel.confirm_delivery()
@@ -146,8 +147,8 @@ class AmqpTransport:
         return self._channel
 
     def _drop(self) -> None:
-        connection, self._connection, self._channel, self._waiter = (
-            self._connection, None, None, None)
+        connection, self._connection = self._connection, None
+        self._channel = self._waiter = self._batches = None
         if connection is not None and connection.is_open:
             with contextlib.suppress(Exception):  # it is being dropped because it failed
                 connection.close()
@@ -167,6 +168,8 @@ class AmqpTransport:
                     self._channel = None
                 if self._waiter is not None and not self._waiter.is_open:
                     self._waiter = None
+                if self._batches is not None and not self._batches.is_open:
+                    self._batches = None
                 raise BackendUnavailableError(
                     f"RabbitMQ at {self._where} refused an operation: {exc.reply_code} "
                     f"{exc.reply_text}") from exc
@@ -205,11 +208,39 @@ class AmqpTransport:
     # ------------------------------------------------------------------ messages
 
     def publish(self, messages: Sequence[Publish]) -> None:
-        """Publish persistently; returns once the broker confirmed every message."""
+        """Publish persistently; returns once the broker has taken every message.
+
+        One message waits for its publisher confirm. A batch is one AMQP transaction on a
+        channel of its own: one round trip for the lot, and a connection lost before the
+        commit publishes none of it. A message the broker cannot route raises
+        ``UnroutableError`` (as ``BackendUnavailableError``); in a batch, the others are
+        published.
+        """
         with self.session() as channel:
-            for message in messages:
+            if len(messages) == 1:
+                [message] = messages
                 channel.basic_publish(message.exchange, message.routing_key, message.body,
                                       message.properties, mandatory=True)
+                return
+            batches = self._transaction_channel()
+            del self._returned[:]
+            for message in messages:
+                batches.basic_publish(message.exchange, message.routing_key, message.body,
+                                      message.properties, mandatory=True)
+            batches.tx_commit()
+            # the broker returns an unroutable message before it confirms the commit
+            self._connection.process_data_events(0)
+            if self._returned:
+                raise pika.exceptions.UnroutableError(list(self._returned))
+
+    def _transaction_channel(self) -> Any:
+        if self._batches is None or not self._batches.is_open:
+            channel = self._connection.channel()
+            channel.tx_select()
+            channel.add_on_return_callback(
+                lambda _channel, _method, properties, _body: self._returned.append(properties))
+            self._batches = channel
+        return self._batches
 
     def get(self, queue: str) -> AmqpDelivery | None:
         """The next ready message of ``queue``, or None at once if there is none."""
