@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -342,11 +343,10 @@ class Basket:
     ) -> list[TaskRef]:
         """Validate, encode and store calls of task ``name`` in one transaction."""
         headers: dict[str, str] = {}
-        if self.hooks.enqueue_middleware:
-            with self.hooks.around_enqueue(name, headers):
-                tasks = self._new_tasks(name, calls, options, headers)
-                refs = self.backend.tasks_insert(tasks, options.connection)
-        else:  # the same, without entering a context manager per enqueue
+        # (without enqueue middleware, a null context: cheaper than an empty chain)
+        scope = (self.hooks.around_enqueue(name, headers) if self.hooks.enqueue_middleware
+                 else contextlib.nullcontext())
+        with scope:
             tasks = self._new_tasks(name, calls, options, headers)
             refs = self.backend.tasks_insert(tasks, options.connection)
         self._enqueued(tasks, refs)
