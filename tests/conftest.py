@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,16 +9,11 @@ from pathlib import Path
 import pytest
 
 from taskbasket import Basket
-from tests.stores import STORES, available_store, factory
+from tests.stores import STORES, available_store, new_store, unique_tag
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-
-
-def _tag(request: pytest.FixtureRequest) -> str:
-    name = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower()).strip("_")
-    return f"{name[:30]}_{os.getpid()}_{os.urandom(3).hex()}"
 
 
 @pytest.fixture(params=STORES)
@@ -31,23 +24,15 @@ def store_name(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def store_url(store_name: str, request: pytest.FixtureRequest) -> Iterator[str]:
     """The URL of a new, empty store of each backend in turn."""
-    store = factory(store_name)
-    url = store.create(_tag(request))
-    try:
+    with new_store(store_name, unique_tag(request)) as url:
         yield url
-    finally:
-        store.drop(url)
 
 
 @pytest.fixture
 def sqlite_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A new SQLite store, for tests of SQLite itself."""
-    store = factory("sqlite")
-    url = store.create(_tag(request))
-    try:
+    with new_store("sqlite", unique_tag(request)) as url:
         yield url
-    finally:
-        store.drop(url)
 
 
 @pytest.fixture

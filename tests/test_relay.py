@@ -30,16 +30,12 @@ from taskbasket.backends.base import (
 )
 from taskbasket.relay import Relay
 from tests.bus import bus_url as make_bus_url
-from tests.bus import drop, require
+from tests.bus import drop, new_bus_url, require
 from tests.helpers import Effects, WorkerProcess, wait_for
-from tests.stores import available_store, factory
+from tests.stores import available_store, factory, new_store, unique_tag
 
 ROOT = Path(__file__).resolve().parent.parent
 SQL_STORES = ["sqlite", "postgres", "mysql"]
-
-
-def _tag() -> str:
-    return f"relay_{os.getpid()}_{os.urandom(3).hex()}"
 
 
 @pytest.fixture(params=SQL_STORES)
@@ -49,23 +45,15 @@ def source_name(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def source_url(source_name: str, request: pytest.FixtureRequest) -> Iterator[str]:
-    store = factory(source_name)
-    url = store.create(_tag())
-    try:
+    with new_store(source_name, unique_tag(request)) as url:
         yield url
-    finally:
-        store.drop(url)
 
 
 @pytest.fixture(params=["amqp", "nats"])
 def bus_url(request: pytest.FixtureRequest) -> Iterator[str]:
     bus: str = request.param
-    require(bus)
-    url = make_bus_url(bus, _tag())
-    try:
+    with new_bus_url(bus, unique_tag(request), ("default", "emails")) as url:
         yield url
-    finally:
-        drop(bus, url, ("default", "emails"))
 
 
 @pytest.fixture
@@ -290,7 +278,7 @@ def test_a_relay_killed_mid_way_loses_nothing(
 
 def test_cli_relays_once_and_reports_counts(sqlite_url: str, tmp_path: Path) -> None:
     require("nats")
-    url = make_bus_url("nats", _tag())
+    url = make_bus_url("nats", unique_tag())
     basket = Basket(sqlite_url)
     try:
         basket.enqueue_many("job", [(i,) for i in range(5)])

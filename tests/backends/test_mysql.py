@@ -23,7 +23,7 @@ from taskbasket import BackendUnavailableError, Basket, ConfigurationError, Stat
 from taskbasket.backends.base import ClaimParams, NewTask, Outcome, OutcomeKind, TaskFilter
 from taskbasket.ids import new_task_id
 from tests.helpers import wait_for
-from tests.stores import required_stores
+from tests.stores import new_store, required_stores, unique_tag
 from tests.stores.mysql import FACTORY, connect
 
 try:
@@ -50,13 +50,8 @@ def _server() -> None:
 
 @pytest.fixture
 def url(request: pytest.FixtureRequest) -> Iterator[str]:
-    from tests.conftest import _tag
-
-    made = FACTORY.create(_tag(request))
-    try:
+    with new_store("mysql", unique_tag(request)) as made:
         yield made
-    finally:
-        FACTORY.drop(made)
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ import contextlib
 import functools
 import itertools
 import os
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +31,7 @@ from taskbasket import Basket, ConstantBackoff, current_task
 from taskbasket.backends.base import ClaimParams, Outcome, OutcomeKind
 from taskbasket.errors import UnsupportedOperationError
 from tests.helpers import Effects, WorkerProcess, wait_for
+from tests.stores import is_required, unique_tag
 
 BASE_URLS = {
     "amqp": os.environ.get("TASKBASKET_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
@@ -66,9 +66,7 @@ def require(bus: str) -> None:
     reason = unavailable(bus)
     if reason is None:
         return
-    required = os.environ.get("TASKBASKET_REQUIRE_BACKENDS", "").strip()
-    names = {n.strip() for n in required.split(",")}
-    if required == "all" or bus in names:
+    if is_required(bus):
         pytest.fail(f"{bus} is required (TASKBASKET_REQUIRE_BACKENDS) but: {reason}")
     pytest.skip(f"{bus}: {reason}")
 
@@ -76,6 +74,18 @@ def require(bus: str) -> None:
 def bus_url(bus: str, tag: str) -> str:
     base = BASE_URLS[bus]
     return f"{base}{'&' if '?' in base else '?'}prefix=tb_{tag}"
+
+
+@contextlib.contextmanager
+def new_bus_url(bus: str, tag: str, queues: tuple[str, ...] = ()) -> Iterator[str]:
+    """A URL with a prefix of its own on ``bus`` (skipped if unreachable), whose broker
+    objects (and those of ``queues``) are deleted afterwards."""
+    require(bus)
+    url = bus_url(bus, tag)
+    try:
+        yield url
+    finally:
+        drop(bus, url, queues)
 
 
 def drop(bus: str, url: str, queues: tuple[str, ...] = ()) -> None:
@@ -167,11 +177,6 @@ def noop() -> None:
 # --------------------------------------------------------------------------- the suite
 
 
-def _tag(request: pytest.FixtureRequest) -> str:
-    name = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower()).strip("_")
-    return f"{name[:30]}_{os.getpid()}_{os.urandom(3).hex()}"
-
-
 class BusWorkerTests:
     """End-to-end behaviour of a bus transport with real worker processes; each bus's
     test module subclasses it with ``bus`` set, so both run the very same tests."""
@@ -180,12 +185,8 @@ class BusWorkerTests:
 
     @pytest.fixture
     def url(self, request: pytest.FixtureRequest) -> Iterator[str]:
-        require(self.bus)
-        url = bus_url(self.bus, _tag(request))
-        try:
+        with new_bus_url(self.bus, unique_tag(request)) as url:
             yield url
-        finally:
-            drop(self.bus, url)
 
     @pytest.fixture
     def effects(self, tmp_path: Path) -> Effects:

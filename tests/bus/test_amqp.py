@@ -18,7 +18,8 @@ from taskbasket.backends.amqp import DELAY_UNIT, AmqpBackend
 from taskbasket.backends.base import ClaimedTask, ClaimParams, Outcome, OutcomeKind
 from taskbasket.bus.amqp import Publish, persistent
 from taskbasket.errors import BackendUnavailableError
-from tests.bus import BusWorkerTests, bus_url, drop, require, wait_for
+from tests.bus import BusWorkerTests, new_bus_url, wait_for
+from tests.stores import unique_tag
 
 
 class TestAmqpWorker(BusWorkerTests):
@@ -27,12 +28,8 @@ class TestAmqpWorker(BusWorkerTests):
 
 @pytest.fixture
 def url(request: pytest.FixtureRequest) -> Iterator[str]:
-    require("amqp")
-    url = bus_url("amqp", f"amqp_{request.node.name[5:30]}_{time.time_ns() % 10**9}")
-    try:
+    with new_bus_url("amqp", unique_tag(request)) as url:
         yield url
-    finally:
-        drop("amqp", url)
 
 
 @pytest.fixture

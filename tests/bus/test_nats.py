@@ -21,7 +21,8 @@ from taskbasket.backends.base import (
     OutcomeKind,
 )
 from taskbasket.backends.nats import NatsBackend
-from tests.bus import BusWorkerTests, bus_url, drop, require, wait_for
+from tests.bus import BusWorkerTests, new_bus_url, wait_for
+from tests.stores import unique_tag
 
 
 class TestNatsWorker(BusWorkerTests):
@@ -30,12 +31,8 @@ class TestNatsWorker(BusWorkerTests):
 
 @pytest.fixture
 def url(request: pytest.FixtureRequest) -> Iterator[str]:
-    require("nats")
-    url = bus_url("nats", f"nats_{request.node.name[5:30]}_{time.time_ns() % 10**9}")
-    try:
+    with new_bus_url("nats", unique_tag(request)) as url:
         yield url
-    finally:
-        drop("nats", url)
 
 
 def _claim(backend: NatsBackend, limit: int, lease: float = 30.0) -> list[ClaimedTask]:

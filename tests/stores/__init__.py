@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -72,11 +75,38 @@ def required_stores() -> set[str]:
     return {name.strip() for name in value.split(",") if name.strip()}
 
 
+def is_required(name: str) -> bool:
+    """Whether the store or bus ``name`` must not be skipped (TASKBASKET_REQUIRE_BACKENDS
+    is ``all`` or names it)."""
+    value = os.environ.get("TASKBASKET_REQUIRE_BACKENDS", "").strip()
+    return value == "all" or name in {n.strip() for n in value.split(",")}
+
+
+def unique_tag(request: pytest.FixtureRequest | None = None) -> str:
+    """A name for a test's own schema, database, key prefix or broker prefix: the test's
+    name (when given), the process id and random hex."""
+    name = "t"
+    if request is not None:
+        name = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower()).strip("_")[:30]
+    return f"{name}_{os.getpid()}_{os.urandom(3).hex()}"
+
+
+@contextmanager
+def new_store(name: str, tag: str) -> Iterator[str]:
+    """The URL of a new, empty store of backend ``name``, dropped afterwards."""
+    store = factory(name)
+    url = store.create(tag)
+    try:
+        yield url
+    finally:
+        store.drop(url)
+
+
 def available_store(name: str) -> str:
     """``name``, if its server is reachable; else skip the test (fail if it is required)."""
     reason = factory(name).unavailable()
     if reason:
-        if name in required_stores():
+        if is_required(name):
             pytest.fail(f"{name} is required (TASKBASKET_REQUIRE_BACKENDS) but: {reason}")
         pytest.skip(f"{name}: {reason}")
     return name

@@ -1186,22 +1186,15 @@ class MySQLBackend(BackendBase):
                     error = lease_expired_error(attempts, max_attempts)
                     id_list = ",".join(_hex(r) for r in raws)
                     last = index == len(groups) - 1
-                    if attempts >= max_attempts:
-                        cur.execute(
-                            f"UPDATE {self.table} SET state = 'failed', finished_at = {_NOW}, "
-                            "last_error = %s, lease_token = NULL, lease_expires_at = NULL "
-                            f"WHERE id IN ({id_list})",
-                            (error,), commit=last,
-                        )
-                        done_failed.extend(_id_str(r) for r in raws)
-                    else:
-                        cur.execute(
-                            f"UPDATE {self.table} SET state = 'queued', run_at = {_NOW}, "
-                            "last_error = %s, lease_token = NULL, lease_expires_at = NULL "
-                            f"WHERE id IN ({id_list})",
-                            (error,), commit=last,
-                        )
-                        done_rescued.extend(_id_str(r) for r in raws)
+                    spent = attempts >= max_attempts
+                    change = (f"state = 'failed', finished_at = {_NOW}" if spent
+                              else f"state = 'queued', run_at = {_NOW}")
+                    cur.execute(
+                        f"UPDATE {self.table} SET {change}, last_error = %s, "
+                        f"lease_token = NULL, lease_expires_at = NULL WHERE id IN ({id_list})",
+                        (error,), commit=last,
+                    )
+                    (done_failed if spent else done_rescued).extend(_id_str(r) for r in raws)
                 return done_rescued, done_failed
 
             rescued, failed = self._run(rescue, transaction=True, idempotent=False)
