@@ -13,6 +13,7 @@ from taskbasket.backends import DEFAULT_URL, open_backend, open_backend_check
 from taskbasket.backends.base import (
     Backend,
     CleanParams,
+    CountByNameParams,
     ListParams,
     NewTask,
     StoredTask,
@@ -380,12 +381,15 @@ class Basket:
 
     # ------------------------------------------------------------------ inspection
 
-    def _to_task(self, stored: StoredTask) -> Task:
+    def _to_task(self, stored: StoredTask, with_arguments: bool = True) -> Task:
         payload_error = None
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
         try:
-            args, kwargs = decode_arguments(stored.id, stored.payload)
+            if with_arguments:
+                args, kwargs = decode_arguments(stored.id, stored.payload)
         except StoreCorruptedError as exc:
-            args, kwargs, payload_error = [], {}, str(exc)
+            payload_error = str(exc)
         return Task(
             id=stored.id, name=stored.name, queue=stored.queue, state=stored.state,
             priority=stored.priority, attempts=stored.attempts,
@@ -407,10 +411,18 @@ class Basket:
             ids=_names(task_id), states=_states(state), queues=_names(queue), names=_names(name)
         )
 
-    def get(self, task_id: str) -> Task | None:
-        """The task with this id, or None if there is none (any more)."""
-        stored = self.backend.tasks_get(str(task_id))
-        return None if stored is None else self._to_task(stored)
+    def get(self, task_id: str, *, with_arguments: bool = True) -> Task | None:
+        """The task with this id, or None if there is none (any more).
+
+        ``with_arguments=False`` leaves ``args`` and ``kwargs`` empty and does not read
+        them from the store: a cheap look at a task's state, whatever its arguments' size.
+        """
+        if with_arguments:
+            stored = self.backend.tasks_get(str(task_id))
+            return None if stored is None else self._to_task(stored)
+        found = self.backend.tasks_list(
+            ListParams(TaskFilter(ids=[str(task_id)]), limit=1, with_payload=False))
+        return self._to_task(found[0], with_arguments=False) if found else None
 
     def list(
         self,
@@ -420,14 +432,20 @@ class Basket:
         name: NamesArg = None,
         limit: int = 50,
         before: str | None = None,
+        with_arguments: bool = True,
     ) -> list[Task]:
-        """Tasks newest first; pass the last id seen as ``before`` for the next page."""
+        """Tasks newest first; pass the last id seen as ``before`` for the next page.
+
+        ``with_arguments=False`` leaves every task's ``args`` and ``kwargs`` empty and
+        does not read them from the store, for listings that do not show them.
+        """
         if limit < 1:
             raise ConfigurationError(f"limit must be >= 1, got {limit}")
         stored = self.backend.tasks_list(
-            ListParams(self._filter(None, state, queue, name), limit=limit, before_id=before)
+            ListParams(self._filter(None, state, queue, name), limit=limit, before_id=before,
+                       with_payload=with_arguments)
         )
-        return [self._to_task(s) for s in stored]
+        return [self._to_task(s, with_arguments) for s in stored]
 
     def count(
         self, state: StateArg = None, *, queue: NamesArg = None, name: NamesArg = None
@@ -446,16 +464,12 @@ class Basket:
         return totals
 
     def unknown_names(self) -> dict[str, int]:
-        """Task names waiting in the store that no handler in this basket knows."""
-        waiting = self.backend.tasks_list(
-            ListParams(TaskFilter(states=[State.QUEUED, State.SCHEDULED, State.RETRYING]),
-                       limit=10_000)
-        )
-        result: dict[str, int] = {}
-        for task in waiting:
-            if task.name not in self.registry:
-                result[task.name] = result.get(task.name, 0) + 1
-        return result
+        """Task names waiting in the store that no handler in this basket knows, with
+        how many tasks of each wait (a grouped count: no task is read)."""
+        waiting = self.backend.tasks_count_by_name(
+            CountByNameParams([State.QUEUED, State.SCHEDULED, State.RETRYING]))
+        return {name: count for name, count in waiting.items()
+                if count and name not in self.registry}
 
     # ------------------------------------------------------------------ operators
 

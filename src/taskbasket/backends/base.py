@@ -142,11 +142,24 @@ class TaskFilter:
 
 @dataclass(frozen=True, slots=True)
 class ListParams:
-    """A page of tasks, newest first; ``before_id`` is the cursor (the last id seen)."""
+    """A page of tasks, newest first; ``before_id`` is the cursor (the last id seen).
+
+    With ``with_payload`` False the caller needs no arguments (a listing that does not
+    show them, a check for changes): a store then returns ``payload`` as "" and does not
+    read it, so a page costs its rows' small columns only, however large the arguments.
+    """
 
     filter: TaskFilter = field(default_factory=TaskFilter)
     limit: int = 50
     before_id: str | None = None
+    with_payload: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CountByNameParams:
+    """Count the tasks of each name among the tasks in ``states``."""
+
+    states: Sequence[State]
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +354,14 @@ class Backend(Protocol):
         """Task counts per (queue, state); states with no task may be absent."""
         ...
 
+    def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:
+        """Task counts per name in the given states; names with none may be absent.
+
+        A grouped count in the store, never a read of the tasks themselves (``BackendBase``
+        has a fallback, bounded, for stores that have no such count).
+        """
+        ...
+
     def tasks_retry(self, task_filter: TaskFilter) -> int:
         """Make matching failed, cancelled, retrying or scheduled tasks queued now.
 
@@ -369,6 +390,10 @@ class FiniteBackend(Protocol):
     def finished(self) -> bool: ...
 
 
+COUNT_BY_NAME_FALLBACK_ROWS = 10_000
+"""The fallback ``tasks_count_by_name`` counts among at most this many newest tasks."""
+
+
 class BackendBase:
     """Shared defaults for backends: the async insert runs the sync one in a thread."""
 
@@ -379,6 +404,27 @@ class BackendBase:
         self, tasks: Sequence[NewTask], connection: Any = None
     ) -> list[TaskRef]:
         return await asyncio.to_thread(self.tasks_insert, tasks, connection)
+
+    def tasks_list(self, params: ListParams) -> list[StoredTask]:
+        raise NotImplementedError
+
+    def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:
+        """Counted from a listing without payloads, for stores with no grouped count."""
+        rows = self.tasks_list(ListParams(TaskFilter(states=list(params.states)),
+                                          limit=COUNT_BY_NAME_FALLBACK_ROWS,
+                                          with_payload=False))
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row.name] = counts.get(row.name, 0) + 1
+        return counts
+
+
+def columns_without_payload(columns: str) -> str:
+    """A SQL select list with its ``payload`` column read as '' (``with_payload=False``)."""
+    parts = [part.strip() for part in columns.split(",")]
+    if parts.count("payload") != 1:
+        raise ValueError(f"no single payload column in {columns!r}")
+    return ", ".join("'' AS payload" if part == "payload" else part for part in parts)
 
 
 class PollingListener:

@@ -44,6 +44,7 @@ from taskbasket.backends.base import (
     ClaimedTask,
     ClaimParams,
     CleanParams,
+    CountByNameParams,
     Lease,
     LeaseExtendParams,
     Listener,
@@ -55,6 +56,7 @@ from taskbasket.backends.base import (
     OutcomeKind,
     StoredTask,
     TaskFilter,
+    columns_without_payload,
     lease_expired_error,
     redact_url,
 )
@@ -155,6 +157,7 @@ _COLUMNS = (
     "id, name, queue, state, payload, priority, attempts, max_attempts, timeout, unique_key, "
     "last_error, created_at, run_at, started_at, finished_at, lease_expires_at, worker_id"
 )
+_COLUMNS_WITHOUT_PAYLOAD = columns_without_payload(_COLUMNS)
 
 # Each entry upgrades the schema by one version; never edit one that has shipped.
 # {tasks} is the qualified name of the tasks table.
@@ -1283,8 +1286,9 @@ class MySQLBackend(BackendBase):
                     "task of the previous page"
                 )
             where += f" AND id < {_hex(raw)}"
+        columns = _COLUMNS if params.with_payload else _COLUMNS_WITHOUT_PAYLOAD
         rows = self._read(
-            f"SELECT {_COLUMNS} FROM {self.table} WHERE {where} ORDER BY id DESC "
+            f"SELECT {columns} FROM {self.table} WHERE {where} ORDER BY id DESC "
             f"LIMIT {max(0, int(params.limit))}",
             args,
         )
@@ -1299,6 +1303,15 @@ class MySQLBackend(BackendBase):
             f"SELECT queue, state, COUNT(*) FROM {self.table} GROUP BY queue, state"
         )
         return {(queue, State(state)): int(count) for queue, state, count in rows}
+
+    def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:
+        states = [str(s) for s in params.states]
+        if not states:
+            return {}
+        rows = self._read(
+            f"SELECT name, COUNT(*) FROM {self.table} WHERE state IN "
+            f"({', '.join(['%s'] * len(states))}) GROUP BY name", states)
+        return {name: int(count) for name, count in rows}
 
     # ------------------------------------------------------------------ operators
 

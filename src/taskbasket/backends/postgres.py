@@ -48,6 +48,7 @@ from taskbasket.backends.base import (
     ClaimedTask,
     ClaimParams,
     CleanParams,
+    CountByNameParams,
     LeaseExtendParams,
     Listener,
     ListParams,
@@ -58,6 +59,7 @@ from taskbasket.backends.base import (
     OutcomeKind,
     StoredTask,
     TaskFilter,
+    columns_without_payload,
     lease_expired_error,
     redact_url,
 )
@@ -76,6 +78,7 @@ _COLUMNS = (
     "unique_key, last_error, created_at, run_at, started_at, finished_at, lease_expires_at, "
     "worker_id"
 )
+_COLUMNS_WITHOUT_PAYLOAD = columns_without_payload(_COLUMNS)
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 # Each entry upgrades the schema by one version; never edit one that has shipped. ``{s}``
@@ -1006,8 +1009,9 @@ class PostgresBackend(BackendBase):
                 )
             where += " AND id < %s::uuid"
             args.append(str(params.before_id))
+        columns = _COLUMNS if params.with_payload else _COLUMNS_WITHOUT_PAYLOAD
         rows = self._fetch(
-            f"SELECT {_COLUMNS} FROM {self.table} WHERE {where} ORDER BY id DESC LIMIT %s",
+            f"SELECT {columns} FROM {self.table} WHERE {where} ORDER BY id DESC LIMIT %s",
             [*args, params.limit],
         )
         return [_row_to_stored(row) for row in rows]
@@ -1019,6 +1023,13 @@ class PostgresBackend(BackendBase):
     def tasks_stats(self) -> dict[tuple[str, State], int]:
         rows = self._fetch(f"SELECT queue, state, count(*) FROM {self.table} GROUP BY 1, 2")
         return {(queue, State(state)): int(count) for queue, state, count in rows}
+
+    def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:
+        if not params.states:
+            return {}
+        rows = self._fetch(f"SELECT name, count(*) FROM {self.table} "
+                           "WHERE state = ANY(%s) GROUP BY 1", [[str(s) for s in params.states]])
+        return {name: int(count) for name, count in rows}
 
     # ------------------------------------------------------------------ operators
 

@@ -58,6 +58,7 @@ from taskbasket.backends.base import (
     ClaimedTask,
     ClaimParams,
     CleanParams,
+    CountByNameParams,
     LeaseExtendParams,
     Listener,
     ListParams,
@@ -703,9 +704,18 @@ flush()
 return n
 """, _MOVE, _PROMOTE_LIB)
 
+_LISTED_FIELDS = (
+    "name", "queue", "state", "priority", "attempts", "max_attempts", "timeout", "unique_key",
+    "last_error", "created_at", "run_at", "started_at", "finished_at", "lease_expires_at",
+    "worker_id",
+)
+"""The task hash fields a listing without payloads reads: all a StoredTask holds but it."""
+
 _PAGE = _script(r"""
--- ARGV: P, before id ('' for none), limit, with rows (0/1), spec...
+-- ARGV: P, before id ('' for none), limit, rows (0: none, 1: whole hashes, 2: hashes
+-- without the payload), spec...
 -- The ids of the selected tasks below `before`, newest first, and their hashes.
+local LISTED = {__LISTED_FIELDS__}
 local limit = tonumber(ARGV[3])
 local max = '+'
 if ARGV[2] ~= '' then max = '(' .. ARGV[2] end
@@ -723,9 +733,43 @@ table.sort(found, function(a, b) return a > b end)
 local ids, rows = {}, {}
 for x = 1, math.min(limit, #found) do
   ids[x] = found[x]
-  if ARGV[4] == '1' then rows[x] = redis.call('HGETALL', tkey(found[x])) end
+  if ARGV[4] == '1' then
+    rows[x] = redis.call('HGETALL', tkey(found[x]))
+  elseif ARGV[4] == '2' then
+    local v = redis.call('HMGET', tkey(found[x]), unpack(LISTED))
+    local row = {}
+    for i, f in ipairs(LISTED) do
+      if v[i] then
+        row[#row + 1] = f
+        row[#row + 1] = v[i]
+      end
+    end
+    rows[x] = row
+  end
 end
 return {us(NOW), ids, rows}
+""".replace("__LISTED_FIELDS__", ", ".join(f"'{f}'" for f in _LISTED_FIELDS)), _SPEC)
+
+_COUNT_BY_NAME = _script(r"""
+-- ARGV: P, states... The number of tasks of each name in those states: name, count pairs.
+local counts, order = {}, {}
+for _, qn in ipairs(known_pairs(nil, nil)) do
+  local n = 0
+  for i = 2, #ARGV do n = n + redis.call('ZCARD', idxkey(ARGV[i], qn[1], qn[2])) end
+  if n > 0 then
+    if not counts[qn[2]] then
+      order[#order + 1] = qn[2]
+      counts[qn[2]] = 0
+    end
+    counts[qn[2]] = counts[qn[2]] + n
+  end
+end
+local out = {}
+for _, name in ipairs(order) do
+  out[#out + 1] = name
+  out[#out + 1] = counts[name]
+end
+return out
 """, _SPEC)
 
 _COUNT = _script(r"""
@@ -1135,6 +1179,7 @@ class RedisBackend(BackendBase):
         self._promote: Script = register(_PROMOTE)
         self._page: Script = register(_PAGE)
         self._count: Script = register(_COUNT)
+        self._count_by_name: Script = register(_COUNT_BY_NAME)
         self._operate: Script = register(_OPERATE)
         self._clean: Script = register(_CLEAN)
 
@@ -1365,14 +1410,21 @@ class RedisBackend(BackendBase):
         row = _decode_hash(task_id, self._client.hgetall(self._key("t", task_id)))
         return None if row is None else _stored(row)
 
-    def _rows(self, ids: Sequence[str]) -> list[dict[str, str]]:
+    def _rows(self, ids: Sequence[str], with_payload: bool = True) -> list[dict[str, str]]:
         pipe = self._client.pipeline(transaction=False)
         for task_id in ids:
-            pipe.hgetall(self._key("t", task_id))
+            if with_payload:
+                pipe.hgetall(self._key("t", task_id))
+            else:
+                pipe.hmget(self._key("t", task_id), _LISTED_FIELDS)
         rows = []
         for task_id, raw in zip(ids, pipe.execute(), strict=True):
+            if not with_payload:
+                raw = [item for field, value in zip(_LISTED_FIELDS, raw, strict=True)
+                       if value is not None for item in (field, value)]
             row = _decode_hash(task_id, raw)
             if row is not None:
+                row.setdefault("payload", "")
                 rows.append(row)
         return rows
 
@@ -1381,14 +1433,14 @@ class RedisBackend(BackendBase):
         return int(seconds) * 1_000_000 + int(micros)
 
     def _pages(
-        self, spec: list[str], before: str | None, size: int, with_rows: bool
+        self, spec: list[str], before: str | None, size: int, with_rows: bool,
+        with_payload: bool = True,
     ) -> Iterator[tuple[int, list[str], list[dict[str, str]]]]:
         """Pages of the ids a spec selects, newest first (each read atomically)."""
         cursor = before or ""
+        rows_mode = ("1" if with_payload else "2") if with_rows else "0"
         while True:
-            now, raw_ids, raw_rows = self._run(
-                self._page, [cursor, size, "1" if with_rows else "0", *spec]
-            )
+            now, raw_ids, raw_rows = self._run(self._page, [cursor, size, rows_mode, *spec])
             ids = [_text(i) for i in raw_ids]
             if not ids:
                 return
@@ -1397,6 +1449,7 @@ class RedisBackend(BackendBase):
                 for task_id, raw in zip(ids, raw_rows, strict=True):
                     row = _decode_hash(task_id, raw)
                     if row is not None:
+                        row.setdefault("payload", "")
                         rows.append(row)
             yield int(now), ids, rows
             cursor = ids[-1]
@@ -1413,7 +1466,7 @@ class RedisBackend(BackendBase):
                 ids = [i for i in ids if i < params.before_id]
             now = self._server_us() if task_filter.finished_before is not None else 0
             for start in range(0, len(ids), 500):
-                for row in self._rows(ids[start:start + 500]):
+                for row in self._rows(ids[start:start + 500], params.with_payload):
                     if _matches(row, task_filter, now):
                         found.append(_stored(row))
                         if len(found) >= limit:
@@ -1423,7 +1476,8 @@ class RedisBackend(BackendBase):
         if spec is None:
             return []
         size = min(limit, PAGE_SIZE)
-        for now, _, rows in self._pages(spec, params.before_id, size, with_rows=True):
+        for now, _, rows in self._pages(spec, params.before_id, size, with_rows=True,
+                                        with_payload=params.with_payload):
             for row in rows:
                 if _matches(row, task_filter, now):
                     found.append(_stored(row))
@@ -1439,7 +1493,7 @@ class RedisBackend(BackendBase):
             total = 0
             for start in range(0, len(ids), 500):
                 total += sum(
-                    1 for row in self._rows(ids[start:start + 500])
+                    1 for row in self._rows(ids[start:start + 500], with_payload=False)
                     if _matches(row, task_filter, now)
                 )
             return total
@@ -1458,7 +1512,8 @@ class RedisBackend(BackendBase):
                 pipe.zcount(self._key("done", state.value), "-inf", f"({cutoff}")
             return sum(int(n) for n in pipe.execute())
         return sum(
-            1 for now, _, rows in self._pages(spec, None, PAGE_SIZE, with_rows=True)
+            1 for now, _, rows in self._pages(spec, None, PAGE_SIZE, with_rows=True,
+                                              with_payload=False)
             for row in rows if _matches(row, task_filter, now)
         )
 
@@ -1472,6 +1527,14 @@ class RedisBackend(BackendBase):
                 queue, _, state = _text(field).rpartition("\t")
                 stats[(queue, State(state))] = count
         return stats
+
+    @_translated
+    def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:
+        if not params.states:
+            return {}
+        flat = self._run(self._count_by_name, [State(s).value for s in params.states])
+        return {_text(name): int(count) for name, count in zip(flat[::2], flat[1::2],
+                                                                  strict=True)}
 
     # ------------------------------------------------------------------ operators
 

@@ -24,6 +24,7 @@ from taskbasket.backends.base import (
     ClaimedTask,
     ClaimParams,
     CleanParams,
+    CountByNameParams,
     LeaseExtendParams,
     Listener,
     ListParams,
@@ -35,6 +36,7 @@ from taskbasket.backends.base import (
     PollingListener,
     StoredTask,
     TaskFilter,
+    columns_without_payload,
     lease_expired_error,
     stored_state,
 )
@@ -50,6 +52,7 @@ _COLUMNS = (
     "id, name, queue, state, payload, priority, attempts, max_attempts, timeout, unique_key, "
     "last_error, created_at, run_at, started_at, finished_at, lease_expires_at, worker_id"
 )
+_COLUMNS_WITHOUT_PAYLOAD = columns_without_payload(_COLUMNS)
 
 # Each entry upgrades the schema by one version; never edit one that has shipped.
 MIGRATIONS: tuple[str, ...] = (
@@ -564,8 +567,9 @@ class SQLiteBackend(BackendBase):
         if params.before_id is not None:
             where += " AND id < ?"
             sql_params.append(params.before_id)
+        columns = _COLUMNS if params.with_payload else _COLUMNS_WITHOUT_PAYLOAD
         rows = self._read(
-            f"SELECT {_COLUMNS} FROM {TABLE} WHERE {where} ORDER BY id DESC LIMIT ?",
+            f"SELECT {columns} FROM {TABLE} WHERE {where} ORDER BY id DESC LIMIT ?",
             [*sql_params, params.limit],
         )
         return [_row_to_stored(row) for row in rows]
@@ -579,6 +583,14 @@ class SQLiteBackend(BackendBase):
         rows = self._read(f"SELECT queue, state, count(*) FROM {TABLE} GROUP BY queue, state")
         return {(queue, stored_state(f"(queue {queue})", state)): count
                 for queue, state, count in rows}
+
+    def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:
+        states = [str(s) for s in params.states]
+        if not states:
+            return {}
+        rows = self._read(f"SELECT name, count(*) FROM {TABLE} WHERE state IN "
+                          f"({_placeholders(states)}) GROUP BY name", states)
+        return {name: count for name, count in rows}
 
     # ------------------------------------------------------------------ operators
 
