@@ -18,6 +18,7 @@ from taskbasket.dashboard.app import CSRF_COOKIE, SESSION_COOKIE, Sample, charts
 from tests.helpers import wait_for
 
 BASE = "http://127.0.0.1"
+LOOPBACK = ("127.0.0.1", 50000)  # the TestClient's own default ("testclient") is no address
 SCRIPT = "<script>alert(1)</script>"
 TOKEN = "a-long-random-dashboard-token-0123456789"
 
@@ -68,7 +69,8 @@ def shop(store_url: str) -> Iterator[Shop]:
 
 @pytest.fixture
 def client(shop: Shop) -> Iterator[TestClient]:
-    with TestClient(create_app(shop.basket, sample_interval=0.05), base_url=BASE) as client:
+    app = create_app(shop.basket, allow_unauthenticated=True, sample_interval=0.05)
+    with TestClient(app, base_url=BASE, client=LOOPBACK) as client:
         yield client
 
 
@@ -200,7 +202,8 @@ def test_script_argument_renders_as_text(client: TestClient, shop: Shop) -> None
 def test_actions_refuse_a_missing_or_wrong_csrf_token(client: TestClient, shop: Shop) -> None:
     before = snapshot(shop.basket)
     token = csrf_of(client.get(f"/tasks/{shop.failed[0]}").text)
-    assert client.cookies.get(CSRF_COOKIE) == token
+    session = client.cookies.get(CSRF_COOKIE)
+    assert session and session != token  # the token is bound to the session, not a copy
     targets = [f"/tasks/{shop.failed[0]}/{a}" for a in ("retry", "delete")]
     targets += [f"/tasks/{shop.queued[0]}/cancel"]
     for path in targets:
@@ -214,7 +217,7 @@ def test_actions_refuse_a_missing_or_wrong_csrf_token(client: TestClient, shop: 
     client.cookies.delete(CSRF_COOKIE)
     assert client.post(targets[0], data={"csrf_token": token}).status_code == 403
     # and a cross-origin POST is refused even with a valid pair
-    client.cookies.set(CSRF_COOKIE, token)
+    client.cookies.set(CSRF_COOKIE, session)
     response = client.post(targets[0], data={"csrf_token": token},
                            headers={"Origin": "http://evil.example"})
     assert response.status_code == 403
@@ -327,15 +330,16 @@ def test_basic_auth(shop: Shop) -> None:
 
 
 def test_without_auth_only_loopback_host_headers_are_answered(shop: Shop) -> None:
-    app = create_app(shop.basket)
+    app = create_app(shop.basket, allow_unauthenticated=True)
     for base in ("http://localhost:8080", "http://127.0.0.1", "http://[::1]:8080"):
-        with TestClient(app, base_url=base) as client:
+        with TestClient(app, base_url=base, client=LOOPBACK) as client:
             assert client.get("/").status_code == 200, base
     # a DNS-rebinding page reaches 127.0.0.1 under its own name: refused
-    with TestClient(app, base_url="http://rebind.evil.example") as client:
+    with TestClient(app, base_url="http://rebind.evil.example", client=LOOPBACK) as client:
         assert client.get("/").status_code == 400
-    with TestClient(create_app(shop.basket, allowed_hosts=["tasks.internal"]),
-                    base_url="http://tasks.internal") as client:
+    with TestClient(create_app(shop.basket, allowed_hosts=["tasks.internal"],
+                               allow_unauthenticated=True),
+                    base_url="http://tasks.internal", client=LOOPBACK) as client:
         assert client.get("/").status_code == 200
 
 
@@ -367,8 +371,8 @@ def test_non_loopback_bind_without_auth_is_refused(shop: Shop) -> None:
 
 
 def test_sampler_fills_the_charts(shop: Shop) -> None:
-    app = create_app(shop.basket, sample_interval=0.05)
-    with TestClient(app, base_url=BASE) as client:
+    app = create_app(shop.basket, allow_unauthenticated=True, sample_interval=0.05)
+    with TestClient(app, base_url=BASE, client=LOOPBACK) as client:
         sampler = app.state.dashboard.sampler
         wait_for(lambda: len(sampler.history()) >= 3, message="three samples")
         backlog = client.get("/api/overview").json()["charts"][1]

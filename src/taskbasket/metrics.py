@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from taskbasket.backends.base import redact_url
 from taskbasket.errors import ConfigurationError
 from taskbasket.task import State
 
@@ -81,7 +82,9 @@ class StoreCollector:
                 try:
                     self._stats = dict(self.basket.stats())
                 except Exception as exc:
-                    log.warning("cannot read task counts from %s: %s", self.basket.url, exc)
+                    url = self.basket.url
+                    log.warning("cannot read task counts from %s: %s", redact_url(url),
+                                str(exc).replace(url, redact_url(url)))
                     self._stats = None
                 self._read_at = self._clock()
             return self._stats

@@ -1,9 +1,11 @@
 """The web dashboard: overview, task list, task detail and operator actions.
 
-``create_app(basket)`` returns a Starlette application; ``serve(basket)`` runs it with
-uvicorn on 127.0.0.1:8080. It uses only the public ``Basket`` API, so it works on every
-store. Starlette, uvicorn and Jinja2 are imported on first use, so this package imports
-without them; ``pip install 'taskbasket[dashboard]'`` brings them in.
+``create_app(basket, token=...)`` returns a Starlette application (without a token or
+basic auth it needs ``allow_unauthenticated=True`` and answers this machine's clients
+only); ``serve(basket)`` runs it with uvicorn on 127.0.0.1:8080. It uses only the
+public ``Basket`` API, so it works on every store. Starlette, uvicorn and Jinja2 are
+imported on first use, so this package imports without them; ``pip install
+'taskbasket[dashboard]'`` brings them in.
 """
 
 from __future__ import annotations
@@ -42,15 +44,20 @@ def create_app(
     username: str | None = None,
     password: str | None = None,
     allowed_hosts: Sequence[str] | None = None,
+    allow_unauthenticated: bool = False,
     sample_interval: float = 5.0,
     history: int = 720,
     refresh_seconds: float = 3.0,
 ) -> Starlette:
-    """The dashboard as a Starlette app; see :func:`taskbasket.dashboard.app.create_app`."""
+    """The dashboard as a Starlette app; see :func:`taskbasket.dashboard.app.create_app`.
+
+    Without ``token`` or ``username``/``password`` it refuses to start unless
+    ``allow_unauthenticated=True``, and then answers only clients on this machine.
+    """
     app: Starlette = _app_module().create_app(
         basket, token=token, username=username, password=password,
-        allowed_hosts=allowed_hosts, sample_interval=sample_interval, history=history,
-        refresh_seconds=refresh_seconds,
+        allowed_hosts=allowed_hosts, allow_unauthenticated=allow_unauthenticated,
+        sample_interval=sample_interval, history=history, refresh_seconds=refresh_seconds,
     )
     return app
 
