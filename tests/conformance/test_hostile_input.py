@@ -122,8 +122,8 @@ def _run_completer(worker: Worker) -> int:
     thread.start()
     thread.join(30)
     if thread.is_alive():
-        worker._closing.set()  # noqa: SLF001 - releases a completer that retries for ever
-        worker._stopping.set()  # noqa: SLF001
+        worker._closing.set()  # releases a completer that retries for ever
+        worker._stopping.set()
         thread.join(10)
         pytest.fail("the completer kept retrying a batch the store refuses")
     return done[0]
@@ -148,7 +148,7 @@ def test_completer_records_a_refused_outcome_alone_with_a_placeholder(basket: Ba
         Outcome(d.lease, OutcomeKind.RETRY, error=SURROGATE, retry_delay=math.nan),
     ]
     for task, outcome in zip((a, b, c, d), outcomes, strict=True):
-        worker._record(Job(task, basket.registry["job"]), outcome)  # noqa: SLF001
+        worker._record(Job(task, basket.registry["job"]), outcome)
 
     assert _run_completer(worker) == 4
     ta, tb, tc, td = (basket.get(ref.id) for ref in refs)
