@@ -40,6 +40,7 @@ from taskbasket.backends.base import (
 )
 from taskbasket.errors import ConfigurationError, UnsupportedOperationError
 from taskbasket.retry import ExponentialBackoff
+from taskbasket.storable import storable_text
 
 __all__ = ["Relay", "RelayResult"]
 
@@ -161,14 +162,15 @@ class Relay:
             if len(claimed) > 1:  # find the task the bus refuses; publish the rest
                 return [o for t in claimed for o in self._publish([t])]
             [task] = claimed
-            error = f"the relay cannot publish this task to {redact_url(self.target.url)}: {exc}"
+            error = storable_text(
+                f"the relay cannot publish this task to {redact_url(self.target.url)}: {exc}")
             log.error("task %s (%s): %s", task.id, task.name, error)
             return [Outcome(task.lease, OutcomeKind.FAILED, error=error)]
         except Exception as exc:  # the bus is down or refused the batch: try again later
             self._failures += 1
             delay = self.backoff()
-            error = (f"the relay could not publish to {redact_url(self.target.url)} "
-                     f"({exc!r}); it tries again in {delay:.1f}s")
+            error = storable_text(f"the relay could not publish to {redact_url(self.target.url)} "
+                                  f"({exc!r}); it tries again in {delay:.1f}s")
             log.warning("%s (%d task(s) wait in the store)", error, len(claimed))
             return [Outcome(t.lease, OutcomeKind.RETRY, error=error, retry_delay=delay)
                     for t in claimed]

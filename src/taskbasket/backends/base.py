@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from taskbasket.errors import BackendUnavailableError
 from taskbasket.task import FINAL_STATES, State, TaskRef
 
 # --------------------------------------------------------------------------- parameters
@@ -337,6 +338,13 @@ class Backend(Protocol):
         """Record outcomes in one batch; for each, True if its lease was still current."""
         ...
 
+    def is_transient(self, exc: BaseException) -> bool:
+        """True if ``exc``, raised by a call of this backend, says the store could not be
+        reached or was busy (a lost connection, an outage, a lock timeout), so the same call
+        may succeed later; False if the store refused the call's input, so repeating it
+        fails again. The worker retries only transient errors with backoff."""
+        ...
+
     def maintain(self, params: MaintainParams) -> MaintainResult: ...
 
     def listener(self, queues: Sequence[str] | None) -> Listener:
@@ -395,7 +403,14 @@ COUNT_BY_NAME_FALLBACK_ROWS = 10_000
 
 
 class BackendBase:
-    """Shared defaults for backends: the async insert runs the sync one in a thread."""
+    """Shared defaults for backends: the async insert runs the sync one in a thread, and
+    ``is_transient`` is true of the errors in ``transient_errors``."""
+
+    transient_errors: tuple[type[BaseException], ...] = (BackendUnavailableError, OSError)
+    """Errors that say the store could not be reached (a backend adds its driver's)."""
+
+    def is_transient(self, exc: BaseException) -> bool:
+        return isinstance(exc, self.transient_errors)
 
     def tasks_insert(self, tasks: Sequence[NewTask], connection: Any = None) -> list[TaskRef]:
         raise NotImplementedError

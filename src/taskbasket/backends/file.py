@@ -55,6 +55,7 @@ from taskbasket.bus import DEFAULT_QUEUE, BusBackendBase, TaskMessage, corrupt_m
 from taskbasket.codec import encode_arguments
 from taskbasket.errors import ConfigurationError, StoreCorruptedError
 from taskbasket.ids import new_task_id, new_token
+from taskbasket.storable import storable_text
 from taskbasket.task import State, TaskRef
 from taskbasket.validation import check_max_attempts, check_name, check_priority, check_seconds
 
@@ -250,7 +251,7 @@ class LineBackend(BusBackendBase):
         error = error or _refusal(message, names, queues)
         if error is None:
             return _Entry(message, key)
-        error = f"{self._where(key)}: {error}"
+        error = storable_text(f"{self._where(key)}: {error}")
         log.warning("dead letter (in %s): %s", self.dead_path, error)
         dead.append(message.but(last_error=error, failed_at=now))
         return None

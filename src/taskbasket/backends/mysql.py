@@ -490,6 +490,12 @@ class MySQLBackend(BackendBase):
         transactional_enqueue=True, server_clock=True, notifications=False, multi_host=True
     )
 
+    def is_transient(self, exc: BaseException) -> bool:
+        """A lost connection or an outage, or a deadlock or lock wait still failing after
+        the retries here; not an error the server gave about the statement's data."""
+        return (isinstance(exc, self.transient_errors) or _is_connection_error(exc)
+                or _error_code(exc) in _CONFLICTS)
+
     def __init__(self, url: str, **options: Any) -> None:
         self.url = url
         parts = urlsplit(url)

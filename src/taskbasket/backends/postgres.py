@@ -425,6 +425,15 @@ class PostgresBackend(BackendBase):
     capabilities = Capabilities(
         transactional_enqueue=True, server_clock=True, notifications=True, multi_host=True
     )
+    transient_errors = (BackendUnavailableError, OSError, psycopg.OperationalError,
+                        psycopg.InterfaceError)
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """Connection loss, an outage, deadlocks, lock and pool timeouts, a full disk
+        (psycopg's OperationalError) are transient; a program limit the statement hit is
+        not, nor is text the server refused (DataError, such as a NUL)."""
+        return isinstance(exc, self.transient_errors) and not isinstance(
+            exc, psycopg.errors.ProgramLimitExceeded)
 
     def __init__(self, url: str, **options: Any) -> None:
         self.url = url

@@ -1114,6 +1114,8 @@ class RedisBackend(BackendBase):
     capabilities = Capabilities(
         transactional_enqueue=False, server_clock=True, notifications=True, multi_host=True
     )
+    transient_errors = (BackendUnavailableError, OSError, redis.exceptions.ConnectionError,
+                        redis.exceptions.TimeoutError)
 
     def __init__(self, url: str, **options: Any) -> None:
         self.url = url

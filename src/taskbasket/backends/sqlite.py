@@ -153,6 +153,8 @@ class SQLiteBackend(BackendBase):
     capabilities = Capabilities(
         transactional_enqueue=True, server_clock=False, notifications=True, multi_host=False
     )
+    transient_errors = (BackendUnavailableError, OSError, sqlite3.OperationalError)
+    """Busy past the timeout, disk full or read-only: the file may accept the call later."""
 
     def __init__(self, url: str, *, busy_timeout: float = 30.0, **_: Any) -> None:
         self.url = url

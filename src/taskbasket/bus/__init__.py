@@ -38,6 +38,7 @@ from taskbasket.backends.base import (
     TaskFilter,
 )
 from taskbasket.errors import ConfigurationError, StoreCorruptedError, UnsupportedOperationError
+from taskbasket.storable import storable_text
 from taskbasket.task import State
 
 if TYPE_CHECKING:
@@ -235,7 +236,7 @@ def corrupt_message(message_id: str | None, queue: str, data: bytes, error: str)
     return TaskMessage(
         id=message_id or "unknown", name="(not a task)", queue=queue,
         payload=data.decode("utf-8", "replace"), priority=0, max_attempts=1, timeout=1.0,
-        attempts=0, created_at=now, run_at=now, last_error=error, failed_at=now,
+        attempts=0, created_at=now, run_at=now, last_error=storable_text(error), failed_at=now,
     )
 
 

@@ -6,12 +6,13 @@ import enum
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from taskbasket.backends.base import ClaimedTask, Lease, Outcome, OutcomeKind
 from taskbasket.errors import Fail, Retry, StoreCorruptedError
+from taskbasket.storable import storable_text
 
 if TYPE_CHECKING:
     import asyncio
@@ -71,7 +72,16 @@ def _error_text(exc: BaseException) -> str:
 
 
 def error_outcome(job: Job, exc: BaseException) -> Outcome:
-    """What a raised exception means for this attempt: retry with backoff, or fail."""
+    """What a raised exception means for this attempt: retry with backoff, or fail.
+
+    The error text is made storable (``storable_text``): a NUL or a lone surrogate in an
+    exception's message is escaped visibly instead of making the outcome unstorable.
+    """
+    outcome = _raw_error_outcome(job, exc)
+    return replace(outcome, error=storable_text(outcome.error or ""))
+
+
+def _raw_error_outcome(job: Job, exc: BaseException) -> Outcome:
     attempts, max_attempts = job.claimed.attempts, job.claimed.max_attempts
     lease = job.lease
     if isinstance(exc, Fail):
@@ -94,6 +104,28 @@ def error_outcome(job: Job, exc: BaseException) -> Outcome:
     return Outcome(lease, OutcomeKind.RETRY, error=_error_text(exc), retry_delay=delay)
 
 
+UNSTORABLE_ERROR = "taskbasket could not store this attempt's error text"
+"""The start of the placeholder error recorded when the store refused an outcome's own."""
+
+
+def placeholder_outcome(outcome: Outcome, refusal: BaseException) -> Outcome | None:
+    """``outcome`` with its error text replaced by a fixed ASCII one naming why the store
+    refused it (``refusal``) and quoting its last line escaped; None if it has no error
+    text to replace. The completer records this when the outcome itself cannot be stored.
+    """
+    if outcome.error is None:
+        return None
+    reason = f"{type(refusal).__name__}: {refusal}".strip()[:1000]
+    last_line = (outcome.error.strip().splitlines() or [""])[-1][:300]
+    text = f"{UNSTORABLE_ERROR}: {reason}\n[its last line, escaped: {last_line!a}]"
+    return replace(outcome, error=_ascii(text))
+
+
+def _ascii(text: str) -> str:
+    """Storable ASCII: what no store refuses."""
+    return storable_text(text).encode("ascii", "backslashreplace").decode("ascii")
+
+
 def timeout_outcome(job: Job) -> Outcome:
     """The outcome of an attempt that ran past its task's timeout."""
     from taskbasket.errors import TaskTimeout
@@ -104,7 +136,7 @@ def timeout_outcome(job: Job) -> Outcome:
         f"on attempt {job.claimed.attempts}"
     )
     outcome = error_outcome(job, exc)
-    first_line = f"TaskTimeout: {exc}"
+    first_line = storable_text(f"TaskTimeout: {exc}")
     suffix = "" if outcome.kind is OutcomeKind.RETRY else (
         f"\n[gave up after attempt {job.claimed.attempts} of {job.claimed.max_attempts}]"
     )

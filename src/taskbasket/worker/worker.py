@@ -45,7 +45,13 @@ from taskbasket.pool import Pool
 from taskbasket.task import State
 from taskbasket.validation import check_name, check_seconds
 from taskbasket.worker.executors import AsyncExecutor, ThreadExecutor, is_timeout
-from taskbasket.worker.job import Job, JobPhase, error_outcome, timeout_outcome
+from taskbasket.worker.job import (
+    Job,
+    JobPhase,
+    error_outcome,
+    placeholder_outcome,
+    timeout_outcome,
+)
 from taskbasket.worker.processes import ProcessExecutor
 
 if TYPE_CHECKING:
@@ -145,7 +151,8 @@ class Worker:
         self._process_executor: ProcessExecutor | None = None
         self._last_store_error: str | None = None
         self.stats = {"claimed": 0, "succeeded": 0, "retried": 0, "failed": 0,
-                      "released": 0, "timed_out": 0, "lost_leases": 0, "discarded": 0}
+                      "released": 0, "timed_out": 0, "lost_leases": 0, "discarded": 0,
+                      "unstored": 0}
 
     # ------------------------------------------------------------------ properties
 
@@ -466,7 +473,14 @@ class Worker:
             self._cond.notify_all()
 
     def complete_once(self, block: bool = True) -> int:
-        """Record one batch of finished attempts; how many were in it."""
+        """Record one batch of finished attempts; how many were in it.
+
+        The batch is one call to the store. While the store is unreachable (an error the
+        backend calls transient) that call is retried with backoff; any other error means
+        the store refused some outcome in it, and the batch is recorded one outcome at a
+        time instead (``_finish_one_by_one``), so one unstorable outcome never holds back
+        the others.
+        """
         try:
             first = self._completions.get(timeout=self.poll_interval) if block else (
                 self._completions.get_nowait()
@@ -487,16 +501,25 @@ class Worker:
                 break
             batch.append(item)
         failures = 0
+        recorded: list[tuple[Job, Outcome, bool | None]]
         while True:
             try:
                 accepted = self.backend.tasks_finish([outcome for _, outcome in batch])
                 self._store_recovered(failures, "recording outcomes")
+                recorded = [(job, outcome, ok) for (job, outcome), ok in zip(
+                    batch, accepted, strict=True)]
                 break
             except Exception as exc:
+                if not self.backend.is_transient(exc):
+                    self._store_recovered(failures, "recording outcomes")
+                    log.warning("the store refused a batch of %d outcomes (%s: %s); recording "
+                                "them one by one", len(batch), type(exc).__name__, exc)
+                    recorded = self._finish_one_by_one(batch)
+                    break
                 failures = self._store_failed(failures, "recording outcomes", exc)
                 if self._closing.is_set():
                     return 0
-        for (job, outcome), ok in zip(batch, accepted, strict=True):
+        for job, outcome, ok in recorded:
             self._count(job, outcome, ok)
         with self._cond:
             for job, _ in batch:
@@ -505,8 +528,52 @@ class Worker:
             self._cond.notify_all()
         return len(batch)
 
-    def _count(self, job: Job, outcome: Outcome, accepted: bool) -> None:
+    def _finish_one_by_one(
+        self, batch: Sequence[tuple[Job, Outcome]]
+    ) -> list[tuple[Job, Outcome, bool | None]]:
+        """Record each outcome alone; for each, the outcome recorded and whether its lease
+        was current (None: it could not be stored at all and was dropped).
+
+        An outcome the store refuses is recorded with a placeholder error naming the
+        reason (``placeholder_outcome``); if even that is refused it is logged and dropped:
+        its lease expires and the task runs again, so nothing is lost. Transient errors
+        are retried with backoff, as for a batch.
+        """
+        return [(job, *self._finish_alone(job, outcome)) for job, outcome in batch]
+
+    def _finish_alone(self, job: Job, outcome: Outcome) -> tuple[Outcome, bool | None]:
+        """Record one outcome, else its placeholder; what was recorded, and the answer."""
+        tried, failures = outcome, 0
+        while True:
+            try:
+                [accepted] = self.backend.tasks_finish([tried])
+                self._store_recovered(failures, "recording an outcome")
+                return tried, accepted
+            except Exception as exc:
+                if self.backend.is_transient(exc):
+                    failures = self._store_failed(failures, "recording an outcome", exc)
+                    if self._closing.is_set():
+                        return tried, None  # the worker exits: the lease will expire
+                    continue
+                claimed = job.claimed
+                placeholder = placeholder_outcome(tried, exc) if tried is outcome else None
+                if placeholder is None:
+                    log.error("task %s (%s) attempt %d: the store refused its outcome %s "
+                              "(%s: %s); dropped: its lease will expire and the task will "
+                              "run again", claimed.id, claimed.name, claimed.attempts,
+                              tried.kind.value, type(exc).__name__, exc)
+                    return tried, None
+                log.error("task %s (%s) attempt %d: the store refused its error text "
+                          "(%s: %s); recording a placeholder error instead", claimed.id,
+                          claimed.name, claimed.attempts, type(exc).__name__, exc)
+                tried = placeholder
+
+    def _count(self, job: Job, outcome: Outcome, accepted: bool | None) -> None:
+        """Count and log a recorded outcome (``accepted`` None: dropped, unstorable)."""
         claimed = job.claimed
+        if accepted is None:
+            self.stats["unstored"] += 1
+            return
         if not accepted:
             self.stats["lost_leases"] += 1
             log.warning(
