@@ -8,6 +8,10 @@ is published in one transaction.
 
 from __future__ import annotations
 
+import linecache
+import os
+import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -15,7 +19,13 @@ import pytest
 
 from taskbasket import Basket
 from taskbasket.backends.amqp import DELAY_UNIT, AmqpBackend
-from taskbasket.backends.base import ClaimedTask, ClaimParams, Outcome, OutcomeKind
+from taskbasket.backends.base import (
+    ClaimedTask,
+    ClaimParams,
+    LeaseExtendParams,
+    Outcome,
+    OutcomeKind,
+)
 from taskbasket.bus.amqp import Publish, persistent
 from taskbasket.errors import BackendUnavailableError
 from tests.bus import BusWorkerTests, new_bus_url, wait_for
@@ -147,3 +157,48 @@ def test_an_unroutable_message_in_a_batch_raises_and_the_rest_are_published(
     assert backend.transport.message_count(work) == 4
     backend.transport.publish(batch[2:])  # the channel is fine afterwards
     assert backend.transport.message_count(work) == 6
+
+
+def _waiting_for_the_connection(thread: threading.Thread) -> bool:
+    """True while ``thread`` waits to take the transport's lock (``with self._lock:``)."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    if frame is None or not frame.f_code.co_filename.endswith(os.path.join("bus", "amqp.py")):
+        return False
+    return linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip() == (
+        "with self._lock:")
+
+
+@pytest.mark.parametrize("kind", [OutcomeKind.FAILED, OutcomeKind.RETRY,
+                                  OutcomeKind.SUCCEEDED, OutcomeKind.RELEASED])
+def test_an_outcome_waiting_for_the_connection_while_it_is_lost_records_nothing(
+    url: str, kind: OutcomeKind,
+) -> None:
+    """The heartbeat thread finds the connection dead and the claim loop reconnects while
+    the completer waits to publish: the broker has redelivered the message, so the
+    outcome must not go out on the new connection."""
+    producer, stale, current = Basket(url), AmqpBackend(url), AmqpBackend(url)
+    try:
+        ref = producer.enqueue("job", max_attempts=5)
+        [first] = _claim(stale, 1)
+        late = Outcome(first.lease, kind, error="stale worker's error", retry_delay=0.0)
+        results: list[list[bool]] = []
+        with stale.transport._lock:  # another thread of the stale worker is on the connection
+            finisher = threading.Thread(target=lambda: results.append(
+                stale.tasks_finish([late])))
+            finisher.start()
+            wait_for(lambda: _waiting_for_the_connection(finisher), 10,
+                     "the outcome to wait for the connection")
+            stale.transport._drop()  # the connection is lost: the broker takes the message back
+            stale.transport._main()  # and another thread of the worker reconnects
+            [second] = wait_for(lambda: _claim(current, 1), 10, "the redelivery")
+            assert second.id == ref.id and second.attempts == 2
+        finisher.join(10)
+        assert results == [[False]]
+        assert stale.leases_extend(LeaseExtendParams([first.lease], 30.0)) == set()
+        assert producer.count(state="failed") == 0 and producer.count(state="queued") == 0
+        assert current.tasks_finish([Outcome(second.lease, OutcomeKind.SUCCEEDED)]) == [True]
+        assert producer.count(state="failed") == 0 and producer.count(state="queued") == 0
+    finally:
+        producer.close()
+        stale.close()
+        current.close()

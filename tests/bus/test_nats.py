@@ -77,3 +77,65 @@ def test_heartbeats_hold_a_message_and_an_expired_one_comes_back(url: str) -> No
         producer.close()
         worker.close()
         rescuer.close()
+
+
+def _subject_counts(backend: NatsBackend) -> dict[str, int]:
+    """Messages stored per subject kind (``tasks``, ``delayed``, ``dead``) of the stream."""
+    info = backend.transport.call(backend.transport.js.stream_info(
+        backend.stream, subjects_filter=f"{backend.prefix}.>"))
+    counts = {"tasks": 0, "delayed": 0, "dead": 0}
+    for subject, count in (info.state.subjects or {}).items():
+        counts[subject.split(".")[1]] += count
+    return counts
+
+
+@pytest.mark.parametrize("kind", [OutcomeKind.FAILED, OutcomeKind.RETRY,
+                                  OutcomeKind.SUCCEEDED, OutcomeKind.RELEASED])
+def test_a_worker_whose_message_was_redelivered_cannot_record_its_outcome(
+    url: str, kind: OutcomeKind,
+) -> None:
+    producer, stale, current = Basket(url), NatsBackend(url), NatsBackend(url)
+    try:
+        ref = producer.enqueue("job", max_attempts=5)
+        [first] = _claim(stale, 1, lease=1.0)
+        # no heartbeat: the first worker's AckWait runs out and the server redelivers
+        [second] = wait_for(lambda: _claim(current, 1, lease=1.0), 10, "the redelivery")
+        assert second.id == first.id == ref.id and second.attempts == 2
+        late = Outcome(first.lease, kind, error="stale worker's error", retry_delay=0.0)
+
+        # while the current attempt runs: refused, and the current lease is untouched
+        assert stale.tasks_finish([late]) == [False]
+        assert stale.leases_extend(LeaseExtendParams([first.lease], 1.0)) == set()
+        assert _consumer(current) == (0, 1)  # still held by the current attempt
+        assert _subject_counts(current) == {"tasks": 1, "delayed": 0, "dead": 0}
+        assert current.leases_extend(LeaseExtendParams([second.lease], 1.0)) == {ref.id}
+
+        # after the current attempt succeeded: still refused, and nothing comes back
+        assert current.tasks_finish([Outcome(second.lease, OutcomeKind.SUCCEEDED)]) == [True]
+        assert stale.tasks_finish([late]) == [False]
+        wait_for(lambda: _consumer(current) == (0, 0), 5, "the acknowledgement")
+        assert _subject_counts(current) == {"tasks": 0, "delayed": 0, "dead": 0}
+        assert producer.count(state="failed") == 0 and producer.count(state="queued") == 0
+    finally:
+        producer.close()
+        stale.close()
+        current.close()
+
+
+def test_a_redelivery_to_the_same_worker_makes_its_earlier_lease_stale(url: str) -> None:
+    producer, worker = Basket(url), NatsBackend(url)
+    try:
+        ref = producer.enqueue("job", max_attempts=5)
+        [first] = _claim(worker, 1, lease=1.0)
+        [second] = wait_for(lambda: _claim(worker, 1, lease=1.0), 10, "the redelivery")
+        assert second.id == ref.id and second.attempts == 2
+        assert worker.leases_extend(
+            LeaseExtendParams([first.lease, second.lease], 1.0)) == {ref.id}
+        assert worker.tasks_finish([Outcome(first.lease, OutcomeKind.FAILED, error="x"),
+                                    Outcome(second.lease, OutcomeKind.SUCCEEDED)]) == [
+            False, True]
+        wait_for(lambda: _consumer(worker) == (0, 0), 5, "the acknowledgement")
+        assert _subject_counts(worker) == {"tasks": 0, "delayed": 0, "dead": 0}
+    finally:
+        producer.close()
+        worker.close()

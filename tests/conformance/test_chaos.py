@@ -8,6 +8,7 @@ from chaos.run import ChaosConfig, run_chaos
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
+@pytest.mark.needs("many_workers", "task_records")
 def test_nothing_is_lost_while_workers_are_killed(store_name: str, store_url: str) -> None:
     config = ChaosConfig(tasks=2000, workers=3, concurrency=8, visibility_timeout=1.5,
                          kill_every=(0.7, 1.5), cut_connections_every=3.0,

@@ -50,6 +50,7 @@ def _state(basket: Basket, task_id: str) -> State | None:
     return task.state if task else None
 
 
+@pytest.mark.needs("task_records")
 def test_sigkill_mid_task_another_worker_finishes_it(
     producer: Basket, effects: Effects, spawn
 ) -> None:
@@ -66,6 +67,7 @@ def test_sigkill_mid_task_another_worker_finishes_it(
     assert [row[1] for row in done] == [2]  # the effect happened once, on attempt 2
 
 
+@pytest.mark.needs("task_records")
 def test_poison_task_that_kills_its_worker_ends_failed(
     producer: Basket, effects: Effects, spawn
 ) -> None:
@@ -86,6 +88,7 @@ def test_poison_task_that_kills_its_worker_ends_failed(
     assert len(effects.events(ref.id, "start")) == 2
 
 
+@pytest.mark.needs("many_workers", "task_records")
 def test_task_far_longer_than_the_lease_runs_once(
     producer: Basket, effects: Effects, spawn
 ) -> None:
@@ -97,6 +100,7 @@ def test_task_far_longer_than_the_lease_runs_once(
     assert producer.get(ref.id).attempts == 1  # type: ignore[union-attr]
 
 
+@pytest.mark.needs("many_workers", "task_records")
 def test_lazy_claiming_no_task_waits_behind_a_busy_worker(
     producer: Basket, effects: Effects, spawn
 ) -> None:
@@ -110,6 +114,7 @@ def test_lazy_claiming_no_task_waits_behind_a_busy_worker(
     wait_for(lambda: all(_state(producer, r.id) == "succeeded" for r in refs), 20, "finish")
 
 
+@pytest.mark.needs("task_records")
 def test_sigterm_drains_running_and_hands_back_the_rest(
     producer: Basket, effects: Effects, spawn
 ) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from taskbasket import Basket, ConfigurationError, State
+from taskbasket import Basket, ConfigurationError, State, UnsupportedOperationError
 from taskbasket.backends.base import ClaimParams, NewTask
 from tests.stores import factory
 
@@ -21,6 +21,7 @@ def claim(basket: Basket, limit: int = 10, names: list[str] | None = None,
     ))
 
 
+@pytest.mark.needs("task_records")
 def test_enqueue_stores_the_call(basket: Basket) -> None:
     @basket.task(queue="emails", priority=5, max_attempts=8, timeout=30)
     def send_email(to: str, subject: str) -> None: ...
@@ -38,10 +39,12 @@ def test_enqueue_stores_the_call(basket: Basket) -> None:
     assert abs((task.created_at - datetime.now(UTC)).total_seconds()) < 5
 
 
+@pytest.mark.needs("task_records")
 def test_get_unknown_id_is_none(basket: Basket) -> None:
     assert basket.get("01234567-89ab-7def-8123-456789abcdef") is None
 
 
+@pytest.mark.needs("task_records")
 def test_delay_and_run_at_schedule(basket: Basket) -> None:
     @basket.task
     def job() -> None: ...
@@ -65,6 +68,7 @@ def test_past_run_at_is_due_now(basket: Basket) -> None:
     assert [t.id for t in claim(basket)] == [ref.id]
 
 
+@pytest.mark.needs("priority")
 def test_claim_order_priority_then_run_at_then_age(basket: Basket) -> None:
     @basket.task
     def job(n: int) -> None: ...
@@ -79,6 +83,7 @@ def test_claim_order_priority_then_run_at_then_age(basket: Basket) -> None:
     assert order == [high.id, mid_a.id, mid_b.id, low_older.id, low_old.id]
 
 
+@pytest.mark.needs("task_records")
 def test_claim_only_known_names_and_given_queues(basket: Basket) -> None:
     @basket.task(queue="a")
     def in_a() -> None: ...
@@ -96,6 +101,7 @@ def test_claim_only_known_names_and_given_queues(basket: Basket) -> None:
     assert [t.id for t in claim(basket, names=["not_registered_here"])] == [stranger.id]
 
 
+@pytest.mark.needs("unique_keys", "task_records")
 def test_unique_key_returns_the_existing_task(basket: Basket) -> None:
     @basket.task
     def welcome(user: int) -> None: ...
@@ -116,6 +122,7 @@ def test_unique_key_returns_the_existing_task(basket: Basket) -> None:
     assert third.created and third.id != first.id
 
 
+@pytest.mark.needs("unique_keys")
 def test_unique_key_holds_while_running(basket: Basket) -> None:
     @basket.task
     def job() -> None: ...
@@ -126,6 +133,7 @@ def test_unique_key_holds_while_running(basket: Basket) -> None:
     assert again.id == first.id and not again.created
 
 
+@pytest.mark.needs("task_records")
 def test_enqueue_many_is_one_batch(basket: Basket) -> None:
     @basket.task
     def send(to: str) -> None: ...
@@ -138,6 +146,7 @@ def test_enqueue_many_is_one_batch(basket: Basket) -> None:
     ]
 
 
+@pytest.mark.needs("task_records")
 def test_enqueue_many_stores_nothing_if_one_call_is_bad(basket: Basket) -> None:
     @basket.task
     def send(to: object) -> None: ...
@@ -147,6 +156,7 @@ def test_enqueue_many_stores_nothing_if_one_call_is_bad(basket: Basket) -> None:
     assert basket.count() == 0
 
 
+@pytest.mark.needs("task_records")
 def test_enqueue_by_name_uses_registered_defaults(basket: Basket) -> None:
     @basket.task(queue="emails", priority=3)
     def send_email(to: str, subject: str) -> None: ...
@@ -158,6 +168,7 @@ def test_enqueue_by_name_uses_registered_defaults(basket: Basket) -> None:
     assert (task.args, task.kwargs) == (["a@b.c"], {"subject": "hi"})
 
 
+@pytest.mark.needs("task_records")
 def test_enqueue_async(basket: Basket) -> None:
     @basket.task
     async def refresh(feed_id: int) -> None: ...
@@ -171,6 +182,7 @@ def test_enqueue_async(basket: Basket) -> None:
     assert len(set(ids)) == 5
 
 
+@pytest.mark.needs("task_records")
 def test_options_chain_and_unknown_option(basket: Basket) -> None:
     @basket.task
     def job() -> None: ...
@@ -198,6 +210,7 @@ def test_options_chain_and_unknown_option(basket: Basket) -> None:
         ({"unique_key": ""}, "unique_key must be a non-empty str"),
     ],
 )
+@pytest.mark.needs("task_records")
 def test_bad_options_are_refused_and_store_nothing(
     basket: Basket, options: dict[str, object], match: str
 ) -> None:
@@ -209,6 +222,7 @@ def test_bad_options_are_refused_and_store_nothing(
     assert basket.count() == 0
 
 
+@pytest.mark.needs("task_records")
 def test_unserialisable_argument_names_it(basket: Basket) -> None:
     @basket.task
     def job(*args: object, **kwargs: object) -> None: ...
@@ -222,6 +236,7 @@ def test_unserialisable_argument_names_it(basket: Basket) -> None:
     assert basket.count() == 0
 
 
+@pytest.mark.needs("task_records")
 def test_oversized_payload_is_refused(store_url: str) -> None:
     basket = Basket(store_url, max_payload_bytes=1000)
 
@@ -235,6 +250,7 @@ def test_oversized_payload_is_refused(store_url: str) -> None:
     basket.close()
 
 
+@pytest.mark.needs("task_records")
 def test_unicode_and_nested_arguments_round_trip(basket: Basket) -> None:
     @basket.task
     def job(*args: object, **kwargs: object) -> None: ...
@@ -245,19 +261,19 @@ def test_unicode_and_nested_arguments_round_trip(basket: Basket) -> None:
     assert task is not None and task.args == [value] and task.kwargs == {"name": "Zoë"}
 
 
+@pytest.mark.lacks("transactional_enqueue")
+def test_enqueue_on_the_application_connection_is_refused(basket: Basket) -> None:
+    @basket.task
+    def nope() -> None: ...
+
+    with pytest.raises(UnsupportedOperationError, match="transaction"):
+        nope.options(connection=object()).enqueue()
+
+
+@pytest.mark.needs("transactional_enqueue", "task_records")
 def test_transactional_enqueue(basket: Basket, store_name: str) -> None:
-    if not basket.backend.capabilities.transactional_enqueue:
-        from taskbasket import UnsupportedOperationError
-
-        @basket.task
-        def nope() -> None: ...
-
-        with pytest.raises((UnsupportedOperationError, ConfigurationError)):
-            nope.options(connection=object()).enqueue()
-        return
     connect = getattr(factory(store_name), "app_connection", None)
-    if connect is None:
-        pytest.skip(f"{store_name} factory has no app_connection helper")
+    assert connect is not None, f"tests/stores/{store_name}.py needs an app_connection helper"
 
     @basket.task
     def job(n: int) -> None: ...
@@ -278,6 +294,7 @@ def test_transactional_enqueue(basket: Basket, store_name: str) -> None:
     assert basket.count() == 1
 
 
+@pytest.mark.needs("task_records")
 def test_corrupt_payload_is_reported_not_hidden(basket: Basket) -> None:
     ref = basket.backend.tasks_insert(
         [NewTask(id="01a20000-0000-7000-8000-000000000001", name="job", queue="default",

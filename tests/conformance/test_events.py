@@ -15,6 +15,7 @@ from tests.conformance.test_enqueue import claim
 from tests.helpers import wait_for
 
 
+@pytest.mark.needs("task_records")
 def test_hooks_see_each_state_change(basket: Basket) -> None:
     events: list[Event] = []
     lock = threading.Lock()
@@ -54,6 +55,7 @@ def test_hooks_see_each_state_change(basket: Basket) -> None:
     assert succeeded.duration is not None and succeeded.attempt == 2
 
 
+@pytest.mark.needs("task_records")
 def test_a_raising_hook_is_logged_and_changes_nothing(
     basket: Basket, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -71,6 +73,7 @@ def test_a_raising_hook_is_logged_and_changes_nothing(
     assert "hook bug" in caplog.text
 
 
+@pytest.mark.needs("lease_expiry", "task_records")
 def test_lease_expired_hook(basket: Basket) -> None:
     seen: list[str] = []
     basket.on("lease_expired")(lambda event: seen.append(event.task_id))
@@ -90,6 +93,7 @@ def test_lease_expired_hook(basket: Basket) -> None:
         worker.stop()
 
 
+@pytest.mark.needs("task_records")
 def test_middleware_wraps_sync_and_async_executions(basket: Basket) -> None:
     log: list[str] = []
 
@@ -135,6 +139,7 @@ def test_bad_registrations_are_refused(basket: Basket) -> None:
         basket.middleware(lambda task: None)  # type: ignore[arg-type, return-value]
 
 
+@pytest.mark.needs("task_records")
 def test_task_log_lines_carry_structured_fields(
     basket: Basket, caplog: pytest.LogCaptureFixture
 ) -> None:

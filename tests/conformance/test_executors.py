@@ -26,6 +26,7 @@ def cpu_basket(store_url: str) -> Iterator[Basket]:
     basket.close()
 
 
+@pytest.mark.needs("task_records")
 def test_threads_grow_under_backlog_and_shrink_when_idle(basket: Basket) -> None:
     gate = threading.Event()
 
@@ -49,6 +50,7 @@ def test_threads_grow_under_backlog_and_shrink_when_idle(basket: Basket) -> None
         worker.stop()
 
 
+@pytest.mark.needs("task_records")
 def test_process_executor_kills_a_hung_task_and_runs_the_next(cpu_basket: Basket) -> None:
     hung = cpu_basket.enqueue("hang")
     worker = cpu_basket.worker(concurrency=1, processes=1, visibility_timeout=10)
@@ -66,6 +68,7 @@ def test_process_executor_kills_a_hung_task_and_runs_the_next(cpu_basket: Basket
         worker.stop()
 
 
+@pytest.mark.needs("task_records")
 def test_process_executor_carries_fail_errors_and_context(
     cpu_basket: Basket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

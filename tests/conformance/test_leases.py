@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from taskbasket import Basket, State
 from taskbasket.backends.base import (
     ClaimParams,
@@ -23,6 +25,7 @@ def _one_task(basket: Basket, **options: object) -> str:
     return job.options(**options).enqueue().id
 
 
+@pytest.mark.needs("task_records")
 def test_claim_sets_running_and_counts_an_attempt(basket: Basket) -> None:
     task_id = _one_task(basket)
     [claimed] = claim(basket, lease=30)
@@ -45,6 +48,7 @@ def test_claim_respects_limit(basket: Basket) -> None:
     assert claim(basket, limit=0) == []
 
 
+@pytest.mark.needs("task_records")
 def test_outcomes_change_state(basket: Basket) -> None:
     @basket.task(max_attempts=5)
     def job(n: int) -> None: ...
@@ -67,6 +71,7 @@ def test_outcomes_change_state(basket: Basket) -> None:
     assert [t.id for t in claim(basket)] == [d.id]
 
 
+@pytest.mark.needs("task_records")
 def test_retry_at_an_absolute_time(basket: Basket) -> None:
     task_id = _one_task(basket)
     [claimed] = claim(basket)
@@ -76,6 +81,7 @@ def test_retry_at_an_absolute_time(basket: Basket) -> None:
     assert task is not None and abs((task.run_at - at).total_seconds()) < 1
 
 
+@pytest.mark.needs("task_records")
 def test_heartbeat_extends_only_held_leases(basket: Basket) -> None:
     task_id = _one_task(basket)
     [claimed] = claim(basket, lease=5)
@@ -91,6 +97,7 @@ def test_heartbeat_extends_only_held_leases(basket: Basket) -> None:
         LeaseExtendParams([Lease(task_id, "forged")], lease_seconds=600)) == set()
 
 
+@pytest.mark.needs("lease_expiry", "task_records")
 def test_expired_lease_is_rescued_and_old_holder_is_fenced(basket: Basket) -> None:
     task_id = _one_task(basket)
     [first] = claim(basket, lease=0.3)
@@ -112,6 +119,7 @@ def test_expired_lease_is_rescued_and_old_holder_is_fenced(basket: Basket) -> No
     assert final is not None and final.state == "succeeded" and final.attempts == 2
 
 
+@pytest.mark.needs("lease_expiry", "task_records")
 def test_lease_expiry_on_last_attempt_fails_the_task(basket: Basket) -> None:
     task_id = _one_task(basket, max_attempts=1)
     claim(basket, lease=0.2)
@@ -140,6 +148,7 @@ def test_claim_with_names_none_takes_every_name(basket: Basket) -> None:
         worker_id="relay", names=[], limit=10, lease_seconds=30)) == []
 
 
+@pytest.mark.needs("lease_expiry", "task_records")
 def test_claim_without_counting_an_attempt(basket: Basket) -> None:
     """The relay's claim: a lease that costs no attempt, even when it expires."""
     task_id = _one_task(basket, max_attempts=1)
@@ -155,6 +164,7 @@ def test_claim_without_counting_an_attempt(basket: Basket) -> None:
     assert again.id == task_id and again.attempts == 1
 
 
+@pytest.mark.needs("task_records")
 def test_maintain_promotes_due_tasks(basket: Basket) -> None:
     task_id = _one_task(basket, delay=0.3)
     assert basket.get(task_id).state == "scheduled"  # type: ignore[union-attr]
@@ -168,6 +178,7 @@ def test_due_scheduled_task_is_claimable_before_promotion(basket: Basket) -> Non
     assert [t.id for t in claimed] == [task_id]
 
 
+@pytest.mark.needs("task_records")
 def test_cancelled_running_task_fences_its_worker(basket: Basket) -> None:
     task_id = _one_task(basket)
     [claimed] = claim(basket)

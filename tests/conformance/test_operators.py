@@ -9,6 +9,8 @@ from taskbasket.backends.base import Outcome, OutcomeKind
 from tests.conformance.test_enqueue import claim
 from tests.helpers import wait_for
 
+pytestmark = pytest.mark.needs("task_records")
+
 
 def _fail(basket: Basket, count: int) -> list[str]:
     ids = []
@@ -81,6 +83,7 @@ def test_retry_one_task_and_every_failed_task_of_a_queue(basket: Basket) -> None
     assert basket.retry(queue="q1") == 0  # nothing failed is left
 
 
+@pytest.mark.needs("unique_keys")
 def test_retry_skips_a_task_whose_unique_key_is_taken_again(basket: Basket) -> None:
     @basket.task(max_attempts=1)
     def job() -> None: ...

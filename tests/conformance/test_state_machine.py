@@ -218,6 +218,7 @@ class QueueModel(RuleBasedStateMachine):
 
 
 @pytest.mark.slow
+@pytest.mark.needs("task_records", "unique_keys", "priority", "lease_expiry")
 def test_random_operations_agree_with_the_model(basket: Basket) -> None:
     QueueModel.basket = basket
     machine = QueueModel.TestCase

@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 from taskbasket.tracing import OpenTelemetryTracing
 
 
+@pytest.mark.needs("task_records")
 def test_enqueue_and_execution_spans_are_linked(basket: Basket) -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()

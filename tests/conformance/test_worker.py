@@ -15,6 +15,7 @@ from taskbasket.backends.base import NewTask
 from tests.helpers import wait_for
 
 
+@pytest.mark.needs("task_records")
 def test_sync_and_async_handlers_run(basket: Basket) -> None:
     seen: list[object] = []
 
@@ -38,6 +39,7 @@ def test_sync_and_async_handlers_run(basket: Basket) -> None:
         assert task is not None and task.state == "succeeded" and task.attempts == 1
 
 
+@pytest.mark.needs("task_records")
 def test_exception_retries_with_backoff_then_succeeds(basket: Basket) -> None:
     attempts: list[float] = []
 
@@ -56,6 +58,7 @@ def test_exception_retries_with_backoff_then_succeeds(basket: Basket) -> None:
     assert gaps[0] >= 0.19 and gaps[1] >= 0.39  # 0.2 s, then 0.4 s
 
 
+@pytest.mark.needs("task_records")
 def test_gives_up_after_max_attempts_with_the_traceback(basket: Basket) -> None:
     @basket.task(max_attempts=2, backoff=0.05)
     def always_fails() -> None:
@@ -70,6 +73,7 @@ def test_gives_up_after_max_attempts_with_the_traceback(basket: Basket) -> None:
     assert "gave up after attempt 2 of 2" in (task.last_error or "")
 
 
+@pytest.mark.needs("task_records")
 def test_fail_stops_retries_and_retry_picks_the_time(basket: Basket) -> None:
     @basket.task(max_attempts=5)
     def fails_now() -> None:
@@ -97,6 +101,7 @@ def test_fail_stops_retries_and_retry_picks_the_time(basket: Basket) -> None:
     assert tc and tc.state == "retrying" and tc.run_at.year == 2099
 
 
+@pytest.mark.needs("task_records")
 def test_async_timeout_cancels_the_handler(basket: Basket) -> None:
     cancelled = threading.Event()
 
@@ -116,6 +121,7 @@ def test_async_timeout_cancels_the_handler(basket: Basket) -> None:
     assert cancelled.is_set()
 
 
+@pytest.mark.needs("task_records")
 def test_sync_timeout_abandons_the_thread_and_discards_its_result(basket: Basket) -> None:
     release = threading.Event()
     finished = threading.Event()
@@ -150,6 +156,7 @@ def test_sync_timeout_abandons_the_thread_and_discards_its_result(basket: Basket
     assert "TaskTimeout" in (task.last_error or "")
 
 
+@pytest.mark.needs("task_records")
 def test_undecodable_arguments_fail_that_task_only(basket: Basket) -> None:
     ran: list[int] = []
 
@@ -169,6 +176,7 @@ def test_undecodable_arguments_fail_that_task_only(basket: Basket) -> None:
     assert ran == [2]
 
 
+@pytest.mark.needs("many_workers", "task_records")
 def test_long_task_keeps_its_lease_with_heartbeats(basket: Basket) -> None:
     runs: list[int] = []
 
@@ -193,6 +201,7 @@ def test_long_task_keeps_its_lease_with_heartbeats(basket: Basket) -> None:
     assert basket.get(ref.id).attempts == 1  # type: ignore[union-attr]
 
 
+@pytest.mark.needs("task_records")
 def test_stop_hands_back_unstarted_and_waits_for_running(basket: Basket) -> None:
     started = threading.Event()
 
@@ -217,6 +226,7 @@ def test_stop_hands_back_unstarted_and_waits_for_running(basket: Basket) -> None
             assert task.attempts == 0  # handed back without costing an attempt
 
 
+@pytest.mark.needs("task_records")
 def test_stop_after_grace_period_records_the_interruption(basket: Basket) -> None:
     started = threading.Event()
 

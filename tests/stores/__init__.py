@@ -1,7 +1,9 @@
 """Isolated test stores, one factory module per backend.
 
 Adding a backend to every conformance test, crash test and benchmark means adding its
-name to ``STORES`` and writing ``tests/stores/<name>.py`` with a ``FACTORY``.
+name to ``STORES`` and writing ``tests/stores/<name>.py`` with a ``FACTORY``. The
+transports that are not stores (``TRANSPORTS``) run the conformance suite too, where
+each test their capabilities do not cover is a named skip (``tests/conformance``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from typing import Protocol
 import pytest
 
 STORES = ["sqlite", "postgres", "mysql", "redis"]
+TRANSPORTS = ["amqp", "nats", "file"]
+BACKENDS = STORES + TRANSPORTS
+"""Every backend the conformance suite runs against."""
 
 
 class StoreFactory(Protocol):

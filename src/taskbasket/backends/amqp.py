@@ -202,6 +202,11 @@ class AmqpBackend(BusBackendBase):
 
     def _publish(self, messages: Sequence[tuple[TaskMessage, float]]) -> None:
         """Publish each message to its queue after its delay (seconds, may be <= 0)."""
+        self.transport.publish(self._routed(messages))
+
+    def _routed(self, messages: Sequence[tuple[TaskMessage, float]]) -> list[Publish]:
+        """The publishes that deliver each message to its queue after its delay, with the
+        queues and delay levels they pass through declared."""
         batch: list[Publish] = []
         for message, delay in messages:
             self._ensure_queue(message.queue)
@@ -214,12 +219,15 @@ class AmqpBackend(BusBackendBase):
             top = units.bit_length() - 1  # the highest level this delay passes through
             self._ensure_levels(top + 1)
             batch.append(Publish(self.delay_name(top), key, message.encode(), properties))
-        self.transport.publish(batch)
+        return batch
 
     def _dead_letter(self, message: TaskMessage) -> None:
+        self.transport.publish([self._dead_lettered(message)])
+
+    def _dead_lettered(self, message: TaskMessage) -> Publish:
         self._ensure_queue(message.queue)
-        self.transport.publish([Publish(
-            "", self.dead_queue(message.queue), message.encode(), persistent(message.id))])
+        return Publish("", self.dead_queue(message.queue), message.encode(),
+                       persistent(message.id))
 
     def _requeue(self, message: TaskMessage) -> None:
         self._publish([(message, 0.0)])
@@ -327,7 +335,7 @@ class AmqpBackend(BusBackendBase):
             if held is None or held.message.id != outcome.lease.task_id:
                 results.append(self._finished.get(token, False))
                 continue
-            accepted = self.transport.current(held.delivery) and self._record(held, outcome)
+            accepted = self._record(held, outcome)
             with self._lock:
                 self._held.pop(token, None)
                 self._finished[token] = accepted
@@ -337,19 +345,24 @@ class AmqpBackend(BusBackendBase):
         return results
 
     def _record(self, held: _Held, outcome: Outcome) -> bool:
+        """Publish what the outcome needs and acknowledge, only while the delivery is
+        current: a stale outcome publishes nothing (``publish_and_ack``)."""
         message, now = held.message, time.time()
+        if not self.transport.current(held.delivery):
+            return False
+        publishes: list[Publish] = []
         if outcome.kind is OutcomeKind.RETRY:
             delay = (outcome.retry_at.timestamp() - now if outcome.retry_at is not None
                      else outcome.retry_delay)
-            self._publish([(message.but(attempts=held.attempts, last_error=outcome.error,
-                                        run_at=now + delay), delay)])
+            publishes = self._routed([(message.but(
+                attempts=held.attempts, last_error=outcome.error, run_at=now + delay), delay)])
         elif outcome.kind is OutcomeKind.FAILED:
-            self._dead_letter(message.but(attempts=held.attempts, last_error=outcome.error,
-                                          failed_at=now))
+            publishes = [self._dead_lettered(message.but(
+                attempts=held.attempts, last_error=outcome.error, failed_at=now))]
         elif outcome.kind is OutcomeKind.RELEASED:
-            self._publish([(message, 0.0)])
-        acknowledged = self.transport.ack(held.delivery)
-        if outcome.kind is OutcomeKind.SUCCEEDED:
+            publishes = self._routed([(message, 0.0)])
+        acknowledged = self.transport.publish_and_ack(held.delivery, publishes)
+        if acknowledged and outcome.kind is OutcomeKind.SUCCEEDED:
             self._succeeded.add(message.id)
         return acknowledged
 

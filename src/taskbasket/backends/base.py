@@ -228,6 +228,19 @@ class Capabilities:
     """Idle workers are woken when work arrives, not only by polling."""
     multi_host: bool
     """Workers on several hosts can share the store."""
+    task_records: bool = True
+    """Every task is kept in every state, to look up by id, list, count, cancel, delete
+    and clean (a bus keeps messages: failed ones in its dead-letter queue, and counts of
+    ready ones)."""
+    unique_keys: bool = True
+    """A unique key holds while its task is not final."""
+    priority: bool = True
+    """Claims take higher priority first, then earlier run_at, then earlier enqueue."""
+    lease_expiry: bool = True
+    """``maintain`` rescues a lease that ran out without heartbeats (requeued, or failed on
+    its last attempt); a bus redelivers on its own terms instead."""
+    many_workers: bool = True
+    """Several worker processes can serve the store at once."""
 
 
 def lease_expired_error(attempts: int, max_attempts: int) -> str:

@@ -155,8 +155,10 @@ class LineBackend(BusBackendBase):
     """What both line transports share: claims of lines, retries in memory, dead letters
     appended to a JSON-lines file. Thread-safe (one lock). Subclasses supply the input."""
 
-    capabilities = Capabilities(transactional_enqueue=False, server_clock=False,
-                                notifications=False, multi_host=False)
+    capabilities = Capabilities(
+        transactional_enqueue=False, server_clock=False, notifications=False,
+        multi_host=False, task_records=False, unique_keys=False, priority=False,
+        lease_expiry=False, many_workers=False)
     keeps_leftovers = True
     """Unfinished tasks survive a stop in the input (file://), else go to the dead letters."""
 

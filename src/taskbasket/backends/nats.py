@@ -12,6 +12,10 @@ retried publish is stored once).
   lease (``--visibility-timeout``; the last worker to start sets it), heartbeats send
   ``in_progress``, and a message whose worker died is redelivered when AckWait runs out.
   Attempts are ``attempts`` carried in the message plus the delivery count.
+- **Fencing**: the server takes any acknowledgement, even from a delivery whose AckWait
+  ran out, so the worker fences itself (:mod:`taskbasket.backends.nats_leases`): an
+  outcome or heartbeat of a lease it no longer surely holds is refused, and nothing is
+  published or acknowledged for it.
 - **Delays** (``delay=``, ``run_at=``, retry backoff) publish to ``P.delayed.<queue>``.
   Each worker runs a promoter per queue it serves: it receives delayed messages and
   ``nak``s each with the time left, so the server hands it back when it is due, then
@@ -33,7 +37,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from nats.aio.msg import Msg
@@ -51,6 +54,7 @@ from taskbasket.backends.base import (
     OutcomeKind,
     lease_expired_error,
 )
+from taskbasket.backends.nats_leases import DeliveryLeases, HeldDelivery
 from taskbasket.bus import (
     DEFAULT_QUEUE,
     EARLY_TOLERANCE,
@@ -63,7 +67,13 @@ from taskbasket.bus import (
     corrupt_message,
     split_bus_url,
 )
-from taskbasket.bus.nats import NatsTransport, consumer_token, tasks_consumer, tasks_subject
+from taskbasket.bus.nats import (
+    Delivery,
+    NatsTransport,
+    consumer_token,
+    tasks_consumer,
+    tasks_subject,
+)
 from taskbasket.errors import ConfigurationError, StoreCorruptedError
 from taskbasket.task import TaskRef
 
@@ -74,13 +84,6 @@ PROMOTER_ACK_WAIT = 30.0
 PROMOTER_BATCH = 256
 LISTEN_SLICE = 5.0
 """Longest pull an idle listener keeps open at once."""
-
-
-@dataclass(eq=False)
-class _Held:
-    msg: Msg
-    message: TaskMessage
-    attempts: int
 
 
 class NatsBackend(BusBackendBase):
@@ -97,13 +100,12 @@ class NatsBackend(BusBackendBase):
         broker_url, self.prefix = split_bus_url(url)
         self.stream = self.prefix
         self.transport = NatsTransport(broker_url, on_stale=self._on_stale)
-        self._lock = threading.Lock()
         self._migrated = False
         self._declared: set[str] = set()
         self._consumers: dict[str, float] = {}  # queue -> the AckWait set on its consumer
-        self._held: dict[str, _Held] = {}
+        self._leases = DeliveryLeases(lambda queue: self._consumers.get(queue, 0.0))
         self._succeeded = RecentIds()
-        self._stash: deque[Msg] = deque()
+        self._stash: deque[Delivery] = deque()
         self._promoters: dict[str, concurrent.futures.Future[Any]] = {}
         self._known: list[str] = []
         self._known_at = 0.0
@@ -224,21 +226,29 @@ class NatsBackend(BusBackendBase):
                 while len(claimed) < params.limit and rounds:
                     rounds -= 1
                     wanted = params.limit - len(claimed)
-                    msgs = await self.transport.pull(
+                    deliveries = await self.transport.pull(
                         self.stream, self.tasks_consumer(queue), wanted, None)
-                    for msg in msgs:
-                        task = await self._accept(msg, names)
+                    for delivery in deliveries:
+                        task = await self._accept(delivery, names)
                         if task is not None:
                             claimed.append(task)
-                    if len(msgs) < wanted:
+                    if len(deliveries) < wanted:
                         break
             return claimed
 
         return self.transport.call(claim())
 
-    async def _accept(self, msg: Msg, names: set[str] | None) -> ClaimedTask | None:
+    def _lapsed(self, delivery: Delivery) -> bool:
+        """True if ``delivery``'s AckWait may have run out (the server redelivers it)."""
+        queue = delivery.msg.subject.removeprefix(f"{self.prefix}.tasks.")
+        return self._leases.lapsed(queue, delivery.received)
+
+    async def _accept(self, delivery: Delivery, names: set[str] | None) -> ClaimedTask | None:
         """The claimed task of a delivery, or None if it was dealt with otherwise."""
+        msg = delivery.msg
         queue = msg.subject.removeprefix(f"{self.prefix}.tasks.")
+        if self._lapsed(delivery):  # read long ago (a listener's): no longer ours to settle
+            return None
         try:
             message = TaskMessage.decode(msg.data, f"NATS subject {msg.subject}")
         except StoreCorruptedError as exc:
@@ -264,8 +274,7 @@ class NatsBackend(BusBackendBase):
             await self._republish(message.but(attempts=attempts - 1), delay, "later")
             await msg.ack()
             return None
-        with self._lock:
-            self._held[msg.reply] = _Held(msg, message, attempts)
+        self._leases.hold(HeldDelivery(msg, message, attempts, queue, delivery.received))
         return message.claimed(attempts, msg.reply)
 
     async def _hand_back(self, msg: Msg) -> None:
@@ -281,7 +290,9 @@ class NatsBackend(BusBackendBase):
 
     async def _hand_back_stash(self) -> None:
         while self._stash:
-            await self._hand_back(self._stash.popleft())
+            delivery = self._stash.popleft()
+            if not self._lapsed(delivery):
+                await self._hand_back(delivery.msg)
 
     async def _on_stale(self, msg: Msg) -> None:
         """A message that arrived for a pull nobody waits for any more."""
@@ -309,9 +320,9 @@ class NatsBackend(BusBackendBase):
         consumer = self.delayed_consumer(queue)
         while True:
             try:
-                async for msg in self.transport.pull_iter(
+                async for delivery in self.transport.pull_iter(
                         self.stream, consumer, PROMOTER_BATCH, LISTEN_SLICE):
-                    await self._promote_one(msg)
+                    await self._promote_one(delivery.msg)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a broker outage: try again
@@ -337,38 +348,44 @@ class NatsBackend(BusBackendBase):
     # ------------------------------------------------------------------ leases, outcomes
 
     def leases_extend(self, params: LeaseExtendParams) -> set[str]:
-        """Tell the server each held message is in progress: its AckWait starts again."""
-        with self._lock:
-            held = [(lease.task_id, self._held[lease.token]) for lease in params.leases
-                    if lease.token in self._held]
+        """Tell the server each held message is in progress: its AckWait starts again.
+
+        A lease counts as extended only if the server confirmed the ``in_progress``
+        (a flush) before the lease ran out; stale leases are omitted and get nothing."""
+        held = [(lease.task_id, h) for lease in params.leases
+                if (h := self._leases.holding(lease)) is not None]
+        if not held:
+            return set()
 
         async def extend() -> None:
             for _, h in held:
                 await h.msg.in_progress()
             await self.transport.nc.flush()
 
+        sent = time.monotonic()
         self.transport.call(extend())
-        return {task_id for task_id, _ in held}
+        confirmed = time.monotonic()
+        return {task_id for task_id, h in held if self._leases.extended(h, sent, confirmed)}
 
     def tasks_finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        """Record each outcome whose lease is still held (``DeliveryLeases.holding``);
+        refuse the rest, publishing and acknowledging nothing for them."""
         async def finish() -> list[bool]:
             results = []
             for outcome in outcomes:
-                with self._lock:
-                    held = self._held.get(outcome.lease.token)
-                if held is None or held.message.id != outcome.lease.task_id:
+                held = self._leases.holding(outcome.lease)
+                if held is None:
                     results.append(False)
                     continue
                 await self._record(held, outcome)
-                with self._lock:
-                    self._held.pop(outcome.lease.token, None)
+                self._leases.forget(held)
                 results.append(True)
             await self.transport.nc.flush()
             return results
 
         return self.transport.call(finish())
 
-    async def _record(self, held: _Held, outcome: Outcome) -> None:
+    async def _record(self, held: HeldDelivery, outcome: Outcome) -> None:
         message, now = held.message, time.time()
         if outcome.kind is OutcomeKind.RETRY:
             delay = (outcome.retry_at.timestamp() - now if outcome.retry_at is not None
@@ -476,12 +493,12 @@ class NatsListener:
             self._closed.wait(timeout)
             return False
         expires = min(timeout, LISTEN_SLICE)
-        msg = backend.transport.call_until(
+        delivery = backend.transport.call_until(
             backend.transport.pull_first(backend.stream, consumers, expires),
             self._closed, expires + 5)
-        if msg is None:
+        if delivery is None:
             return False
-        backend._stash.append(msg)
+        backend._stash.append(delivery)
         if self._closed.is_set():
             self.close()
             return False

@@ -276,6 +276,7 @@ class BusBackendBase(BackendBase):
     transport_name = "a message bus"
     capabilities = Capabilities(
         transactional_enqueue=False, server_clock=False, notifications=True, multi_host=True,
+        task_records=False, unique_keys=False, priority=False, lease_expiry=False,
     )
 
     # --- transport-specific, implemented by each bus

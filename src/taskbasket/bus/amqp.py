@@ -302,6 +302,17 @@ class AmqpTransport:
         """Acknowledge; False if the delivery is stale (the broker will redeliver it)."""
         return self._settle(delivery, lambda ch: ch.basic_ack(delivery.delivery_tag))
 
+    def publish_and_ack(self, delivery: AmqpDelivery, messages: Sequence[Publish]) -> bool:
+        """Publish ``messages``, then acknowledge ``delivery``: both on the delivery's own
+        connection, under one hold of the lock, so nothing is published for a stale
+        delivery (its connection lost, even if another thread has reconnected since)."""
+        with self._lock:
+            if not self.current(delivery):
+                return False
+            if messages:
+                self.publish(messages)  # current: the main channel is the delivery's
+            return self.ack(delivery)
+
     def nack(self, delivery: AmqpDelivery, *, requeue: bool) -> bool:
         return self._settle(
             delivery, lambda ch: ch.basic_nack(delivery.delivery_tag, requeue=requeue))

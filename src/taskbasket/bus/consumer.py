@@ -236,9 +236,9 @@ class _NatsDriver:
 
     def receive(self, timeout: float, stop: threading.Event) -> Message | None:
         transport = self.transport
-        msgs = transport.call(transport.pull(self.stream, self.consumer, 1, None))
+        deliveries = transport.call(transport.pull(self.stream, self.consumer, 1, None))
         deadline = time.monotonic() + timeout
-        while not msgs and not stop.is_set():
+        while not deliveries and not stop.is_set():
             left = deadline - time.monotonic()
             if left <= 0.001:
                 return None
@@ -246,10 +246,10 @@ class _NatsDriver:
             first = transport.call_until(
                 transport.pull_first(self.stream, [self.consumer], expires), stop,
                 expires + 5)
-            msgs = [first] if first is not None else []
-        if not msgs:
+            deliveries = [first] if first is not None else []
+        if not deliveries:
             return None
-        msg = msgs[0]
+        msg = deliveries[0].msg
         headers = dict(msg.headers or {})
         return Message(headers.get("Nats-Msg-Id", ""), msg.data,
                        msg.metadata.num_delivered > 1, headers, msg)

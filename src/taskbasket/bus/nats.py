@@ -8,7 +8,8 @@ asks for exactly ``batch`` messages, either at once (``no_wait``) or waiting up 
 ``expires`` seconds. Every request has its own reply subject, so a message that arrives
 after its caller stopped waiting is recognised as *stale* and handed to ``on_stale``
 (which returns it to the stream) instead of being mistaken for the answer to a later
-request. A message not acknowledged within the consumer's AckWait is redelivered.
+request. A message not acknowledged within the consumer's AckWait is redelivered. Each
+delivery carries the moment this client read it, from which its AckWait is counted.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import itertools
 import json
 import re
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -73,6 +76,15 @@ def status_of(msg: Msg) -> str | None:
     """The status code of a JetStream status message (404, 408, 409...), else None."""
     headers = msg.headers
     return headers.get("Status") if headers and not msg.data else None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Delivery:
+    """A message a pull received, and when: ``received`` is ``time.monotonic()`` as the
+    client read it, within moments of the server starting its AckWait."""
+
+    msg: Msg
+    received: float
 
 
 class NatsTransport:
@@ -180,8 +192,8 @@ class NatsTransport:
 
     async def pull_iter(
         self, stream: str, consumer: str, batch: int, expires: float | None,
-    ) -> AsyncIterator[Msg]:
-        """Yield up to ``batch`` messages as they arrive: those ready now (``expires``
+    ) -> AsyncIterator[Delivery]:
+        """Yield up to ``batch`` deliveries as they arrive: those ready now (``expires``
         None) or arriving within ``expires`` seconds.
 
         Each request has its own reply subscription (a delivered message carries its
@@ -189,14 +201,14 @@ class NatsTransport:
         apart). If the caller stops before the server ended the request, the subscription
         stays until the request expires and hands what still arrives to ``on_stale``.
         """
-        queue: asyncio.Queue[Msg] = asyncio.Queue()
+        queue: asyncio.Queue[Delivery] = asyncio.Queue()
         stale = False
 
         async def receive(msg: Msg) -> None:
             if stale:
                 await self._stale(msg)
             else:
-                queue.put_nowait(msg)
+                queue.put_nowait(Delivery(msg, time.monotonic()))
 
         subscription = await self.nc.subscribe(f"{self._inbox}.{next(self._serial)}",
                                                cb=receive)
@@ -218,9 +230,10 @@ class NatsTransport:
                 if remaining <= 0:
                     return
                 try:
-                    msg = await asyncio.wait_for(queue.get(), remaining)
+                    delivery = await asyncio.wait_for(queue.get(), remaining)
                 except TimeoutError:
                     return
+                msg = delivery.msg
                 status = status_of(msg)
                 if status is not None:
                     ended = True
@@ -230,12 +243,12 @@ class NatsTransport:
                         f"NATS refused a fetch from {stream}/{consumer}: {status} "
                         f"{(msg.headers or {}).get('Description', '')}")
                 received += 1
-                yield msg
+                yield delivery
             ended = True
         finally:
             stale = True
             while not queue.empty():  # arrived after the caller stopped reading
-                await self._stale(queue.get_nowait())
+                await self._stale(queue.get_nowait().msg)
             if ended:
                 await subscription.unsubscribe()
             else:
@@ -245,20 +258,20 @@ class NatsTransport:
 
     async def pull(
         self, stream: str, consumer: str, batch: int, expires: float | None,
-    ) -> list[Msg]:
-        return [msg async for msg in self.pull_iter(stream, consumer, batch, expires)]
+    ) -> list[Delivery]:
+        return [d async for d in self.pull_iter(stream, consumer, batch, expires)]
 
     async def pull_first(
         self, stream: str, consumers: list[str], expires: float,
-    ) -> Msg | None:
-        """Wait up to ``expires`` for one message from any of ``consumers``; messages that
+    ) -> Delivery | None:
+        """Wait up to ``expires`` for one delivery from any of ``consumers``; messages that
         arrive from the others meanwhile are stale (handed to ``on_stale``)."""
         tasks = [asyncio.ensure_future(self.pull(stream, c, 1, expires)) for c in consumers]
         try:
             for next_done in asyncio.as_completed(tasks):
-                msgs = await next_done
-                if msgs:
-                    return msgs[0]
+                deliveries = await next_done
+                if deliveries:
+                    return deliveries[0]
             return None
         finally:
             for task in tasks:

@@ -1,0 +1,64 @@
+"""The conformance suite runs against every backend (``BACKENDS``): the stores and the
+transports that are not stores (RabbitMQ, NATS JetStream, ``file://``).
+
+A test that needs what some backends cannot do says so with
+``@pytest.mark.needs("flag", ...)``, naming fields of
+:class:`~taskbasket.backends.base.Capabilities` (``@pytest.mark.lacks(...)`` for a test
+of backends without one); where it does not apply it is skipped with a reason naming the
+backend and the capability, so ``pytest -ra`` lists every such skip instead of the test
+being absent or passing vacuously.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+
+import pytest
+
+from taskbasket.backends import BACKENDS as SCHEMES
+from taskbasket.backends.base import Capabilities
+from tests.stores import BACKENDS, available_store
+
+_SCHEME = {"postgres": "postgresql"}
+
+
+def capabilities_of(name: str) -> Capabilities:
+    """What the backend of test store ``name`` can do (its class says; nothing connects)."""
+    module_name, class_name, _ = SCHEMES[_SCHEME.get(name, name)]
+    found: Capabilities = getattr(importlib.import_module(module_name), class_name).capabilities
+    return found
+
+
+def _flags(node: pytest.Item, marker_name: str) -> list[str]:
+    fields = {f.name for f in dataclasses.fields(Capabilities)}
+    flags = [flag for marker in node.iter_markers(marker_name) for flag in marker.args]
+    for flag in flags:
+        if flag not in fields:
+            raise pytest.UsageError(
+                f"{node.nodeid}: {marker_name}({flag!r}) is not a Capabilities field; use "
+                f"one of {', '.join(sorted(fields))}")
+    return flags
+
+
+def why_not(name: str, node: pytest.Item) -> str | None:
+    """Why ``node`` does not apply to backend ``name`` (a capability it ``needs`` and the
+    backend lacks, or one it ``lacks`` and the backend has), or None."""
+    capabilities = capabilities_of(name)
+    missing = [flag for flag in _flags(node, "needs") if not getattr(capabilities, flag)]
+    if missing:
+        return f"{name} lacks {', '.join(missing)} (Capabilities)"
+    present = [flag for flag in _flags(node, "lacks") if getattr(capabilities, flag)]
+    if present:
+        return f"{name} has {', '.join(present)}: the test is of backends without it"
+    return None
+
+
+@pytest.fixture(params=BACKENDS)
+def store_name(request: pytest.FixtureRequest) -> str:
+    """Each backend in turn; a test that does not apply to it is a named skip."""
+    name: str = request.param
+    reason = why_not(name, request.node)
+    if reason:
+        pytest.skip(reason)
+    return available_store(name)

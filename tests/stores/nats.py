@@ -1,0 +1,5 @@
+"""NATS JetStream for the conformance suite: a broker prefix of its own per test."""
+
+from tests.stores.buses import BusFactory
+
+FACTORY = BusFactory("nats")
