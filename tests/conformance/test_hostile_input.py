@@ -24,6 +24,8 @@ from taskbasket.worker.job import UNSTORABLE_ERROR, Job
 from taskbasket.worker.worker import Worker
 from tests.helpers import Effects, wait_for
 
+pytestmark = pytest.mark.needs("task_records")  # the stored error text is read back
+
 NUL_EMAIL = "x\u0000@example.com"  # as JSON "x\u0000@example.com" arrives
 FILE_NAME = os.fsdecode(b"caf\xe9.txt")  # an undecodable file name: 'caf\udce9.txt'
 SURROGATE = json.loads('"\\ud800"')  # JSON can carry a lone surrogate

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from taskbasket import Basket, State
 from taskbasket.backends.base import CountByNameParams, ListParams, Outcome, OutcomeKind
 from taskbasket.backends.base import TaskFilter as Filter
 from tests.conformance.test_enqueue import claim
+
+pytestmark = pytest.mark.needs("task_records")  # listings and counts of stored tasks
 
 BULKY = "x" * 50_000
 
