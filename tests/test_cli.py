@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run_taskbasket
 
 APP = '''
 from taskbasket import Basket
@@ -23,11 +23,7 @@ def send_email(to: str) -> None:
 
 
 def tb(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "taskbasket", *args], cwd=cwd, capture_output=True, text=True,
-        input=stdin, timeout=60, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "src"),
-                                      "COLUMNS": "200"},
-    )
+    return run_taskbasket(*args, cwd=cwd, stdin=stdin)
 
 
 @pytest.fixture

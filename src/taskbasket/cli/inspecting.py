@@ -7,6 +7,7 @@ from datetime import datetime
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from taskbasket.cli.context import (
     Context,
@@ -18,9 +19,57 @@ from taskbasket.cli.context import (
     split,
     state_option,
 )
-from taskbasket.cli.output import console, emit_json, fail, state_cell, when
+from taskbasket.cli.output import console, emit_json, fail, say, state_cell, when
 from taskbasket.cli.root import main
-from taskbasket.task import State
+from taskbasket.task import State, Task
+
+FOLDED_WIDTH = 24
+"""Names and queues longer than this are cut with "…" in ``ls`` (``show`` has them all)."""
+OPTIONAL_COLUMNS = ("prio", "created", "run at")
+"""Columns ``ls`` adds, in this order, while they fit the terminal's width."""
+
+
+def _name_cell(task: Task, known: set[str]) -> Text:
+    name = Text(task.name)
+    if known and task.name not in known:
+        name.append(" (unknown)", style="red")
+    return name
+
+
+def listing(tasks: list[Task], known: set[str], width: int) -> list[Text]:
+    """The lines of ``ls``: a header, then per task a line of short fields led by the
+    whole id (never folded, so it can be copied) and, below it, its last error line."""
+    cells: dict[str, list[Text]] = {
+        "id": [Text(t.id) for t in tasks],
+        "name": [_name_cell(t, known) for t in tasks],
+        "queue": [Text(t.queue) for t in tasks],
+        "state": [state_cell(t.state) for t in tasks],
+        "attempts": [Text(f"{t.attempts}/{t.max_attempts}") for t in tasks],
+        "prio": [Text(str(t.priority)) for t in tasks],
+        "created": [Text(when(t.created_at)) for t in tasks],
+        "run at": [Text(when(t.run_at)) for t in tasks],
+    }
+    widths = {column: max([len(column), *(c.cell_len for c in values)])
+              for column, values in cells.items()}
+    for column in ("name", "queue"):
+        widths[column] = min(widths[column], FOLDED_WIDTH)
+    columns = ["id", "name", "queue", "state", "attempts"]
+    for column in OPTIONAL_COLUMNS:
+        if sum(widths[c] + 2 for c in [*columns, column]) <= width:
+            columns.append(column)
+    lines = [Text("  ".join(c.ljust(widths[c]) for c in columns).rstrip(), style="bold")]
+    for index, task in enumerate(tasks):
+        line = Text()
+        for column in columns:
+            cell = cells[column][index].copy()
+            cell.truncate(widths[column], overflow="ellipsis", pad=True)
+            line.append_text(cell)
+            line.append("  ")
+        line.rstrip()
+        lines.append(line)
+        if task.error_line:
+            lines.append(Text("    " + task.error_line, style="red"))
+    return lines
 
 
 @main.command("ls")
@@ -44,19 +93,10 @@ def list_tasks(
         emit_json([t.as_dict() for t in tasks])
         return
     known = set(basket.registry)
-    table = Table(show_lines=False, header_style="bold")
-    for column in ("id", "name", "queue", "state", "prio", "attempts", "created", "run at",
-                   "last error"):
-        table.add_column(column, overflow="fold")
-    for t in tasks:
-        name = t.name if not known or t.name in known else f"{t.name} [red](unknown)[/]"
-        error = (t.last_error or "").strip().splitlines()[-1:] or [""]
-        table.add_row(t.id, name, t.queue, state_cell(t.state), str(t.priority),
-                      f"{t.attempts}/{t.max_attempts}", when(t.created_at), when(t.run_at),
-                      error[0][:60])
-    console.print(table)
+    for line in listing(tasks, known, console.width):
+        console.print(line, overflow="fold", highlight=False)
     if len(tasks) == limit:
-        console.print(f"[dim]more: taskbasket ls --before {tasks[-1].id}[/]")
+        console.print(Text(f"more: taskbasket ls --before {tasks[-1].id}", style="dim"))
 
 
 @main.command()
@@ -88,15 +128,15 @@ def count(
     for state in State:
         table.add_column(state_cell(state), justify="right")
     for q in queue_names:
-        table.add_row(q, *(str(stats.get((q, s), 0)) for s in State))
-    table.add_row("[bold]all[/]", *(
-        f"[bold]{sum(stats.get((q, s), 0) for q in queue_names)}[/]" for s in State
+        table.add_row(Text(q), *(str(stats.get((q, s), 0)) for s in State))
+    table.add_row(Text("all", style="bold"), *(
+        Text(str(sum(stats.get((q, s), 0) for q in queue_names)), style="bold") for s in State
     ))
     console.print(table)
     if ctx.app and not getattr(basket.backend, "is_bus", False):  # a bus cannot list
         unknown = basket.unknown_names()
         if unknown:
-            console.print("[yellow]waiting for a worker that knows them:[/] " + ", ".join(
+            say(("waiting for a worker that knows them: ", "yellow"), ", ".join(
                 f"{name} ({n})" for name, n in sorted(unknown.items())))
 
 
@@ -122,15 +162,15 @@ def show(ctx: Context, task_id: str) -> None:
         if key == "state":
             shown = state_cell(task.state)
         elif isinstance(value, datetime):
-            shown = when(value)
+            shown = Text(when(value))
         elif isinstance(value, list | dict):
-            shown = json.dumps(value, ensure_ascii=False)
+            shown = Text(json.dumps(value, ensure_ascii=False))
         else:
-            shown = str(value)
+            shown = Text(str(value))
         table.add_row(key, shown)
     console.print(table, highlight=False)
     if task.payload_error:
-        console.print(f"[red]arguments unreadable:[/] {task.payload_error}", highlight=False)
+        say(("arguments unreadable: ", "red"), task.payload_error)
     if task.last_error:
-        console.print("[bold]last error:[/]")
-        console.print(task.last_error, highlight=False, markup=False)
+        say(("last error:", "bold"))
+        say(task.last_error)

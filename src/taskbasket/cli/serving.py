@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.text import Text
 
 from taskbasket.cli.context import Context, common_options, pass_context, run_safely
 from taskbasket.cli.output import err_console, fail
@@ -33,7 +34,8 @@ def dashboard(ctx: Context, host: str, port: int, token: str | None,
         if not sep or not username or not password:
             fail("--basic-auth must be USER:PASS, both non-empty")
     basket = ctx.basket()
-    err_console.print(f"dashboard of {basket.url} on http://{host}:{port}/", highlight=False)
+    err_console.print(Text(f"dashboard of {basket.url} on http://{host}:{port}/"),
+                      highlight=False)
     serve(basket, host=host, port=port, token=token, username=username, password=password)
 
 
@@ -56,8 +58,9 @@ def metrics(ctx: Context, host: str, port: int, cache_seconds: float) -> None:
         server, _ = serve_metrics(basket, port, host, cache_seconds=cache_seconds)
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc}")
-    err_console.print(f"metrics of {basket.url} on http://{host}:{server.server_port}/metrics",
-                      highlight=False)
+    err_console.print(
+        Text(f"metrics of {basket.url} on http://{host}:{server.server_port}/metrics"),
+        highlight=False)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from taskbasket.cli.context import Context, common_options, pass_context, run_safely
-from taskbasket.cli.output import console, emit_json, fail
+from taskbasket.cli.output import emit_json, fail, say
 from taskbasket.cli.root import main
 from taskbasket.validation import parse_duration
 
@@ -24,7 +24,7 @@ def migrate(ctx: Context) -> None:
     if ctx.as_json:
         emit_json({"migrated": True, "url": basket.url})
     else:
-        console.print(f"[green]schema is up to date[/] ({basket.url})", highlight=False)
+        say(("schema is up to date", "green"), f" ({basket.url})")
 
 
 @main.command()
