@@ -972,6 +972,17 @@ def _stored(row: dict[str, str]) -> StoredTask:
         ) from exc
 
 
+def _check_database(url: str, path: str) -> None:
+    """The URL's path is empty or ``/N``, a database number; anything else is refused
+    (redis-py would quietly use database 0 for ``/five``)."""
+    number = path[1:] if path.startswith("/") else path
+    if number and not number.isdigit():
+        raise ConfigurationError(
+            f"the Redis URL {redact_url(url)!r} names database {number!r}: the path must be "
+            "a database number, e.g. redis://host:6379/0 (or nothing, for database 0)"
+        )
+
+
 def _translated(method: Callable[P, R]) -> Callable[P, R]:
     """Turn redis-py's errors into taskbasket's, naming the server."""
 
@@ -1093,8 +1104,9 @@ class RedisBackend(BackendBase):
                 hint = f" Did you mean {close[0]!r}?" if close else ""
                 raise ConfigurationError(
                     f"unknown option {key!r} in the Redis URL {redact_url(url)!r}.{hint} "
-                    "Options: prefix and redis-py's {', '.join(sorted(_REDIS_QUERY_OPTIONS))}"
+                    f"Options: prefix and redis-py's {', '.join(sorted(_REDIS_QUERY_OPTIONS))}"
                 )
+        _check_database(url, parts.path)
         prefix = options.pop("prefix", None)
         if ours:
             if prefix is not None and prefix != ours[-1][1]:
