@@ -86,6 +86,7 @@ def test_bad_input_gets_one_clear_line(project: Path) -> None:
         (["worker"], "needs your tasks"),
         (["retry"], "say which tasks"),
         (["ls", "--state", "done"], "Invalid value"),
+        (["ls", "--before", "garbage"], "before must be a task id"),
         (["ls", "--url", "redis://127.0.0.1:6379/five"], "names database 'five'"),
     ]
     for args, expected in cases:

@@ -22,7 +22,7 @@ from taskbasket.codec import DEFAULT_MAX_PAYLOAD_BYTES, decode_arguments, encode
 from taskbasket.definition import EXECUTORS, EnqueueOptions, TaskDefinition, split_call
 from taskbasket.errors import ConfigurationError, StoreCorruptedError, UnknownTaskError
 from taskbasket.events import EnqueueMiddleware, Event, EventKind, Hook, Hooks, Middleware
-from taskbasket.ids import new_task_ids
+from taskbasket.ids import canonical_task_id, new_task_ids
 from taskbasket.retry import BackoffPolicy, as_policy
 from taskbasket.task import FINAL_STATES, State, Task, TaskRef
 from taskbasket.validation import (
@@ -421,9 +421,15 @@ class Basket:
         limit: int = 50,
         before: str | None = None,
     ) -> list[Task]:
-        """Tasks newest first; pass the last id seen as ``before`` for the next page."""
+        """Tasks newest first; pass the last id seen as ``before`` for the next page.
+
+        ``before`` must be a task id (a UUID); anything else is a ConfigurationError, on
+        every store.
+        """
         if limit < 1:
             raise ConfigurationError(f"limit must be >= 1, got {limit}")
+        if before is not None:
+            before = canonical_task_id(before, "before")
         stored = self.backend.tasks_list(
             ListParams(self._filter(None, state, queue, name), limit=limit, before_id=before)
         )
