@@ -342,6 +342,8 @@ class Basket:
         options: EnqueueOptions,
     ) -> list[TaskRef]:
         """Validate, encode and store calls of task ``name`` in one transaction."""
+        if options.connection is not None and self.backend.capabilities.transactional_enqueue:
+            _refuse_async_connection(options.connection)
         headers: dict[str, str] = {}
         # (without enqueue middleware, a null context: cheaper than an empty chain)
         scope = (self.hooks.around_enqueue(name, headers) if self.hooks.enqueue_middleware
@@ -548,6 +550,20 @@ class Basket:
         from taskbasket.worker import Worker
 
         return Worker(self, **options)
+
+
+def _refuse_async_connection(connection: Any) -> None:
+    """A sync enqueue cannot use an async connection or session (psycopg AsyncConnection,
+    SQLAlchemy AsyncSession/AsyncConnection, ...): its methods are coroutines."""
+    import inspect
+
+    if inspect.iscoroutinefunction(getattr(type(connection), "execute", None)):
+        kind = f"{type(connection).__module__}.{type(connection).__name__}"
+        raise ConfigurationError(
+            f"connection= is an async connection ({kind}): a sync enqueue cannot use it. "
+            "Enqueue with enqueue_async() instead, e.g. "
+            "await send_email.options(connection=session).enqueue_async(...)"
+        )
 
 
 def _check_executor(executor: str | None, fn: Callable[..., Any]) -> str:
