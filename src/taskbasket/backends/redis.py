@@ -1154,7 +1154,7 @@ class RedisBackend(BackendBase):
         """A client with its own connection pool; one retry covers a connection that the
         server closed (restart, CLIENT KILL) since it was last used."""
         options: dict[str, Any] = {
-            "socket_timeout": 10.0, "socket_connect_timeout": 5.0, **self._options,
+            "socket_timeout": 10.0, "socket_connect_timeout": 10.0, **self._options,
         }
         if listener:
             options["socket_timeout"] = LISTEN_SLICE + 10.0
