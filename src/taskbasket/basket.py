@@ -295,6 +295,8 @@ class Basket:
     ) -> list[NewTask]:
         check_name("task", name)
         definition = self.registry.get(name)
+        if definition is not None:
+            definition.check_arguments(calls)
         queue = options.queue if options.queue is not None else (
             definition.queue if definition else self.default_queue
         )
