@@ -97,6 +97,22 @@ def test_bad_input_gets_one_clear_line(project: Path) -> None:
     assert json.loads(tb("count", "--json", cwd=project).stdout) == {}  # nothing stored
 
 
+def test_enqueue_with_app_refuses_a_typo_and_without_app_takes_any_name(
+    project: Path,
+) -> None:
+    typo = tb("--app", "myapp", "enqueue", "sned_email", "--args", '["a@b.c"]', cwd=project)
+    assert typo.returncode == 2, typo
+    assert "Did you mean 'send_email'?" in typo.stderr and "leave out --app" in typo.stderr
+    wrong = tb("--app", "myapp", "enqueue", "send_email", "--args", '["a"]', "--kwargs",
+               '{"too": 1}', cwd=project)
+    assert wrong.returncode == 2 and "unexpected keyword argument 'too'" in wrong.stderr
+    assert json.loads(tb("count", "--json", cwd=project).stdout) == {}  # nothing stored
+    by_name = tb("enqueue", "sned_email", "--args", '["a@b.c"]', cwd=project)
+    assert by_name.returncode == 0, by_name.stderr  # no --app: the names are not known here
+    assert json.loads(tb("count", "--name", "sned_email", "--json", cwd=project).stdout) == {
+        "count": 1}
+
+
 def test_migrate(project: Path) -> None:
     result = tb("migrate", "--url", f"sqlite:///{project}/m.db", cwd=project)
     assert result.returncode == 0 and "up to date" in result.stdout

@@ -255,14 +255,24 @@ class Basket:
         try:
             return self.registry[name]
         except KeyError:
-            import difflib
+            raise self._unknown_name(name) from None
 
-            close = difflib.get_close_matches(name, list(self.registry), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise UnknownTaskError(
-                f"no task named {name!r} is registered in this basket.{hint} Known: "
-                f"{', '.join(sorted(self.registry)) or 'none'}"
-            ) from None
+    def _unknown_name(self, name: str, hint: str = "") -> UnknownTaskError:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(self.registry), n=3)
+        guess = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+        return UnknownTaskError(
+            f"no task named {name!r} is registered in this basket.{guess} Known: "
+            f"{', '.join(sorted(self.registry)) or 'none'}{hint}"
+        )
+
+    def _check_name_known(self, name: str, strict: bool) -> None:
+        """Refuse a name this basket does not register, when it registers any (strict)."""
+        if strict and self.registry and name not in self.registry:
+            raise self._unknown_name(name, ". To enqueue a task that only other workers "
+                                           "know, pass strict=False (on the command line: "
+                                           "leave out --app)")
 
     # ------------------------------------------------------------------ enqueue
 
@@ -271,19 +281,30 @@ class Basket:
         name: str,
         args: Sequence[Any] = (),
         kwargs: Mapping[str, Any] | None = None,
+        *,
+        strict: bool = True,
         **options: Any,
     ) -> TaskRef:
-        """Enqueue a task by name; the name need not be registered in this process."""
+        """Enqueue a task by name, with enqueue options (queue, delay, ...).
+
+        A basket with no task registered (a producer that imports no handlers) enqueues
+        any name. A basket that registers tasks knows its names: an unknown one, usually a
+        typo, raises UnknownTaskError with the close matches, unless ``strict=False`` (for
+        a task that only workers of another code base handle).
+        """
         from taskbasket.definition import _make_options
 
+        self._check_name_known(check_name("task", name), strict)
         return self.enqueue_calls(name, [(tuple(args), kwargs or {})], _make_options(options))[0]
 
     def enqueue_many(
-        self, name: str, calls: Iterable[Any], **options: Any
+        self, name: str, calls: Iterable[Any], *, strict: bool = True, **options: Any
     ) -> list[TaskRef]:
-        """Enqueue many calls of one task by name, in one transaction."""
+        """Enqueue many calls of one task by name, in one transaction; ``strict`` as for
+        :meth:`enqueue`."""
         from taskbasket.definition import _make_options
 
+        self._check_name_known(check_name("task", name), strict)
         return self.enqueue_calls(name, [split_call(c) for c in calls], _make_options(options))
 
     def _new_tasks(

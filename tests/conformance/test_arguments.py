@@ -1,4 +1,5 @@
-"""Arguments are bound to the handler's signature: at enqueue when the handler is
+"""A call must fit its task: a basket that registers tasks refuses an unknown name (a typo)
+by default; arguments are bound to the handler's signature at enqueue when the handler is
 registered there, and in the worker, where a call that cannot bind fails at once."""
 
 from __future__ import annotations
@@ -10,10 +11,36 @@ from typing import Any
 
 import pytest
 
-from taskbasket import Basket, State
+from taskbasket import Basket, State, UnknownTaskError
 from taskbasket.definition import ArgumentCheck
 from taskbasket.errors import ArgumentsError
 from tests.apps import cpuapp
+
+
+def test_a_basket_that_registers_tasks_refuses_an_unknown_name(basket: Basket) -> None:
+    @basket.task
+    def send_email(to: str) -> None: ...
+
+    @basket.task
+    def send_sms(to: str) -> None: ...
+
+    with pytest.raises(UnknownTaskError, match="Did you mean 'send_email' or 'send_sms'"):
+        basket.enqueue("send_mail", ["a@b.c"])
+    with pytest.raises(LookupError, match="pass strict=False"):
+        basket.enqueue_many("sned_email", [("a",), ("b",)])
+    assert basket.count() == 0
+    other = basket.enqueue("handled_elsewhere", [1], strict=False)  # another code base's
+    assert basket.get(other.id).name == "handled_elsewhere"  # type: ignore[union-attr]
+    basket.enqueue_many("handled_elsewhere", [(2,)], strict=False)
+    assert basket.count(name="handled_elsewhere") == 2
+
+
+def test_a_basket_without_tasks_enqueues_any_name(store_url: str) -> None:
+    with Basket(store_url) as producer:  # imports no handler: it cannot know the names
+        ref = producer.enqueue("sned_email", ["a@b.c"])
+        producer.enqueue_many("anything", [(1,), (2,)])
+        assert producer.get(ref.id).name == "sned_email"  # type: ignore[union-attr]
+        assert producer.count() == 3
 
 
 def test_enqueue_refuses_a_call_that_cannot_bind_naming_the_parameter(basket: Basket) -> None:
