@@ -45,6 +45,13 @@ DEFAULT_QUEUE = "default"
 DEFAULT_MAX_ATTEMPTS = 10
 DEFAULT_TIMEOUT = 300.0
 
+URL_PRECEDENCE = (
+    "The store URL is, first found: the URL given explicitly (taskbasket --url, "
+    "basket.use_url), the URL in code (Basket(url), the --app basket's), $TASKBASKET_URL, "
+    f"then {DEFAULT_URL}."
+)
+"""The one rule for the store URL, for the library and the command line alike."""
+
 StateArg = State | str | Sequence[State | str] | None
 NamesArg = str | Sequence[str] | None
 
@@ -73,8 +80,9 @@ def _names(value: NamesArg) -> list[str] | None:
 class Basket:
     """The client of one store: a registry of tasks plus enqueue and inspection.
 
-    ``Basket()`` uses ``$TASKBASKET_URL`` or else ``sqlite:///taskbasket.db``. The store is
-    opened on first use, so creating a Basket at import time costs nothing. Thread-safe.
+    ``Basket(url)`` uses ``url``; ``Basket()`` uses ``$TASKBASKET_URL`` or else
+    ``sqlite:///taskbasket.db`` (the whole rule: ``URL_PRECEDENCE``). The store is opened on
+    first use, so creating a Basket at import time costs nothing. Thread-safe.
     """
 
     def __init__(
@@ -121,7 +129,8 @@ class Basket:
         return self._backend
 
     def use_url(self, url: str) -> None:
-        """Point this basket at another store, before it has been opened."""
+        """Point this basket at another store, before it has been opened: an explicit
+        URL (``taskbasket --url``) wins over the one in code."""
         if self._backend is not None:
             raise ConfigurationError("the store is open already; choose the URL before use")
         open_backend_check(url)

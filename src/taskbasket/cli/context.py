@@ -41,6 +41,9 @@ def load_app(spec: str) -> Basket:
 
 
 class Context:
+    """The command's store: ``--url``, else the ``--app`` basket's URL, else what
+    ``Basket()`` finds ($TASKBASKET_URL, then the default), as ``URL_PRECEDENCE`` says."""
+
     def __init__(self, url: str | None, app: str | None, as_json: bool) -> None:
         self.url = url
         self.app = app
@@ -79,7 +82,7 @@ def common_options(func: Any) -> Any:
     func = click.option("--app", "app_option", expose_value=False, callback=_setter("app"),
                         help="module:basket of your tasks.")(func)
     func = click.option("--url", expose_value=False, callback=_setter("url"),
-                        help="Store URL (overrides $TASKBASKET_URL).")(func)
+                        help="Store URL (over the --app basket's and $TASKBASKET_URL).")(func)
     return func
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 
+from taskbasket.basket import URL_PRECEDENCE
 from taskbasket.cli.context import Context
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]},
-             invoke_without_command=True)
-@click.option("--url", envvar="TASKBASKET_URL", help="Store URL (or $TASKBASKET_URL); "
-              "default sqlite:///taskbasket.db.")
+             invoke_without_command=True, epilog=URL_PRECEDENCE)
+@click.option("--url", help="Store URL; without it, the --app basket's, else "
+              "$TASKBASKET_URL, else sqlite:///taskbasket.db.")
 @click.option("--app", "app", envvar="TASKBASKET_APP",
               help="module:basket of your tasks (or $TASKBASKET_APP).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import click
@@ -109,7 +110,7 @@ def relay(
         level=log_level.upper(), stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    source = source or ctx.url
+    source = source or ctx.url or os.environ.get("TASKBASKET_URL")
     if not source:
         fail("relay needs the store to read: pass --from URL (or --url, $TASKBASKET_URL)")
     runner = Relay(source, target, queues=split([queues]) if queues else None,
