@@ -29,6 +29,9 @@ class State(enum.StrEnum):
 FINAL_STATES: frozenset[State] = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED})
 PENDING_STATES: frozenset[State] = frozenset({State.QUEUED, State.SCHEDULED, State.RETRYING})
 ALL_STATES: tuple[State, ...] = tuple(State)
+RETRYABLE_STATES: frozenset[State] = frozenset(
+    {State.FAILED, State.CANCELLED, State.RETRYING, State.SCHEDULED})
+"""The states ``retry`` moves back to queued (a queued or running task needs no retry)."""
 
 _WORKER_NOTE = re.compile(r"^\[gave up after attempt \d+ of \d+\]$")
 """The note a worker appends to the error of a task that used its last attempt."""
