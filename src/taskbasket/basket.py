@@ -24,7 +24,7 @@ from taskbasket.errors import ConfigurationError, StoreCorruptedError, UnknownTa
 from taskbasket.events import EnqueueMiddleware, Event, EventKind, Hook, Hooks, Middleware
 from taskbasket.ids import canonical_task_id, new_task_ids
 from taskbasket.retry import BackoffPolicy, as_policy
-from taskbasket.task import FINAL_STATES, State, Task, TaskRef
+from taskbasket.task import FINAL_STATES, PENDING_STATES, State, Task, TaskRef
 from taskbasket.validation import (
     check_max_attempts,
     check_name,
@@ -485,11 +485,13 @@ class Basket:
             totals[state] += count
         return totals
 
-    def unknown_names(self) -> dict[str, int]:
-        """Task names waiting in the store that no handler in this basket knows."""
+    def unknown_names(
+        self, queues: Sequence[str] | None = None, limit: int = 10_000
+    ) -> dict[str, int]:
+        """Task names waiting in the store (in ``queues``, None: all) that no handler in
+        this basket knows, with how many of each among the newest ``limit`` waiting."""
         waiting = self.backend.tasks_list(
-            ListParams(TaskFilter(states=[State.QUEUED, State.SCHEDULED, State.RETRYING]),
-                       limit=10_000)
+            ListParams(TaskFilter(states=sorted(PENDING_STATES), queues=queues), limit=limit)
         )
         result: dict[str, int] = {}
         for task in waiting:

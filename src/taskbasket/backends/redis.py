@@ -836,7 +836,7 @@ R = TypeVar("R")
 
 
 class RedisUnavailableError(BackendUnavailableError, redis.exceptions.ConnectionError):
-    """Redis cannot be reached or dropped the connection; retry later (the worker does)."""
+    """Redis cannot be reached or dropped the connection; a running worker retries."""
 
 
 _MAX_US = 10**16 - 1  # the ready sets' members hold run_at in 16 digits (until year 2286)
@@ -997,7 +997,7 @@ def _translated(method: Callable[P, R]) -> Callable[P, R]:
             raise RedisUnavailableError(
                 f"Redis at {self.where} is unreachable or dropped the connection "
                 f"({type(exc).__name__}: {exc}); check that the server runs and the URL's "
-                "host and port are right. Workers retry with backoff"
+                "host and port are right"
             ) from exc
         except redis.exceptions.ResponseError as exc:
             text = str(exc)

@@ -38,13 +38,16 @@ from taskbasket.cli.root import main
 @click.option("--metrics-host", default="127.0.0.1", show_default=True)
 @click.option("--log-tasks", is_flag=True,
               help="Log every task start and success too (retries and failures always are).")
+@click.option("--wait-for-store", default=0.0, show_default=True, type=click.FloatRange(0),
+              metavar="SECONDS", help="At start, wait this long for a store that does not "
+              "answer (0: exit with status 2 at once). A running worker always retries.")
 @pass_context
 @run_safely
 def worker(
     ctx: Context, app: str | None, queues: str | None, concurrency: int,
     min_concurrency: int, idle_timeout: float, processes: int | None,
     visibility_timeout: float, grace_period: float, poll_interval: float, log_level: str,
-    metrics_port: int | None, metrics_host: str, log_tasks: bool,
+    metrics_port: int | None, metrics_host: str, log_tasks: bool, wait_for_store: float,
 ) -> None:
     """Run a worker for APP (module:basket) until SIGTERM or SIGINT."""
     if app:
@@ -62,7 +65,7 @@ def worker(
         queues=queue_list, concurrency=concurrency,
         min_concurrency=min(min_concurrency, concurrency), idle_timeout=idle_timeout,
         processes=processes, visibility_timeout=visibility_timeout,
-        grace_period=grace_period, poll_interval=poll_interval,
+        grace_period=grace_period, poll_interval=poll_interval, wait_for_store=wait_for_store,
     )
     if metrics_port is not None:
         from taskbasket.metrics import serve_worker_metrics
