@@ -19,7 +19,13 @@ from taskbasket.backends.base import (
     TaskFilter,
 )
 from taskbasket.codec import DEFAULT_MAX_PAYLOAD_BYTES, decode_arguments, encode_arguments
-from taskbasket.definition import EXECUTORS, EnqueueOptions, TaskDefinition, split_call
+from taskbasket.definition import (
+    EXECUTORS,
+    EnqueueOptions,
+    TaskDefinition,
+    refuse_async_connection,
+    split_call,
+)
 from taskbasket.errors import ConfigurationError, StoreCorruptedError, UnknownTaskError
 from taskbasket.events import EnqueueMiddleware, Event, EventKind, Hook, Hooks, Middleware
 from taskbasket.ids import canonical_task_id, new_task_ids
@@ -44,13 +50,6 @@ R = TypeVar("R")
 DEFAULT_QUEUE = "default"
 DEFAULT_MAX_ATTEMPTS = 10
 DEFAULT_TIMEOUT = 300.0
-
-URL_PRECEDENCE = (
-    "The store URL is, first found: the URL given explicitly (taskbasket --url, "
-    "basket.use_url), the URL in code (Basket(url), the --app basket's), $TASKBASKET_URL, "
-    f"then {DEFAULT_URL}."
-)
-"""The one rule for the store URL, for the library and the command line alike."""
 
 StateArg = State | str | Sequence[State | str] | None
 NamesArg = str | Sequence[str] | None
@@ -81,8 +80,8 @@ class Basket:
     """The client of one store: a registry of tasks plus enqueue and inspection.
 
     ``Basket(url)`` uses ``url``; ``Basket()`` uses ``$TASKBASKET_URL`` or else
-    ``sqlite:///taskbasket.db`` (the whole rule: ``URL_PRECEDENCE``). The store is opened on
-    first use, so creating a Basket at import time costs nothing. Thread-safe.
+    ``sqlite:///taskbasket.db`` (the whole rule: ``backends.URL_PRECEDENCE``). The store
+    is opened on first use, so creating a Basket at import time costs nothing. Thread-safe.
     """
 
     def __init__(
@@ -375,7 +374,7 @@ class Basket:
     ) -> list[TaskRef]:
         """Validate, encode and store calls of task ``name`` in one transaction."""
         if options.connection is not None and self.backend.capabilities.transactional_enqueue:
-            _refuse_async_connection(options.connection)
+            refuse_async_connection(options.connection)
         headers: dict[str, str] = {}
         # (without enqueue middleware, a null context: cheaper than an empty chain)
         scope = (self.hooks.around_enqueue(name, headers) if self.hooks.enqueue_middleware
@@ -584,20 +583,6 @@ class Basket:
         from taskbasket.worker import Worker
 
         return Worker(self, **options)
-
-
-def _refuse_async_connection(connection: Any) -> None:
-    """A sync enqueue cannot use an async connection or session (psycopg AsyncConnection,
-    SQLAlchemy AsyncSession/AsyncConnection, ...): its methods are coroutines."""
-    import inspect
-
-    if inspect.iscoroutinefunction(getattr(type(connection), "execute", None)):
-        kind = f"{type(connection).__module__}.{type(connection).__name__}"
-        raise ConfigurationError(
-            f"connection= is an async connection ({kind}): a sync enqueue cannot use it. "
-            "Enqueue with enqueue_async() instead, e.g. "
-            "await send_email.options(connection=session).enqueue_async(...)"
-        )
 
 
 def _check_executor(executor: str | None, fn: Callable[..., Any]) -> str:

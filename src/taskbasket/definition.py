@@ -221,6 +221,18 @@ class BoundTask(Generic[P, R]):
         )
 
 
+def refuse_async_connection(connection: Any) -> None:
+    """A sync enqueue cannot use an async connection or session (psycopg AsyncConnection,
+    SQLAlchemy AsyncSession/AsyncConnection, ...): its methods are coroutines."""
+    if inspect.iscoroutinefunction(getattr(type(connection), "execute", None)):
+        kind = f"{type(connection).__module__}.{type(connection).__name__}"
+        raise ConfigurationError(
+            f"connection= is an async connection ({kind}): a sync enqueue cannot use it. "
+            "Enqueue with enqueue_async() instead, e.g. "
+            "await send_email.options(connection=session).enqueue_async(...)"
+        )
+
+
 def split_call(call: Any) -> tuple[tuple[Any, ...], Mapping[str, Any]]:
     """One item of ``enqueue_many`` as (args, kwargs)."""
     if type(call) is tuple and (len(call) != 2 or not isinstance(call[0], tuple | list)):

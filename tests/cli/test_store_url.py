@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from taskbasket import Basket
-from taskbasket.basket import URL_PRECEDENCE
+from taskbasket.backends import URL_PRECEDENCE
 from tests.helpers import run_taskbasket
 
 APP = '''

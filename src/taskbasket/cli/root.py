@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from taskbasket.basket import URL_PRECEDENCE
+from taskbasket.backends import URL_PRECEDENCE
 from taskbasket.cli.context import Context
 
 
