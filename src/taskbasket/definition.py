@@ -114,13 +114,13 @@ def arguments_error(
 
 def binding_failure(
     name: str, func: Callable[..., Any], exc: BaseException, args: Sequence[Any],
-    kwargs: Mapping[str, Any],
+    kwargs: Mapping[str, Any], check: ArgumentCheck | None = None,
 ) -> BaseException:
     """``exc`` as an ArgumentsError if it is the TypeError of a call whose arguments do not
     bind to ``func`` (the handler never ran); else ``exc`` itself."""
     if not isinstance(exc, TypeError) or isinstance(exc, ArgumentsError):
         return exc
-    check = ArgumentCheck(func)
+    check = check or ArgumentCheck(func)
     problem = check.problem(args, kwargs)
     if problem is None:
         return exc  # raised inside the handler: an ordinary failure

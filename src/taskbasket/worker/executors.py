@@ -173,7 +173,9 @@ def _explained(job: Job, exc: BaseException, args: list[Any],
     worker fails the task at once); any other exception as it is."""
     if not isinstance(exc, TypeError):
         return exc
-    return binding_failure(job.claimed.name, job.definition.func, exc, args, kwargs)
+    definition = job.definition
+    return binding_failure(job.claimed.name, definition.func, exc, args, kwargs,
+                           definition.arguments)
 
 
 class TimedOut(Exception):
