@@ -4,19 +4,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help venv demo test lint typecheck pytest bench chaos clean
+.PHONY: help venv browser demo test lint typecheck pytest bench chaos clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
-	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 venv: $(STAMP)  ## create the virtualenv with every extra and the test tools
+
+# only the browser test needs Chromium: the demo, lint and typecheck never install it
+browser:  ## install Debian's chromium for the dashboard's browser test (apt-get, as root)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 demo: $(STAMP)  ## run the SQLite demonstration: a producer, two workers, a live progress bar
 	$(BIN)/python examples/demo.py
@@ -28,7 +31,7 @@ lint: $(STAMP)  ## ruff and the import-layer contracts
 typecheck: $(STAMP)  ## mypy --strict on src
 	$(BIN)/mypy --strict src
 
-pytest: $(STAMP)  ## the test suite alone
+pytest: $(STAMP) browser  ## the test suite alone (with the browser test: installs chromium)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 test: lint typecheck pytest  ## everything CI runs: lint, types, tests

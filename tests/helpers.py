@@ -30,6 +30,20 @@ def wait_for(
         time.sleep(interval)
 
 
+def run_taskbasket(
+    *args: str, cwd: Path, stdin: str | None = None, columns: int = 200,
+    env: dict[str, str] | None = None, timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """The real ``taskbasket`` command (``python -m taskbasket``), as a user runs it in
+    ``cwd``, in a terminal ``columns`` wide; ``env`` adds to a bare environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "taskbasket", *args], cwd=cwd, capture_output=True, text=True,
+        input=stdin, timeout=timeout,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "src"),
+             "COLUMNS": str(columns), **(env or {})},
+    )
+
+
 class Effects:
     """A log, in its own SQLite file, of what handlers did: (task id, attempt, event, pid)."""
 

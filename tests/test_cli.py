@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run_taskbasket
 
 APP = '''
 from taskbasket import Basket
@@ -23,11 +23,7 @@ def send_email(to: str) -> None:
 
 
 def tb(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "taskbasket", *args], cwd=cwd, capture_output=True, text=True,
-        input=stdin, timeout=60, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "src"),
-                                      "COLUMNS": "200"},
-    )
+    return run_taskbasket(*args, cwd=cwd, stdin=stdin)
 
 
 @pytest.fixture
@@ -90,6 +86,8 @@ def test_bad_input_gets_one_clear_line(project: Path) -> None:
         (["worker"], "needs your tasks"),
         (["retry"], "say which tasks"),
         (["ls", "--state", "done"], "Invalid value"),
+        (["ls", "--before", "garbage"], "before must be a task id"),
+        (["ls", "--url", "redis://127.0.0.1:6379/five"], "names database 'five'"),
     ]
     for args, expected in cases:
         result = tb(*args, cwd=project)
@@ -97,6 +95,22 @@ def test_bad_input_gets_one_clear_line(project: Path) -> None:
         assert expected in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr, (args, result.stderr)
     assert json.loads(tb("count", "--json", cwd=project).stdout) == {}  # nothing stored
+
+
+def test_enqueue_with_app_refuses_a_typo_and_without_app_takes_any_name(
+    project: Path,
+) -> None:
+    typo = tb("--app", "myapp", "enqueue", "sned_email", "--args", '["a@b.c"]', cwd=project)
+    assert typo.returncode == 2, typo
+    assert "Did you mean 'send_email'?" in typo.stderr and "leave out --app" in typo.stderr
+    wrong = tb("--app", "myapp", "enqueue", "send_email", "--args", '["a"]', "--kwargs",
+               '{"too": 1}', cwd=project)
+    assert wrong.returncode == 2 and "unexpected keyword argument 'too'" in wrong.stderr
+    assert json.loads(tb("count", "--json", cwd=project).stdout) == {}  # nothing stored
+    by_name = tb("enqueue", "sned_email", "--args", '["a@b.c"]', cwd=project)
+    assert by_name.returncode == 0, by_name.stderr  # no --app: the names are not known here
+    assert json.loads(tb("count", "--name", "sned_email", "--json", cwd=project).stdout) == {
+        "count": 1}
 
 
 def test_migrate(project: Path) -> None:

@@ -32,10 +32,11 @@ SCRIPT = "<script>window.__xss = 1; alert(1)</script>"
 SCREENSHOT = ROOT / "docs" / "dashboard.png"
 
 if not CHROMIUM.exists() and os.environ.get("CI"):
-    raise RuntimeError(f"{CHROMIUM} is missing in CI: `make venv` installs Debian's chromium")
+    raise RuntimeError(f"{CHROMIUM} is missing in CI: `make browser` (run by `make pytest`) "
+                       "installs Debian's chromium")
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
-    reason=f"{CHROMIUM} is not installed; `make venv` installs it (apt-get install chromium)",
+    reason=f"{CHROMIUM} is not installed; `make browser` installs it (apt-get install chromium)",
 )
 
 

@@ -183,7 +183,7 @@ def test_a_duplicate_publish_runs_once(
     outbox: Basket, bus_url: str, tmp_path: Path
 ) -> None:
     """As if a relay died after publishing: the same task id arrives twice."""
-    ref = outbox.enqueue("stamp")
+    ref = outbox.enqueue("stamp", strict=False)  # a task of the bus workers' app
     relay = Relay(outbox.url, bus_url)
     try:
         assert relay.run_until_empty() == 1
@@ -234,7 +234,7 @@ def test_a_relay_killed_mid_way_loses_nothing(
     outbox: Basket, bus_url: str, tmp_path: Path
 ) -> None:
     total = 3000
-    refs = outbox.enqueue_many("stamp", [() for _ in range(total)])
+    refs = outbox.enqueue_many("stamp", [() for _ in range(total)], strict=False)
     log = tmp_path / "relay.log"
     held_by_the_dead = 0
     for _ in range(3):  # kill relays until one dies holding claimed tasks

@@ -20,12 +20,18 @@ from taskbasket.backends.base import (
     TaskFilter,
 )
 from taskbasket.codec import DEFAULT_MAX_PAYLOAD_BYTES, decode_arguments, encode_arguments
-from taskbasket.definition import EXECUTORS, EnqueueOptions, TaskDefinition, split_call
+from taskbasket.definition import (
+    EXECUTORS,
+    EnqueueOptions,
+    TaskDefinition,
+    refuse_async_connection,
+    split_call,
+)
 from taskbasket.errors import ConfigurationError, StoreCorruptedError, UnknownTaskError
 from taskbasket.events import EnqueueMiddleware, Event, EventKind, Hook, Hooks, Middleware
-from taskbasket.ids import new_task_ids
+from taskbasket.ids import canonical_task_id, new_task_ids
 from taskbasket.retry import BackoffPolicy, as_policy
-from taskbasket.task import FINAL_STATES, State, Task, TaskRef
+from taskbasket.task import FINAL_STATES, PENDING_STATES, State, Task, TaskRef
 from taskbasket.validation import (
     check_max_attempts,
     check_name,
@@ -74,8 +80,9 @@ def _names(value: NamesArg) -> list[str] | None:
 class Basket:
     """The client of one store: a registry of tasks plus enqueue and inspection.
 
-    ``Basket()`` uses ``$TASKBASKET_URL`` or else ``sqlite:///taskbasket.db``. The store is
-    opened on first use, so creating a Basket at import time costs nothing. Thread-safe.
+    ``Basket(url)`` uses ``url``; ``Basket()`` uses ``$TASKBASKET_URL`` or else
+    ``sqlite:///taskbasket.db`` (the whole rule: ``backends.URL_PRECEDENCE``). The store
+    is opened on first use, so creating a Basket at import time costs nothing. Thread-safe.
     """
 
     def __init__(
@@ -122,7 +129,8 @@ class Basket:
         return self._backend
 
     def use_url(self, url: str) -> None:
-        """Point this basket at another store, before it has been opened."""
+        """Point this basket at another store, before it has been opened: an explicit
+        URL (``taskbasket --url``) wins over the one in code."""
         if self._backend is not None:
             raise ConfigurationError("the store is open already; choose the URL before use")
         open_backend_check(url)
@@ -256,14 +264,24 @@ class Basket:
         try:
             return self.registry[name]
         except KeyError:
-            import difflib
+            raise self._unknown_name(name) from None
 
-            close = difflib.get_close_matches(name, list(self.registry), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise UnknownTaskError(
-                f"no task named {name!r} is registered in this basket.{hint} Known: "
-                f"{', '.join(sorted(self.registry)) or 'none'}"
-            ) from None
+    def _unknown_name(self, name: str, hint: str = "") -> UnknownTaskError:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(self.registry), n=3)
+        guess = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+        return UnknownTaskError(
+            f"no task named {name!r} is registered in this basket.{guess} Known: "
+            f"{', '.join(sorted(self.registry)) or 'none'}{hint}"
+        )
+
+    def _check_name_known(self, name: str, strict: bool) -> None:
+        """Refuse a name this basket does not register, when it registers any (strict)."""
+        if strict and self.registry and name not in self.registry:
+            raise self._unknown_name(name, ". To enqueue a task that only other workers "
+                                           "know, pass strict=False (on the command line: "
+                                           "leave out --app)")
 
     # ------------------------------------------------------------------ enqueue
 
@@ -272,19 +290,30 @@ class Basket:
         name: str,
         args: Sequence[Any] = (),
         kwargs: Mapping[str, Any] | None = None,
+        *,
+        strict: bool = True,
         **options: Any,
     ) -> TaskRef:
-        """Enqueue a task by name; the name need not be registered in this process."""
+        """Enqueue a task by name, with enqueue options (queue, delay, ...).
+
+        A basket with no task registered (a producer that imports no handlers) enqueues
+        any name. A basket that registers tasks knows its names: an unknown one, usually a
+        typo, raises UnknownTaskError with the close matches, unless ``strict=False`` (for
+        a task that only workers of another code base handle).
+        """
         from taskbasket.definition import _make_options
 
+        self._check_name_known(check_name("task", name), strict)
         return self.enqueue_calls(name, [(tuple(args), kwargs or {})], _make_options(options))[0]
 
     def enqueue_many(
-        self, name: str, calls: Iterable[Any], **options: Any
+        self, name: str, calls: Iterable[Any], *, strict: bool = True, **options: Any
     ) -> list[TaskRef]:
-        """Enqueue many calls of one task by name, in one transaction."""
+        """Enqueue many calls of one task by name, in one transaction; ``strict`` as for
+        :meth:`enqueue`."""
         from taskbasket.definition import _make_options
 
+        self._check_name_known(check_name("task", name), strict)
         return self.enqueue_calls(name, [split_call(c) for c in calls], _make_options(options))
 
     def _new_tasks(
@@ -296,6 +325,8 @@ class Basket:
     ) -> list[NewTask]:
         check_name("task", name)
         definition = self.registry.get(name)
+        if definition is not None:
+            definition.check_arguments(calls)
         queue = options.queue if options.queue is not None else (
             definition.queue if definition else self.default_queue
         )
@@ -343,6 +374,8 @@ class Basket:
         options: EnqueueOptions,
     ) -> list[TaskRef]:
         """Validate, encode and store calls of task ``name`` in one transaction."""
+        if options.connection is not None and self.backend.capabilities.transactional_enqueue:
+            refuse_async_connection(options.connection)
         headers: dict[str, str] = {}
         # (without enqueue middleware, a null context: cheaper than an empty chain)
         scope = (self.hooks.around_enqueue(name, headers) if self.hooks.enqueue_middleware
@@ -438,9 +471,13 @@ class Basket:
 
         ``with_arguments=False`` leaves every task's ``args`` and ``kwargs`` empty and
         does not read them from the store, for listings that do not show them.
+        ``before`` must be a task id (a UUID); anything else is a ConfigurationError, on
+        every store.
         """
         if limit < 1:
             raise ConfigurationError(f"limit must be >= 1, got {limit}")
+        if before is not None:
+            before = canonical_task_id(before, "before")
         stored = self.backend.tasks_list(
             ListParams(self._filter(None, state, queue, name), limit=limit, before_id=before,
                        with_payload=with_arguments)
@@ -463,11 +500,25 @@ class Basket:
             totals[state] += count
         return totals
 
-    def unknown_names(self) -> dict[str, int]:
-        """Task names waiting in the store that no handler in this basket knows, with
-        how many tasks of each wait (a grouped count: no task is read)."""
-        waiting = self.backend.tasks_count_by_name(
-            CountByNameParams([State.QUEUED, State.SCHEDULED, State.RETRYING]))
+    def unknown_names(
+        self, queues: Sequence[str] | None = None, limit: int = 10_000
+    ) -> dict[str, int]:
+        """Task names waiting in the store that no handler in this basket knows, with how
+        many tasks of each wait.
+
+        Over all queues this is a grouped count (no task is read); for given ``queues`` it
+        counts among the newest ``limit`` waiting tasks of those queues, read without
+        their arguments.
+        """
+        if queues is None:
+            waiting = self.backend.tasks_count_by_name(CountByNameParams(sorted(PENDING_STATES)))
+        else:
+            waiting = {}
+            for task in self.backend.tasks_list(ListParams(
+                TaskFilter(states=sorted(PENDING_STATES), queues=queues), limit=limit,
+                with_payload=False,
+            )):
+                waiting[task.name] = waiting.get(task.name, 0) + 1
         return {name: count for name, count in waiting.items()
                 if count and name not in self.registry}
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
-from taskbasket.errors import ConfigurationError
+from taskbasket.errors import ArgumentsError, ConfigurationError
 from taskbasket.retry import BackoffPolicy
 from taskbasket.task import TaskRef
 
@@ -38,6 +38,97 @@ class EnqueueOptions:
 _NO_OPTIONS = EnqueueOptions()
 
 
+class ArgumentCheck:
+    """Whether arguments fit a handler's signature, as Python binds them at a call.
+
+    The signature is read once, as ``inspect.signature`` reads it (a decorator that changes
+    a handler's parameters should set ``__signature__``); a fast check covers each call and
+    ``Signature.bind`` words the problem. A handler whose signature cannot be read (some
+    builtins) accepts anything here.
+    """
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        try:
+            self.signature: inspect.Signature | None = inspect.signature(func)
+        except (TypeError, ValueError):
+            self.signature = None
+            return
+        kind = inspect.Parameter
+        params = list(self.signature.parameters.values())
+        positional = [p for p in params
+                      if p.kind in (kind.POSITIONAL_ONLY, kind.POSITIONAL_OR_KEYWORD)]
+        self._positional_count = len(positional)
+        self._index = {p.name: i for i, p in enumerate(positional)}
+        self._positional_only = frozenset(
+            p.name for p in params if p.kind is kind.POSITIONAL_ONLY)
+        self._keywords = frozenset(
+            p.name for p in params if p.kind in (kind.POSITIONAL_OR_KEYWORD, kind.KEYWORD_ONLY))
+        self._var_positional = any(p.kind is kind.VAR_POSITIONAL for p in params)
+        self._var_keyword = any(p.kind is kind.VAR_KEYWORD for p in params)
+        self._required_positional = tuple(
+            (i, p.name) for i, p in enumerate(positional) if p.default is p.empty)
+        self._required_keywords = tuple(
+            p.name for p in params if p.kind is kind.KEYWORD_ONLY and p.default is p.empty)
+
+    def problem(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str | None:
+        """Why a call with these arguments cannot bind (naming the parameter), or None."""
+        if self.signature is None or self._fits(args, kwargs):
+            return None
+        try:
+            self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            return str(exc)
+        return None
+
+    def _fits(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> bool:
+        count = len(args)
+        if count > self._positional_count and not self._var_positional:
+            return False
+        for key in kwargs:
+            if key in self._keywords:
+                index = self._index.get(key)
+                if index is not None and index < count:
+                    return False  # given twice
+            elif not self._var_keyword:
+                return False
+        for index, name in self._required_positional:
+            if index >= count and (name not in kwargs or name in self._positional_only):
+                return False
+        return all(name in kwargs for name in self._required_keywords)
+
+
+def arguments_error(
+    name: str, func: Callable[..., Any], problem: str, check: ArgumentCheck | None = None
+) -> ArgumentsError:
+    """The error for a call of task ``name`` that cannot bind to ``func``."""
+    signature = (check or ArgumentCheck(func)).signature
+    parameters = "(...)" if signature is None else str(signature.replace(
+        parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()],
+        return_annotation=signature.empty))
+    shown = f"{getattr(func, '__name__', name)}{parameters}"
+    return ArgumentsError(
+        f"task {name!r} cannot be called with these arguments: {problem}; its handler is "
+        f"{shown}"
+    )
+
+
+def binding_failure(
+    name: str, func: Callable[..., Any], exc: BaseException, args: Sequence[Any],
+    kwargs: Mapping[str, Any], check: ArgumentCheck | None = None,
+) -> BaseException:
+    """``exc`` as an ArgumentsError if it is the TypeError of a call whose arguments do not
+    bind to ``func`` (the handler never ran); else ``exc`` itself."""
+    if not isinstance(exc, TypeError) or isinstance(exc, ArgumentsError):
+        return exc
+    check = check or ArgumentCheck(func)
+    problem = check.problem(args, kwargs)
+    if problem is None:
+        return exc  # raised inside the handler: an ordinary failure
+    error = arguments_error(name, func, problem, check)
+    error.__cause__ = exc
+    return error
+
+
 class TaskDefinition(Generic[P, R]):
     """A function registered with ``@basket.task``; calling it runs it here and now."""
 
@@ -64,6 +155,7 @@ class TaskDefinition(Generic[P, R]):
         self.backoff = backoff
         self.executor = executor
         self.is_async = inspect.iscoroutinefunction(func)
+        self.arguments = ArgumentCheck(func)
         self.__doc__ = func.__doc__
         self.__name__ = getattr(func, "__name__", name)
         self.__wrapped__ = func
@@ -73,6 +165,15 @@ class TaskDefinition(Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"<TaskDefinition {self.name!r} queue={self.queue!r}>"
+
+    def check_arguments(self, calls: Sequence[tuple[Sequence[Any], Mapping[str, Any]]]) -> None:
+        """Raise ArgumentsError (a TypeError) if any call does not fit the handler."""
+        problem = self.arguments.problem
+        for number, (args, kwargs) in enumerate(calls):
+            found = problem(args, kwargs)
+            if found is not None:
+                where = f" (call {number} of {len(calls)})" if len(calls) > 1 else ""
+                raise arguments_error(self.name, self.func, found + where, self.arguments)
 
     def options(self, **options: Any) -> BoundTask[P, R]:
         """The same task with other enqueue options (queue, priority, delay, run_at,
@@ -117,6 +218,18 @@ class BoundTask(Generic[P, R]):
     def enqueue_many(self, calls: Iterable[Any]) -> list[TaskRef]:
         return self.definition.basket.enqueue_calls(
             self.definition.name, [split_call(call) for call in calls], self.opts
+        )
+
+
+def refuse_async_connection(connection: Any) -> None:
+    """A sync enqueue cannot use an async connection or session (psycopg AsyncConnection,
+    SQLAlchemy AsyncSession/AsyncConnection, ...): its methods are coroutines."""
+    if inspect.iscoroutinefunction(getattr(type(connection), "execute", None)):
+        kind = f"{type(connection).__module__}.{type(connection).__name__}"
+        raise ConfigurationError(
+            f"connection= is an async connection ({kind}): a sync enqueue cannot use it. "
+            "Enqueue with enqueue_async() instead, e.g. "
+            "await send_email.options(connection=session).enqueue_async(...)"
         )
 
 

@@ -17,6 +17,12 @@ class UnknownTaskError(TaskbasketError, LookupError):
     """A task name is not registered in this basket."""
 
 
+class ArgumentsError(TaskbasketError, TypeError):
+    """A call's arguments do not fit its handler's signature (a missing, unexpected or
+    doubled parameter). Raised at enqueue when the handler is registered in the enqueuing
+    process; in a worker it fails the task at once, since retrying cannot fix it."""
+
+
 class BackendUnavailableError(TaskbasketError):
     """The store cannot be reached or used (missing driver, wrong file, server down)."""
 

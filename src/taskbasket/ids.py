@@ -6,6 +6,7 @@ import os
 import random
 import threading
 import time
+import uuid
 
 _lock = threading.Lock()
 _last_ms = 0
@@ -51,3 +52,21 @@ def new_task_ids(count: int) -> list[str]:
 def new_token() -> str:
     """A random lease token."""
     return os.urandom(12).hex()
+
+
+def canonical_task_id(value: object, what: str) -> str:
+    """``value`` as a stored task id (a UUID, lower case with dashes); a ConfigurationError
+    naming ``what`` if it is not one."""
+    try:
+        return str(uuid.UUID(str(value))) if isinstance(value, str) else _not_an_id(value, what)
+    except ValueError:
+        return _not_an_id(value, what)
+
+
+def _not_an_id(value: object, what: str) -> str:
+    from taskbasket.errors import ConfigurationError
+
+    raise ConfigurationError(
+        f"{what} must be a task id, a UUID such as 01a2323f-b29c-7001-b147-eef3fbc19f0a "
+        f"(for paging: the last id of the previous page), got {value!r}"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,12 @@ class State(enum.StrEnum):
 FINAL_STATES: frozenset[State] = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED})
 PENDING_STATES: frozenset[State] = frozenset({State.QUEUED, State.SCHEDULED, State.RETRYING})
 ALL_STATES: tuple[State, ...] = tuple(State)
+RETRYABLE_STATES: frozenset[State] = frozenset(
+    {State.FAILED, State.CANCELLED, State.RETRYING, State.SCHEDULED})
+"""The states ``retry`` moves back to queued (a queued or running task needs no retry)."""
+
+_WORKER_NOTE = re.compile(r"^\[gave up after attempt \d+ of \d+\]$")
+"""The note a worker appends to the error of a task that used its last attempt."""
 
 PRIORITY_MIN = -32768
 PRIORITY_MAX = 32767
@@ -61,6 +68,16 @@ class Task:
     @property
     def is_final(self) -> bool:
         return self.state.is_final
+
+    @property
+    def error_line(self) -> str:
+        """The last error's exception line (``ValueError: no such mailbox``): its last
+        line, without the traceback or the worker's ``[gave up after ...]`` note; "" if
+        the task has no error."""
+        lines = [line.strip() for line in (self.last_error or "").splitlines() if line.strip()]
+        while lines and _WORKER_NOTE.match(lines[-1]):
+            lines.pop()
+        return lines[-1] if lines else ""
 
     def as_dict(self) -> dict[str, Any]:
         """Every field by name, the state as its str; times stay datetimes."""

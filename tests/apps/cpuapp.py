@@ -47,3 +47,8 @@ def whoami(marker: str) -> None:
     path = os.environ.get("TB_MARKER_DIR", "/tmp")
     with open(os.path.join(path, marker), "w") as out:
         out.write(str(os.getpid()))
+
+
+@basket.task(executor="process", max_attempts=5)
+def greet(name: str, *, loud: bool = False) -> None:
+    """Needs a name: a call without one cannot bind (tests/conformance/test_arguments.py)."""

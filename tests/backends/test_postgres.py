@@ -503,6 +503,52 @@ def test_sqlalchemy_shaped_connections_are_unwrapped(url: str) -> None:
         assert basket.get(a.id) is None and basket.get(b.id) is None
 
 
+def test_a_sync_enqueue_on_an_async_session_says_to_use_enqueue_async(url: str) -> None:
+    """A real SQLAlchemy AsyncSession and AsyncConnection (postgresql+psycopg) and a
+    psycopg AsyncConnection: a sync enqueue refuses them with one clear message, and no
+    coroutine is left unawaited; enqueue_async joins the session's transaction."""
+    import gc
+    import warnings
+
+    sqlalchemy_asyncio = pytest.importorskip("sqlalchemy.ext.asyncio")
+    conninfo = split_url(url)[0]
+    engine_url = "postgresql+psycopg://" + conninfo.split("://", 1)[1]
+    with Basket(url) as basket:
+        @basket.task
+        def job(n: int) -> None: ...
+
+        basket.migrate()
+
+        async def main() -> tuple[str, str]:
+            engine = sqlalchemy_asyncio.create_async_engine(engine_url)
+            try:
+                async with sqlalchemy_asyncio.AsyncSession(engine) as session:
+                    with pytest.raises(ConfigurationError, match="use it. Enqueue with "
+                                       r"enqueue_async\(\)"):
+                        job.options(connection=session).enqueue(1)
+                    gone = await job.options(connection=session).enqueue_async(1)
+                    await session.rollback()
+                    kept = await job.options(connection=session).enqueue_async(2)
+                    await session.commit()
+                async with engine.connect() as connection:
+                    with pytest.raises(ConfigurationError, match="AsyncConnection"):
+                        basket.enqueue("job", [3], connection=connection)
+                async with await psycopg.AsyncConnection.connect(conninfo) as conn:
+                    with pytest.raises(ConfigurationError, match="enqueue_async"):
+                        job.options(connection=conn).enqueue(4)
+            finally:
+                await engine.dispose()
+            return gone.id, kept.id
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gone, kept = asyncio.run(main())
+            gc.collect()
+        assert not [w for w in caught if "never awaited" in str(w.message)]
+        assert basket.get(gone) is None
+        assert [(t.id, t.args) for t in basket.list()] == [(kept, [2])]
+
+
 # --------------------------------------------------------------------------- resilience
 
 

@@ -178,6 +178,27 @@ def test_url_options_are_checked() -> None:
     b.close()
 
 
+def test_an_unknown_option_lists_the_options_by_name() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        RedisBackend("redis://127.0.0.1:6379/0?sockettimeout=3")
+    message = str(caught.value)
+    assert "socket_timeout" in message and "health_check_interval" in message
+    assert "{" not in message and "join" not in message  # the list, not the code making it
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/five", "redis://127.0.0.1:6379/0/1",
+                                 "rediss://127.0.0.1:6379/-1", "redis://127.0.0.1:6379/1x"])
+def test_a_database_that_is_not_a_number_is_refused_by_name(url: str) -> None:
+    part = urlsplit(url).path[1:]
+    with pytest.raises(ConfigurationError, match=re.escape(f"names database {part!r}")):
+        RedisBackend(url)
+
+
+def test_database_numbers_and_no_database_are_accepted() -> None:
+    for url in ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379/", "redis://127.0.0.1:6379/3"):
+        RedisBackend(url + "?prefix=tb_database").close()
+
+
 def test_transactional_enqueue_is_refused_clearly(backend: RedisBackend) -> None:
     with pytest.raises(UnsupportedOperationError, match="transaction"):
         backend.tasks_insert([new()], connection=object())

@@ -91,7 +91,7 @@ def test_claim_only_known_names_and_given_queues(basket: Basket) -> None:
     @basket.task(queue="b")
     def in_b() -> None: ...
 
-    stranger = basket.enqueue("not_registered_here", args=[1])
+    stranger = basket.enqueue("not_registered_here", args=[1], strict=False)
     a = in_a.enqueue()
     b = in_b.enqueue()
     assert [t.id for t in claim(basket, queues=["b"])] == [b.id]

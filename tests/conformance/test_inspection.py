@@ -72,7 +72,7 @@ def test_count_by_name_is_a_grouped_count_per_state(basket: Basket) -> None:
     send.enqueue_many([()] * 3)
     send.options(queue="other").enqueue()
     report.options(delay=3600).enqueue_many([()] * 2)
-    basket.enqueue("stranger", queue="emails")
+    basket.enqueue("stranger", queue="emails", strict=False)
     [done] = claim(basket, limit=1, names=["stranger"])
     basket.backend.tasks_finish([Outcome(done.lease, OutcomeKind.SUCCEEDED)])
 
@@ -87,6 +87,6 @@ def test_count_by_name_is_a_grouped_count_per_state(basket: Basket) -> None:
     assert counts() == {}
 
     # what the dashboard and `taskbasket count --app` warn about: waiting, no handler here
-    basket.enqueue("nobody_knows", queue="emails")
-    basket.enqueue("nobody_knows", queue="reports", delay=60)
+    basket.enqueue("nobody_knows", queue="emails", strict=False)
+    basket.enqueue("nobody_knows", queue="reports", delay=60, strict=False)
     assert basket.unknown_names() == {"nobody_knows": 2}

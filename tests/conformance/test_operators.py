@@ -61,6 +61,20 @@ def test_list_pages_newest_first(basket: Basket) -> None:
     assert all(t.state == "failed" for t in basket.list("failed", limit=50))
 
 
+@pytest.mark.needs("task_records")
+@pytest.mark.parametrize("cursor", ["garbage", "", "01a2323f", 42])
+def test_a_cursor_that_is_not_a_task_id_is_refused(basket: Basket, cursor: object) -> None:
+    basket.enqueue("job")
+    with pytest.raises(ConfigurationError, match="before must be a task id"):
+        basket.list(before=cursor)  # type: ignore[arg-type]
+
+
+def test_a_cursor_in_any_uuid_spelling_pages_the_same(basket: Basket) -> None:
+    refs = [basket.enqueue("job") for _ in range(3)]
+    newest_first = [r.id for r in reversed(refs)]
+    assert [t.id for t in basket.list(before=newest_first[0].upper())] == newest_first[1:]
+
+
 def test_retry_one_task_and_every_failed_task_of_a_queue(basket: Basket) -> None:
     @basket.task(queue="q1", max_attempts=1)
     def a() -> None: ...

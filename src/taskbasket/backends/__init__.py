@@ -26,6 +26,12 @@ BACKENDS: dict[str, tuple[str, str, str | None]] = {
 }
 
 DEFAULT_URL = "sqlite:///taskbasket.db"
+URL_PRECEDENCE = (
+    "The store URL is, first found: the URL given explicitly (taskbasket --url, "
+    "basket.use_url), the URL in code (Basket(url), the --app basket's), $TASKBASKET_URL, "
+    f"then {DEFAULT_URL}."
+)
+"""The one rule for the store URL, for the library and the command line alike."""
 
 
 def open_backend_check(url: str) -> str:

@@ -228,7 +228,7 @@ _OPTIONS: dict[str, str] = {
     "table_prefix": "prefix of the table names (letters, digits, _); default taskbasket_",
     "pool_size": "most connections this process opens; default 10",
     "pool_timeout": "seconds to wait for a free connection; default 30",
-    "connect_timeout": "seconds to wait for a connection; default 10",
+    "connect_timeout": "seconds to connect, handshake included; default 10",
     "read_timeout": "seconds to wait for a reply; default 120",
     "write_timeout": "seconds to wait to send; default 120",
     "lock_wait_timeout": "innodb_lock_wait_timeout of the store's sessions; default 10",
@@ -614,8 +614,11 @@ class MySQLBackend(BackendBase):
         kwargs: dict[str, Any] = {
             "user": self._user, "password": self._password, "database": self.database,
             "charset": "utf8mb4", "autocommit": True,
-            "connect_timeout": self._connect_timeout, "read_timeout": self._read_timeout,
-            "write_timeout": self._write_timeout, "client_flag": CLIENT.MULTI_STATEMENTS,
+            "connect_timeout": self._connect_timeout,
+            # the handshake and the session setup are part of connecting: bounded by
+            # connect_timeout, as on PostgreSQL and Redis (not by the 120 s read_timeout)
+            "read_timeout": self._connect_timeout, "write_timeout": self._connect_timeout,
+            "client_flag": CLIENT.MULTI_STATEMENTS,
         }
         if self.unix_socket:
             kwargs["unix_socket"] = self.unix_socket
@@ -646,6 +649,10 @@ class MySQLBackend(BackendBase):
             if isinstance(exc, pymysql.err.MySQLError | OSError):
                 raise self._unavailable(exc) from exc
             raise
+        # connected: queries get their own bounds. PyMySQL has no public setter; its reads
+        # and writes apply these attributes before each socket operation
+        conn._read_timeout = self._read_timeout  # type: ignore[attr-defined]
+        conn._write_timeout = self._write_timeout  # type: ignore[attr-defined]
         if row:
             self._max_statement = max(64 * 1024, min(_MAX_STATEMENT_BYTES, int(row[0]) - 4096))
         return conn

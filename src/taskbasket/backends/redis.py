@@ -880,7 +880,7 @@ R = TypeVar("R")
 
 
 class RedisUnavailableError(BackendUnavailableError, redis.exceptions.ConnectionError):
-    """Redis cannot be reached or dropped the connection; retry later (the worker does)."""
+    """Redis cannot be reached or dropped the connection; a running worker retries."""
 
 
 _MAX_US = 10**16 - 1  # the ready sets' members hold run_at in 16 digits (until year 2286)
@@ -1016,6 +1016,17 @@ def _stored(row: dict[str, str]) -> StoredTask:
         ) from exc
 
 
+def _check_database(url: str, path: str) -> None:
+    """The URL's path is empty or ``/N``, a database number; anything else is refused
+    (redis-py would quietly use database 0 for ``/five``)."""
+    number = path[1:] if path.startswith("/") else path
+    if number and not number.isdigit():
+        raise ConfigurationError(
+            f"the Redis URL {redact_url(url)!r} names database {number!r}: the path must be "
+            "a database number, e.g. redis://host:6379/0 (or nothing, for database 0)"
+        )
+
+
 def _translated(method: Callable[P, R]) -> Callable[P, R]:
     """Turn redis-py's errors into taskbasket's, naming the server."""
 
@@ -1030,7 +1041,7 @@ def _translated(method: Callable[P, R]) -> Callable[P, R]:
             raise RedisUnavailableError(
                 f"Redis at {self.where} is unreachable or dropped the connection "
                 f"({type(exc).__name__}: {exc}); check that the server runs and the URL's "
-                "host and port are right. Workers retry with backoff"
+                "host and port are right"
             ) from exc
         except redis.exceptions.ResponseError as exc:
             text = str(exc)
@@ -1139,8 +1150,9 @@ class RedisBackend(BackendBase):
                 hint = f" Did you mean {close[0]!r}?" if close else ""
                 raise ConfigurationError(
                     f"unknown option {key!r} in the Redis URL {redact_url(url)!r}.{hint} "
-                    "Options: prefix and redis-py's {', '.join(sorted(_REDIS_QUERY_OPTIONS))}"
+                    f"Options: prefix and redis-py's {', '.join(sorted(_REDIS_QUERY_OPTIONS))}"
                 )
+        _check_database(url, parts.path)
         prefix = options.pop("prefix", None)
         if ours:
             if prefix is not None and prefix != ours[-1][1]:
@@ -1189,7 +1201,7 @@ class RedisBackend(BackendBase):
         """A client with its own connection pool; one retry covers a connection that the
         server closed (restart, CLIENT KILL) since it was last used."""
         options: dict[str, Any] = {
-            "socket_timeout": 10.0, "socket_connect_timeout": 5.0, **self._options,
+            "socket_timeout": 10.0, "socket_connect_timeout": 10.0, **self._options,
         }
         if listener:
             options["socket_timeout"] = LISTEN_SLICE + 10.0

@@ -12,9 +12,11 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
+from typing import Any
 
 from taskbasket.codec import decode_payload
 from taskbasket.context import TaskContext, _current
+from taskbasket.definition import binding_failure
 from taskbasket.pool import Pool
 from taskbasket.worker.job import Job, JobPhase
 
@@ -71,6 +73,8 @@ class ThreadExecutor:
         self._on_started(job)
         error: BaseException | None = None
         token = None
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
         try:
             args, kwargs, headers = decode_payload(job.claimed.id, job.claimed.payload)
             context = task_context(job, headers)
@@ -78,7 +82,7 @@ class ThreadExecutor:
             with self._around(context):
                 job.definition.func(*args, **kwargs)
         except BaseException as exc:  # the handler's failure is data here
-            error = exc
+            error = _explained(job, exc, args, kwargs)
         finally:
             if token is not None:
                 _current.reset(token)
@@ -135,6 +139,8 @@ class AsyncExecutor:
     async def _run(self, job: Job) -> None:
         error: BaseException | None = None
         timeout = asyncio.timeout(job.claimed.timeout)
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
         try:
             args, kwargs, headers = decode_payload(job.claimed.id, job.claimed.payload)
             context = task_context(job, headers)
@@ -147,7 +153,7 @@ class AsyncExecutor:
         except TimeoutError as exc:
             error = TimedOut() if timeout.expired() else exc
         except BaseException as exc:
-            error = exc
+            error = _explained(job, exc, args, kwargs)
         self._on_finished(job, error)
 
     def cancel(self, job: Job) -> None:
@@ -159,6 +165,17 @@ class AsyncExecutor:
         if self._loop.is_running():
             self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+
+
+def _explained(job: Job, exc: BaseException, args: list[Any],
+               kwargs: dict[str, Any]) -> BaseException:
+    """A TypeError of arguments that do not bind to the handler, as an ArgumentsError (the
+    worker fails the task at once); any other exception as it is."""
+    if not isinstance(exc, TypeError):
+        return exc
+    definition = job.definition
+    return binding_failure(job.claimed.name, definition.func, exc, args, kwargs,
+                           definition.arguments)
 
 
 class TimedOut(Exception):

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from taskbasket.backends.base import ClaimedTask, Lease, Outcome, OutcomeKind
-from taskbasket.errors import Fail, Retry, StoreCorruptedError
+from taskbasket.errors import ArgumentsError, Fail, Retry, StoreCorruptedError
 from taskbasket.storable import storable_text
 
 if TYPE_CHECKING:
@@ -88,6 +88,8 @@ def _raw_error_outcome(job: Job, exc: BaseException) -> Outcome:
         return Outcome(lease, OutcomeKind.FAILED, error=f"Fail: {exc.reason}")
     if isinstance(exc, StoreCorruptedError):  # retrying cannot mend stored data
         return Outcome(lease, OutcomeKind.FAILED, error=f"StoreCorruptedError: {exc}")
+    if isinstance(exc, ArgumentsError):  # nor arguments that do not fit the handler
+        return Outcome(lease, OutcomeKind.FAILED, error=f"ArgumentsError: {exc}")
     if attempts >= max_attempts:
         error = _error_text(exc)
         note = f"gave up after attempt {attempts} of {max_attempts}"

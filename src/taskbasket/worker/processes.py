@@ -24,7 +24,8 @@ from typing import Any
 
 from taskbasket.codec import decode_payload
 from taskbasket.context import TaskContext, _current
-from taskbasket.errors import Fail, Retry
+from taskbasket.definition import binding_failure
+from taskbasket.errors import ArgumentsError, Fail, Retry
 from taskbasket.worker.executors import Around, Finished, Started, TimedOut, task_context
 from taskbasket.worker.job import Job, JobPhase
 
@@ -61,6 +62,9 @@ def _child_main(conn: Connection) -> None:
         if message is None:
             return
         module_name, qualname, task_id, payload, context = message
+        func: Any = None
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
         try:
             func = resolve_handler(module_name, qualname)
             args, kwargs, headers = decode_payload(task_id, payload)
@@ -75,8 +79,13 @@ def _child_main(conn: Connection) -> None:
         except Retry as exc:
             reply = ("retry", exc.reason, exc.delay, exc.at)
         except BaseException as exc:
-            reply = ("error", type(exc).__name__, str(exc), "".join(
-                traceback.format_exception(exc)))
+            explained = binding_failure(context[1], func, exc, args, kwargs) if (
+                func is not None and isinstance(exc, TypeError)) else exc
+            if isinstance(explained, ArgumentsError):
+                reply = ("arguments", str(explained))
+            else:
+                reply = ("error", type(exc).__name__, str(exc), "".join(
+                    traceback.format_exception(exc)))
         try:
             conn.send(reply)
         except (BrokenPipeError, OSError):
@@ -179,6 +188,8 @@ class ProcessExecutor:
             return child, Fail(reply[1])
         if kind == "retry":
             return child, Retry(reply[1], delay=reply[2], at=reply[3])
+        if kind == "arguments":
+            return child, ArgumentsError(reply[1])
         return child, RemoteError(reply[1], reply[2], reply[3])
 
     def shutdown(self) -> None:

@@ -53,6 +53,7 @@ from taskbasket.worker.job import (
     timeout_outcome,
 )
 from taskbasket.worker.processes import ProcessExecutor
+from taskbasket.worker.startup import reach_store, store_description, warn_unknown_names
 
 if TYPE_CHECKING:
     from taskbasket.basket import Basket
@@ -86,7 +87,9 @@ class Worker:
     async handlers share one event loop; ``executor="process"`` handlers run in
     ``processes`` child processes (default: one per core). ``visibility_timeout`` is the
     lease length in seconds; heartbeats renew it every third of it. On stop it hands
-    unstarted tasks back and gives running ones ``grace_period`` seconds to finish.
+    unstarted tasks back and gives running ones ``grace_period`` seconds to finish. At start
+    it waits up to ``wait_for_store`` seconds for a store that does not answer (0: it
+    raises BackendUnavailableError at once); once running it retries a lost store for ever.
     """
 
     def __init__(
@@ -103,6 +106,7 @@ class Worker:
         grace_period: float = 30.0,
         maintenance_interval: float | None = None,
         worker_id: str | None = None,
+        wait_for_store: float = 0.0,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigurationError(f"concurrency must be an int >= 1, got {concurrency!r}")
@@ -127,6 +131,7 @@ class Worker:
                 f"timeout ({visibility_timeout}s)"
             )
         self.grace_period = check_seconds("grace_period", grace_period, allow_zero=True)
+        self.wait_for_store = check_seconds("wait_for_store", wait_for_store, allow_zero=True)
         self.heartbeat_interval = self.visibility_timeout / 3
         self.maintenance_interval = maintenance_interval or min(1.0, self.heartbeat_interval)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
@@ -205,7 +210,8 @@ class Worker:
                 "this basket has no tasks registered, so the worker would claim nothing; "
                 "import the module that defines your @basket.task functions"
             )
-        self.backend.migrate()
+        if not reach_store(self.backend, self.worker_id, self.wait_for_store, self._stopping):
+            return  # stopped while waiting for the store
         around = self.basket.hooks.around
         self._threads_executor = ThreadExecutor(
             self.min_concurrency, self.concurrency, self.idle_timeout, self._on_finished,
@@ -225,6 +231,8 @@ class Worker:
             self.worker_id, ",".join(self.queues) if self.queues else "*", self.concurrency,
             self.visibility_timeout, ",".join(self.names),
         )
+        warn_unknown_names(self.basket, self.backend, self.queues, self.names,
+                           store_description(self.backend))
         for target, name in (
             (self._claim_loop, "claim"),
             (self._housekeeping_loop, "housekeeper"),

@@ -1,0 +1,68 @@
+"""What the ``taskbasket`` command prints: tables, JSON, one-line errors and reports.
+
+Task data (names, queues, errors, arguments, URLs) is never read as rich markup: it goes
+into ``Text`` objects or through ``escape``, so ``[/var/data]`` prints as written. JSON
+output is ``json.dumps`` of the data, unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.text import Text
+
+from taskbasket.task import State
+
+console = Console()
+err_console = Console(stderr=True)
+STATE_COLOURS = {
+    State.QUEUED: "cyan", State.SCHEDULED: "blue", State.RUNNING: "yellow",
+    State.RETRYING: "magenta", State.SUCCEEDED: "green", State.FAILED: "red",
+    State.CANCELLED: "dim",
+}
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print ``error: message`` (as plain text) on stderr and exit with ``code``."""
+    err_console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
+    sys.exit(code)
+
+
+def warn(message: str) -> None:
+    """Print ``message`` (as plain text) on stderr, in yellow."""
+    err_console.print(Text(message, style="yellow"), highlight=False)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, default=_json_default, indent=2, ensure_ascii=False))
+
+
+def when(value: datetime | None) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def state_cell(state: State) -> Text:
+    return Text(state.value, style=STATE_COLOURS[state])
+
+
+def say(*parts: str | tuple[str, str]) -> None:
+    """Print plain text parts, or (text, style) pairs, on stdout; never read as markup."""
+    console.print(Text.assemble(*parts), highlight=False)
+
+
+def report(as_json: bool, verb: str, count: int) -> None:
+    if as_json:
+        emit_json({verb: count})
+    else:
+        say(f"{verb} {count} task{'s' if count != 1 else ''}")
