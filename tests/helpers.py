@@ -10,7 +10,11 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from taskbasket.backends.base import Backend
+    from taskbasket.maintenance import MaintenanceReport
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHONPATH = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
@@ -30,6 +34,15 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+def maintain(backend: Backend) -> MaintenanceReport:
+    """One rescue (expired leases requeued due now, or failed) and one promotion, by the
+    core's services, as a leader's maintenance thread runs them."""
+    from taskbasket.maintenance import Maintenance, Rescuer, Stager
+
+    services = [Rescuer(backend), Stager(backend)]
+    return Maintenance(backend, services, holder="tests", leader_ttl=1.0).run_once()
 
 
 class Effects:

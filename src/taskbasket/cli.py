@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from taskbasket.backends.base import Inspection
 from taskbasket.basket import Basket
 from taskbasket.errors import TaskbasketError
 from taskbasket.task import State, Task
@@ -354,7 +355,7 @@ def count(
         f"[bold]{sum(stats.get((q, s), 0) for q in queue_names)}[/]" for s in State
     ))
     console.print(table)
-    if ctx.app and not getattr(basket.backend, "is_bus", False):  # a bus cannot list
+    if ctx.app and basket.backend.capabilities.inspection is Inspection.FULL:
         unknown = basket.unknown_names()
         if unknown:
             console.print("[yellow]waiting for a worker that knows them:[/] " + ", ".join(

@@ -497,7 +497,7 @@ def test_what_a_line_transport_cannot_do_raises_clear_errors(
             call()
         assert f"{scheme}://" in str(caught.value) and "docs/buses.md" in str(caught.value)
     assert basket.count(state="failed") == 0 and basket.stats() == {}
-    assert getattr(basket.backend, "is_bus", False) is True
+    assert basket.backend.capabilities.is_bus
     basket.close()
 
 

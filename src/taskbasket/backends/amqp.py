@@ -39,12 +39,9 @@ from taskbasket.backends.base import (
     ClaimParams,
     LeaseExtendParams,
     Listener,
-    MaintainParams,
-    MaintainResult,
     NewTask,
     Outcome,
     OutcomeKind,
-    lease_expired_error,
 )
 from taskbasket.bus import (
     DEFAULT_QUEUE,
@@ -71,6 +68,7 @@ from taskbasket.bus.amqp import (
     work_queue,
 )
 from taskbasket.errors import ConfigurationError, StoreCorruptedError
+from taskbasket.rules import BusAction, BusStep, LostDelivery, bus_action
 from taskbasket.task import TaskRef
 
 DELAY_UNIT = 0.01
@@ -283,12 +281,8 @@ class AmqpBackend(BusBackendBase):
             return None
         now = time.time()
         if delivery.redelivered:  # its consumer died or lost its connection mid-attempt
-            lost = message.attempts + 1
-            error = lease_expired_error(lost, message.max_attempts)
-            if lost >= message.max_attempts:
-                self._dead_letter(message.but(attempts=lost, last_error=error, failed_at=now))
-            else:
-                self._publish([(message.but(attempts=lost, last_error=error), 0.0)])
+            lost = LostDelivery(message.attempts + 1, broker_counts=False)
+            self._apply(message, bus_action(lost, 0, message.max_attempts, now), now)
             self.transport.ack(delivery)
             return None
         if message.run_at > now + EARLY_TOLERANCE:
@@ -338,25 +332,23 @@ class AmqpBackend(BusBackendBase):
 
     def _record(self, held: _Held, outcome: Outcome) -> bool:
         message, now = held.message, time.time()
-        if outcome.kind is OutcomeKind.RETRY:
-            delay = (outcome.retry_at.timestamp() - now if outcome.retry_at is not None
-                     else outcome.retry_delay)
-            self._publish([(message.but(attempts=held.attempts, last_error=outcome.error,
-                                        run_at=now + delay), delay)])
-        elif outcome.kind is OutcomeKind.FAILED:
-            self._dead_letter(message.but(attempts=held.attempts, last_error=outcome.error,
-                                          failed_at=now))
-        elif outcome.kind is OutcomeKind.RELEASED:
-            self._publish([(message, 0.0)])
+        self._apply(message, bus_action(outcome, held.attempts, message.max_attempts, now), now)
         acknowledged = self.transport.ack(held.delivery)
         if outcome.kind is OutcomeKind.SUCCEEDED:
             self._succeeded.add(message.id)
         return acknowledged
 
-    def maintain(self, params: MaintainParams) -> MaintainResult:
-        """Nothing to rescue: the broker redelivers the messages of dead consumers."""
-        self.transport.pump()
-        return MaintainResult()
+    def _apply(self, message: TaskMessage, action: BusAction, now: float) -> None:
+        """Publish what ``action`` says (the caller acknowledges the delivery)."""
+        error = message.last_error if action.error is None else action.error
+        if action.step is BusStep.PUBLISH:
+            run_at = message.run_at if action.run_at is None else action.run_at
+            delay = 0.0 if action.run_at is None else action.run_at - now
+            self._publish([(message.but(attempts=action.attempts, last_error=error,
+                                        run_at=run_at), delay)])
+        elif action.step is BusStep.DEAD_LETTER:
+            self._dead_letter(message.but(attempts=action.attempts, last_error=error,
+                                          failed_at=now))
 
     # ------------------------------------------------------------------ inspection
 
