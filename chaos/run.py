@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import Effects
+from tests.helpers import PYTHONPATH, Effects
 from tests.stores import factory
 
 from taskbasket import Basket, State
@@ -65,7 +65,7 @@ class _Workers:
 
     def start_one(self) -> subprocess.Popen[bytes]:
         env = dict(os.environ, TASKBASKET_URL=self.url, TB_EFFECTS=str(self.effects),
-                   PYTHONPATH=str(ROOT))
+                   PYTHONPATH=PYTHONPATH)
         log = open(self.logs / f"worker-{len(self.procs)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
             [sys.executable, "-m", "taskbasket", "worker", "chaos.app:basket", "--url",

@@ -10,9 +10,15 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from taskbasket.backends.base import Backend
+    from taskbasket.maintenance import MaintenanceReport
 
 ROOT = Path(__file__).resolve().parent.parent
+PYTHONPATH = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+"""For subprocesses: this checkout's taskbasket (not an installed one) and its tests."""
 
 
 def wait_for(
@@ -42,6 +48,15 @@ def run_taskbasket(
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "src"),
              "COLUMNS": str(columns), **(env or {})},
     )
+
+
+def maintain(backend: Backend) -> MaintenanceReport:
+    """One rescue (expired leases requeued due now, or failed) and one promotion, by the
+    core's services, as a leader's maintenance thread runs them."""
+    from taskbasket.maintenance import Maintenance, Rescuer, Stager
+
+    services = [Rescuer(backend), Stager(backend)]
+    return Maintenance(backend, services, holder="tests", leader_ttl=1.0).run_once()
 
 
 class Effects:
@@ -87,7 +102,7 @@ class WorkerProcess:
         self, url: str, effects: Path, *args: str, app: str = "tests.apps.crashapp:basket"
     ) -> None:
         env = dict(os.environ, TASKBASKET_URL=url, TB_EFFECTS=str(effects),
-                   PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+                   PYTHONPATH=PYTHONPATH, PYTHONUNBUFFERED="1")
         self.log_path = effects.parent / f"worker-{os.urandom(3).hex()}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(

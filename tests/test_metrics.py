@@ -221,3 +221,30 @@ def test_worker_metrics_count_outcomes_latency_and_pool(sqlite_url: str) -> None
     assert "taskbasket_worker_slots 3.0" in text
     assert "taskbasket_worker_abandoned_threads 0.0" in text
     assert 'taskbasket_tasks{queue="emails",state="succeeded"}' in text
+
+
+def test_worker_metrics_count_the_rescues_of_dead_workers(sqlite_url: str) -> None:
+    from taskbasket.backends.base import ClaimParams, LeasesExpiredParams
+    from taskbasket.metrics import WorkerMetrics
+    from tests.helpers import wait_for
+
+    basket = Basket(sqlite_url)
+
+    @basket.task(queue="emails", max_attempts=2)
+    def send() -> None: ...
+
+    send.enqueue()
+    send.options(max_attempts=1).enqueue()
+    basket.backend.tasks_claim(ClaimParams("a worker that dies", ["send"], 2, 0.05))
+    wait_for(lambda: len(basket.backend.leases_expired(LeasesExpiredParams())) == 2, 10,
+             "the leases to expire")
+    registry = CollectorRegistry()
+    worker = basket.worker(retention=None)
+    WorkerMetrics(worker, registry)
+    report = worker.maintain_once()
+    assert len(report.requeued) == 1 and len(report.failed) == 1
+    labels = {"name": "send", "queue": "emails"}
+    outcomes = "taskbasket_task_outcomes_total"
+    assert registry.get_sample_value(outcomes, {**labels, "outcome": "lease_expired"}) == 1.0
+    assert registry.get_sample_value(outcomes, {**labels, "outcome": "failed"}) == 1.0
+    basket.close()

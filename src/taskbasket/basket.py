@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 from taskbasket.backends import DEFAULT_URL, open_backend, open_backend_check
 from taskbasket.backends.base import (
     Backend,
-    CleanParams,
     CountByNameParams,
     ListParams,
     NewTask,
+    PruneParams,
     StoredTask,
     TaskFilter,
 )
@@ -30,6 +30,7 @@ from taskbasket.definition import (
 from taskbasket.errors import ConfigurationError, StoreCorruptedError, UnknownTaskError
 from taskbasket.events import EnqueueMiddleware, Event, EventKind, Hook, Hooks, Middleware
 from taskbasket.ids import canonical_task_id, new_task_ids
+from taskbasket.maintenance.pruner import DEFAULT_RETENTION, RetentionArg, parse_retention
 from taskbasket.retry import BackoffPolicy, as_policy
 from taskbasket.task import FINAL_STATES, PENDING_STATES, State, Task, TaskRef
 from taskbasket.validation import (
@@ -83,6 +84,12 @@ class Basket:
     ``Basket(url)`` uses ``url``; ``Basket()`` uses ``$TASKBASKET_URL`` or else
     ``sqlite:///taskbasket.db`` (the whole rule: ``backends.URL_PRECEDENCE``). The store
     is opened on first use, so creating a Basket at import time costs nothing. Thread-safe.
+
+    ``retention`` is how long finished tasks are kept before this basket's workers (while
+    one of them leads the store's maintenance) delete them: by default succeeded and
+    cancelled tasks for 24 hours, failed ones for 7 days. One duration applies to every
+    final state, a mapping such as ``{"failed": "30d"}`` changes the states it names (None
+    for a state keeps it), and ``retention=None`` keeps every task.
     """
 
     def __init__(
@@ -91,6 +98,7 @@ class Basket:
         *,
         default_queue: str = DEFAULT_QUEUE,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        retention: RetentionArg = DEFAULT_RETENTION,
         backend: Backend | None = None,
         **backend_options: Any,
     ) -> None:
@@ -101,6 +109,8 @@ class Basket:
         if max_payload_bytes < 1:
             raise ConfigurationError("max_payload_bytes must be >= 1")
         self.max_payload_bytes = max_payload_bytes
+        self.retention = parse_retention(retention)
+        """Seconds each final state is kept (a state not in it is kept for ever)."""
         self._backend = backend
         self._backend_options = backend_options
         self._lock = threading.Lock()
@@ -596,9 +606,15 @@ class Basket:
                 f"clean removes only final tasks; {', '.join(not_final)} are not final "
                 "(use purge to delete those)"
             )
-        return self.backend.tasks_clean(
-            CleanParams(parse_duration(older_than), tuple(states), batch_size)
-        )
+        if batch_size < 1:
+            raise ConfigurationError(f"batch_size must be at least 1, got {batch_size!r}")
+        params = PruneParams(dict.fromkeys(states, parse_duration(older_than)), batch_size)
+        total = 0
+        while True:
+            deleted = self.backend.tasks_prune(params)
+            total += deleted
+            if deleted < batch_size:
+                return total
 
     # ------------------------------------------------------------------ workers
 

@@ -148,7 +148,10 @@ class WorkerMetrics:
     """Metrics of one worker: outcomes, run time and pickup latency, fed by hooks, and
     gauges of its slots and thread pool read when scraped.
 
-    - ``taskbasket_task_outcomes_total{name,queue,outcome}``: succeeded, retrying, failed
+    - ``taskbasket_task_outcomes_total{name,queue,outcome}``: succeeded, retrying, failed,
+      and lease_expired (an attempt whose worker died, requeued by the rescuer; one on the
+      last attempt counts as failed). Maintenance runs on the store's elected leader, so
+      that worker's metrics count the rescues of every worker.
     - ``taskbasket_task_run_seconds{name,queue}``: histogram of attempt durations
     - ``taskbasket_task_pickup_seconds{queue}``: from due (ready) to started
     - ``taskbasket_worker_slots``, ``taskbasket_worker_slots_busy``,
@@ -160,7 +163,7 @@ class WorkerMetrics:
     PICKUP_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 60)
 
     def __init__(self, worker: Worker, registry: CollectorRegistry) -> None:
-        from taskbasket.events import Event
+        from taskbasket.events import Event, EventKind
 
         prometheus = _prometheus()
         self.worker = worker
@@ -175,8 +178,10 @@ class WorkerMetrics:
             ["queue"], buckets=self.PICKUP_BUCKETS, registry=registry)
 
         def finished(event: Event) -> None:
-            if event.name is None:  # lease expiries found by maintenance carry no name
+            if event.name is None:
                 return
+            if event.kind is EventKind.LEASE_EXPIRED and event.next_run_at is None:
+                return  # it ended failed: its failed event counts it
             labels = (event.name, event.queue or "")
             self.outcomes.labels(*labels, event.kind.value).inc()
             if event.duration is not None:
@@ -186,7 +191,7 @@ class WorkerMetrics:
             if event.pickup_latency is not None:
                 self.pickup_seconds.labels(event.queue or "").observe(event.pickup_latency)
 
-        worker.basket.on("succeeded", "retrying", "failed")(finished)
+        worker.basket.on("succeeded", "retrying", "failed", "lease_expired")(finished)
         worker.basket.on("started")(started)
         registry.register(_WorkerCollector(worker))
 

@@ -32,13 +32,19 @@ from taskbasket.backends.base import (
     Backend,
     ClaimedTask,
     ClaimParams,
-    MaintainParams,
     NewTask,
     Outcome,
     OutcomeKind,
     redact_url,
 )
 from taskbasket.errors import ConfigurationError, UnsupportedOperationError
+from taskbasket.maintenance import (
+    DEFAULT_RETENTION,
+    Maintenance,
+    MaintenanceReport,
+    RetentionArg,
+    parse_retention,
+)
 from taskbasket.retry import ExponentialBackoff
 from taskbasket.storable import storable_text
 
@@ -76,6 +82,11 @@ class Relay:
     queues if workers also serve the store, since a relay takes every task it may. Each
     step (:meth:`relay_once`, :meth:`maintain_once`) can be called on its own; :meth:`run`
     loops over them until :meth:`stop` or SIGTERM/SIGINT.
+
+    While :meth:`run` runs and the relay leads the store, it runs the store's maintenance
+    like a worker does (see :mod:`taskbasket.maintenance`): a dead relay's claims are
+    requeued, and published tasks (succeeded in the outbox) are pruned after
+    ``retention`` (None keeps them).
     """
 
     def __init__(
@@ -88,6 +99,7 @@ class Relay:
         lease_seconds: float = 30.0,
         poll_interval: float = 1.0,
         relay_id: str | None = None,
+        retention: RetentionArg = DEFAULT_RETENTION,
     ) -> None:
         if batch_size < 1:
             raise ConfigurationError(f"batch_size must be at least 1, got {batch_size!r}")
@@ -101,12 +113,12 @@ class Relay:
                 "--from names the store your application enqueues into, --to the bus")
         self.source = open_backend(source) if isinstance(source, str) else source
         self.target = open_backend(target) if isinstance(target, str) else target
-        if getattr(self.source, "is_bus", False):
+        if self.source.capabilities.is_bus:
             raise ConfigurationError(
                 f"the relay reads a store, but {redact_url(self.source.url)} is a message "
                 "bus; --from takes the store your application enqueues into "
                 "(sqlite://, postgresql://, mysql://, redis://)")
-        if not getattr(self.target, "is_bus", False):
+        if not self.target.capabilities.is_bus:
             raise ConfigurationError(
                 f"the relay publishes to a message bus, but {redact_url(self.target.url)} "
                 "is a store; --to takes a bus URL (amqp://, nats://)")
@@ -114,7 +126,12 @@ class Relay:
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
-        self.relay_id = relay_id or f"relay:{socket.gethostname()}:{os.getpid()}"
+        self.relay_id = relay_id or (
+            f"relay:{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}")
+        self.maintenance = Maintenance.of_store(
+            self.source, holder=self.relay_id, interval=lease_seconds / 3,
+            leader_ttl=min(lease_seconds, 30.0), retention=parse_retention(retention),
+        )
         self.totals = {"published": 0, "failed": 0, "deferred": 0}
         self._failures = 0  # consecutive batches the bus refused
         self._stopping = threading.Event()
@@ -148,11 +165,13 @@ class Relay:
                   result.deferred)
         return result
 
-    def maintain_once(self) -> None:
-        """Requeue the tasks of relays (or workers) whose lease expired in the store."""
-        rescued = self.source.maintain(MaintainParams()).rescued
-        if rescued:
-            log.info("requeued %d task(s) whose holder's lease expired", len(rescued))
+    def maintain_once(self, *, prune: bool = True) -> MaintenanceReport:
+        """Run the store's maintenance once, now: requeue the tasks of relays (or
+        workers) whose lease expired, promote due tasks, prune old ones."""
+        report = self.maintenance.run_once(prune=prune)
+        if report.requeued:
+            log.info("requeued %d task(s) whose holder's lease expired", len(report.requeued))
+        return report
 
     def _publish(self, claimed: Sequence[ClaimedTask]) -> list[Outcome]:
         """Publish ``claimed`` (as a batch, else one by one) and say how each ended."""
@@ -190,13 +209,10 @@ class Relay:
         listener = self.source.listener(self.queues)
         log.info("relaying %s from %s to %s", ", ".join(self.queues or ["every queue"]),
                  redact_url(self.source.url), redact_url(self.target.url))
-        next_maintain = 0.0
+        self.maintenance.start()
         try:
             while not self._stopping.is_set():
                 try:
-                    if time.monotonic() >= next_maintain:
-                        self.maintain_once()
-                        next_maintain = time.monotonic() + self.lease_seconds / 3
                     result = self.relay_once()
                 except Exception as exc:  # the store is unreachable: wait and try again
                     self._failures += 1
@@ -209,6 +225,7 @@ class Relay:
                 elif result.claimed == 0:
                     listener.wait(self.poll_interval)
         finally:
+            self.maintenance.stop()
             listener.close()
             log.info("relay stopped: %(published)d published, %(failed)d failed, "
                      "%(deferred)d deferred", self.totals)
@@ -219,7 +236,7 @@ class Relay:
         deadline = time.monotonic() + timeout
         published = 0
         while time.monotonic() < deadline:
-            self.maintain_once()
+            self.maintain_once(prune=False)
             result = self.relay_once()
             published += result.published
             if result.claimed == 0:

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from taskbasket import BackendUnavailableError, Basket, ConfigurationError, State
-from taskbasket.backends.base import ClaimParams, MaintainParams, Outcome, OutcomeKind
-from tests.helpers import ROOT, wait_for
+from taskbasket.backends.base import ClaimParams, Outcome, OutcomeKind
+from tests.helpers import ROOT, maintain, wait_for
 from tests.stores import factory
 from tests.stores.postgres import BASE_URL, split_url
 
@@ -371,7 +371,7 @@ def test_released_and_promoted_tasks_wake_listeners(url: str) -> None:
             assert task.id != later.id
             basket.backend.tasks_finish([Outcome(task.lease, OutcomeKind.RELEASED)])
             assert listener.wait(5)
-            wait_for(lambda: basket.backend.maintain(MaintainParams()).promoted, 10, "promotion")
+            wait_for(lambda: maintain(basket.backend).promoted, 10, "promotion")
             assert listener.wait(5)
         finally:
             listener.close()

@@ -31,14 +31,14 @@ from taskbasket.backends import open_backend
 from taskbasket.backends.base import (
     ClaimedTask,
     ClaimParams,
-    CleanParams,
+    LeaderParams,
     LeaseExtendParams,
     Listener,
     ListParams,
-    MaintainParams,
     NewTask,
     Outcome,
     OutcomeKind,
+    PruneParams,
     TaskFilter,
 )
 from taskbasket.errors import (
@@ -48,8 +48,8 @@ from taskbasket.errors import (
     UnsupportedOperationError,
 )
 from taskbasket.ids import new_task_id
-from taskbasket.task import TaskRef
-from tests.helpers import wait_for
+from taskbasket.task import FINAL_STATES, TaskRef
+from tests.helpers import maintain, wait_for
 from tests.stores import required_stores
 from tests.stores.redis import BASE_URL, FACTORY
 
@@ -261,11 +261,11 @@ def test_counts_stay_exact_through_every_transition(backend: RedisBackend) -> No
         Outcome(x.lease, OutcomeKind.RELEASED),
     ]) == [True, True, True, True]
     assert_counts_exact(b)
-    b.maintain(MaintainParams())  # promotes the due retry
+    maintain(b)  # promotes the due retry
     assert_counts_exact(b)
     # a lease that runs out is rescued by the server's clock
     [short] = claim(b, limit=1, lease=0.05)
-    wait_for(lambda: short.id in b.maintain(MaintainParams()).rescued, 5, "the rescue")
+    wait_for(lambda: short.id in {t.id for t in maintain(b).requeued}, 5, "the rescue")
     assert_counts_exact(b)
     assert b.tasks_cancel(TaskFilter(ids=[e.id])) == 1  # a running task
     assert_counts_exact(b)
@@ -274,7 +274,8 @@ def test_counts_stay_exact_through_every_transition(backend: RedisBackend) -> No
     assert b.tasks_retry(TaskFilter(states=[State.FAILED, State.CANCELLED])) == 3
     assert_counts_exact(b)
     b.tasks_finish([Outcome(t.lease, OutcomeKind.SUCCEEDED) for t in claim(b, limit=3)])
-    assert b.tasks_clean(CleanParams(older_than=0, batch_size=2)) == 4
+    every_final = dict.fromkeys(FINAL_STATES, 0.0)
+    assert [b.tasks_prune(PruneParams(every_final, limit=2)) for _ in range(3)] == [2, 2, 0]
     assert_counts_exact(b)
     assert b.tasks_delete(TaskFilter(queues=["q2"])) == 2
     assert_counts_exact(b)
@@ -526,10 +527,12 @@ def test_the_backend_never_sends_keys_or_scan(url: str) -> None:
         b.tasks_stats()
         b.tasks_finish([Outcome(t.lease, OutcomeKind.FAILED) for t in claim(b, limit=5)])
         b.leases_extend(LeaseExtendParams([t.lease for t in claim(b, limit=2)], 30))
-        b.maintain(MaintainParams())
+        maintain(b)
+        assert b.leader_try(LeaderParams("maintenance", "acl", 5.0))
+        b.leader_resign(LeaderParams("maintenance", "acl", 5.0))
         b.tasks_retry(TaskFilter(states=[State.FAILED]))
         b.tasks_cancel(TaskFilter(queues=["q2"]))
-        b.tasks_clean(CleanParams(older_than=0))
+        b.tasks_prune(PruneParams(dict.fromkeys(FINAL_STATES, 0.0)))
         listener = b.listener(None)
         listener.wait(0.01)
         listener.close()
@@ -593,7 +596,7 @@ def test_a_lease_extension_is_fenced(backend: RedisBackend) -> None:
     b = backend
     b.tasks_insert([new()])
     [task] = claim(b, lease=0.05)
-    wait_for(lambda: task.id in b.maintain(MaintainParams()).rescued, 5, "the rescue")
+    wait_for(lambda: task.id in {t.id for t in maintain(b).requeued}, 5, "the rescue")
     [again] = claim(b)
     held = b.leases_extend(LeaseExtendParams([task.lease, again.lease], 30))
     assert held == {again.id}
@@ -771,7 +774,7 @@ def test_server_restart_then_the_backend_recovers(tmp_path: Path) -> None:
         [task] = claim(b)
         assert task.id == ref.id
         assert b.tasks_finish([Outcome(task.lease, OutcomeKind.SUCCEEDED)]) == [True]
-        assert b.maintain(MaintainParams()).rescued == []
+        assert maintain(b).requeued == []
         assert b.tasks_stats() == {("default", State.SUCCEEDED): 1}
     finally:
         b.close()

@@ -293,7 +293,7 @@ class BusWorkerTests:
             message = str(caught.value)
             assert name in message and "docs/buses.md" in message, message
         assert producer.count(state="queued") == 1  # what a bus can count, it counts
-        assert getattr(producer.backend, "is_bus", False) is True
+        assert producer.backend.capabilities.is_bus
 
     def test_a_listener_hands_back_an_unclaimed_message_without_costing_an_attempt(
         self, producer: Basket,

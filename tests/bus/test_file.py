@@ -25,7 +25,7 @@ from taskbasket.backends.file import FileBackend, StreamBackend, parse_line
 from taskbasket.codec import encode_arguments
 from taskbasket.errors import ConfigurationError, UnsupportedOperationError
 from tests.bus import app
-from tests.helpers import ROOT, Effects, wait_for
+from tests.helpers import PYTHONPATH, Effects, wait_for
 
 CRASH = "tests.apps.crashapp:basket"
 
@@ -41,7 +41,7 @@ class Proc:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "taskbasket", command, *argv, *args], cwd=effects.path.parent,
             stdin=stdin, stdout=self._log, stderr=subprocess.STDOUT,
-            env=dict(os.environ, TB_EFFECTS=str(effects.path), PYTHONPATH=str(ROOT),
+            env=dict(os.environ, TB_EFFECTS=str(effects.path), PYTHONPATH=PYTHONPATH,
                      PYTHONUNBUFFERED="1"))
 
     def log(self) -> str:
@@ -154,7 +154,7 @@ def test_a_shell_pipeline_from_enqueue_to_a_stdin_worker(
               f"{tb} enqueue --url stdout:// flaky --args '[1]'; }} 2>ids.txt | "
               f"{tb} worker tests.bus:app --url 'stdin://?dead={dead}' 2>worker.log")
     run = subprocess.run(script, shell=True, cwd=tmp_path, timeout=60, env=dict(
-        os.environ, TB_EFFECTS=str(effects.path), PYTHONPATH=str(ROOT)))
+        os.environ, TB_EFFECTS=str(effects.path), PYTHONPATH=PYTHONPATH))
     assert run.returncode == 0, (tmp_path / "worker.log").read_text()
     ids = (tmp_path / "ids.txt").read_text().split()
     assert len(ids) == 2
@@ -497,7 +497,7 @@ def test_what_a_line_transport_cannot_do_raises_clear_errors(
             call()
         assert f"{scheme}://" in str(caught.value) and "docs/buses.md" in str(caught.value)
     assert basket.count(state="failed") == 0 and basket.stats() == {}
-    assert getattr(basket.backend, "is_bus", False) is True
+    assert basket.backend.capabilities.is_bus
     basket.close()
 
 

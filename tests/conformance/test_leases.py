@@ -10,12 +10,19 @@ from taskbasket import Basket, State
 from taskbasket.backends.base import (
     ClaimParams,
     LeaseExtendParams,
-    MaintainParams,
     Outcome,
     OutcomeKind,
 )
 from tests.conformance.test_enqueue import claim
-from tests.helpers import wait_for
+from tests.helpers import maintain, wait_for
+
+
+def _requeued(basket: Basket) -> list[str]:
+    return [lease.id for lease in maintain(basket.backend).requeued]
+
+
+def _failed(basket: Basket) -> list[str]:
+    return [lease.id for lease in maintain(basket.backend).failed]
 
 
 def _one_task(basket: Basket, **options: object) -> str:
@@ -101,8 +108,7 @@ def test_heartbeat_extends_only_held_leases(basket: Basket) -> None:
 def test_expired_lease_is_rescued_and_old_holder_is_fenced(basket: Basket) -> None:
     task_id = _one_task(basket)
     [first] = claim(basket, lease=0.3)
-    rescued = wait_for(
-        lambda: basket.backend.maintain(MaintainParams()).rescued, 10, "lease to expire")
+    rescued = wait_for(lambda: _requeued(basket), 10, "lease to expire")
     assert rescued == [task_id]
     task = basket.get(task_id)
     assert task is not None and task.state == "queued" and task.attempts == 1
@@ -123,8 +129,7 @@ def test_expired_lease_is_rescued_and_old_holder_is_fenced(basket: Basket) -> No
 def test_lease_expiry_on_last_attempt_fails_the_task(basket: Basket) -> None:
     task_id = _one_task(basket, max_attempts=1)
     claim(basket, lease=0.2)
-    failed = wait_for(
-        lambda: basket.backend.maintain(MaintainParams()).failed, 10, "lease to expire")
+    failed = wait_for(lambda: _failed(basket), 10, "lease to expire")
     assert failed == [task_id]
     task = basket.get(task_id)
     assert task is not None and task.state == "failed" and task.finished_at is not None
@@ -157,8 +162,7 @@ def test_claim_without_counting_an_attempt(basket: Basket) -> None:
     assert taken.id == task_id and taken.attempts == 0
     task = basket.get(task_id)
     assert task is not None and task.state == "running" and task.attempts == 0
-    rescued = wait_for(
-        lambda: basket.backend.maintain(MaintainParams()).rescued, 10, "lease to expire")
+    rescued = wait_for(lambda: _requeued(basket), 10, "lease to expire")
     assert rescued == [task_id]  # requeued, not failed: no attempt was used
     [again] = claim(basket)
     assert again.id == task_id and again.attempts == 1
@@ -168,7 +172,7 @@ def test_claim_without_counting_an_attempt(basket: Basket) -> None:
 def test_maintain_promotes_due_tasks(basket: Basket) -> None:
     task_id = _one_task(basket, delay=0.3)
     assert basket.get(task_id).state == "scheduled"  # type: ignore[union-attr]
-    wait_for(lambda: basket.backend.maintain(MaintainParams()).promoted, 10, "promotion")
+    wait_for(lambda: maintain(basket.backend).promoted, 10, "promotion")
     assert basket.get(task_id).state == State.QUEUED  # type: ignore[union-attr]
 
 

@@ -21,11 +21,11 @@ from taskbasket.backends.base import (
     ClaimParams,
     Lease,
     LeaseExtendParams,
-    MaintainParams,
     Outcome,
     OutcomeKind,
     TaskFilter,
 )
+from tests.helpers import maintain
 
 SHORT_LEASE = 0.05
 OPEN = {State.QUEUED, State.SCHEDULED, State.RUNNING, State.RETRYING}
@@ -150,7 +150,7 @@ class QueueModel(RuleBasedStateMachine):
     @rule()
     def expire(self) -> None:
         time.sleep(SHORT_LEASE * 2)
-        result = self.basket.backend.maintain(MaintainParams())
+        result = maintain(self.basket.backend)
         expected_rescued, expected_failed = set(), set()
         for model in self.model.values():
             if model.state is State.RUNNING and model.short_lease:
@@ -161,8 +161,8 @@ class QueueModel(RuleBasedStateMachine):
                 else:
                     model.state, model.is_now = State.QUEUED, True
                     expected_rescued.add(model.id)
-        assert set(result.rescued) == expected_rescued
-        assert set(result.failed) == expected_failed
+        assert {lease.id for lease in result.requeued} == expected_rescued
+        assert {lease.id for lease in result.failed} == expected_failed
         for model in self.model.values():  # promotion makes due tasks queued
             if model.state in (State.SCHEDULED, State.RETRYING) and model.is_now:
                 model.state = State.QUEUED

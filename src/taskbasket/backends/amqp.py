@@ -39,12 +39,9 @@ from taskbasket.backends.base import (
     ClaimParams,
     LeaseExtendParams,
     Listener,
-    MaintainParams,
-    MaintainResult,
     NewTask,
     Outcome,
     OutcomeKind,
-    lease_expired_error,
 )
 from taskbasket.bus import (
     DEFAULT_QUEUE,
@@ -71,6 +68,7 @@ from taskbasket.bus.amqp import (
     work_queue,
 )
 from taskbasket.errors import ConfigurationError, StoreCorruptedError
+from taskbasket.rules import BusAction, BusStep, LostDelivery, bus_action
 from taskbasket.task import TaskRef
 
 DELAY_UNIT = 0.01
@@ -229,9 +227,6 @@ class AmqpBackend(BusBackendBase):
         return Publish("", self.dead_queue(message.queue), message.encode(),
                        persistent(message.id))
 
-    def _requeue(self, message: TaskMessage) -> None:
-        self._publish([(message, 0.0)])
-
     def tasks_insert(self, tasks: Sequence[NewTask], connection: Any = None) -> list[TaskRef]:
         """Publish one message per task; returns once RabbitMQ has taken them all.
 
@@ -291,13 +286,9 @@ class AmqpBackend(BusBackendBase):
             return None
         now = time.time()
         if delivery.redelivered:  # its consumer died or lost its connection mid-attempt
-            lost = message.attempts + 1
-            error = lease_expired_error(lost, message.max_attempts)
-            if lost >= message.max_attempts:
-                self._dead_letter(message.but(attempts=lost, last_error=error, failed_at=now))
-            else:
-                self._publish([(message.but(attempts=lost, last_error=error), 0.0)])
-            self.transport.ack(delivery)
+            lost = LostDelivery(message.attempts + 1, broker_counts=False)
+            self.transport.publish_and_ack(delivery, self._publishes(
+                message, bus_action(lost, 0, message.max_attempts, now), now))
             return None
         if message.run_at > now + EARLY_TOLERANCE:
             self._publish([(message, message.run_at - now)])
@@ -348,28 +339,26 @@ class AmqpBackend(BusBackendBase):
         """Publish what the outcome needs and acknowledge, only while the delivery is
         current: a stale outcome publishes nothing (``publish_and_ack``)."""
         message, now = held.message, time.time()
-        if not self.transport.current(held.delivery):
-            return False
-        publishes: list[Publish] = []
-        if outcome.kind is OutcomeKind.RETRY:
-            delay = (outcome.retry_at.timestamp() - now if outcome.retry_at is not None
-                     else outcome.retry_delay)
-            publishes = self._routed([(message.but(
-                attempts=held.attempts, last_error=outcome.error, run_at=now + delay), delay)])
-        elif outcome.kind is OutcomeKind.FAILED:
-            publishes = [self._dead_lettered(message.but(
-                attempts=held.attempts, last_error=outcome.error, failed_at=now))]
-        elif outcome.kind is OutcomeKind.RELEASED:
-            publishes = self._routed([(message, 0.0)])
+        publishes = self._publishes(
+            message, bus_action(outcome, held.attempts, message.max_attempts, now), now)
         acknowledged = self.transport.publish_and_ack(held.delivery, publishes)
         if acknowledged and outcome.kind is OutcomeKind.SUCCEEDED:
             self._succeeded.add(message.id)
         return acknowledged
 
-    def maintain(self, params: MaintainParams) -> MaintainResult:
-        """Nothing to rescue: the broker redelivers the messages of dead consumers."""
-        self.transport.pump()
-        return MaintainResult()
+    def _publishes(self, message: TaskMessage, action: BusAction, now: float) -> list[Publish]:
+        """What to publish for ``action`` (the caller publishes it and acknowledges the
+        delivery, under one hold of the transport's lock)."""
+        error = message.last_error if action.error is None else action.error
+        if action.step is BusStep.PUBLISH:
+            run_at = message.run_at if action.run_at is None else action.run_at
+            delay = 0.0 if action.run_at is None else action.run_at - now
+            return self._routed([(message.but(attempts=action.attempts, last_error=error,
+                                              run_at=run_at), delay)])
+        if action.step is BusStep.DEAD_LETTER:
+            return [self._dead_lettered(message.but(attempts=action.attempts, last_error=error,
+                                                    failed_at=now))]
+        return []
 
     # ------------------------------------------------------------------ inspection
 

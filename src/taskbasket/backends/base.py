@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from taskbasket.errors import BackendUnavailableError
-from taskbasket.task import FINAL_STATES, State, TaskRef
+from taskbasket.task import State, TaskRef
 
 # --------------------------------------------------------------------------- parameters
 
@@ -164,33 +164,84 @@ class CountByNameParams:
 
 
 @dataclass(frozen=True, slots=True)
-class CleanParams:
-    """Delete final tasks that finished over ``older_than`` seconds ago, in batches."""
+class LeasesExpiredParams:
+    """Find up to ``limit`` running tasks whose lease ended before the store's now,
+    those that expired first first. Finding changes nothing."""
 
-    older_than: float
-    states: Sequence[State] = tuple(sorted(FINAL_STATES))
-    batch_size: int = 1000
+    limit: int = 1000
 
 
 @dataclass(frozen=True, slots=True)
-class MaintainParams:
-    """One maintenance pass: rescue up to ``limit`` expired leases, promote due tasks.
+class ExpiredLease:
+    """A running task whose lease ran out: what the core needs to decide its fate."""
 
-    Promoting moves ``scheduled`` and ``retrying`` tasks whose ``run_at`` has passed to
-    ``queued``, so the inspector shows them as ready (claims take them either way).
+    id: str
+    lease_token: str
+    name: str
+    queue: str
+    attempts: int
+    max_attempts: int
 
-    An expired lease whose task has attempts left goes back to ``queued``, due now; one
-    that used its last attempt becomes ``failed`` with an error saying the lease expired.
+    @property
+    def lease(self) -> Lease:
+        return Lease(self.id, self.lease_token)
+
+
+class RescueKind(enum.StrEnum):
+    REQUEUE = "requeue"
+    """Back to ``queued`` (or ``retrying`` until its delay ends); attempts stay counted."""
+    FAIL = "fail"
+    """Final: ``failed``, with the error."""
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRescue:
+    """The core's decision about one expired lease; ``error`` becomes the task's
+    ``last_error``. A REQUEUE with a ``delay`` makes the task ``retrying`` until
+    ``delay`` seconds after the store's now; without one, ``queued`` and due now."""
+
+    lease: Lease
+    kind: RescueKind
+    error: str
+    delay: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LeasesRescueParams:
+    """Apply each decision atomically, and only to a task that is still ``running``
+    under that lease token with its lease still expired: a lease that was renewed,
+    finished, cancelled or rescued meanwhile is left untouched."""
+
+    rescues: Sequence[LeaseRescue]
+
+
+@dataclass(frozen=True, slots=True)
+class PromoteParams:
+    """Make up to ``limit`` ``scheduled`` and ``retrying`` tasks whose ``run_at`` has
+    passed ``queued``, so the inspector shows them as ready (claims take them either way).
     """
 
     limit: int = 1000
 
 
 @dataclass(frozen=True, slots=True)
-class MaintainResult:
-    rescued: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    promoted: int = 0
+class PruneParams:
+    """Delete up to ``limit`` final tasks of the states in ``older_than`` that finished
+    more than that many seconds before the store's now. Fewer than ``limit`` deleted
+    means none is left to delete; the caller repeats for the next batch."""
+
+    older_than: Mapping[State, float]
+    limit: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderParams:
+    """A term of leadership: ``holder`` (a process's unique id) leads ``name`` until
+    ``ttl`` seconds after the store's now, unless it renews."""
+
+    name: str
+    holder: str
+    ttl: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,9 +267,25 @@ class StoredTask:
     worker_id: str | None
 
 
+class BackendKind(enum.StrEnum):
+    STORE = "store"
+    """Keeps every task as a row: leases expire in it, so it needs maintenance."""
+    BUS = "bus"
+    """A message broker (or a line transport): it redelivers what a dead consumer held,
+    keeps no finished task, and needs no maintenance."""
+
+
+class Inspection(enum.StrEnum):
+    FULL = "full"
+    """Every task by id, state, queue and name."""
+    DEAD_LETTERS = "dead_letters"
+    """Failed tasks (the dead letters) and ready counts per queue only."""
+
+
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """What a store can do, so the core and the conformance suite can tell."""
+    """What a backend can do. The core, the CLI, the dashboard and the conformance suite
+    read this, never the backend's class."""
 
     transactional_enqueue: bool
     """Enqueue on the application's own connection, inside its transaction."""
@@ -228,35 +295,34 @@ class Capabilities:
     """Idle workers are woken when work arrives, not only by polling."""
     multi_host: bool
     """Workers on several hosts can share the store."""
-    task_records: bool = True
-    """Every task is kept in every state, to look up by id, list, count, cancel, delete
-    and clean (a bus keeps messages: failed ones in its dead-letter queue, and counts of
-    ready ones)."""
+    kind: BackendKind = BackendKind.STORE
+    inspection: Inspection = Inspection.FULL
     unique_keys: bool = True
-    """A unique key holds while its task is not final."""
+    """Enqueue with ``unique_key`` returns the task that holds the key while it is not
+    final."""
     priority: bool = True
     """Claims take higher priority first, then earlier run_at, then earlier enqueue."""
-    lease_expiry: bool = True
-    """``maintain`` rescues a lease that ran out without heartbeats (requeued, or failed on
-    its last attempt); a bus redelivers on its own terms instead."""
     many_workers: bool = True
     """Several worker processes can serve the store at once."""
+    leader_lock: bool = False
+    """The backend is a :class:`LeaderLock`: one process per store runs maintenance."""
 
+    @property
+    def task_records(self) -> bool:
+        """Every task is kept in every state, to look up by id, list, count, cancel,
+        delete and prune (a bus keeps messages: failed ones in its dead-letter queue, and
+        counts of ready ones)."""
+        return self.inspection is Inspection.FULL
 
-def lease_expired_error(attempts: int, max_attempts: int) -> str:
-    """The error recorded when a lease runs out: the same words on every backend."""
-    if attempts == 0:  # a claim that counted no attempt: the outbox relay's
-        return ("lease expired before any attempt: the relay that held it died or stalled; "
-                "the task was requeued")
-    if attempts >= max_attempts:
-        return (
-            f"lease expired on attempt {attempts} of {max_attempts}: the worker died or "
-            "stalled without heartbeats; no attempts left, so the task failed"
-        )
-    return (
-        f"lease expired on attempt {attempts} of {max_attempts}: the worker died or "
-        "stalled without heartbeats; the task was requeued"
-    )
+    @property
+    def lease_expiry(self) -> bool:
+        """The core's rescuer applies to expired leases (requeued, or failed on the last
+        attempt); a bus redelivers on its own terms instead."""
+        return self.kind is BackendKind.STORE
+
+    @property
+    def is_bus(self) -> bool:
+        return self.kind is BackendKind.BUS
 
 
 def redact_url(url: str) -> str:
@@ -358,8 +424,6 @@ class Backend(Protocol):
         fails again. The worker retries only transient errors with backoff."""
         ...
 
-    def maintain(self, params: MaintainParams) -> MaintainResult: ...
-
     def listener(self, queues: Sequence[str] | None) -> Listener:
         """A listener for tasks becoming ready in ``queues`` (None: all)."""
         ...
@@ -397,7 +461,40 @@ class Backend(Protocol):
 
     def tasks_delete(self, task_filter: TaskFilter) -> int: ...
 
-    def tasks_clean(self, params: CleanParams) -> int: ...
+    # maintenance: the data operations the core's services (taskbasket.maintenance) use
+    def leases_expired(self, params: LeasesExpiredParams) -> list[ExpiredLease]:
+        """Running tasks whose lease ended (see the params); a bus has none."""
+        ...
+
+    def leases_rescue(self, params: LeasesRescueParams) -> list[bool]:
+        """Apply the core's rescue decisions; for each, True if it was applied."""
+        ...
+
+    def tasks_promote(self, params: PromoteParams) -> int:
+        """Make due scheduled and retrying tasks queued; how many."""
+        ...
+
+    def tasks_prune(self, params: PruneParams) -> int:
+        """Delete one batch of old final tasks; how many."""
+        ...
+
+
+@runtime_checkable
+class LeaderLock(Protocol):
+    """Optional: terms of leadership kept in the store, so that one process of all those
+    sharing it runs maintenance. A term ends when its ttl runs out without a renewal,
+    so a SIGKILLed leader is replaced within about one ttl. Leadership saves work and is
+    not what correctness rests on: every maintenance operation is atomic and fenced."""
+
+    def leader_try(self, params: LeaderParams) -> bool:
+        """Start or renew ``holder``'s term (until ``ttl`` after the store's now) if
+        ``name`` has no leader, its leader's term ran out, or ``holder`` leads it; True
+        if ``holder`` leads now, False while another holder's term runs."""
+        ...
+
+    def leader_resign(self, params: LeaderParams) -> None:
+        """End ``holder``'s term of ``name`` now, if it leads (a graceful stop)."""
+        ...
 
 
 @runtime_checkable

@@ -39,22 +39,22 @@ from typing import Any, BinaryIO
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from taskbasket.backends.base import (
+    BackendKind,
     Capabilities,
     ClaimedTask,
     ClaimParams,
+    Inspection,
     LeaseExtendParams,
-    MaintainParams,
-    MaintainResult,
     NewTask,
     Outcome,
     OutcomeKind,
     TaskFilter,
-    lease_expired_error,
 )
 from taskbasket.bus import DEFAULT_QUEUE, BusBackendBase, TaskMessage, corrupt_message, unsupported
 from taskbasket.codec import encode_arguments
 from taskbasket.errors import ConfigurationError, StoreCorruptedError
 from taskbasket.ids import new_task_id, new_token
+from taskbasket.rules import BusStep, LostDelivery, bus_action
 from taskbasket.storable import storable_text
 from taskbasket.task import State, TaskRef
 from taskbasket.validation import check_max_attempts, check_name, check_priority, check_seconds
@@ -155,10 +155,10 @@ class LineBackend(BusBackendBase):
     """What both line transports share: claims of lines, retries in memory, dead letters
     appended to a JSON-lines file. Thread-safe (one lock). Subclasses supply the input."""
 
-    capabilities = Capabilities(
-        transactional_enqueue=False, server_clock=False, notifications=False,
-        multi_host=False, task_records=False, unique_keys=False, priority=False,
-        lease_expiry=False, many_workers=False)
+    capabilities = Capabilities(transactional_enqueue=False, server_clock=False,
+                                notifications=False, multi_host=False, kind=BackendKind.BUS,
+                                inspection=Inspection.DEAD_LETTERS, unique_keys=False,
+                                priority=False, many_workers=False)
     keeps_leftovers = True
     """Unfinished tasks survive a stop in the input (file://), else go to the dead letters."""
 
@@ -246,10 +246,13 @@ class LineBackend(BusBackendBase):
                      '{"name": "send", "args": [1], "kwargs": {}}')
             message = corrupt_message(new_task_id(), DEFAULT_QUEUE, line.rstrip(), error)
         attempts, task_id = self._recovered.pop(key, (0, message.id))
-        if attempts > message.attempts:  # a killed worker's attempt: counted
-            message = message.but(attempts=attempts, last_error=lease_expired_error(
-                attempts, message.max_attempts))
         message = message.but(id=task_id)
+        if attempts > message.attempts:  # a killed worker's attempt: counted
+            action = bus_action(LostDelivery(attempts, broker_counts=True), 0,
+                                message.max_attempts, now)
+            message = message.but(attempts=action.attempts, last_error=action.error)
+            if action.step is BusStep.DEAD_LETTER:
+                error = error or action.error
         error = error or _refusal(message, names, queues)
         if error is None:
             return _Entry(message, key)
@@ -306,9 +309,6 @@ class LineBackend(BusBackendBase):
                     self._wait(_Entry(message, entry.key))
             self._settle(dead)
         return results
-
-    def maintain(self, params: MaintainParams) -> MaintainResult:
-        return MaintainResult()
 
     def close(self) -> None:
         self.stop()

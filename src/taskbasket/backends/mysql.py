@@ -43,21 +43,24 @@ from taskbasket.backends.base import (
     Capabilities,
     ClaimedTask,
     ClaimParams,
-    CleanParams,
     CountByNameParams,
+    ExpiredLease,
+    LeaderParams,
     Lease,
     LeaseExtendParams,
+    LeasesExpiredParams,
+    LeasesRescueParams,
     Listener,
     ListParams,
-    MaintainParams,
-    MaintainResult,
     NewTask,
     Outcome,
     OutcomeKind,
+    PromoteParams,
+    PruneParams,
+    RescueKind,
     StoredTask,
     TaskFilter,
     columns_without_payload,
-    lease_expired_error,
     redact_url,
 )
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
@@ -160,7 +163,7 @@ _COLUMNS = (
 _COLUMNS_WITHOUT_PAYLOAD = columns_without_payload(_COLUMNS)
 
 # Each entry upgrades the schema by one version; never edit one that has shipped.
-# {tasks} is the qualified name of the tasks table.
+# {tasks} and {leaders} are the qualified names of the tables.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """
@@ -198,6 +201,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin ROW_FORMAT=DYNAMIC
         """,
     ),
+    # 2: terms of leadership (see LeaderLock)
+    (
+        """
+        CREATE TABLE IF NOT EXISTS {leaders} (
+            name VARCHAR(200) NOT NULL,
+            holder VARCHAR(255) NOT NULL,
+            expires_at DATETIME(6) NOT NULL,
+            PRIMARY KEY (name)
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+        """,
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -220,7 +234,6 @@ _KINDS = {
 }
 _MAX_STATEMENT_BYTES = 8 * 1024 * 1024
 _DELETE_BATCH = 5000
-_PROMOTE_BATCH = 1000
 _MIGRATION_LOCK_SECONDS = 60
 
 _SCHEMES = ("mysql", "mariadb", "mysql+pymysql", "mariadb+pymysql")
@@ -487,7 +500,8 @@ class MySQLBackend(BackendBase):
     """
 
     capabilities = Capabilities(
-        transactional_enqueue=True, server_clock=True, notifications=False, multi_host=True
+        transactional_enqueue=True, server_clock=True, notifications=False, multi_host=True,
+        leader_lock=True,
     )
 
     def is_transient(self, exc: BaseException) -> bool:
@@ -567,6 +581,7 @@ class MySQLBackend(BackendBase):
         quoted_db = "`" + self.database.replace("`", "``") + "`"
         self.table = f"{quoted_db}.`{prefix}tasks`"
         self.versions_table = f"{quoted_db}.`{prefix}schema_version`"
+        self.leaders_table = f"{quoted_db}.`{prefix}leaders`"
         digest = hashlib.sha1(f"{self.database}.{prefix}".encode()).hexdigest()[:32]
         self._lock_name = f"taskbasket.migrate.{digest}"
         self._pool = _Pool(self._connect, pool_size, pool_timeout)
@@ -766,7 +781,8 @@ class MySQLBackend(BackendBase):
             version = self._schema_version(cur)
             for number in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[number - 1]:
-                    cur.execute(statement.format(tasks=self.table))
+                    cur.execute(statement.format(tasks=self.table,
+                                                 leaders=self.leaders_table))
                 cur.execute(
                     f"INSERT INTO {self.versions_table} (version, applied_at) "
                     f"VALUES (%s, {_NOW})",
@@ -1172,75 +1188,106 @@ class MySQLBackend(BackendBase):
             for index, outcome in enumerate(outcomes)
         ]
 
-    def maintain(self, params: MaintainParams) -> MaintainResult:
-        # one cheap read first: most passes find nothing to do
-        probe = self._read(
-            f"(SELECT id, attempts, max_attempts, 1 FROM {self.table} WHERE state = 'running' "
-            f"AND lease_expires_at < {_NOW} LIMIT {int(params.limit)}) UNION ALL "
-            f"(SELECT id, 0, 0, 0 FROM {self.table} WHERE state IN ('scheduled','retrying') "
-            f"AND run_at <= {_NOW} LIMIT 1)"
+    # ------------------------------------------------------------------ maintenance
+
+    def leases_expired(self, params: LeasesExpiredParams) -> list[ExpiredLease]:
+        rows = self._read(
+            "SELECT id, lease_token, name, queue, attempts, max_attempts FROM "
+            f"{self.table} WHERE state = 'running' AND lease_expires_at < {_NOW} "
+            f"ORDER BY lease_expires_at LIMIT {max(0, int(params.limit))}"
         )
-        expired = [row for row in probe if row[3] == 1]
-        due = any(row[3] == 0 for row in probe)
-        rescued: list[str] = []
-        failed: list[str] = []
-        if expired:
-            ids = ",".join(_hex(row[0]) for row in expired)
+        return [ExpiredLease(_id_str(r[0]), _decode(r[1]) or "", r[2], r[3], r[4], r[5])
+                for r in rows]
 
-            def rescue(cur: _Session) -> tuple[list[str], list[str]]:
-                cur.execute(
-                    f"SELECT id, attempts, max_attempts FROM {self.table} WHERE id IN ({ids}) "
-                    f"AND state = 'running' AND lease_expires_at < {_NOW} "
-                    "FOR UPDATE SKIP LOCKED"
-                )
-                groups: dict[tuple[int, int], list[bytes]] = {}
-                for raw, attempts, max_attempts in cur.fetchall():
-                    groups.setdefault((attempts, max_attempts), []).append(bytes(raw))
-                done_rescued: list[str] = []
-                done_failed: list[str] = []
-                for index, ((attempts, max_attempts), raws) in enumerate(groups.items()):
-                    error = lease_expired_error(attempts, max_attempts)
-                    id_list = ",".join(_hex(r) for r in raws)
-                    last = index == len(groups) - 1
-                    spent = attempts >= max_attempts
-                    change = (f"state = 'failed', finished_at = {_NOW}" if spent
-                              else f"state = 'queued', run_at = {_NOW}")
-                    cur.execute(
-                        f"UPDATE {self.table} SET {change}, last_error = %s, "
-                        f"lease_token = NULL, lease_expires_at = NULL WHERE id IN ({id_list})",
-                        (error,), commit=last,
-                    )
-                    (done_failed if spent else done_rescued).extend(_id_str(r) for r in raws)
-                return done_rescued, done_failed
+    def leases_rescue(self, params: LeasesRescueParams) -> list[bool]:
+        pairs, positions = self._lease_rows(r.lease for r in params.rescues)
+        if not pairs:
+            return [False] * len(params.rescues)
+        by_id = {r.lease.task_id: r for r in reversed(params.rescues)}  # the first wins
+        ids = ",".join(_hex(raw) for _, raw in pairs)
+        select = (
+            f"SELECT id, lease_token FROM {self.table} WHERE id IN ({ids}) AND "
+            f"state = 'running' AND lease_expires_at < {_NOW} FOR UPDATE SKIP LOCKED"
+        )
 
-            rescued, failed = self._run(rescue, transaction=True, idempotent=False)
-        promoted = 0
-        if due:
-            select = (
-                f"SELECT id FROM {self.table} WHERE state IN ('scheduled','retrying') "
-                f"AND run_at <= {_NOW} LIMIT {_PROMOTE_BATCH} FOR UPDATE SKIP LOCKED"
+        def work(cur: _Session) -> set[str]:
+            cur.execute(select)  # locks the rows the update then changes, and only those
+            locked = {(bytes(raw), bytes(token or b"")) for raw, token in cur.fetchall()}
+            chosen = [(lease, raw) for lease, raw in pairs
+                      if (raw, lease.token.encode("utf-8")) in locked]
+            if not chosen:
+                return set()
+            rows = []
+            for lease, raw in chosen:
+                rescue = by_id[lease.task_id]
+                delay = _micros(rescue.delay) if rescue.kind is RescueKind.REQUEUE else 0
+                kind = "'f'" if rescue.kind is RescueKind.FAIL else "'q'"
+                rows.append((_hex(raw), _hex(lease.token.encode("utf-8")), kind,
+                             _quote(rescue.error), str(delay)))
+            cur.execute(
+                f"UPDATE {self.table} AS t JOIN ("
+                + _derived(rows, ("id", "token", "kind", "err", "delay_us"))
+                + ") AS v ON t.id = v.id SET "
+                "t.state = IF(v.kind = 'f', 'failed', IF(v.delay_us > 0, 'retrying', "
+                "'queued')), "
+                f"t.finished_at = IF(v.kind = 'f', {_NOW}, t.finished_at), "
+                f"t.run_at = IF(v.kind = 'f', t.run_at, {_NOW} + INTERVAL v.delay_us "
+                "MICROSECOND), "
+                "t.last_error = v.err, t.lease_token = NULL, t.lease_expires_at = NULL "
+                "WHERE t.state = 'running' AND t.lease_token = v.token",
+                commit=True,
             )
+            return {lease.task_id for lease, _ in chosen}
 
-            def promote(cur: _Session) -> int:
-                cur.execute(select)
-                raws = [row[0] for row in cur.fetchall()]
-                if not raws:
-                    return 0
-                cur.execute(
-                    f"UPDATE {self.table} SET state = 'queued' WHERE id IN "
-                    f"({','.join(_hex(r) for r in raws)})",
-                    commit=True,
-                )
-                return len(raws)
-
-            while True:
-                count = self._run(promote, transaction=True, idempotent=True)
-                promoted += count
-                if count < _PROMOTE_BATCH:
-                    break
-        if rescued or promoted:
+        applied = self._run(work, transaction=True, idempotent=False)
+        if any(by_id[i].kind is RescueKind.REQUEUE for i in applied):
             self._notify()
-        return MaintainResult(rescued=rescued, failed=failed, promoted=promoted)
+        return [index in positions and rescue.lease.task_id in applied
+                for index, rescue in enumerate(params.rescues)]
+
+    def tasks_promote(self, params: PromoteParams) -> int:
+        if params.limit <= 0:
+            return 0
+        # one statement: it walks the due index, and finds nothing in most runs
+        promoted = self._run(lambda cur: int(cur.execute(
+            f"UPDATE {self.table} SET state = 'queued' WHERE state IN ('scheduled','retrying') "
+            f"AND run_at <= {_NOW} LIMIT {int(params.limit)}"
+        )), transaction=False, idempotent=True)
+        if promoted:
+            self._notify()
+        return promoted
+
+    def tasks_prune(self, params: PruneParams) -> int:
+        ages = [(s.value, _micros(float(age))) for s, age in params.older_than.items()
+                if s in FINAL_STATES]
+        if not ages or params.limit <= 0:
+            return 0
+        condition = " OR ".join(
+            f"(state = %s AND finished_at < {_NOW} - INTERVAL %s MICROSECOND)" for _ in ages)
+        return self._write(
+            f"DELETE FROM {self.table} WHERE {condition} LIMIT {int(params.limit)}",
+            [x for age in ages for x in age],
+        )
+
+    def leader_try(self, params: LeaderParams) -> bool:
+        until = f"{_NOW} + INTERVAL {_micros(params.ttl)} MICROSECOND"
+
+        def work(cur: _Session) -> bool:
+            if cur.execute(
+                f"UPDATE {self.leaders_table} SET holder = %s, expires_at = {until} "
+                f"WHERE name = %s AND (holder = %s OR expires_at <= {_NOW})",
+                (params.holder, params.name, params.holder),
+            ):
+                return True
+            return bool(cur.execute(
+                f"INSERT IGNORE INTO {self.leaders_table} (name, holder, expires_at) "
+                f"VALUES (%s, %s, {until})", (params.name, params.holder)))
+
+        return self._run(work, transaction=False, idempotent=True)
+
+    def leader_resign(self, params: LeaderParams) -> None:
+        self._write(f"DELETE FROM {self.leaders_table} WHERE name = %s AND holder = %s",
+                    (params.name, params.holder))
 
     def listener(self, queues: Sequence[str] | None) -> Listener:
         newest = self._newest_id if self._wake_interval > 0 else None
@@ -1369,24 +1416,6 @@ class MySQLBackend(BackendBase):
     def tasks_delete(self, task_filter: TaskFilter) -> int:
         where, args = self._where_filter(task_filter)
         return self._delete_batches(where, args)
-
-    def tasks_clean(self, params: CleanParams) -> int:
-        states = [s.value for s in params.states if s in FINAL_STATES]
-        if not states:
-            return 0
-        cutoff = self.now().timestamp() - params.older_than
-        cutoff_at = datetime.fromtimestamp(max(cutoff, 0), UTC)
-        total = 0
-        batch = max(1, int(params.batch_size))
-        while True:
-            deleted = self._write(
-                f"DELETE FROM {self.table} WHERE state IN ({_marks(states)}) "
-                f"AND finished_at < {_datetime_literal(cutoff_at)} LIMIT {batch}",
-                states,
-            )
-            total += deleted
-            if deleted < batch:
-                return total
 
 
 def _marks(values: Sequence[Any]) -> str:

@@ -47,12 +47,9 @@ from taskbasket.backends.base import (
     ClaimParams,
     LeaseExtendParams,
     Listener,
-    MaintainParams,
-    MaintainResult,
     NewTask,
     Outcome,
     OutcomeKind,
-    lease_expired_error,
 )
 from taskbasket.backends.nats_leases import DeliveryLeases, HeldDelivery
 from taskbasket.bus import (
@@ -75,6 +72,7 @@ from taskbasket.bus.nats import (
     tasks_subject,
 )
 from taskbasket.errors import ConfigurationError, StoreCorruptedError
+from taskbasket.rules import BusAction, BusStep, LostDelivery, bus_action
 from taskbasket.task import TaskRef
 
 log = logging.getLogger("taskbasket.worker")
@@ -261,13 +259,14 @@ class NatsBackend(BusBackendBase):
             return None
         attempts = message.attempts + msg.metadata.num_delivered
         now = time.time()
-        if attempts > message.max_attempts:  # the deliveries before this one were lost
-            lost = attempts - 1
-            await self._dead_letter(message.but(
-                attempts=lost, last_error=lease_expired_error(lost, message.max_attempts),
-                failed_at=now))
-            await msg.ack()
-            return None
+        if msg.metadata.num_delivered > 1 or attempts > message.max_attempts:
+            # the deliveries before this one were lost
+            lost = LostDelivery(attempts - 1, broker_counts=True)
+            action = bus_action(lost, 0, message.max_attempts, now)
+            if action.step is not BusStep.RUN:
+                await self._apply(message, action, now, "lost")
+                await msg.ack()
+                return None
         unknown = names is not None and message.name not in names
         if unknown or message.run_at > now + EARLY_TOLERANCE:
             delay = UNKNOWN_NAME_DELAY if unknown else message.run_at - now
@@ -387,23 +386,25 @@ class NatsBackend(BusBackendBase):
 
     async def _record(self, held: HeldDelivery, outcome: Outcome) -> None:
         message, now = held.message, time.time()
-        if outcome.kind is OutcomeKind.RETRY:
-            delay = (outcome.retry_at.timestamp() - now if outcome.retry_at is not None
-                     else outcome.retry_delay)
-            await self._republish(message.but(attempts=held.attempts, last_error=outcome.error,
-                                              run_at=now + delay), delay, "retry")
-        elif outcome.kind is OutcomeKind.FAILED:
-            await self._dead_letter(message.but(attempts=held.attempts,
-                                                last_error=outcome.error, failed_at=now))
-        elif outcome.kind is OutcomeKind.RELEASED:
-            await self._republish(message.but(attempts=held.attempts - 1), 0.0, "back")
+        action = bus_action(outcome, held.attempts, message.max_attempts, now)
+        why = "retry" if outcome.kind is OutcomeKind.RETRY else "back"
+        await self._apply(message, action, now, why)
         await held.msg.ack()
         if outcome.kind is OutcomeKind.SUCCEEDED:
             self._succeeded.add(message.id)
 
-    def maintain(self, params: MaintainParams) -> MaintainResult:
-        """Nothing to rescue: JetStream redelivers messages whose AckWait ran out."""
-        return MaintainResult()
+    async def _apply(self, message: TaskMessage, action: BusAction, now: float,
+                     why: str) -> None:
+        """Publish what ``action`` says (the caller acknowledges the delivery)."""
+        error = message.last_error if action.error is None else action.error
+        if action.step is BusStep.PUBLISH:
+            run_at = message.run_at if action.run_at is None else action.run_at
+            delay = 0.0 if action.run_at is None else action.run_at - now
+            await self._republish(message.but(attempts=action.attempts, last_error=error,
+                                              run_at=run_at), delay, why)
+        elif action.step is BusStep.DEAD_LETTER:
+            await self._dead_letter(message.but(attempts=action.attempts, last_error=error,
+                                                failed_at=now))
 
     # ------------------------------------------------------------------ inspection
 

@@ -47,20 +47,23 @@ from taskbasket.backends.base import (
     Capabilities,
     ClaimedTask,
     ClaimParams,
-    CleanParams,
     CountByNameParams,
+    ExpiredLease,
+    LeaderParams,
     LeaseExtendParams,
+    LeasesExpiredParams,
+    LeasesRescueParams,
     Listener,
     ListParams,
-    MaintainParams,
-    MaintainResult,
     NewTask,
     Outcome,
     OutcomeKind,
+    PromoteParams,
+    PruneParams,
+    RescueKind,
     StoredTask,
     TaskFilter,
     columns_without_payload,
-    lease_expired_error,
     redact_url,
 )
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
@@ -195,6 +198,14 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT * FROM claimed;
     END
     $$;
+    """,
+    # 3: terms of leadership (see LeaderLock)
+    """
+    CREATE TABLE {s}.leaders (
+        name text PRIMARY KEY,
+        holder text NOT NULL,
+        expires_at timestamptz NOT NULL
+    );
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -423,7 +434,8 @@ class PostgresBackend(BackendBase):
     """
 
     capabilities = Capabilities(
-        transactional_enqueue=True, server_clock=True, notifications=True, multi_host=True
+        transactional_enqueue=True, server_clock=True, notifications=True, multi_host=True,
+        leader_lock=True,
     )
     transient_errors = (BackendUnavailableError, OSError, psycopg.OperationalError,
                         psycopg.InterfaceError)
@@ -633,31 +645,42 @@ class PostgresBackend(BackendBase):
             "SELECT ord, (SELECT count(pg_notify(%s, q)) FROM "
             "(SELECT DISTINCT queue AS q FROM done WHERE state = 'queued') d) FROM done"
         )
-        # one round trip: promote due tasks (and notify), and list expired leases
-        self._sql_maintain = (
+        # maintenance: each one round trip, walking a partial index, so a run that finds
+        # nothing to do costs one index probe
+        self._sql_promote = (
             f"WITH promoted AS (UPDATE {t} SET state = 'queued' WHERE id IN "
             f"(SELECT id FROM {t} WHERE state IN ('scheduled','retrying') AND run_at <= now() "
-            "FOR UPDATE SKIP LOCKED) AND state IN ('scheduled','retrying') RETURNING queue), "
-            "notified AS (SELECT count(pg_notify(%s, q)) AS n FROM "
-            "(SELECT DISTINCT queue AS q FROM promoted) d) "
-            "SELECT NULL::text, NULL::text, (SELECT count(*) FROM promoted)::int, "
-            "(SELECT n FROM notified)::int "
-            "UNION ALL "
-            f"(SELECT id::text, lease_token, attempts, max_attempts FROM {t} "
+            "ORDER BY run_at LIMIT %s FOR UPDATE SKIP LOCKED) "
+            "AND state IN ('scheduled','retrying') RETURNING queue) "
+            "SELECT (SELECT count(*) FROM promoted)::int, (SELECT count(pg_notify(%s, q)) "
+            "FROM (SELECT DISTINCT queue AS q FROM promoted) d)"
+        )
+        self._sql_expired = (
+            f"SELECT id::text, lease_token, name, queue, attempts, max_attempts FROM {t} "
             "WHERE state = 'running' AND lease_expires_at < now() "
-            "ORDER BY lease_expires_at LIMIT %s)"
+            "ORDER BY lease_expires_at LIMIT %s"
         )
         self._sql_rescue = (
-            f"WITH r AS (UPDATE {t} t SET state = u.state, "
-            "finished_at = CASE WHEN u.state = 'failed' THEN now() ELSE t.finished_at END, "
-            "run_at = CASE WHEN u.state = 'queued' THEN now() ELSE t.run_at END, "
+            f"WITH r AS (UPDATE {t} t SET "
+            "state = CASE WHEN u.kind = 'fail' THEN 'failed' WHEN u.delay > 0 THEN 'retrying' "
+            "ELSE 'queued' END, "
+            "finished_at = CASE WHEN u.kind = 'fail' THEN now() ELSE t.finished_at END, "
+            "run_at = CASE WHEN u.kind = 'fail' THEN t.run_at "
+            "ELSE now() + greatest(u.delay, 0) * interval '1 second' END, "
             "last_error = u.error, lease_token = NULL, lease_expires_at = NULL "
-            "FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::text[]) "
-            "AS u(id, token, state, error) "
+            "FROM unnest(%b::int[], %b::uuid[], %b::text[], %b::text[], %b::text[], "
+            "%b::float8[]) AS u(ord, id, token, kind, error, delay) "
             "WHERE t.id = u.id AND t.lease_token = u.token AND t.state = 'running' "
-            "AND t.lease_expires_at < now() RETURNING t.id::text, t.state, t.queue) "
-            "SELECT id, state, (SELECT count(pg_notify(%s, q)) FROM "
+            "AND t.lease_expires_at < now() RETURNING u.ord, t.state, t.queue) "
+            "SELECT ord, (SELECT count(pg_notify(%s, q)) FROM "
             "(SELECT DISTINCT queue AS q FROM r WHERE state = 'queued') d) FROM r"
+        )
+        self._sql_leader_try = (
+            f"INSERT INTO {self._quoted_schema}.leaders AS l (name, holder, expires_at) "
+            "VALUES (%s, %s, now() + %s::float8 * interval '1 second') "
+            "ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, "
+            "expires_at = EXCLUDED.expires_at "
+            "WHERE l.holder = EXCLUDED.holder OR l.expires_at <= now() RETURNING 1"
         )
 
     # ------------------------------------------------------------------ connections
@@ -971,26 +994,60 @@ class PostgresBackend(BackendBase):
             accepted[row[0]] = True
         return accepted
 
-    def maintain(self, params: MaintainParams) -> MaintainResult:
-        rows = self._fetch(self._sql_maintain, [self.channel, params.limit])
-        promoted = 0
-        expired: list[tuple[str, str, int, int]] = []
-        for row in rows:
-            if row[0] is None:
-                promoted = int(row[2] or 0)
-            else:
-                expired.append((row[0], row[1], row[2], row[3]))
-        if not expired:
-            return MaintainResult(promoted=promoted)
-        states = ["failed" if attempts >= limit else "queued" for _, _, attempts, limit in expired]
+    # ------------------------------------------------------------------ maintenance
+
+    def leases_expired(self, params: LeasesExpiredParams) -> list[ExpiredLease]:
+        rows = self._fetch(self._sql_expired, [max(0, params.limit)])
+        return [ExpiredLease(*row) for row in rows]
+
+    def leases_rescue(self, params: LeasesRescueParams) -> list[bool]:
+        rescues = params.rescues
+        order = sorted((i for i, r in enumerate(rescues) if _is_uuid(r.lease.task_id)),
+                       key=lambda i: rescues[i].lease.task_id)
+        applied = [False] * len(rescues)
+        if not order:
+            return applied
+        chosen = [rescues[i] for i in order]
         rows = self._fetch(self._sql_rescue, [
-            [e[0] for e in expired], [e[1] for e in expired], states,
-            [lease_expired_error(e[2], e[3]) for e in expired], self.channel,
+            order, [r.lease.task_id for r in chosen], [r.lease.token for r in chosen],
+            [r.kind.value for r in chosen], [r.error for r in chosen],
+            [float(r.delay) if r.kind is RescueKind.REQUEUE else 0.0 for r in chosen],
+            self.channel,
         ])
-        changed = {row[0]: row[1] for row in rows}
-        rescued = [e[0] for e in expired if changed.get(e[0]) == "queued"]
-        failed = [e[0] for e in expired if changed.get(e[0]) == "failed"]
-        return MaintainResult(rescued=rescued, failed=failed, promoted=promoted)
+        for row in rows:
+            applied[row[0]] = True
+        return applied
+
+    def tasks_promote(self, params: PromoteParams) -> int:
+        if params.limit <= 0:
+            return 0
+        return int(self._fetch(self._sql_promote, [params.limit, self.channel])[0][0])
+
+    def tasks_prune(self, params: PruneParams) -> int:
+        ages = [(s.value, float(age)) for s, age in params.older_than.items()
+                if s in FINAL_STATES]
+        if not ages or params.limit <= 0:
+            return 0
+        t = self.table
+        condition = " OR ".join(
+            "(state = %s AND finished_at < now() - %s::float8 * interval '1 second')"
+            for _ in ages)
+        values = [x for age in ages for x in age]
+        return self._rowcount(
+            f"DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE finished_at IS NOT NULL "
+            f"AND ({condition}) LIMIT %s) AND ({condition})",
+            [*values, params.limit, *values],
+        )
+
+    def leader_try(self, params: LeaderParams) -> bool:
+        rows = self._fetch(self._sql_leader_try,
+                           [params.name, params.holder, float(params.ttl)])
+        return bool(rows)
+
+    def leader_resign(self, params: LeaderParams) -> None:
+        self._rowcount(
+            f"DELETE FROM {self._quoted_schema}.leaders WHERE name = %s AND holder = %s",
+            [params.name, params.holder])
 
     def listener(self, queues: Sequence[str] | None) -> Listener:
         listener = PostgresListener(self, queues)
@@ -1086,29 +1143,6 @@ class PostgresBackend(BackendBase):
     def tasks_delete(self, task_filter: TaskFilter) -> int:
         where, args = _where(task_filter)
         return self._rowcount(f"DELETE FROM {self.table} WHERE {where}", args)
-
-    def tasks_clean(self, params: CleanParams) -> int:
-        states = [s.value for s in params.states if s in FINAL_STATES]
-        if not states:
-            return 0
-        t = self.table
-        condition = (
-            "finished_at < now() - %s::float8 * interval '1 second' "
-            "AND state = ANY(%s::text[])"
-        )
-        query = (
-            f"DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE {condition} LIMIT %s) "
-            f"AND {condition}"
-        )
-        older = float(params.older_than)
-        total = 0
-        while True:
-            deleted = self._rowcount(
-                query, [older, states, params.batch_size, older, states]
-            )
-            total += deleted
-            if deleted < params.batch_size:
-                return total
 
 
 async def _unwrap_async_connection(connection: Any) -> Any:

@@ -57,19 +57,22 @@ from taskbasket.backends.base import (
     Capabilities,
     ClaimedTask,
     ClaimParams,
-    CleanParams,
     CountByNameParams,
+    ExpiredLease,
+    LeaderParams,
     LeaseExtendParams,
+    LeasesExpiredParams,
+    LeasesRescueParams,
     Listener,
     ListParams,
-    MaintainParams,
-    MaintainResult,
     NewTask,
     Outcome,
     OutcomeKind,
+    PromoteParams,
+    PruneParams,
+    RescueKind,
     StoredTask,
     TaskFilter,
-    lease_expired_error,
     redact_url,
 )
 from taskbasket.backends.redis_connections import KeptConnections
@@ -659,38 +662,54 @@ return out
 """, _MOVE)
 
 _EXPIRED = _script(r"""
--- ARGV: P, limit. Expired leases (id, token, attempts, max_attempts) and whether any
--- scheduled or retrying task is due.
-local ids = redis.call('ZRANGEBYSCORE', LEASE, '-inf', '(' .. us(NOW), 'LIMIT', 0,
-                       tonumber(ARGV[2]))
+-- ARGV: P, limit. Running tasks whose lease expired, longest expired first: id, token,
+-- name, queue, attempts, max_attempts. Leftover entries (no running task) are removed.
 local out = {}
-for _, id in ipairs(ids) do
-  local v = redis.call('HMGET', tkey(id), 'lease_token', 'attempts', 'max_attempts')
-  out[#out + 1] = {id, v[1], v[2], v[3]}
+local limit = tonumber(ARGV[2])
+while #out < limit do
+  local ids = redis.call('ZRANGEBYSCORE', LEASE, '-inf', '(' .. us(NOW), 'LIMIT', 0,
+                         limit - #out)
+  if #ids == 0 then break end
+  local leftovers = 0
+  for _, id in ipairs(ids) do
+    local v = redis.call('HMGET', tkey(id), 'state', 'lease_token', 'name', 'queue',
+                         'attempts', 'max_attempts')
+    if v[1] == 'running' then
+      out[#out + 1] = {id, v[2] or '', v[3] or '', v[4] or '', v[5] or '0', v[6] or '0'}
+    else
+      redis.call('ZREM', LEASE, id)
+      leftovers = leftovers + 1
+    end
+  end
+  if leftovers == 0 then break end
 end
-local due = redis.call('ZRANGEBYSCORE', SCHED, '-inf', us(NOW), 'LIMIT', 0, 1)
-return {out, #due}
+return out
 """)
 
 _RESCUE = _script(r"""
--- ARGV: P, then per task: id, token, fail (0/1), error
+-- ARGV: P, then per task: id, token, kind ('fail' or 'requeue'), error, delay
+-- (microseconds). Applied only while the task runs under that token with its lease
+-- expired; returns 1 (applied) or 0 per task.
 local out = {}
 local names = fields('lease_token', 'lease_expires_at')
-for i = 2, #ARGV, 4 do
-  local id, token, fail, err = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+for i = 2, #ARGV, 5 do
+  local id, token, kind, err = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local delay = tonumber(ARGV[i + 4])
   local h = load(id, names)
   if h and h.state == 'running' and h.lease_token == token
       and tonumber(h.lease_expires_at) < NOW then
     local del = {'lease_token', 'lease_expires_at'}
-    if fail == '1' then
+    if kind == 'fail' then
       move(id, h, 'failed', {'finished_at', us(NOW), 'last_error', err}, del, NOW)
-      out[#out + 1] = {id, 'failed'}
+    elseif delay > 0 then
+      move(id, h, 'retrying', {'run_at', us(NOW + delay), 'last_error', err}, del,
+           NOW + delay)
     else
       move(id, h, 'queued', {'run_at', us(NOW), 'last_error', err}, del, NOW)
-      out[#out + 1] = {id, 'queued'}
     end
-  elseif not h or h.state ~= 'running' then
-    zrem(LEASE, id)  -- a leftover entry
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
   end
 end
 flush()
@@ -710,6 +729,20 @@ _LISTED_FIELDS = (
     "worker_id",
 )
 """The task hash fields a listing without payloads reads: all a StoredTask holds but it."""
+
+_LEADER = _script(r"""
+-- ARGV: P, name, holder, ttl (milliseconds; 0 resigns). 1 if holder leads now, else 0.
+local k = P .. ':leader:' .. ARGV[2]
+local holder, ttl = ARGV[3], tonumber(ARGV[4])
+local current = redis.call('GET', k)
+if ttl <= 0 then
+  if current == holder then redis.call('DEL', k) end
+  return 0
+end
+if current and current ~= holder then return 0 end
+redis.call('SET', k, holder, 'PX', ttl)
+return 1
+""")
 
 _PAGE = _script(r"""
 -- ARGV: P, before id ('' for none), limit, rows (0: none, 1: whole hashes, 2: hashes
@@ -853,24 +886,30 @@ flush()
 return n
 """, _MOVE, _REMOVE, _SPEC)
 
-_CLEAN = _script(r"""
--- ARGV: P, state, older than (microseconds), batch. Returns {deleted, examined}.
-local s = ARGV[2]
-local cutoff = NOW - tonumber(ARGV[3])
-local ids = redis.call('ZRANGEBYSCORE', donekey(s), '-inf', '(' .. us(cutoff), 'LIMIT', 0,
-                       tonumber(ARGV[4]))
-local n = 0
-for _, id in ipairs(ids) do
-  local h = load(id)
-  if h and h.state == s then
-    remove(id, h)
-    n = n + 1
-  else
-    zrem(donekey(s), id)
+_PRUNE = _script(r"""
+-- ARGV: P, limit, then state, older than (microseconds) pairs. Deletes up to limit final
+-- tasks of those states that finished before then; returns how many.
+local limit, n = tonumber(ARGV[2]), 0
+for i = 3, #ARGV, 2 do
+  local s, cutoff = ARGV[i], NOW - tonumber(ARGV[i + 1])
+  while n < limit do
+    local ids = redis.call('ZRANGEBYSCORE', donekey(s), '-inf', '(' .. us(cutoff), 'LIMIT',
+                           0, limit - n)
+    if #ids == 0 then break end
+    for _, id in ipairs(ids) do
+      local h = load(id)
+      if h and h.state == s then
+        remove(id, h)
+        n = n + 1
+      else
+        zrem(donekey(s), id)  -- a leftover entry
+      end
+    end
+    flush_sets()
   end
 end
 flush()
-return {n, #ids}
+return n
 """, _MOVE, _REMOVE)
 
 # --------------------------------------------------------------------------- helpers
@@ -1123,7 +1162,8 @@ class RedisBackend(BackendBase):
     """
 
     capabilities = Capabilities(
-        transactional_enqueue=False, server_clock=True, notifications=True, multi_host=True
+        transactional_enqueue=False, server_clock=True, notifications=True, multi_host=True,
+        leader_lock=True,
     )
     transient_errors = (BackendUnavailableError, OSError, redis.exceptions.ConnectionError,
                         redis.exceptions.TimeoutError)
@@ -1191,11 +1231,12 @@ class RedisBackend(BackendBase):
         self._expired: Script = register(_EXPIRED)
         self._rescue: Script = register(_RESCUE)
         self._promote: Script = register(_PROMOTE)
+        self._leader: Script = register(_LEADER)
         self._page: Script = register(_PAGE)
         self._count: Script = register(_COUNT)
         self._count_by_name: Script = register(_COUNT_BY_NAME)
         self._operate: Script = register(_OPERATE)
-        self._clean: Script = register(_CLEAN)
+        self._prune: Script = register(_PRUNE)
 
     def _new_client(self, *, listener: bool = False) -> redis.Redis:
         """A client with its own connection pool; one retry covers a connection that the
@@ -1381,32 +1422,51 @@ class RedisBackend(BackendBase):
         payload = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
         return [bool(x) for x in self._run(self._finish, [payload])]
 
+    # ------------------------------------------------------------------ maintenance
+
     @_translated
-    def maintain(self, params: MaintainParams) -> MaintainResult:
-        expired, due = self._run(self._expired, [max(0, params.limit)])
-        rescued: list[str] = []
-        failed: list[str] = []
-        if expired:
-            args: list[Any] = []
-            for task_id, token, attempts, max_attempts in expired:
-                if token is None or attempts is None or max_attempts is None:
-                    args.extend((task_id, "", "0", ""))  # a leftover entry: cleaned up
-                    continue
-                used, limit = int(attempts), int(max_attempts)
-                args.extend((
-                    task_id, token, "1" if used >= limit else "0",
-                    lease_expired_error(used, limit),
-                ))
-            for task_id, state in self._run(self._rescue, args):
-                (failed if _text(state) == "failed" else rescued).append(_text(task_id))
-        promoted = 0
-        if due:
-            while True:
-                moved = int(self._run(self._promote, [PROMOTE_BATCH]))
-                promoted += moved
-                if moved < PROMOTE_BATCH:
-                    break
-        return MaintainResult(rescued=rescued, failed=failed, promoted=promoted)
+    def leases_expired(self, params: LeasesExpiredParams) -> list[ExpiredLease]:
+        if params.limit <= 0:
+            return []
+        rows = self._run(self._expired, [params.limit])
+        return [ExpiredLease(_text(r[0]), _text(r[1]), _text(r[2]), _text(r[3]), int(r[4]),
+                             int(r[5])) for r in rows]
+
+    @_translated
+    def leases_rescue(self, params: LeasesRescueParams) -> list[bool]:
+        if not params.rescues:
+            return []
+        args: list[Any] = []
+        for rescue in params.rescues:
+            delay = _seconds_us(rescue.delay) if rescue.kind is RescueKind.REQUEUE else 0
+            args.extend((rescue.lease.task_id, rescue.lease.token, rescue.kind.value,
+                         rescue.error, delay))
+        return [bool(x) for x in self._run(self._rescue, args)]
+
+    @_translated
+    def tasks_promote(self, params: PromoteParams) -> int:
+        if params.limit <= 0:
+            return 0
+        return int(self._run(self._promote, [params.limit]))
+
+    @_translated
+    def tasks_prune(self, params: PruneParams) -> int:
+        args: list[Any] = [max(0, params.limit)]
+        for state, age in params.older_than.items():
+            if state in FINAL_STATES:
+                args.extend((State(state).value, _seconds_us(float(age))))
+        if len(args) == 1 or params.limit <= 0:
+            return 0
+        return int(self._run(self._prune, args))
+
+    @_translated
+    def leader_try(self, params: LeaderParams) -> bool:
+        ttl = max(1, round(params.ttl * 1000))
+        return bool(self._run(self._leader, [params.name, params.holder, ttl]))
+
+    @_translated
+    def leader_resign(self, params: LeaderParams) -> None:
+        self._run(self._leader, [params.name, params.holder, 0])
 
     def listener(self, queues: Sequence[str] | None) -> Listener:
         if queues is None:
@@ -1587,20 +1647,6 @@ class RedisBackend(BackendBase):
     @_translated
     def tasks_delete(self, task_filter: TaskFilter) -> int:
         return self._operate_on("delete", task_filter, None)
-
-    @_translated
-    def tasks_clean(self, params: CleanParams) -> int:
-        states = [s for s in dict.fromkeys(params.states) if s in FINAL_STATES]
-        older = _seconds_us(params.older_than)
-        batch = max(1, params.batch_size)
-        total = 0
-        for state in states:
-            while True:
-                deleted, examined = self._run(self._clean, [State(state).value, older, batch])
-                total += int(deleted)
-                if int(examined) < batch:
-                    break
-        return total
 
 
 __all__ = ["DEFAULT_PREFIX", "RedisBackend", "RedisListener", "RedisUnavailableError"]

@@ -23,21 +23,24 @@ from taskbasket.backends.base import (
     Capabilities,
     ClaimedTask,
     ClaimParams,
-    CleanParams,
     CountByNameParams,
+    ExpiredLease,
+    LeaderParams,
     LeaseExtendParams,
+    LeasesExpiredParams,
+    LeasesRescueParams,
     Listener,
     ListParams,
-    MaintainParams,
-    MaintainResult,
     NewTask,
     Outcome,
     OutcomeKind,
     PollingListener,
+    PromoteParams,
+    PruneParams,
+    RescueKind,
     StoredTask,
     TaskFilter,
     columns_without_payload,
-    lease_expired_error,
     stored_state,
 )
 from taskbasket.backends.wakeup import WakeupDirectory
@@ -46,6 +49,7 @@ from taskbasket.ids import new_token
 from taskbasket.task import FINAL_STATES, State, TaskRef
 
 TABLE = "taskbasket_tasks"
+LEADERS = "taskbasket_leaders"
 _PENDING = "('queued','scheduled','retrying')"
 _FINAL = "('succeeded','failed','cancelled')"
 _COLUMNS = (
@@ -84,6 +88,14 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE unique_key IS NOT NULL AND state NOT IN {_FINAL};
     CREATE INDEX {TABLE}_finished ON {TABLE} (finished_at) WHERE finished_at IS NOT NULL;
     CREATE INDEX {TABLE}_state ON {TABLE} (state, queue, name);
+    """,
+    # 2: terms of leadership (see LeaderLock), in the same file
+    f"""
+    CREATE TABLE {LEADERS} (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at REAL NOT NULL
+    );
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -151,7 +163,8 @@ class SQLiteBackend(BackendBase):
     """A store in one SQLite file; one connection per thread."""
 
     capabilities = Capabilities(
-        transactional_enqueue=True, server_clock=False, notifications=True, multi_host=False
+        transactional_enqueue=True, server_clock=False, notifications=True, multi_host=False,
+        leader_lock=True,
     )
     transient_errors = (BackendUnavailableError, OSError, sqlite3.OperationalError)
     """Busy past the timeout, disk full or read-only: the file may accept the call later."""
@@ -503,56 +516,88 @@ class SQLiteBackend(BackendBase):
             self._wakeups.notify()
         return accepted
 
-    def maintain(self, params: MaintainParams) -> MaintainResult:
+    # ------------------------------------------------------------------ maintenance
+
+    def leases_expired(self, params: LeasesExpiredParams) -> list[ExpiredLease]:
+        rows = self._read(
+            f"SELECT id, lease_token, name, queue, attempts, max_attempts FROM {TABLE} "
+            "WHERE state='running' AND lease_expires_at < ? ORDER BY lease_expires_at "
+            "LIMIT ?",
+            (time.time(), max(0, params.limit)),
+        )
+        return [ExpiredLease(*row) for row in rows]
+
+    def leases_rescue(self, params: LeasesRescueParams) -> list[bool]:
+        if not params.rescues:
+            return []
         now = time.time()
-        rescued: list[str] = []
-        failed: list[str] = []
-        # a cheap read first: most passes find nothing and need no write lock
-        expired = self._read(
-            f"SELECT id, lease_token, attempts, max_attempts FROM {TABLE} "
-            "WHERE state='running' AND lease_expires_at < ? LIMIT ?",
-            (now, params.limit),
-        )
-        due = self._read(
-            f"SELECT 1 FROM {TABLE} WHERE state IN ('scheduled','retrying') AND run_at <= ? "
-            "LIMIT 1",
-            (now,),
-        )
-        if not expired and not due:
-            return MaintainResult()
-        promoted = 0
+        applied: list[bool] = []
+        fence = ("WHERE id=? AND lease_token=? AND state='running' AND lease_expires_at < ?")
+        clear = "lease_token=NULL, lease_expires_at=NULL"
         with self._write() as conn:
-            for task_id, token, attempts, max_attempts in expired:
-                error = lease_expired_error(attempts, max_attempts)
-                if attempts >= max_attempts:
+            for rescue in params.rescues:
+                key = (rescue.lease.task_id, rescue.lease.token, now)
+                if rescue.kind is RescueKind.FAIL:
                     cursor = conn.execute(
                         f"UPDATE {TABLE} SET state='failed', finished_at=?, last_error=?, "
-                        "lease_token=NULL, lease_expires_at=NULL "
-                        "WHERE id=? AND lease_token=? AND state='running' "
-                        "AND lease_expires_at < ?",  # a heartbeat may have landed since
-                        (now, error, task_id, token, now),
-                    )
-                    if cursor.rowcount:
-                        failed.append(task_id)
+                        f"{clear} {fence}", (now, rescue.error, *key))
                 else:
+                    state = State.RETRYING if rescue.delay > 0 else State.QUEUED
                     cursor = conn.execute(
-                        f"UPDATE {TABLE} SET state='queued', run_at=?, last_error=?, "
-                        "lease_token=NULL, lease_expires_at=NULL "
-                        "WHERE id=? AND lease_token=? AND state='running' "
-                        "AND lease_expires_at < ?",
-                        (now, error, task_id, token, now),
-                    )
-                    if cursor.rowcount:
-                        rescued.append(task_id)
-            if due:
-                promoted = conn.execute(
-                    f"UPDATE {TABLE} SET state='queued' "
-                    "WHERE state IN ('scheduled','retrying') AND run_at <= ?",
-                    (now,),
-                ).rowcount
-        if rescued or promoted:
+                        f"UPDATE {TABLE} SET state=?, run_at=?, last_error=?, {clear} {fence}",
+                        (state.value, now + max(0.0, rescue.delay), rescue.error, *key))
+                applied.append(cursor.rowcount == 1)
+        if any(ok and r.kind is RescueKind.REQUEUE and r.delay <= 0
+               for ok, r in zip(applied, params.rescues, strict=True)):
             self._wakeups.notify()
-        return MaintainResult(rescued=rescued, failed=failed, promoted=promoted)
+        return applied
+
+    def tasks_promote(self, params: PromoteParams) -> int:
+        now = time.time()
+        due = "state IN ('scheduled','retrying') AND run_at <= ?"
+        # a cheap read first: most runs find nothing and need no write lock
+        if params.limit <= 0 or not self._read(f"SELECT 1 FROM {TABLE} WHERE {due} LIMIT 1",
+                                               (now,)):
+            return 0
+        with self._write() as conn:
+            promoted = conn.execute(
+                f"UPDATE {TABLE} SET state='queued' WHERE id IN "
+                f"(SELECT id FROM {TABLE} WHERE {due} LIMIT ?)", (now, params.limit),
+            ).rowcount
+        if promoted:
+            self._wakeups.notify()
+        return promoted
+
+    def tasks_prune(self, params: PruneParams) -> int:
+        now = time.time()
+        ages = [(s.value, now - float(age)) for s, age in params.older_than.items()
+                if s in FINAL_STATES]
+        if not ages or params.limit <= 0:
+            return 0
+        condition = " OR ".join("(state = ? AND finished_at < ?)" for _ in ages)
+        with self._write() as conn:
+            return conn.execute(
+                f"DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} "
+                f"WHERE finished_at IS NOT NULL AND ({condition}) LIMIT ?)",
+                [*(x for age in ages for x in age), params.limit],
+            ).rowcount
+
+    def leader_try(self, params: LeaderParams) -> bool:
+        now = time.time()
+        with self._write() as conn:
+            cursor = conn.execute(
+                f"INSERT INTO {LEADERS} (name, holder, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET holder=excluded.holder, "
+                f"expires_at=excluded.expires_at WHERE {LEADERS}.holder=excluded.holder "
+                f"OR {LEADERS}.expires_at <= ?",
+                (params.name, params.holder, now + params.ttl, now),
+            )
+            return cursor.rowcount == 1
+
+    def leader_resign(self, params: LeaderParams) -> None:
+        with self._write() as conn:
+            conn.execute(f"DELETE FROM {LEADERS} WHERE name=? AND holder=?",
+                         (params.name, params.holder))
 
     def listener(self, queues: Sequence[str] | None) -> Listener:
         listener = self._wakeups.listener()
@@ -625,23 +670,6 @@ class SQLiteBackend(BackendBase):
         where, sql_params = _where(task_filter, time.time())
         with self._write() as conn:
             return conn.execute(f"DELETE FROM {TABLE} WHERE {where}", sql_params).rowcount
-
-    def tasks_clean(self, params: CleanParams) -> int:
-        states = [s.value for s in params.states if s in FINAL_STATES]
-        if not states:
-            return 0
-        cutoff = time.time() - params.older_than
-        total = 0
-        while True:
-            with self._write() as conn:
-                deleted = conn.execute(
-                    f"DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} "
-                    f"WHERE finished_at < ? AND state IN ({_placeholders(states)}) LIMIT ?)",
-                    [cutoff, *states, params.batch_size],
-                ).rowcount
-            total += deleted
-            if deleted < params.batch_size:
-                return total
 
 
 __all__ = ["MIGRATIONS", "SQLiteBackend"]

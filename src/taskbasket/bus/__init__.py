@@ -29,11 +29,17 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from taskbasket.backends.base import (
     BackendBase,
+    BackendKind,
     Capabilities,
     ClaimedTask,
-    CleanParams,
+    ExpiredLease,
+    Inspection,
+    LeasesExpiredParams,
+    LeasesRescueParams,
     ListParams,
     NewTask,
+    PromoteParams,
+    PruneParams,
     StoredTask,
     TaskFilter,
 )
@@ -272,12 +278,17 @@ class BusBackendBase(BackendBase):
     where they can be listed, counted, retried and deleted.
     """
 
-    is_bus = True
     transport_name = "a message bus"
     capabilities = Capabilities(
         transactional_enqueue=False, server_clock=False, notifications=True, multi_host=True,
-        task_records=False, unique_keys=False, priority=False, lease_expiry=False,
+        kind=BackendKind.BUS, inspection=Inspection.DEAD_LETTERS, unique_keys=False,
+        priority=False,
     )
+
+    @property
+    def is_bus(self) -> bool:
+        """``capabilities.is_bus``, which the core reads; kept for code that read this."""
+        return self.capabilities.is_bus
 
     # --- transport-specific, implemented by each bus
     def _scan_dead_letters(
@@ -405,7 +416,17 @@ class BusBackendBase(BackendBase):
             "Have the handler check a cancellation flag of your own.",
         )
 
-    def tasks_clean(self, params: CleanParams) -> int:
+    # --- maintenance: the broker redelivers what a dead consumer held; nothing expires
+    def leases_expired(self, params: LeasesExpiredParams) -> list[ExpiredLease]:
+        return []
+
+    def leases_rescue(self, params: LeasesRescueParams) -> list[bool]:
+        return [False] * len(params.rescues)
+
+    def tasks_promote(self, params: PromoteParams) -> int:
+        return 0
+
+    def tasks_prune(self, params: PruneParams) -> int:
         raise unsupported(
             self.transport_name, "clean finished tasks: it keeps none (a finished task's "
             "message is acknowledged and gone)",

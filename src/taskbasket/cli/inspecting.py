@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
+from taskbasket.backends.base import Inspection
 from taskbasket.cli.context import (
     Context,
     common_options,
@@ -133,7 +134,7 @@ def count(
         Text(str(sum(stats.get((q, s), 0) for q in queue_names)), style="bold") for s in State
     ))
     console.print(table)
-    if ctx.app and not getattr(basket.backend, "is_bus", False):  # a bus cannot list
+    if ctx.app and basket.backend.capabilities.inspection is Inspection.FULL:
         unknown = basket.unknown_names()
         if unknown:
             say(("waiting for a worker that knows them: ", "yellow"), ", ".join(

@@ -4,8 +4,10 @@ Threads, each a loop with a one-step method that tests can call directly:
 
 - the claim loop (``run_once``): claims up to the number of free slots, never more, and
   waits on the store's listener when nothing is due;
-- the housekeeper (``heartbeat_once``, ``maintain_once``): extends the leases of every
-  task it holds every third of the visibility timeout, and rescues expired leases;
+- the housekeeper (``heartbeat_once``): extends the leases of every task it holds every
+  third of the visibility timeout;
+- maintenance (``maintain_once``, :mod:`taskbasket.maintenance`): rescues expired leases,
+  promotes due tasks and prunes old ones, while this worker is the store's elected leader;
 - the completer (``complete_once``): records finished attempts in batches;
 - the timeout watcher: abandons sync attempts that run past their timeout.
 
@@ -31,16 +33,17 @@ from typing import TYPE_CHECKING
 
 from taskbasket.backends.base import (
     ClaimParams,
+    ExpiredLease,
     FiniteBackend,
     LeaseExtendParams,
     Listener,
-    MaintainParams,
     Outcome,
     OutcomeKind,
     TaskFilter,
 )
 from taskbasket.errors import ConfigurationError
 from taskbasket.events import Event, EventKind
+from taskbasket.maintenance import Maintenance, MaintenanceReport, RetentionArg, parse_retention
 from taskbasket.pool import Pool
 from taskbasket.task import State
 from taskbasket.validation import check_name, check_seconds
@@ -76,6 +79,15 @@ def _fields(job: Job, duration: float | None = None) -> dict[str, object]:
             "attempt": claimed.attempts, "duration": duration}
 
 COMPLETION_BATCH = 500
+LEADER_TTL_CAP = 30.0
+"""A maintenance leader's term lasts the visibility timeout, at most this many seconds."""
+
+
+class _BasketsRetention:
+    """The default of ``Worker(retention=)``: the basket's."""
+
+
+BASKETS_RETENTION = _BasketsRetention()
 
 
 class Worker:
@@ -90,6 +102,11 @@ class Worker:
     unstarted tasks back and gives running ones ``grace_period`` seconds to finish. At start
     it waits up to ``wait_for_store`` seconds for a store that does not answer (0: it
     raises BackendUnavailableError at once); once running it retries a lost store for ever.
+
+    While it is the elected leader of its store, the worker also runs the store's
+    maintenance (see :mod:`taskbasket.maintenance`): expired leases are rescued and due
+    tasks promoted every ``maintenance_interval`` seconds, and final tasks older than
+    ``retention`` (the basket's unless given; None keeps every task) are deleted.
     """
 
     def __init__(
@@ -105,6 +122,7 @@ class Worker:
         poll_interval: float = 1.0,
         grace_period: float = 30.0,
         maintenance_interval: float | None = None,
+        retention: RetentionArg | _BasketsRetention = BASKETS_RETENTION,
         worker_id: str | None = None,
         wait_for_store: float = 0.0,
     ) -> None:
@@ -136,6 +154,13 @@ class Worker:
         self.maintenance_interval = maintenance_interval or min(1.0, self.heartbeat_interval)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         self.backend = basket.backend
+        self.retention = (dict(basket.retention) if isinstance(retention, _BasketsRetention)
+                          else parse_retention(retention))
+        self.maintenance = Maintenance.of_store(
+            self.backend, holder=self.worker_id, interval=self.maintenance_interval,
+            leader_ttl=min(self.visibility_timeout, LEADER_TTL_CAP), retention=self.retention,
+            hooks=basket.hooks, backoff=self._rescue_backoff,
+        )
 
         self._cond = threading.Condition()
         self._free = concurrency
@@ -242,6 +267,7 @@ class Worker:
             thread = threading.Thread(target=target, name=f"taskbasket-{name}", daemon=True)
             self._threads.append(thread)
             thread.start()
+        self.maintenance.start()
 
     def run(self, *, install_signal_handlers: bool = True) -> None:
         """Run until SIGTERM or SIGINT (a second one exits at once), or until the input of
@@ -296,6 +322,7 @@ class Worker:
             return
         if self._listener is not None:
             self._listener.close()
+        self.maintenance.stop()  # resigns: another worker takes over at once
         # hand back what never started
         with self._cond:
             jobs = list(self._jobs.values())
@@ -673,48 +700,31 @@ class Worker:
                 self._async_executor.cancel(job)
         return len(lost)
 
-    def maintain_once(self) -> None:
-        """Rescue tasks whose leases expired and promote tasks that came due."""
-        result = self.backend.maintain(MaintainParams())
-        hooks = self.basket.hooks
-        for task_id in result.rescued:
-            task_log.warning("task %s: lease expired, requeued", task_id,
-                             extra={"task_id": task_id})
-        for task_id in result.failed:
-            task_log.error("task %s: lease expired on its last attempt; failed", task_id,
-                           extra={"task_id": task_id})
-        if hooks.wants(EventKind.LEASE_EXPIRED):
-            for task_id in result.rescued + result.failed:
-                hooks.emit(Event(EventKind.LEASE_EXPIRED, task_id,
-                                 error="lease expired: the worker died or stalled"))
-        if result.failed and hooks.wants(EventKind.FAILED):
-            for task_id in result.failed:
-                hooks.emit(Event(EventKind.FAILED, task_id, error="lease expired on the "
-                                 "last attempt"))
+    def maintain_once(self) -> MaintenanceReport:
+        """Run every maintenance service once, now, leader or not (for tests)."""
+        return self.maintenance.run_once()
+
+    def _rescue_backoff(self, expired: ExpiredLease) -> float:
+        """A rescued task waits its task's retry backoff, as after an exception."""
+        definition = self.basket.registry.get(expired.name)
+        return definition.backoff.delay(expired.attempts) if definition is not None else 0.0
 
     def _housekeeping_loop(self) -> None:
         next_heartbeat = time.monotonic() + self.heartbeat_interval
-        next_maintain = time.monotonic()
         failures = 0
         while not self._closing.is_set():
             now = time.monotonic()
             try:
-                touched = False  # only a call that reached the store proves it is back
                 if now >= next_heartbeat:
                     next_heartbeat = now + self.heartbeat_interval
-                    touched = self.heartbeat_once() is not None
-                if now >= next_maintain and not self._stopping.is_set():
-                    next_maintain = now + self.maintenance_interval
-                    self.maintain_once()
-                    touched = True
-                if touched:
-                    failures = self._store_recovered(failures, "heartbeat")
+                    # only a call that reached the store proves it is back
+                    if self.heartbeat_once() is not None:
+                        failures = self._store_recovered(failures, "heartbeat")
             except Exception as exc:
                 failures = self._store_failed(failures, "heartbeat", exc)
                 next_heartbeat = min(next_heartbeat, time.monotonic() + 1.0)
                 continue
-            wait = min(next_heartbeat, next_maintain) - time.monotonic()
-            self._closing.wait(max(0.01, wait))
+            self._closing.wait(max(0.01, next_heartbeat - time.monotonic()))
 
     # ------------------------------------------------------------------ timeouts
 
@@ -777,7 +787,7 @@ class Worker:
             return bool(self._jobs) or self._pending_completions > 0 or self._claiming > 0
 
     def _nothing_due(self) -> bool:
-        self.backend.maintain(MaintainParams())
+        self.maintenance.run_once(prune=False)
         ready = self.backend.tasks_count(TaskFilter(
             states=[State.QUEUED, State.RETRYING], queues=self.queues, names=self.names
         ))

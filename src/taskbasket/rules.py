@@ -1,0 +1,125 @@
+"""The rule book: what an expired lease, a lost delivery and an attempt's outcome mean.
+
+These are queue semantics, decided here once; stores and buses only apply the decisions.
+A store gets them from the rescuer (:mod:`taskbasket.maintenance`) as
+:class:`~taskbasket.backends.base.LeaseRescue` values; a bus adapter asks
+:func:`bus_action` what to do with a delivery and executes the answer. Every function is
+pure: no I/O, no clock of its own.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from taskbasket.backends.base import ExpiredLease, LeaseRescue, Outcome, OutcomeKind, RescueKind
+
+__all__ = [
+    "BusAction", "BusStep", "LostDelivery", "bus_action", "expired_lease_fails",
+    "lease_expired_error", "rescue_decision",
+]
+
+
+def expired_lease_fails(attempts: int, max_attempts: int) -> bool:
+    """A lease that ran out on the task's last attempt ends it failed (a poison task that
+    kills its workers must stop somewhere); with attempts left it runs again."""
+    return attempts >= max_attempts
+
+
+def lease_expired_error(attempts: int, max_attempts: int) -> str:
+    """The error recorded when a lease runs out: the same words on every backend."""
+    if attempts == 0:  # a claim that counted no attempt: the outbox relay's
+        return ("lease expired before any attempt: the relay that held it died or stalled; "
+                "the task was requeued")
+    if expired_lease_fails(attempts, max_attempts):
+        return (
+            f"lease expired on attempt {attempts} of {max_attempts}: the worker died or "
+            "stalled without heartbeats; no attempts left, so the task failed"
+        )
+    return (
+        f"lease expired on attempt {attempts} of {max_attempts}: the worker died or "
+        "stalled without heartbeats; the task was requeued"
+    )
+
+
+def rescue_decision(expired: ExpiredLease, backoff: float = 0.0) -> LeaseRescue:
+    """Fail or requeue one expired lease. A requeued task waits ``backoff`` seconds (the
+    task's retry backoff, as after an exception), except after a claim that counted no
+    attempt (the relay's), which is requeued due now."""
+    error = lease_expired_error(expired.attempts, expired.max_attempts)
+    if expired_lease_fails(expired.attempts, expired.max_attempts):
+        return LeaseRescue(expired.lease, RescueKind.FAIL, error)
+    delay = max(0.0, backoff) if expired.attempts > 0 else 0.0
+    return LeaseRescue(expired.lease, RescueKind.REQUEUE, error, delay)
+
+
+# --------------------------------------------------------------------------- buses
+
+
+class BusStep(enum.StrEnum):
+    RUN = "run"
+    """Hand the task to the worker for attempt ``attempts + 1``."""
+    PUBLISH = "publish"
+    """Publish the task again, then acknowledge the delivery."""
+    DEAD_LETTER = "dead_letter"
+    """Publish the task to its dead-letter queue, then acknowledge the delivery."""
+    ACK = "ack"
+    """Acknowledge the delivery: the task is done."""
+
+
+@dataclass(frozen=True, slots=True)
+class BusAction:
+    """What a bus adapter does with one delivery of a task message.
+
+    The message it publishes (PUBLISH, DEAD_LETTER) carries ``attempts`` and, where
+    ``error`` is set, that ``last_error``; ``run_at`` (Unix seconds) is when a published
+    message is due, None keeping the message's own. Publish first, acknowledge second: a
+    crash in between runs the task twice, never zero times.
+    """
+
+    step: BusStep
+    attempts: int
+    error: str | None = None
+    run_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LostDelivery:
+    """A delivery whose earlier holders died or stalled mid-attempt: ``attempts`` attempts
+    are spent, the lost ones included.
+
+    ``broker_counts`` is True where the transport keeps that count without a new message
+    (NATS JetStream's delivery count, the file transport's offsets file), so the task can
+    run from this delivery; RabbitMQ's classic queues only flag a redelivery, so the
+    message is published again carrying the count before it runs.
+    """
+
+    attempts: int
+    broker_counts: bool
+
+
+def bus_action(event: Outcome | LostDelivery, attempts: int, max_attempts: int,
+               now: float) -> BusAction:
+    """The action for a recorded outcome of attempt number ``attempts``, or for a lost
+    delivery (``attempts`` is then ignored: the event carries the count).
+
+    Outcomes: success acknowledges; a retry publishes the task due at its retry time
+    with the attempt counted; a failure dead-letters it; a hand-back publishes it with
+    the attempt not counted. A lost delivery on the last attempt dead-letters the task
+    with the lease-expired error (the poison rule of :func:`expired_lease_fails`).
+    """
+    if isinstance(event, LostDelivery):
+        spent = event.attempts
+        error = lease_expired_error(spent, max_attempts)
+        if expired_lease_fails(spent, max_attempts):
+            return BusAction(BusStep.DEAD_LETTER, spent, error)
+        return BusAction(BusStep.RUN if event.broker_counts else BusStep.PUBLISH, spent, error)
+    if event.kind is OutcomeKind.SUCCEEDED:
+        return BusAction(BusStep.ACK, attempts)
+    if event.kind is OutcomeKind.FAILED:
+        return BusAction(BusStep.DEAD_LETTER, attempts, event.error)
+    if event.kind is OutcomeKind.RETRY:
+        run_at = (event.retry_at.timestamp() if event.retry_at is not None
+                  else now + event.retry_delay)
+        return BusAction(BusStep.PUBLISH, attempts, event.error, run_at)
+    return BusAction(BusStep.PUBLISH, max(0, attempts - 1))  # RELEASED: not counted
