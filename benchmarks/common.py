@@ -25,7 +25,10 @@ def producer(url: str) -> Basket:
 
 
 def start_worker(url: str, *args: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, TASKBASKET_URL=url, PYTHONPATH=str(ROOT))
+    """A worker process of bench_app, running this checkout's code (``src/`` first, not
+    whatever copy of taskbasket the venv has installed)."""
+    env = dict(os.environ, TASKBASKET_URL=url,
+               PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
     return subprocess.Popen(
         [sys.executable, "-m", "taskbasket", "worker", "benchmarks.bench_app:basket",
          "--url", url, "--log-level", "WARNING", *args],

@@ -47,3 +47,11 @@ def whoami(marker: str) -> None:
     path = os.environ.get("TB_MARKER_DIR", "/tmp")
     with open(os.path.join(path, marker), "w") as out:
         out.write(str(os.getpid()))
+
+
+@basket.task(executor="process")
+def wait_for_file(path: str) -> None:
+    """Wait (at most 30 s) until ``path`` exists: a gate that a test opens from outside."""
+    deadline = time.monotonic() + 30
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.01)
