@@ -7,7 +7,8 @@ Threads, each a loop with a one-step method that tests can call directly:
 - the housekeeper (``heartbeat_once``, ``maintain_once``): extends the leases of every
   task it holds every third of the visibility timeout, and rescues expired leases;
 - the completer (``complete_once``): records finished attempts in batches;
-- the timeout watcher: abandons sync attempts that run past their timeout.
+- the timeout watcher (``worker/deadlines.py``): abandons sync attempts that run past
+  their timeout.
 
 An outcome is recorded only while its lease is held (the store fences it), so a worker
 that lost a lease can never overwrite the attempt that replaced it.
