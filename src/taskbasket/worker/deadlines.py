@@ -16,15 +16,20 @@ from collections.abc import Callable
 
 from taskbasket.worker.job import Job
 
+IDLE_WAKE = 1.0
+"""Seconds the watcher sleeps at least when no deadline comes sooner: attempts with a
+timeout of a second or more never wake it."""
+
 
 class DeadlineWatcher:
     """Tracks the deadlines of running sync attempts and calls ``on_expired`` past one.
 
-    The watcher's thread sleeps until the earliest deadline it knows of, and ``watch``
-    wakes it only when a new attempt's deadline is earlier than that (a task with a
-    shorter timeout than any seen so far): starting and finishing attempts cost a dict
-    update each, never a thread wake-up. A finished attempt's deadline that passes wakes
-    the thread once to find nothing expired.
+    The watcher's thread sleeps until the earliest deadline it knows of, but no longer
+    than the shortest timeout seen (at least ``IDLE_WAKE``), and ``watch`` wakes it only
+    for a deadline earlier than that: a task with a shorter timeout than any seen so far,
+    or one under ``IDLE_WAKE``. So starting and finishing an attempt cost a dict update
+    each, not a thread wake-up; a finished attempt's deadline that passes wakes the
+    thread once to find nothing expired.
     """
 
     def __init__(self, on_expired: Callable[[Job], None]) -> None:
@@ -80,7 +85,8 @@ class DeadlineWatcher:
                     # A later attempt of the shortest timeout seen ends after now + that
                     # timeout, so its ``watch`` need not wake this thread.
                     earliest = min(self._deadlines.values(), default=math.inf)
-                    self._wake_at = min(earliest, now + self._shortest_timeout)
+                    self._wake_at = min(earliest,
+                                        now + max(self._shortest_timeout, IDLE_WAKE))
                     wait = self._wake_at - now
                     self._cond.wait(None if math.isinf(wait) else wait)
                     self._wake_at = -math.inf  # awake: the next pass sees every deadline
