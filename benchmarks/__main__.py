@@ -1,8 +1,9 @@
 """Run the benchmarks: ``python -m benchmarks [--store sqlite,postgres,nats] [--quick]``.
 
 For each store: single and batched enqueue rates, the drain rate of no-op tasks by one
-worker process, and the pickup latency of an idle worker in another process (from the
-task's creation to its start, both read from the store). For each bus (``amqp``,
+worker process, the pickup latency of an idle worker in another process (from the
+task's creation to its start, both read from the store), and the worker's resident memory
+idle and after draining 20,000 and 100,000 tasks (benchmarks/memory.py). For each bus (``amqp``,
 ``nats``): enqueue and drain rates, and the outbox relay's rate onto it (see
 benchmarks/buses.py). Store-specific scenarios live in ``benchmarks/scenario_<store>_*.py``
 as ``run(url) -> dict``. Prints a table and writes ``benchmarks/results/latest.json``.
@@ -34,6 +35,7 @@ from tests.stores import STORES, factory  # noqa: E402
 from benchmarks import buses  # noqa: E402
 from benchmarks.buses import BUSES  # noqa: E402
 from benchmarks.common import bench_enqueue, producer, start_worker, wait_until  # noqa: E402
+from benchmarks.memory import bench_memory  # noqa: E402
 from taskbasket import State  # noqa: E402
 
 console = Console()
@@ -123,6 +125,7 @@ def run_store(store: str, quick: bool) -> dict[str, float]:
             basket.purge()  # the drain starts from an empty store
         results.update(bench_drain(url, 3000 if quick else 20_000))
         results.update(bench_pickup(url, 30 if quick else 200))
+        results.update(bench_memory(url, [2_000, 10_000] if quick else [20_000, 100_000]))
         if not quick:
             for name in scenarios(store):
                 module = importlib.import_module(f"benchmarks.{name}")

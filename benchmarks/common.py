@@ -25,6 +25,8 @@ def producer(url: str) -> Basket:
 
 
 def start_worker(url: str, *args: str) -> subprocess.Popen[bytes]:
+    """A worker process of bench_app, running this checkout's code (``src/`` first, not
+    whatever copy of taskbasket the venv has installed)."""
     env = dict(os.environ, TASKBASKET_URL=url,
                PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
     return subprocess.Popen(

@@ -230,6 +230,19 @@ class Basket:
             return register(func)
         return register
 
+    def unregister(self, name: str) -> TaskDefinition[Any, Any]:
+        """Forget the handler of task ``name`` and return its definition.
+
+        A running worker of this basket stops claiming that name from its next claim;
+        attempts already running finish, and a task it claimed in that moment is handed
+        back unstarted. Tasks of that name stay in the store for another worker that
+        knows it. An unknown name raises :class:`UnknownTaskError` (a ``LookupError``)
+        naming the closest registered one.
+        """
+        with self._lock:
+            self.get_definition(name)  # raises, with the close matches
+            return self.registry.pop(name)
+
     # ------------------------------------------------------------------ hooks
 
     def on(self, *kinds: str) -> Callable[[Hook], Hook]:

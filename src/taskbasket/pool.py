@@ -209,6 +209,7 @@ class Pool:
                 work()
             except BaseException:  # a callable's failure must not kill the pool
                 log.exception("a callable submitted to %s raised", self.name)
+            del work  # an idle thread holds nothing of the callable it ran (nor its args)
             with self._cond:
                 if me in self._abandoned:
                     self._abandoned.discard(me)

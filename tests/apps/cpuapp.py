@@ -52,3 +52,11 @@ def whoami(marker: str) -> None:
 @basket.task(executor="process", max_attempts=5)
 def greet(name: str, *, loud: bool = False) -> None:
     """Needs a name: a call without one cannot bind (tests/conformance/test_arguments.py)."""
+
+
+@basket.task(executor="process")
+def wait_for_file(path: str) -> None:
+    """Wait (at most 30 s) until ``path`` exists: a gate that a test opens from outside."""
+    deadline = time.monotonic() + 30
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.01)

@@ -160,6 +160,7 @@ class ProcessExecutor:
                 except BaseException as exc:
                     error = exc
                 self._on_finished(job, error)
+                del job, error  # an idle slot holds nothing of the attempt it ran
         finally:
             if child is not None:
                 child.close()

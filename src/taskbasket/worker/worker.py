@@ -9,7 +9,8 @@ Threads, each a loop with a one-step method that tests can call directly:
 - maintenance (``maintain_once``, :mod:`taskbasket.maintenance`): rescues expired leases,
   promotes due tasks and prunes old ones, while this worker is the store's elected leader;
 - the completer (``complete_once``): records finished attempts in batches;
-- the timeout watcher: abandons sync attempts that run past their timeout.
+- the timeout watcher (``worker/deadlines.py``): abandons sync attempts that run past
+  their timeout.
 
 An outcome is recorded only while its lease is held (the store fences it), so a worker
 that lost a lease can never overwrite the attempt that replaced it.
@@ -18,7 +19,6 @@ that lost a lease can never overwrite the attempt that replaced it.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import logging
 import os
 import queue
@@ -32,6 +32,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from taskbasket.backends.base import (
+    ClaimedTask,
     ClaimParams,
     ExpiredLease,
     FiniteBackend,
@@ -47,6 +48,7 @@ from taskbasket.maintenance import Maintenance, MaintenanceReport, RetentionArg,
 from taskbasket.pool import Pool
 from taskbasket.task import State
 from taskbasket.validation import check_name, check_seconds
+from taskbasket.worker.deadlines import DeadlineWatcher
 from taskbasket.worker.executors import AsyncExecutor, ThreadExecutor, is_timeout
 from taskbasket.worker.job import (
     Job,
@@ -173,8 +175,7 @@ class Worker:
         self._completions: queue.SimpleQueue[tuple[Job, Outcome] | None] = queue.SimpleQueue()
         self._pending_completions = 0
         self._claiming = 0
-        self._deadlines: list[tuple[float, int, Job]] = []
-        self._deadline_serial = 0
+        self._deadlines = DeadlineWatcher(self._abandon_timed_out)
         self._listener: Listener | None = None
         self._threads_executor: ThreadExecutor | None = None
         self._async_executor: AsyncExecutor | None = None
@@ -188,7 +189,8 @@ class Worker:
 
     @property
     def names(self) -> list[str]:
-        """The task names this worker claims: exactly those its basket has handlers for."""
+        """The task names this worker claims: exactly those its basket has handlers for
+        now (read at every claim, so ``basket.unregister`` takes effect at the next one)."""
         return sorted(self.basket.registry)
 
     @property
@@ -262,7 +264,7 @@ class Worker:
             (self._claim_loop, "claim"),
             (self._housekeeping_loop, "housekeeper"),
             (self._completion_loop, "completer"),
-            (self._timeout_loop, "timeouts"),
+            (self._deadlines.run, "timeouts"),
         ):
             thread = threading.Thread(target=target, name=f"taskbasket-{name}", daemon=True)
             self._threads.append(thread)
@@ -357,6 +359,7 @@ class Worker:
         if self._process_executor is not None:
             self._process_executor.shutdown()
         self._closing.set()
+        self._deadlines.close()
         with self._cond:
             self._cond.notify_all()
         for thread in self._threads:
@@ -381,18 +384,26 @@ class Worker:
         """Claim up to the free slots and hand the tasks to executors; how many claimed."""
         with self._cond:
             free = self._free
-        if free <= 0 or self._stopping.is_set():
+        names = self.names
+        if free <= 0 or self._stopping.is_set() or not names:
             return 0
         with self._cond:
             self._claiming += 1
         try:
             claimed = self.backend.tasks_claim(
                 ClaimParams(
-                    worker_id=self.worker_id, names=self.names, limit=free,
+                    worker_id=self.worker_id, names=names, limit=free,
                     lease_seconds=self.visibility_timeout, queues=self.queues,
                 )
             )
-            jobs = [Job(task, self.basket.registry[task.name]) for task in claimed]
+            jobs: list[Job] = []
+            unregistered: list[ClaimedTask] = []
+            for task in claimed:  # one look-up each: a handler may be unregistered meanwhile
+                definition = self.basket.registry.get(task.name)
+                if definition is None:
+                    unregistered.append(task)
+                else:
+                    jobs.append(Job(task, definition))
             with self._cond:
                 self._free -= len(jobs)
                 for job in jobs:
@@ -400,12 +411,19 @@ class Worker:
         finally:
             with self._cond:
                 self._claiming -= 1
-        if not jobs:
-            return 0
         self.stats["claimed"] += len(jobs)
         for job in jobs:
             self._dispatch(job)
+        if unregistered:
+            self._hand_back(unregistered)
         return len(jobs)
+
+    def _hand_back(self, tasks: list[ClaimedTask]) -> None:
+        """Release claimed tasks whose handler was unregistered: queued again, unattempted."""
+        self.backend.tasks_finish([Outcome(task.lease, OutcomeKind.RELEASED) for task in tasks])
+        self.stats["released"] += len(tasks)
+        log.info("handed back %d claimed task(s) whose handler was unregistered: %s",
+                 len(tasks), ", ".join(sorted({task.name for task in tasks})))
 
     def _dispatch(self, job: Job) -> None:
         if job.definition.executor == "process":
@@ -457,7 +475,7 @@ class Worker:
     def _on_started(self, job: Job) -> None:
         """Called by an executor as a handler starts, in the thread that will run it."""
         if job.definition.executor == "thread":
-            self._watch_deadline(job)
+            self._deadlines.watch(job)
         claimed = job.claimed
         hooks = self.basket.hooks
         logging_tasks = task_log.isEnabledFor(logging.INFO)
@@ -474,6 +492,8 @@ class Worker:
     def _on_finished(self, job: Job, error: BaseException | None) -> None:
         """Called by an executor when a handler returned or raised."""
         job.ended = time.monotonic()
+        if job.definition.executor == "thread":
+            self._deadlines.unwatch(job)
         if not job.move(JobPhase.RUNNING, JobPhase.DONE):
             self.stats["discarded"] += 1  # abandoned: its outcome was already recorded
             return
@@ -728,27 +748,8 @@ class Worker:
 
     # ------------------------------------------------------------------ timeouts
 
-    def _watch_deadline(self, job: Job) -> None:
-        """Called by the thread executor as a sync attempt starts."""
-        with self._cond:
-            self._deadline_serial += 1
-            heapq.heappush(self._deadlines, (job.deadline, self._deadline_serial, job))
-            self._cond.notify_all()
-
-    def _timeout_loop(self) -> None:
-        while not self._closing.is_set():
-            expired: list[Job] = []
-            with self._cond:
-                now = time.monotonic()
-                while self._deadlines and self._deadlines[0][0] <= now:
-                    expired.append(heapq.heappop(self._deadlines)[2])
-                if not expired:
-                    wait = self._deadlines[0][0] - now if self._deadlines else 0.5
-                    self._cond.wait(min(0.5, wait))
-            for job in expired:
-                self._abandon_timed_out(job)
-
     def _abandon_timed_out(self, job: Job) -> None:
+        """Called by the deadline watcher when a sync attempt runs past its timeout."""
         if not job.move(JobPhase.RUNNING, JobPhase.ABANDONED):
             return
         self.stats["timed_out"] += 1
