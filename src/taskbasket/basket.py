@@ -26,11 +26,13 @@ from taskbasket.ids import new_task_ids
 from taskbasket.retry import BackoffPolicy, as_policy
 from taskbasket.task import FINAL_STATES, State, Task, TaskRef
 from taskbasket.validation import (
+    MAX_DELAY,
+    check_delay,
     check_max_attempts,
     check_name,
     check_priority,
     check_run_at,
-    check_seconds,
+    check_timeout,
     check_unique_key,
     parse_duration,
 )
@@ -193,7 +195,7 @@ class Basket:
                 queue=check_name("queue", queue or self.default_queue),
                 priority=check_priority(priority),
                 max_attempts=check_max_attempts(max_attempts),
-                timeout=check_seconds("timeout", timeout, allow_zero=False),
+                timeout=check_timeout(timeout),
                 backoff=as_policy(backoff),
                 executor=_check_executor(executor, fn),
             )
@@ -307,15 +309,13 @@ class Basket:
             options.max_attempts if options.max_attempts is not None
             else (definition.max_attempts if definition else DEFAULT_MAX_ATTEMPTS)
         )
-        timeout = check_seconds(
-            "timeout",
+        timeout = check_timeout(
             options.timeout if options.timeout is not None
-            else (definition.timeout if definition else DEFAULT_TIMEOUT),
-            allow_zero=False,
+            else (definition.timeout if definition else DEFAULT_TIMEOUT)
         )
         if options.delay is not None and options.run_at is not None:
             raise ConfigurationError("pass either delay or run_at, not both")
-        delay = check_seconds("delay", options.delay, allow_zero=True) if options.delay else 0.0
+        delay = check_delay("delay", options.delay) if options.delay else 0.0
         run_at = check_run_at(options.run_at) if options.run_at is not None else None
         unique_key = check_unique_key(options.unique_key)
         if unique_key is not None and len(calls) > 1:
@@ -532,7 +532,8 @@ class Basket:
                 "(use purge to delete those)"
             )
         return self.backend.tasks_clean(
-            CleanParams(parse_duration(older_than), tuple(states), batch_size)
+            CleanParams(parse_duration(older_than, "older_than", MAX_DELAY), tuple(states),
+                        batch_size)
         )
 
     # ------------------------------------------------------------------ workers

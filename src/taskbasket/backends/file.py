@@ -56,7 +56,7 @@ from taskbasket.codec import encode_arguments
 from taskbasket.errors import ConfigurationError, StoreCorruptedError
 from taskbasket.ids import new_task_id, new_token
 from taskbasket.task import State, TaskRef
-from taskbasket.validation import check_max_attempts, check_name, check_priority, check_seconds
+from taskbasket.validation import check_max_attempts, check_name, check_priority, check_timeout
 
 log = logging.getLogger("taskbasket.worker")
 
@@ -102,7 +102,7 @@ def parse_line(line: bytes, now: float) -> TaskMessage:
     check_name("queue", fields["queue"])
     check_priority(fields["priority"])
     check_max_attempts(fields["max_attempts"])
-    check_seconds("timeout", fields["timeout"], allow_zero=False)
+    check_timeout(fields["timeout"])
     message = TaskMessage(**fields)
     if message.failed_at is not None:
         message = message.but(attempts=0, failed_at=None, run_at=now)

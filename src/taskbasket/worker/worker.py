@@ -43,7 +43,13 @@ from taskbasket.errors import ConfigurationError
 from taskbasket.events import Event, EventKind
 from taskbasket.pool import Pool
 from taskbasket.task import State
-from taskbasket.validation import check_name, check_seconds
+from taskbasket.validation import (
+    MAX_LEASE,
+    MAX_WORKER_INTERVAL,
+    MAX_WORKER_WAIT,
+    check_name,
+    check_seconds,
+)
 from taskbasket.worker.executors import AsyncExecutor, ThreadExecutor, is_timeout
 from taskbasket.worker.job import Job, JobPhase, error_outcome, timeout_outcome
 from taskbasket.worker.processes import ProcessExecutor
@@ -109,20 +115,26 @@ class Worker:
                 f"{min_concurrency!r}"
             )
         self.min_concurrency = min_concurrency
-        self.idle_timeout = check_seconds("idle_timeout", idle_timeout, allow_zero=False)
+        self.idle_timeout = check_seconds("idle_timeout", idle_timeout, allow_zero=False,
+                                          maximum=MAX_WORKER_WAIT)
         self.processes = processes or os.cpu_count() or 1
         self.visibility_timeout = check_seconds(
-            "visibility_timeout", visibility_timeout, allow_zero=False
+            "visibility_timeout", visibility_timeout, allow_zero=False, maximum=MAX_LEASE
         )
-        self.poll_interval = check_seconds("poll_interval", poll_interval, allow_zero=False)
+        self.poll_interval = check_seconds("poll_interval", poll_interval, allow_zero=False,
+                                           maximum=MAX_WORKER_INTERVAL)
         if self.poll_interval >= self.visibility_timeout * 10:
             raise ConfigurationError(
                 f"poll_interval ({poll_interval}s) should be well below the visibility "
                 f"timeout ({visibility_timeout}s)"
             )
-        self.grace_period = check_seconds("grace_period", grace_period, allow_zero=True)
+        self.grace_period = check_seconds("grace_period", grace_period, allow_zero=True,
+                                          maximum=MAX_WORKER_WAIT)
         self.heartbeat_interval = self.visibility_timeout / 3
-        self.maintenance_interval = maintenance_interval or min(1.0, self.heartbeat_interval)
+        self.maintenance_interval = min(1.0, self.heartbeat_interval) if (
+            maintenance_interval is None) else check_seconds(
+            "maintenance_interval", maintenance_interval, allow_zero=False,
+            maximum=MAX_WORKER_INTERVAL)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         self.backend = basket.backend
 
