@@ -72,8 +72,9 @@ class WorkerProcess:
     def __init__(
         self, url: str, effects: Path, *args: str, app: str = "tests.apps.crashapp:basket"
     ) -> None:
+        # src first: the code under test, not whatever taskbasket the venv has installed
         env = dict(os.environ, TASKBASKET_URL=url, TB_EFFECTS=str(effects),
-                   PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+                   PYTHONPATH=f"{ROOT / 'src'}:{ROOT}", PYTHONUNBUFFERED="1")
         self.log_path = effects.parent / f"worker-{os.urandom(3).hex()}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
