@@ -162,6 +162,7 @@ class Basket:
         timeout: float = DEFAULT_TIMEOUT,
         backoff: float | BackoffPolicy | None = None,
         executor: str | None = None,
+        delete_on_success: bool = False,
     ) -> Callable[[Callable[P, R]], TaskDefinition[P, R]]: ...
 
     def task(
@@ -176,12 +177,18 @@ class Basket:
         timeout: float = DEFAULT_TIMEOUT,
         backoff: float | BackoffPolicy | None = None,
         executor: str | None = None,
+        delete_on_success: bool = False,
     ) -> TaskDefinition[P, R] | Callable[[Callable[P, R]], TaskDefinition[P, R]]:
         """Register a handler, as ``@basket.task`` or ``@basket.task(queue=..., ...)``.
 
         The task's name is ``name`` or the function's ``__name__``; workers find the
-        handler by that name, so renaming a function strands its queued tasks.
+        handler by that name, so renaming a function strands its queued tasks. With
+        ``delete_on_success=True`` a task is deleted in the step that records its success
+        (a failed one is kept): nothing can wait for its result or see it succeeded.
         """
+        if not isinstance(delete_on_success, bool):
+            raise ConfigurationError(
+                f"delete_on_success must be True or False, got {delete_on_success!r}")
 
         def register(fn: Callable[P, R]) -> TaskDefinition[P, R]:
             if not callable(fn):
@@ -198,6 +205,7 @@ class Basket:
                 timeout=check_timeout(timeout),
                 backoff=as_policy(backoff),
                 executor=_check_executor(executor, fn),
+                delete_on_success=delete_on_success,
             )
             existing = self.registry.get(task_name)
             if existing is not None and existing.func is not fn:

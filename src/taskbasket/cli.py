@@ -191,13 +191,17 @@ name_option = click.option("--name", "names", multiple=True,
 @click.option("--metrics-host", default="127.0.0.1", show_default=True)
 @click.option("--log-tasks", is_flag=True,
               help="Log every task start and success too (retries and failures always are).")
+@click.option("--order", default="priority", show_default=True,
+              type=click.Choice(["priority", "created"]),
+              help="Which due tasks to claim first: priority (then run_at, then enqueue "
+                   "order) or created (enqueue order, whatever the priority).")
 @pass_context
 @run_safely
 def worker(
     ctx: Context, app: str | None, queues: str | None, concurrency: int,
     min_concurrency: int, idle_timeout: float, processes: int | None,
     visibility_timeout: float, grace_period: float, poll_interval: float, log_level: str,
-    metrics_port: int | None, metrics_host: str, log_tasks: bool,
+    metrics_port: int | None, metrics_host: str, log_tasks: bool, order: str,
 ) -> None:
     """Run a worker for APP (module:basket) until SIGTERM or SIGINT."""
     if app:
@@ -215,7 +219,7 @@ def worker(
         queues=queue_list, concurrency=concurrency,
         min_concurrency=min(min_concurrency, concurrency), idle_timeout=idle_timeout,
         processes=processes, visibility_timeout=visibility_timeout,
-        grace_period=grace_period, poll_interval=poll_interval,
+        grace_period=grace_period, poll_interval=poll_interval, order=order,
     )
     if metrics_port is not None:
         from taskbasket.metrics import serve_worker_metrics

@@ -7,6 +7,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
+from taskbasket.backends.base import ClaimOrder
 from taskbasket.errors import ConfigurationError
 from taskbasket.task import PRIORITY_MAX, PRIORITY_MIN
 
@@ -116,6 +117,18 @@ def check_timeout(value: Any) -> float:
 def check_delay(option: str, value: Any) -> float:
     """A delay (or age) of 0 up to :data:`MAX_DELAY` seconds."""
     return check_seconds(option, value, allow_zero=True, maximum=MAX_DELAY)
+
+
+def check_claim_order(value: Any) -> ClaimOrder:
+    """A worker's ``order``: 'priority' or 'created'."""
+    try:
+        return ClaimOrder(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"order {value!r} is unknown; choose 'priority' (the default: higher priority "
+            "first, then earlier run_at, then earlier enqueue) or 'created' (earlier enqueue "
+            "first, whatever the priority)"
+        ) from None
 
 
 def check_run_at(value: Any) -> datetime:

@@ -30,6 +30,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from taskbasket.backends.base import (
+    ClaimOrder,
     ClaimParams,
     FiniteBackend,
     LeaseExtendParams,
@@ -39,7 +40,7 @@ from taskbasket.backends.base import (
     OutcomeKind,
     TaskFilter,
 )
-from taskbasket.errors import ConfigurationError
+from taskbasket.errors import ConfigurationError, UnsupportedOperationError
 from taskbasket.events import Event, EventKind
 from taskbasket.pool import Pool
 from taskbasket.task import State
@@ -47,6 +48,7 @@ from taskbasket.validation import (
     MAX_LEASE,
     MAX_WORKER_INTERVAL,
     MAX_WORKER_WAIT,
+    check_claim_order,
     check_name,
     check_seconds,
 )
@@ -87,6 +89,9 @@ class Worker:
     ``processes`` child processes (default: one per core). ``visibility_timeout`` is the
     lease length in seconds; heartbeats renew it every third of it. On stop it hands
     unstarted tasks back and gives running ones ``grace_period`` seconds to finish.
+    ``order="priority"`` (the default) claims higher priority first, then earlier run_at,
+    then earlier enqueue; ``order="created"`` claims earlier enqueue first, whatever the
+    priority (a store that cannot raises UnsupportedOperationError here).
     """
 
     def __init__(
@@ -103,6 +108,7 @@ class Worker:
         grace_period: float = 30.0,
         maintenance_interval: float | None = None,
         worker_id: str | None = None,
+        order: ClaimOrder | str = ClaimOrder.PRIORITY,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigurationError(f"concurrency must be an int >= 1, got {concurrency!r}")
@@ -136,7 +142,15 @@ class Worker:
             "maintenance_interval", maintenance_interval, allow_zero=False,
             maximum=MAX_WORKER_INTERVAL)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+        self.order = check_claim_order(order)
         self.backend = basket.backend
+        if self.order is ClaimOrder.CREATED and not self.backend.capabilities.created_order:
+            where = getattr(self.backend, "transport_name", None) or type(self.backend).__name__
+            raise UnsupportedOperationError(
+                f"{where} cannot claim in enqueue order whatever the priority "
+                "(order='created'); use order='priority' (the default) with it, or a store "
+                "that can (SQLite, PostgreSQL, MySQL, Redis, file://)"
+            )
 
         self._cond = threading.Condition()
         self._free = concurrency
@@ -360,6 +374,7 @@ class Worker:
                 ClaimParams(
                     worker_id=self.worker_id, names=self.names, limit=free,
                     lease_seconds=self.visibility_timeout, queues=self.queues,
+                    order=self.order,
                 )
             )
             jobs = [Job(task, self.basket.registry[task.name]) for task in claimed]
@@ -454,7 +469,8 @@ class Worker:
                 return
             error = RuntimeError("the task was cancelled while the worker was stopping")
         if error is None:
-            outcome = Outcome(job.lease, OutcomeKind.SUCCEEDED)
+            outcome = Outcome(job.lease, OutcomeKind.SUCCEEDED,
+                              delete_on_success=job.definition.delete_on_success)
         elif is_timeout(error):
             self.stats["timed_out"] += 1
             outcome = timeout_outcome(job)
