@@ -7,8 +7,8 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from taskbasket.backends.base import ClaimOrder
-from taskbasket.errors import ConfigurationError
+from taskbasket.backends.base import Backend, ClaimOrder
+from taskbasket.errors import ConfigurationError, UnsupportedOperationError
 from taskbasket.task import PRIORITY_MAX, PRIORITY_MIN
 
 MAX_NAME_LENGTH = 200
@@ -119,16 +119,24 @@ def check_delay(option: str, value: Any) -> float:
     return check_seconds(option, value, allow_zero=True, maximum=MAX_DELAY)
 
 
-def check_claim_order(value: Any) -> ClaimOrder:
-    """A worker's ``order``: 'priority' or 'created'."""
+def check_claim_order(value: Any, backend: Backend) -> ClaimOrder:
+    """A worker's ``order``: 'priority', or 'created' where ``backend`` can keep it."""
     try:
-        return ClaimOrder(value)
+        order = ClaimOrder(value)
     except ValueError:
         raise ConfigurationError(
             f"order {value!r} is unknown; choose 'priority' (the default: higher priority "
             "first, then earlier run_at, then earlier enqueue) or 'created' (earlier enqueue "
             "first, whatever the priority)"
         ) from None
+    if order is ClaimOrder.CREATED and not backend.capabilities.created_order:
+        where = getattr(backend, "transport_name", None) or type(backend).__name__
+        raise UnsupportedOperationError(
+            f"{where} cannot claim in enqueue order whatever the priority (order='created'); "
+            "use order='priority' (the default) with it, or a store that can (SQLite, "
+            "PostgreSQL, MySQL, Redis, file://)"
+        )
+    return order
 
 
 def check_run_at(value: Any) -> datetime:

@@ -22,7 +22,9 @@ Layout under the prefix ``P`` (``?prefix=`` in the URL, default ``taskbasket``):
     P:sched                     scheduled and retrying tasks, scored by run_at
     P:lease                     running tasks, scored by lease expiry
     P:done:<state>              final tasks of one state, scored by finish time
-    P:idx:<state>:<queue>\\t<name> ids of the tasks in one state, queue and name (lex)
+    P:idx:<state>:<queue>\\t<name> ids of the tasks in one state, queue and name (lex);
+                                those of ``queued`` are, in id (enqueue) order, what a
+                                claim in ClaimOrder.CREATED walks
     P:counts                    hash "<queue>\\t<state>" -> count
     P:unique                    hash unique key -> id of the task that is not final
     P:pairs                     hash "<queue>\\t<name>" -> count: the queues and names in use

@@ -40,7 +40,7 @@ from taskbasket.backends.base import (
     OutcomeKind,
     TaskFilter,
 )
-from taskbasket.errors import ConfigurationError, UnsupportedOperationError
+from taskbasket.errors import ConfigurationError
 from taskbasket.events import Event, EventKind
 from taskbasket.pool import Pool
 from taskbasket.task import State
@@ -137,20 +137,14 @@ class Worker:
         self.grace_period = check_seconds("grace_period", grace_period, allow_zero=True,
                                           maximum=MAX_WORKER_WAIT)
         self.heartbeat_interval = self.visibility_timeout / 3
-        self.maintenance_interval = min(1.0, self.heartbeat_interval) if (
-            maintenance_interval is None) else check_seconds(
+        if maintenance_interval is None:
+            maintenance_interval = min(1.0, self.heartbeat_interval)
+        self.maintenance_interval = check_seconds(
             "maintenance_interval", maintenance_interval, allow_zero=False,
             maximum=MAX_WORKER_INTERVAL)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
-        self.order = check_claim_order(order)
         self.backend = basket.backend
-        if self.order is ClaimOrder.CREATED and not self.backend.capabilities.created_order:
-            where = getattr(self.backend, "transport_name", None) or type(self.backend).__name__
-            raise UnsupportedOperationError(
-                f"{where} cannot claim in enqueue order whatever the priority "
-                "(order='created'); use order='priority' (the default) with it, or a store "
-                "that can (SQLite, PostgreSQL, MySQL, Redis, file://)"
-            )
+        self.order = check_claim_order(order, self.backend)
 
         self._cond = threading.Condition()
         self._free = concurrency
