@@ -101,6 +101,7 @@ class WorkerProcess:
     def __init__(
         self, url: str, effects: Path, *args: str, app: str = "tests.apps.crashapp:basket"
     ) -> None:
+        # src first: the code under test, not whatever taskbasket the venv has installed
         env = dict(os.environ, TASKBASKET_URL=url, TB_EFFECTS=str(effects),
                    PYTHONPATH=PYTHONPATH, PYTHONUNBUFFERED="1")
         self.log_path = effects.parent / f"worker-{os.urandom(3).hex()}.log"

@@ -146,3 +146,64 @@ def test_urls_in_messages_hide_passwords() -> None:
     with pytest.raises(ConfigurationError) as info:
         Basket("mongodb://admin:hunter2@db/x")
     assert "hunter2" not in str(info.value) and "admin:***@db" in str(info.value)
+
+
+WEEK = 7 * 86400
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda b: b.task(name="slow", timeout=30 * 86400)(print),
+         r"timeout=2592000 is over its limit of 7 days; pass at most 604800 seconds"),
+        (lambda b: b.enqueue("job", timeout=WEEK + 1), "timeout=604801 is over its limit"),
+        (lambda b: b.enqueue("job", timeout=float("inf")), "timeout must be a finite"),
+        (lambda b: b.enqueue("job", delay=1e12), r"delay=1000000000000.0 is over its limit "
+         "of 10 years"),
+        (lambda b: b.task(name="b1", backoff=1e9)(print), "backoff=1000000000.0 is over"),
+        (lambda b: b.clean(older_than="1000w"), "older_than=604800000.0 is over"),
+        (lambda b: b.worker(visibility_timeout=2 * 86400), r"visibility_timeout=172800 is "
+         "over its limit of 1 day"),
+        (lambda b: b.worker(poll_interval=7200), "poll_interval=7200 is over its limit of "
+         "1 hour"),
+        (lambda b: b.worker(grace_period=2 * 86400), "grace_period=172800 is over"),
+        (lambda b: b.worker(idle_timeout=2 * 86400), "idle_timeout=172800 is over"),
+        (lambda b: b.worker(maintenance_interval=7200), "maintenance_interval=7200 is over"),
+        (lambda b: b.worker(maintenance_interval=-1), "maintenance_interval must be > 0"),
+    ],
+)
+def test_durations_are_bounded_where_they_are_given(
+    basket: Basket, call: object, match: str
+) -> None:
+    """A duration past its bound (a timeout in milliseconds, say) is refused with the
+    option, the bound and the fix, before it reaches a store or an executor."""
+    with pytest.raises(ConfigurationError, match=match):
+        call(basket)  # type: ignore[operator]
+    assert basket.count() == 1
+    _survivor_intact(basket)
+
+
+def test_duration_bounds_of_policies_retries_and_the_relay() -> None:
+    from taskbasket import ConstantBackoff, ExponentialBackoff, Retry
+    from taskbasket.relay import Relay
+
+    with pytest.raises(ConfigurationError, match=r"backoff cap=1000000000\.0 is over its limit "
+                       "of 30 days"):
+        ExponentialBackoff(cap=1e9)
+    with pytest.raises(ConfigurationError, match=r"backoff=1000000000\.0 is over its limit"):
+        ConstantBackoff(1e9)
+    with pytest.raises(ConfigurationError, match=r"Retry delay=1000000000000\.0 is over its limit"):
+        Retry("later", delay=1e12)
+    with pytest.raises(ConfigurationError, match=r"lease_seconds=1000000\.0 is over its limit"):
+        Relay("sqlite:///unused.db", "amqp://unused", lease_seconds=1e6)
+
+
+def test_durations_at_their_bounds_are_accepted(basket: Basket) -> None:
+    from taskbasket import Retry
+
+    basket.task(name="week", timeout=WEEK)(print)
+    ref = basket.enqueue("week", delay=3650 * 86400)
+    task = basket.get(ref.id)
+    assert task is not None and task.timeout == WEEK and task.state == "scheduled"
+    assert Retry("later", delay=3650 * 86400).delay == 3650 * 86400
+    basket.worker(visibility_timeout=86400, poll_interval=3600, grace_period=86400)

@@ -113,6 +113,45 @@ def test_claim_query_uses_the_ready_index(tmp_path: Path) -> None:
         assert "TEMP B-TREE" not in plan  # no sort: rows come in claim order
 
 
+def test_created_order_claim_uses_its_index(tmp_path: Path) -> None:
+    from taskbasket.backends.base import ClaimOrder
+    from taskbasket.backends.sqlite import claim_sql
+
+    with Basket(f"sqlite:///{tmp_path}/i.db") as basket:
+        basket.migrate()
+        conn = sqlite3.connect(tmp_path / "i.db")
+        plan = " ".join(str(row) for row in conn.execute(
+            "EXPLAIN QUERY PLAN " + claim_sql(2, 1, order=ClaimOrder.CREATED),
+            ["t", 0, 0, "w", 0, "a", "b", "q", 5],
+        ))
+        assert "USING INDEX taskbasket_tasks_ready_created" in plan
+        assert "TEMP B-TREE" not in plan
+
+
+def test_a_store_of_the_first_schema_is_upgraded(tmp_path: Path) -> None:
+    """A file made by the first schema version gets the later migrations, tasks kept."""
+    from taskbasket.backends.sqlite import MIGRATIONS, SCHEMA_VERSION
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in MIGRATIONS[0].split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO taskbasket_tasks (id, name, queue, state, payload, max_attempts, "
+        "timeout, created_at, run_at) VALUES ('01900000-0000-7000-8000-000000000000', "
+        "'job', 'default', 'queued', '{\"args\":[],\"kwargs\":{}}', 3, 30, 0, 0)")
+    conn.close()
+    with Basket(f"sqlite:///{path}") as basket:
+        assert basket.count() == 1
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "taskbasket_tasks_ready_created" in names
+    conn.close()
+
+
 def test_producers_in_many_processes_share_one_file(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/shared.db"
     Basket(url).migrate()

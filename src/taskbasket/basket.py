@@ -34,11 +34,13 @@ from taskbasket.maintenance.pruner import DEFAULT_RETENTION, RetentionArg, parse
 from taskbasket.retry import BackoffPolicy, as_policy
 from taskbasket.task import FINAL_STATES, PENDING_STATES, State, Task, TaskRef
 from taskbasket.validation import (
+    MAX_DELAY,
+    check_delay,
     check_max_attempts,
     check_name,
     check_priority,
     check_run_at,
-    check_seconds,
+    check_timeout,
     check_unique_key,
     parse_duration,
 )
@@ -179,6 +181,7 @@ class Basket:
         timeout: float = DEFAULT_TIMEOUT,
         backoff: float | BackoffPolicy | None = None,
         executor: str | None = None,
+        delete_on_success: bool = False,
     ) -> Callable[[Callable[P, R]], TaskDefinition[P, R]]: ...
 
     def task(
@@ -193,12 +196,18 @@ class Basket:
         timeout: float = DEFAULT_TIMEOUT,
         backoff: float | BackoffPolicy | None = None,
         executor: str | None = None,
+        delete_on_success: bool = False,
     ) -> TaskDefinition[P, R] | Callable[[Callable[P, R]], TaskDefinition[P, R]]:
         """Register a handler, as ``@basket.task`` or ``@basket.task(queue=..., ...)``.
 
         The task's name is ``name`` or the function's ``__name__``; workers find the
-        handler by that name, so renaming a function strands its queued tasks.
+        handler by that name, so renaming a function strands its queued tasks. With
+        ``delete_on_success=True`` a task is deleted in the step that records its success
+        (a failed one is kept): nothing can wait for its result or see it succeeded.
         """
+        if not isinstance(delete_on_success, bool):
+            raise ConfigurationError(
+                f"delete_on_success must be True or False, got {delete_on_success!r}")
 
         def register(fn: Callable[P, R]) -> TaskDefinition[P, R]:
             if not callable(fn):
@@ -212,9 +221,10 @@ class Basket:
                 queue=check_name("queue", queue or self.default_queue),
                 priority=check_priority(priority),
                 max_attempts=check_max_attempts(max_attempts),
-                timeout=check_seconds("timeout", timeout, allow_zero=False),
+                timeout=check_timeout(timeout),
                 backoff=as_policy(backoff),
                 executor=_check_executor(executor, fn),
+                delete_on_success=delete_on_success,
             )
             existing = self.registry.get(task_name)
             if existing is not None and existing.func is not fn:
@@ -362,15 +372,13 @@ class Basket:
             options.max_attempts if options.max_attempts is not None
             else (definition.max_attempts if definition else DEFAULT_MAX_ATTEMPTS)
         )
-        timeout = check_seconds(
-            "timeout",
+        timeout = check_timeout(
             options.timeout if options.timeout is not None
-            else (definition.timeout if definition else DEFAULT_TIMEOUT),
-            allow_zero=False,
+            else (definition.timeout if definition else DEFAULT_TIMEOUT)
         )
         if options.delay is not None and options.run_at is not None:
             raise ConfigurationError("pass either delay or run_at, not both")
-        delay = check_seconds("delay", options.delay, allow_zero=True) if options.delay else 0.0
+        delay = check_delay("delay", options.delay) if options.delay else 0.0
         run_at = check_run_at(options.run_at) if options.run_at is not None else None
         unique_key = check_unique_key(options.unique_key)
         if unique_key is not None and len(calls) > 1:
@@ -621,7 +629,8 @@ class Basket:
             )
         if batch_size < 1:
             raise ConfigurationError(f"batch_size must be at least 1, got {batch_size!r}")
-        params = PruneParams(dict.fromkeys(states, parse_duration(older_than)), batch_size)
+        age = parse_duration(older_than, "older_than", MAX_DELAY)
+        params = PruneParams(dict.fromkeys(states, age), batch_size)
         total = 0
         while True:
             deleted = self.backend.tasks_prune(params)

@@ -144,6 +144,7 @@ class TaskDefinition(Generic[P, R]):
         timeout: float,
         backoff: BackoffPolicy,
         executor: str,
+        delete_on_success: bool = False,
     ) -> None:
         self.basket = basket
         self.func = func
@@ -154,6 +155,8 @@ class TaskDefinition(Generic[P, R]):
         self.timeout = timeout
         self.backoff = backoff
         self.executor = executor
+        self.delete_on_success = delete_on_success
+        """Whether a success removes the task, in the step that records it."""
         self.is_async = inspect.iscoroutinefunction(func)
         self.arguments = ArgumentCheck(func)
         self.__doc__ = func.__doc__

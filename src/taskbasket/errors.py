@@ -47,12 +47,12 @@ class Retry(Exception):
         at: datetime | None = None,
     ) -> None:
         super().__init__(reason)
-        if at is not None:
-            from taskbasket.validation import check_run_at
+        from taskbasket.validation import check_delay, check_run_at
 
+        if at is not None:
             check_run_at(at)  # a naive time would mean different things on each store
-        if delay is not None and not delay >= 0:
-            raise ConfigurationError(f"Retry delay must be >= 0 seconds, got {delay!r}")
+        if delay is not None:
+            delay = check_delay("Retry delay", delay)
         self.reason = reason
         self.delay = delay
         self.at = at

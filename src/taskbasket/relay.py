@@ -47,6 +47,7 @@ from taskbasket.maintenance import (
 )
 from taskbasket.retry import ExponentialBackoff
 from taskbasket.storable import storable_text
+from taskbasket.validation import MAX_LEASE, MAX_WORKER_INTERVAL, check_seconds
 
 __all__ = ["Relay", "RelayResult"]
 
@@ -103,10 +104,10 @@ class Relay:
     ) -> None:
         if batch_size < 1:
             raise ConfigurationError(f"batch_size must be at least 1, got {batch_size!r}")
-        if lease_seconds <= 0 or poll_interval <= 0:
-            raise ConfigurationError(
-                f"lease_seconds and poll_interval must be positive, got {lease_seconds!r} "
-                f"and {poll_interval!r}")
+        lease_seconds = check_seconds("lease_seconds", lease_seconds, allow_zero=False,
+                                      maximum=MAX_LEASE)
+        poll_interval = check_seconds("poll_interval", poll_interval, allow_zero=False,
+                                      maximum=MAX_WORKER_INTERVAL)
         if isinstance(source, str) and isinstance(target, str) and source == target:
             raise ConfigurationError(
                 f"the relay's source and target are the same URL ({redact_url(source)}); "

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from taskbasket.errors import ConfigurationError
+from taskbasket.validation import MAX_BACKOFF, check_seconds
 
 
 @runtime_checkable
@@ -32,8 +33,8 @@ class ExponentialBackoff:
     jitter: float = 0.5
 
     def __post_init__(self) -> None:
-        if not self.base > 0:
-            raise ConfigurationError(f"backoff base must be > 0 seconds, got {self.base!r}")
+        check_seconds("backoff base", self.base, allow_zero=False, maximum=MAX_BACKOFF)
+        check_seconds("backoff cap", self.cap, allow_zero=False, maximum=MAX_BACKOFF)
         if not self.factor >= 1:
             raise ConfigurationError(f"backoff factor must be >= 1, got {self.factor!r}")
         if not self.cap >= self.base:
@@ -63,6 +64,9 @@ class ConstantBackoff:
 
     seconds: float = 5.0
 
+    def __post_init__(self) -> None:
+        check_seconds("backoff", self.seconds, allow_zero=True, maximum=MAX_BACKOFF)
+
     def delay(self, attempt: int) -> float:
         return self.seconds
 
@@ -78,6 +82,7 @@ def as_policy(backoff: float | int | BackoffPolicy | None) -> BackoffPolicy:
             raise ConfigurationError(
                 f"backoff must be > 0 seconds, got {backoff!r}; pass e.g. backoff=2.0"
             )
+        check_seconds("backoff", backoff, allow_zero=False, maximum=MAX_BACKOFF)
         return ExponentialBackoff(base=float(backoff), cap=max(3600.0, float(backoff)))
     if isinstance(backoff, BackoffPolicy):
         return backoff

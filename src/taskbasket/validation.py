@@ -7,10 +7,31 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from taskbasket.errors import ConfigurationError
+from taskbasket.backends.base import Backend, ClaimOrder
+from taskbasket.errors import ConfigurationError, UnsupportedOperationError
 from taskbasket.task import PRIORITY_MAX, PRIORITY_MIN
 
 MAX_NAME_LENGTH = 200
+
+# Upper bounds of durations, in seconds. Past them a number is a mistake (a timeout in
+# milliseconds, a delay in microseconds), and some would overflow a clock or a wait on the
+# way: a pipe's poll takes at most 2**31 ms (24.8 days), a store's interval or a Lua
+# double its own limit. Every duration option is checked against its bound where it is
+# given (registration, enqueue, a worker's options), so none reaches a store or an executor.
+DAY = 86_400.0
+MAX_TIMEOUT = 7 * DAY
+"""``timeout`` of a task: at most 7 days."""
+MAX_DELAY = 3650 * DAY
+"""``delay`` of an enqueue and of ``Retry(delay=...)``, and ``clean(older_than=...)``:
+at most 10 years (for a fixed date, ``run_at`` reads better)."""
+MAX_BACKOFF = 30 * DAY
+"""A backoff policy's base, cap and constant delay: at most 30 days."""
+MAX_LEASE = DAY
+"""A worker's ``visibility_timeout`` (and the relay's ``lease_seconds``): at most a day."""
+MAX_WORKER_INTERVAL = 3600.0
+"""A worker's ``poll_interval`` and ``maintenance_interval``: at most an hour."""
+MAX_WORKER_WAIT = DAY
+"""A worker's ``grace_period`` and ``idle_timeout``: at most a day."""
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
@@ -56,8 +77,11 @@ def check_max_attempts(value: Any) -> int:
     return value
 
 
-def check_seconds(option: str, value: Any, *, allow_zero: bool) -> float:
-    """A finite number of seconds (a timedelta is accepted too)."""
+def check_seconds(
+    option: str, value: Any, *, allow_zero: bool, maximum: float | None = None
+) -> float:
+    """A finite number of seconds, at most ``maximum`` if given (a timedelta is accepted
+    too); else a ConfigurationError naming the option, the bound and the fix."""
     if isinstance(value, timedelta):
         value = value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -68,7 +92,51 @@ def check_seconds(option: str, value: Any, *, allow_zero: bool) -> float:
     if seconds < 0 or (seconds == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ConfigurationError(f"{option} must be {bound} seconds, got {value!r}")
+    if maximum is not None and seconds > maximum:
+        raise ConfigurationError(
+            f"{option}={value!r} is over its limit of {describe_seconds(maximum)}; pass at "
+            f"most {maximum:.0f} seconds (durations are in seconds, not milliseconds)"
+        )
     return seconds
+
+
+def describe_seconds(seconds: float) -> str:
+    """A bound for messages: '10 years', '7 days', '1 hour', '90 seconds'."""
+    for unit, size in (("year", 365 * DAY), ("day", DAY), ("hour", 3600.0), ("minute", 60.0)):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds:g} seconds"
+
+
+def check_timeout(value: Any) -> float:
+    """A task's run timeout: more than 0 and at most :data:`MAX_TIMEOUT` seconds."""
+    return check_seconds("timeout", value, allow_zero=False, maximum=MAX_TIMEOUT)
+
+
+def check_delay(option: str, value: Any) -> float:
+    """A delay (or age) of 0 up to :data:`MAX_DELAY` seconds."""
+    return check_seconds(option, value, allow_zero=True, maximum=MAX_DELAY)
+
+
+def check_claim_order(value: Any, backend: Backend) -> ClaimOrder:
+    """A worker's ``order``: 'priority', or 'created' where ``backend`` can keep it."""
+    try:
+        order = ClaimOrder(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"order {value!r} is unknown; choose 'priority' (the default: higher priority "
+            "first, then earlier run_at, then earlier enqueue) or 'created' (earlier enqueue "
+            "first, whatever the priority)"
+        ) from None
+    if order is ClaimOrder.CREATED and not backend.capabilities.created_order:
+        where = getattr(backend, "transport_name", None) or type(backend).__name__
+        raise UnsupportedOperationError(
+            f"{where} cannot claim in enqueue order whatever the priority (order='created'); "
+            "use order='priority' (the default) with it, or a store that can (SQLite, "
+            "PostgreSQL, MySQL, Redis, file://)"
+        )
+    return order
 
 
 def check_run_at(value: Any) -> datetime:
@@ -92,16 +160,19 @@ def check_unique_key(value: Any) -> str | None:
     return value
 
 
-def parse_duration(text: str | float | int | timedelta) -> float:
-    """Seconds from '90', '30s', '15m', '12h', '7d', '2w' or '250ms'."""
-    if isinstance(text, timedelta):
-        return text.total_seconds()
-    if isinstance(text, int | float) and not isinstance(text, bool):
-        return check_seconds("duration", text, allow_zero=True)
+def parse_duration(
+    text: str | float | int | timedelta, option: str = "duration",
+    maximum: float | None = None,
+) -> float:
+    """Seconds from '90', '30s', '15m', '12h', '7d', '2w' or '250ms', at most ``maximum``
+    if given (the error names ``option``)."""
+    if isinstance(text, timedelta | int | float) and not isinstance(text, bool):
+        return check_seconds(option, text, allow_zero=True, maximum=maximum)
     match = _DURATION.match(str(text))
     if not match:
         raise ConfigurationError(
-            f"cannot read duration {text!r}: write a number with an optional unit "
+            f"cannot read {option} {text!r}: write a number with an optional unit "
             "ms, s, m, h, d or w, e.g. 30s, 15m or 7d"
         )
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    return check_seconds(option, seconds, allow_zero=True, maximum=maximum)

@@ -258,6 +258,33 @@ def test_claim_uses_the_ready_index_as_finished_tasks_pile_up(backend: MySQLBack
     assert len(claimed) == 20
 
 
+def test_created_order_claim_walks_its_own_index(backend: MySQLBackend) -> None:
+    from taskbasket.backends.base import ClaimOrder
+
+    backend.tasks_insert([_task(i) for i in range(200)])
+    backend._read(f"UPDATE {backend.table} SET state = 'succeeded', "
+                  "finished_at = UTC_TIMESTAMP(6)")
+    fresh = [_task(i) for i in range(20)]
+    backend.tasks_insert(fresh)
+    backend._read(f"ANALYZE TABLE {backend.table}")
+    query = (
+        f"SELECT id FROM {backend.table} FORCE INDEX (ready_created) WHERE pending = 1 "
+        "AND run_at <= UTC_TIMESTAMP(6) AND name IN ('job') ORDER BY id LIMIT 10 "
+        "FOR UPDATE SKIP LOCKED"
+    )
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("EXPLAIN " + query)
+            plan = cur.fetchall()
+            assert plan[0][5] == "ready_created", plan
+            assert "filesort" not in (plan[0][9] or "").lower(), plan
+    finally:
+        conn.close()
+    claimed = backend.tasks_claim(ClaimParams("w", ["job"], 50, 30, order=ClaimOrder.CREATED))
+    assert [t.id for t in claimed] == [t.id for t in fresh]
+
+
 def test_unique_keys_compare_exactly(backend: MySQLBackend) -> None:
     refs = backend.tasks_insert([_task(unique_key="k")])
     refs += backend.tasks_insert([_task(unique_key="k ")])  # trailing space: another key

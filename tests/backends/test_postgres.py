@@ -119,7 +119,8 @@ def test_migrations_are_applied_once_in_order(url: str) -> None:
     PostgresBackend(url).migrate()
     versions, indexes = _schema_state(backend.schema)
     assert versions == list(range(1, len(MIGRATIONS) + 1)) and len(MIGRATIONS) == SCHEMA_VERSION
-    assert {"tasks_pkey", "tasks_ready", "tasks_unique", "tasks_leases"} <= indexes
+    assert {"tasks_pkey", "tasks_ready", "tasks_unique", "tasks_leases",
+            "tasks_ready_created"} <= indexes
     with admin() as conn:
         options = conn.execute(
             "SELECT reloptions FROM pg_class WHERE oid = %s::regclass", (backend.table,)
@@ -230,8 +231,10 @@ def test_claim_walks_the_ready_index_past_a_million_finished_rows(url: str) -> N
         assert sorted(timings)[10] < 0.05
 
 
-def _claim_plan(backend: PostgresBackend, names: list[str] | None = None) -> str:
-    """The plan auto_explain reports for one claim of ``names`` (None: any), rolled back."""
+def _claim_plan(backend: PostgresBackend, names: list[str] | None = None,
+                sql: str | None = None) -> str:
+    """The plan auto_explain reports for one claim of ``names`` (None: any) by ``sql``
+    (default: the claim in priority order), rolled back."""
     with admin() as conn:
         notices: list[str] = []
         conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
@@ -243,7 +246,7 @@ def _claim_plan(backend: PostgresBackend, names: list[str] | None = None) -> str
                         "log_level = notice", "log_analyze = on"):
             conn.execute(f"SET auto_explain.{setting}")
         with conn.transaction(force_rollback=True):
-            rows = conn.execute(backend._sql_claim, ["t", 30.0, "w", names, None, 32, 1])
+            rows = conn.execute(sql or backend._sql_claim, ["t", 30.0, "w", names, None, 32, 1])
             assert len(rows.fetchall()) == 32
     [plan] = [n for n in notices if "SKIP LOCKED" in n and "claimed AS" in n]
     return plan
@@ -256,6 +259,17 @@ def test_claim_plan_is_pinned_on_an_empty_and_unanalyzed_table(url: str) -> None
         for names in (["job"], None):  # a worker's claim, and the relay's (any name)
             plan = _claim_plan(basket.backend, names)
             assert "Index Scan using tasks_ready" in plan and "tasks_pkey" in plan
+            assert "Sort" not in plan and "Seq Scan" not in plan
+
+
+def test_created_order_claim_walks_its_own_index(url: str) -> None:
+    with Basket(url) as basket:
+        basket.enqueue_many("job", [(i,) for i in range(40)])
+        backend = basket.backend
+        assert isinstance(backend, PostgresBackend)
+        for names in (["job"], None):
+            plan = _claim_plan(backend, names, backend._sql_claim_created)
+            assert "Index Scan using tasks_ready_created" in plan, plan
             assert "Sort" not in plan and "Seq Scan" not in plan
 
 

@@ -295,6 +295,21 @@ class BusWorkerTests:
         assert producer.count(state="queued") == 1  # what a bus can count, it counts
         assert producer.backend.capabilities.is_bus
 
+    def test_claims_in_created_order_are_refused_naming_the_transport(
+        self, producer: Basket,
+    ) -> None:
+        from taskbasket.backends.base import ClaimOrder
+
+        name = getattr(producer.backend, "transport_name", "?")
+        with pytest.raises(UnsupportedOperationError, match=f"{name} cannot claim in "
+                           "enqueue order"):
+            producer.worker(order="created")
+        with pytest.raises(UnsupportedOperationError, match=f"{name} is a message bus: it "
+                           "cannot claim in enqueue order"):
+            producer.backend.tasks_claim(ClaimParams(
+                "w", None, 1, 30.0, order=ClaimOrder.CREATED))
+        assert producer.worker(order="priority").order is ClaimOrder.PRIORITY
+
     def test_a_listener_hands_back_an_unclaimed_message_without_costing_an_attempt(
         self, producer: Basket,
     ) -> None:

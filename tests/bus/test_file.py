@@ -321,6 +321,32 @@ def test_a_worker_reads_one_line_per_free_slot(tasks: Path, tmp_path: Path) -> N
     os.close(read)
 
 
+def test_created_order_takes_due_retries_by_their_lines(tasks: Path) -> None:
+    """In created order the earliest line goes first, whatever its priority or when its
+    retry came due; in priority order (the default) due retries go by their run_at."""
+    from datetime import UTC, datetime, timedelta
+
+    from taskbasket.backends.base import ClaimOrder
+
+    producer(f"file://{tasks}").enqueue_many("stamp", [()] * 3)
+    for order, expected in ((ClaimOrder.CREATED, [0, 1, 2]), (ClaimOrder.PRIORITY, [2, 1, 0])):
+        backend = FileBackend(f"file://{tasks}")
+        try:
+            taken = backend.tasks_claim(ClaimParams("w", None, 3, 30.0, order=order))
+            past = datetime.now(UTC) - timedelta(minutes=1)
+            assert backend.tasks_finish([  # the last line's retry comes due first
+                Outcome(task.lease, OutcomeKind.RETRY, "again",
+                        retry_at=past - timedelta(seconds=index))
+                for index, task in enumerate(taken)
+            ]) == [True] * 3
+            again = backend.tasks_claim(ClaimParams("w", None, 2, 30.0, order=order))
+            again += backend.tasks_claim(ClaimParams("w", None, 2, 30.0, order=order))
+            assert [t.id for t in again] == [taken[i].id for i in expected]
+        finally:
+            backend.close()
+        tasks.with_name(tasks.name + ".offset").unlink(missing_ok=True)
+
+
 def test_a_delayed_task_waits_in_memory_and_runs_when_due(tasks: Path) -> None:
     basket = Basket(f"file://{tasks}")
     ref = basket.enqueue("stamp", delay=0.3)

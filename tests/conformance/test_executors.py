@@ -103,3 +103,28 @@ def test_executor_must_fit_the_handler(basket: Basket) -> None:
         basket.task(executor="async")(time.sleep)
     with pytest.raises(ConfigurationError, match="choose one of thread, async, process"):
         basket.task(executor="fiber")(time.sleep)
+
+
+def test_process_executor_keeps_outcomes_right_after_a_huge_timeout(cpu_basket: Basket) -> None:
+    """A timeout past a pipe's poll limit (2**31 ms) once desynchronised a slot: each task
+    read the reply of the one before. Such a timeout can no longer be enqueued, but a row
+    written before the bound (or a bus message) may still carry one."""
+    from taskbasket.backends.base import NewTask
+    from taskbasket.codec import encode_arguments
+    from taskbasket.ids import new_task_ids
+
+    huge, normal = 30 * 86400.0, 120.0
+    calls = [("refuse", huge, []), ("crunch", normal, [0]), ("refuse", normal, [])]
+    ids = new_task_ids(len(calls))
+    cpu_basket.backend.tasks_insert([
+        NewTask(id=task_id, name=name, queue="default", max_attempts=1, timeout=timeout,
+                payload=encode_arguments(name, args, {}))
+        for task_id, (name, timeout, args) in zip(ids, calls, strict=True)
+    ])
+    worker = cpu_basket.worker(concurrency=1, processes=1, visibility_timeout=10)
+    worker.run_until_empty(90)
+    tasks = [cpu_basket.get(task_id) for task_id in ids]
+    assert [t.state if t else None for t in tasks] == ["failed", "succeeded", "failed"]
+    for task in (tasks[0], tasks[2]):
+        assert task is not None and "not worth retrying" in (task.last_error or "")
+    assert worker.killed_children == 0

@@ -250,6 +250,7 @@ class AmqpBackend(BusBackendBase):
 
     def tasks_claim(self, params: ClaimParams) -> list[ClaimedTask]:
         """Take at most ``params.limit`` messages, one ``basic.get`` each."""
+        self.check_claim_order(params)
         queues = self._serving(params.queues)
         names = None if params.names is None else set(params.names)
         claimed: list[ClaimedTask] = []

@@ -46,6 +46,16 @@ class NewTask:
     run_at: datetime | None = None
 
 
+class ClaimOrder(enum.StrEnum):
+    """Which due tasks a claim takes first."""
+
+    PRIORITY = "priority"
+    """Higher priority first, then earlier run_at, then earlier enqueue (the default)."""
+    CREATED = "created"
+    """Earlier enqueue first, whatever the priority and run_at: by id, as task ids are
+    UUIDv7 and sort by the time they were made."""
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimParams:
     """Claim up to ``limit`` due tasks whose name is in ``names`` (never others).
@@ -54,7 +64,9 @@ class ClaimParams:
     moves to ``running``, its ``attempts`` grows by one (unless ``count_attempt`` is
     False: the outbox relay's claims move tasks without running them), and it gets a
     fresh ``lease_token`` and a lease that ends ``lease_seconds`` from the store's now.
-    Order: priority desc, run_at, then id.
+    ``order`` says which due tasks come first; a store walks an index in that order. A
+    store without ``capabilities.created_order`` raises UnsupportedOperationError for
+    ``ClaimOrder.CREATED``.
     """
 
     worker_id: str
@@ -63,6 +75,7 @@ class ClaimParams:
     lease_seconds: float
     queues: Sequence[str] | None = None
     count_attempt: bool = True
+    order: ClaimOrder = ClaimOrder.PRIORITY
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +130,8 @@ class Outcome:
 
     RETRY makes the task ``retrying`` until ``retry_at`` (or ``retry_delay`` seconds after
     the store's now); SUCCEEDED and FAILED are final; RELEASED is described on its kind.
+    SUCCEEDED with ``delete_on_success`` removes the task instead, in the same fenced,
+    atomic step (a stale success deletes nothing).
     """
 
     lease: Lease
@@ -124,6 +139,7 @@ class Outcome:
     error: str | None = None
     retry_delay: float = 0.0
     retry_at: datetime | None = None
+    delete_on_success: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +322,9 @@ class Capabilities:
     """Several worker processes can serve the store at once."""
     leader_lock: bool = False
     """The backend is a :class:`LeaderLock`: one process per store runs maintenance."""
+    created_order: bool = False
+    """Claims can take tasks in enqueue order whatever their priority
+    (``ClaimOrder.CREATED``)."""
 
     @property
     def task_records(self) -> bool:

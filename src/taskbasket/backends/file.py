@@ -42,6 +42,7 @@ from taskbasket.backends.base import (
     BackendKind,
     Capabilities,
     ClaimedTask,
+    ClaimOrder,
     ClaimParams,
     Inspection,
     LeaseExtendParams,
@@ -57,7 +58,7 @@ from taskbasket.ids import new_task_id, new_token
 from taskbasket.rules import BusStep, LostDelivery, bus_action
 from taskbasket.storable import storable_text
 from taskbasket.task import State, TaskRef
-from taskbasket.validation import check_max_attempts, check_name, check_priority, check_seconds
+from taskbasket.validation import check_max_attempts, check_name, check_priority, check_timeout
 
 log = logging.getLogger("taskbasket.worker")
 
@@ -103,7 +104,7 @@ def parse_line(line: bytes, now: float) -> TaskMessage:
     check_name("queue", fields["queue"])
     check_priority(fields["priority"])
     check_max_attempts(fields["max_attempts"])
-    check_seconds("timeout", fields["timeout"], allow_zero=False)
+    check_timeout(fields["timeout"])
     message = TaskMessage(**fields)
     if message.failed_at is not None:
         message = message.but(attempts=0, failed_at=None, run_at=now)
@@ -158,7 +159,9 @@ class LineBackend(BusBackendBase):
     capabilities = Capabilities(transactional_enqueue=False, server_clock=False,
                                 notifications=False, multi_host=False, kind=BackendKind.BUS,
                                 inspection=Inspection.DEAD_LETTERS, unique_keys=False,
-                                priority=False, many_workers=False)
+                                priority=False, many_workers=False,
+                                created_order=True)
+    """Lines run in input order (priorities are ignored), which is enqueue order."""
     keeps_leftovers = True
     """Unfinished tasks survive a stop in the input (file://), else go to the dead letters."""
 
@@ -214,7 +217,8 @@ class LineBackend(BusBackendBase):
         return LineListener(self)
 
     def tasks_claim(self, params: ClaimParams) -> list[ClaimedTask]:
-        """Due retries first, then one new line per remaining slot, never more."""
+        """Due retries first (by run_at; in created order, the earliest line first), then
+        one new line per remaining slot, never more."""
         names = None if params.names is None else set(params.names)
         queues = set(params.queues) if params.queues else None
         claimed: list[ClaimedTask] = []
@@ -224,8 +228,8 @@ class LineBackend(BusBackendBase):
                 return []
             self._ensure_open()
             now = time.time()
-            while self._waiting and self._waiting[0][0] <= now and len(claimed) < params.limit:
-                claimed.append(self._hold(heapq.heappop(self._waiting)[2]))
+            for due in self._take_due(now, params.limit, params.order):
+                claimed.append(self._hold(due))
             for key, line in self._take(params.limit - len(claimed)):
                 entry = self._accept(key, line, names, queues, now, dead)
                 if entry is not None and entry.message.run_at > now:
@@ -234,6 +238,20 @@ class LineBackend(BusBackendBase):
                     claimed.append(self._hold(entry))
             self._settle(dead)
         return claimed
+
+    def _take_due(self, now: float, limit: int, order: ClaimOrder) -> list[_Entry]:
+        """Up to ``limit`` waiting entries that came due: by run_at, or (created order) in
+        the order of their lines."""
+        due: list[tuple[float, int, _Entry]] = []
+        by_line = order is ClaimOrder.CREATED
+        while self._waiting and self._waiting[0][0] <= now and (by_line or len(due) < limit):
+            due.append(heapq.heappop(self._waiting))
+        if by_line:
+            due.sort(key=lambda item: item[2].key)
+            for item in due[limit:]:
+                heapq.heappush(self._waiting, item)
+            del due[limit:]
+        return [entry for _, _, entry in due]
 
     def _accept(self, key: int, line: bytes, names: set[str] | None, queues: set[str] | None,
                 now: float, dead: list[TaskMessage]) -> _Entry | None:

@@ -42,6 +42,7 @@ from taskbasket.backends.base import (
     BackendBase,
     Capabilities,
     ClaimedTask,
+    ClaimOrder,
     ClaimParams,
     CountByNameParams,
     ExpiredLease,
@@ -212,6 +213,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
         """,
     ),
+    # 3: claims in enqueue order (ClaimOrder.CREATED) walk pending tasks by id
+    (
+        "ALTER TABLE {tasks} ADD KEY ready_created (pending, id)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -259,6 +264,11 @@ _PREFIX = re.compile(r"^[A-Za-z0-9_]{0,40}$")
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _deletes(outcome: Outcome) -> bool:
+    """Whether recording ``outcome`` deletes its task (a success of delete_on_success)."""
+    return outcome.kind is OutcomeKind.SUCCEEDED and outcome.delete_on_success
 
 
 def _id_bytes(task_id: Any) -> bytes | None:
@@ -502,6 +512,7 @@ class MySQLBackend(BackendBase):
     capabilities = Capabilities(
         transactional_enqueue=True, server_clock=True, notifications=False, multi_host=True,
         leader_lock=True,
+        created_order=True,
     )
 
     def is_transient(self, exc: BaseException) -> bool:
@@ -980,10 +991,14 @@ class MySQLBackend(BackendBase):
         if params.queues is not None:
             where.append(f"queue IN ({_marks(params.queues)})")
             args.extend(params.queues)
+        index, order_by = (
+            ("FORCE INDEX (ready_created) ", "id") if params.order is ClaimOrder.CREATED
+            else ("", "priority DESC, run_at, id")
+        )
         select = (
             "SELECT id, name, queue, payload, priority, attempts, max_attempts, timeout, "
-            f"created_at, run_at, unique_key FROM {self.table} WHERE {' AND '.join(where)} "
-            f"ORDER BY priority DESC, run_at, id LIMIT {int(params.limit)} "
+            f"created_at, run_at, unique_key FROM {self.table} {index}"
+            f"WHERE {' AND '.join(where)} ORDER BY {order_by} LIMIT {int(params.limit)} "
             "FOR UPDATE SKIP LOCKED"
         )
         lease = _micros(params.lease_seconds)
@@ -1059,11 +1074,14 @@ class MySQLBackend(BackendBase):
             valid.append((lease, raw))
         return valid, positions
 
-    def _held(self, cur: _Session, pairs: Sequence[tuple[Lease, bytes]], states: str) -> set[str]:
-        """Ids among ``pairs`` whose row carries the lease's token and is in ``states``."""
+    def _held(self, cur: _Session, pairs: Sequence[tuple[Lease, bytes]], states: str,
+              *, lock: bool = False) -> set[str]:
+        """Ids among ``pairs`` whose row carries the lease's token and is in ``states``;
+        with ``lock``, their rows stay locked until the transaction ends."""
         ids = ",".join(_hex(raw) for _, raw in pairs)
         cur.execute(
             f"SELECT id, lease_token FROM {self.table} WHERE id IN ({ids}) AND state IN {states}"
+            + (" FOR UPDATE" if lock else "")
         )
         tokens = {bytes(raw): bytes(token or b"") for raw, token in cur.fetchall()}
         return {
@@ -1101,6 +1119,12 @@ class MySQLBackend(BackendBase):
         if not pairs:
             return [False] * len(outcomes)
         by_id = {o.lease.task_id: o for o in reversed(outcomes)}  # first occurrence wins
+        # Successes of delete_on_success tasks: their rows go, so no row is left to tell
+        # afterwards whether the lease was held. They are checked and locked first, in the
+        # same transaction, and only the held ones deleted.
+        deletes = [(lease, raw) for lease, raw in pairs if _deletes(by_id[lease.task_id])]
+        if deletes:
+            pairs = [(lease, raw) for lease, raw in pairs if not _deletes(by_id[lease.task_id])]
         statements: list[str] = []
         # Successes, the bulk of outcomes, need no per-row values: one plain UPDATE fenced
         # per claim (a claim gives its tasks one token).
@@ -1161,11 +1185,18 @@ class MySQLBackend(BackendBase):
         )
 
         def work(cur: _Session) -> set[str]:
+            deleted: set[str] = set()
+            if deletes:
+                deleted = self._held(cur, deletes, "('running')", lock=True)
+                gone = [raw for lease, raw in deletes if lease.task_id in deleted]
+                if gone:
+                    cur.execute(f"DELETE FROM {self.table} WHERE id IN "
+                                f"({','.join(_hex(raw) for raw in gone)})")
             matched = 0
             for statement in statements:
                 matched += cur.execute(statement)
             if matched == len(pairs):
-                return {lease.task_id for lease, _ in pairs}
+                return deleted | {lease.task_id for lease, _ in pairs}
             # Which ones: a finished row keeps its lease token (claims replace it, and every
             # other change clears it), and this transaction holds the rows it changed.
             accepted: set[str] = set()
@@ -1176,10 +1207,11 @@ class MySQLBackend(BackendBase):
                 group = [(lease, raw) for lease, raw in pairs if by_id[lease.task_id].kind in kinds]
                 if group:
                     accepted |= self._held(cur, group, state)
-            return accepted
+            return deleted | accepted
 
         accepted = self._run(
-            work, transaction=len(statements) > 1 or not final_only, idempotent=True
+            work, transaction=bool(deletes) or len(statements) > 1 or not final_only,
+            idempotent=True,
         )
         if any(o.kind is OutcomeKind.RELEASED for o in outcomes):
             self._notify()

@@ -207,6 +207,7 @@ class NatsBackend(BusBackendBase):
 
     def tasks_claim(self, params: ClaimParams) -> list[ClaimedTask]:
         """Fetch at most ``params.limit`` messages, only those ready now."""
+        self.check_claim_order(params)
         queues = self._serving(params.queues, params.lease_seconds)
         names = None if params.names is None else set(params.names)
         self._rotation += 1

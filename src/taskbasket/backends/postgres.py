@@ -46,6 +46,7 @@ from taskbasket.backends.base import (
     BackendBase,
     Capabilities,
     ClaimedTask,
+    ClaimOrder,
     ClaimParams,
     CountByNameParams,
     ExpiredLease,
@@ -207,6 +208,41 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at timestamptz NOT NULL
     );
     """,
+    # 4: claims in enqueue order (ClaimOrder.CREATED) walk an index of pending tasks by
+    # id, through a function of their own, planned like claim()
+    f"""
+    CREATE INDEX tasks_ready_created ON {{s}}.tasks (id) WHERE state IN {_PENDING};
+    CREATE FUNCTION {{s}}.claim_created(p_token text, p_lease_seconds double precision,
+                                        p_worker text, p_names text[], p_queues text[],
+                                        p_limit integer, p_count integer)
+    RETURNS TABLE (id uuid, name text, queue text, payload text, priority integer,
+                   attempts integer, max_attempts integer, timeout double precision,
+                   created_at timestamptz, run_at timestamptz, unique_key text)
+    LANGUAGE plpgsql VOLATILE ROWS 10
+    SET enable_sort = off SET enable_seqscan = off AS $$
+    #variable_conflict use_column
+    BEGIN
+        RETURN QUERY
+        WITH ready AS (
+            SELECT r.id FROM {{s}}.tasks r
+            WHERE r.state IN {_PENDING} AND r.run_at <= now()
+              AND (p_names IS NULL OR r.name = ANY(p_names))
+              AND (p_queues IS NULL OR r.queue = ANY(p_queues))
+            ORDER BY r.id
+            LIMIT p_limit FOR UPDATE OF r SKIP LOCKED
+        ), claimed AS (
+            UPDATE {{s}}.tasks t SET state = 'running', attempts = t.attempts + p_count,
+                lease_token = p_token,
+                lease_expires_at = now() + p_lease_seconds * interval '1 second',
+                started_at = now(), worker_id = p_worker
+            FROM ready WHERE t.id = ready.id
+            RETURNING t.id, t.name, t.queue, t.payload, t.priority, t.attempts,
+                      t.max_attempts, t.timeout, t.created_at, t.run_at, t.unique_key
+        )
+        SELECT * FROM claimed;
+    END
+    $$;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -239,6 +275,11 @@ def _row_to_stored(row: Sequence[Any]) -> StoredTask:
 _UUID = re.compile(
     r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 )
+
+
+def _deletes(outcome: Outcome) -> bool:
+    """Whether recording ``outcome`` deletes its task (a success of delete_on_success)."""
+    return outcome.kind is OutcomeKind.SUCCEEDED and outcome.delete_on_success
 
 
 def _is_uuid(value: object) -> bool:
@@ -436,6 +477,7 @@ class PostgresBackend(BackendBase):
     capabilities = Capabilities(
         transactional_enqueue=True, server_clock=True, notifications=True, multi_host=True,
         leader_lock=True,
+        created_order=True,
     )
     transient_errors = (BackendUnavailableError, OSError, psycopg.OperationalError,
                         psycopg.InterfaceError)
@@ -613,6 +655,7 @@ class PostgresBackend(BackendBase):
             f"created_at, run_at, unique_key FROM {self._quoted_schema}.claim("
             "%s, %s::float8, %s, %s::text[], %s::text[], %s::int, %s::int)"
         )
+        self._sql_claim_created = self._sql_claim.replace(".claim(", ".claim_created(")
         self._sql_extend = (
             f"UPDATE {t} t SET lease_expires_at = now() + %s::float8 * interval '1 second' "
             "FROM unnest(%b::uuid[], %b::text[]) AS l(id, token) "
@@ -640,6 +683,13 @@ class PostgresBackend(BackendBase):
             "WHERE t.id = o.id AND t.lease_token = o.token AND t.state = 'running' "
         )
         self._sql_finish = finish_update + "RETURNING o.ord"
+        # a success of a delete_on_success task: the row goes, fenced like an update
+        self._sql_finish_delete = (
+            f"DELETE FROM {t} t USING unnest(%b::int[], %b::uuid[], %b::text[]) "
+            "AS o(ord, id, token) "
+            "WHERE t.id = o.id AND t.lease_token = o.token AND t.state = 'running' "
+            "RETURNING o.ord"
+        )
         self._sql_finish_notify = (
             f"WITH done AS ({finish_update} RETURNING o.ord, t.queue, t.state) "
             "SELECT ord, (SELECT count(pg_notify(%s, q)) FROM "
@@ -940,7 +990,8 @@ class PostgresBackend(BackendBase):
         token = new_token()
         names = None if params.names is None else list(params.names)
         queues = None if params.queues is None else list(params.queues)
-        rows = self._fetch(self._sql_claim, [
+        created = params.order is ClaimOrder.CREATED
+        rows = self._fetch(self._sql_claim_created if created else self._sql_claim, [
             token, float(params.lease_seconds), params.worker_id, names, queues,
             params.limit, 1 if params.count_attempt else 0,
         ])
@@ -952,7 +1003,10 @@ class PostgresBackend(BackendBase):
             )
             for r in rows
         ]
-        claimed.sort(key=lambda t: (-t.priority, t.run_at, t.id))
+        if created:
+            claimed.sort(key=lambda t: t.id)
+        else:
+            claimed.sort(key=lambda t: (-t.priority, t.run_at, t.id))
         return claimed
 
     def leases_extend(self, params: LeaseExtendParams) -> set[str]:
@@ -978,6 +1032,15 @@ class PostgresBackend(BackendBase):
             key=lambda i: outcomes[i].lease.task_id,
         )
         accepted = [False] * len(outcomes)
+        deleted = [i for i in order if _deletes(outcomes[i])]
+        if deleted:
+            order = [i for i in order if not _deletes(outcomes[i])]
+            rows = self._fetch(self._sql_finish_delete, [
+                deleted, [outcomes[i].lease.task_id for i in deleted],
+                [outcomes[i].lease.token for i in deleted],
+            ])
+            for row in rows:
+                accepted[row[0]] = True
         if not order:
             return accepted
         chosen = [outcomes[i] for i in order]

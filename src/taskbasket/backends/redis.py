@@ -22,7 +22,9 @@ Layout under the prefix ``P`` (``?prefix=`` in the URL, default ``taskbasket``):
     P:sched                     scheduled and retrying tasks, scored by run_at
     P:lease                     running tasks, scored by lease expiry
     P:done:<state>              final tasks of one state, scored by finish time
-    P:idx:<state>:<queue>\\t<name> ids of the tasks in one state, queue and name (lex)
+    P:idx:<state>:<queue>\\t<name> ids of the tasks in one state, queue and name (lex);
+                                those of ``queued`` are, in id (enqueue) order, what a
+                                claim in ClaimOrder.CREATED walks
     P:counts                    hash "<queue>\\t<state>" -> count
     P:unique                    hash unique key -> id of the task that is not final
     P:pairs                     hash "<queue>\\t<name>" -> count: the queues and names in use
@@ -56,6 +58,7 @@ from taskbasket.backends.base import (
     BackendBase,
     Capabilities,
     ClaimedTask,
+    ClaimOrder,
     ClaimParams,
     CountByNameParams,
     ExpiredLease,
@@ -557,18 +560,21 @@ return out
 
 _CLAIM = _script(r"""
 -- ARGV: P, worker_id, limit, lease (microseconds), token, promote batch,
--- attempts added (1, or 0 for the relay), queue count (-1: every queue), queues...,
--- names... (none: every name)
+-- attempts added (1, or 0 for the relay), order ('p' priority, 'c' created),
+-- queue count (-1: every queue), queues..., names... (none: every name)
 local worker, limit = ARGV[2], tonumber(ARGV[3])
 local expires, token = NOW + tonumber(ARGV[4]), ARGV[5]
 promote(tonumber(ARGV[6]))
 local added = tonumber(ARGV[7])
-local queues, i = spec_list(8)
+local by_created = ARGV[8] == 'c'
+local queues, i = spec_list(9)
 local names = nil
 for x = i, #ARGV do names = names or {}; names[#names + 1] = ARGV[x] end
+-- candidates: the first `limit` members of each pair's ready set (members sort in claim
+-- order), or of its index of queued ids (ids sort in enqueue order)
 local cands = {}
 for _, qn in ipairs(known_pairs(queues, names)) do
-  local k = readykey(qn[1], qn[2])
+  local k = by_created and idxkey('queued', qn[1], qn[2]) or readykey(qn[1], qn[2])
   for _, m in ipairs(redis.call('ZRANGE', k, 0, limit - 1)) do
     cands[#cands + 1] = {m, k}
   end
@@ -578,9 +584,9 @@ local out = {}
 local extra = fields('max_attempts', 'payload', 'timeout', 'created_at')
 for x = 1, math.min(limit, #cands) do
   local m, k = cands[x][1], cands[x][2]
-  local id = string.sub(m, 21)
+  local id = by_created and m or string.sub(m, 21)
   local h = load(id, extra)
-  if not h or h.state ~= 'queued' or rank(h.priority, h.run_at, id) ~= m then
+  if not h or h.state ~= 'queued' or not (by_created or rank(h.priority, h.run_at, id) == m) then
     zrem(k, m)  -- a leftover entry
   end
   if h and h.state == 'queued' then
@@ -617,14 +623,18 @@ return out
 """)
 
 _FINISH = _script(r"""
--- ARGV: P, JSON array of outcomes: [id, token, kind (s, f, r, x), error or false,
--- retry mode ('a' absolute, 'd' delay), retry value (microseconds)]
+-- ARGV: P, JSON array of outcomes: [id, token, kind (s, f, r, x; d: succeeded, and
+-- deleted), error or false, retry mode ('a' absolute, 'd' delay), retry value
+-- (microseconds)]
 local out = {}
 local names = fields('lease_token')
 for _, o in ipairs(cjson.decode(ARGV[2])) do
   local id, token, kind, err, mode, value = o[1], o[2], o[3], o[4], o[5], o[6]
   local h = load(id, names)
-  if h and h.state == 'running' and h.lease_token == token then
+  if h and h.state == 'running' and h.lease_token == token and kind == 'd' then
+    remove(id, h)
+    out[#out + 1] = 1
+  elseif h and h.state == 'running' and h.lease_token == token then
     local set, del = {}, {'lease_token', 'lease_expires_at'}
     if kind == 'f' or kind == 'r' then
       if err then
@@ -659,7 +669,7 @@ for _, o in ipairs(cjson.decode(ARGV[2])) do
 end
 flush()
 return out
-""", _MOVE)
+""", _MOVE, _REMOVE)
 
 _EXPIRED = _script(r"""
 -- ARGV: P, limit. Running tasks whose lease expired, longest expired first: id, token,
@@ -1164,6 +1174,7 @@ class RedisBackend(BackendBase):
     capabilities = Capabilities(
         transactional_enqueue=False, server_clock=True, notifications=True, multi_host=True,
         leader_lock=True,
+        created_order=True,
     )
     transient_errors = (BackendUnavailableError, OSError, redis.exceptions.ConnectionError,
                         redis.exceptions.TimeoutError)
@@ -1378,7 +1389,8 @@ class RedisBackend(BackendBase):
             queues = [str(len(unique)), *unique]
         reply = self._run(self._claim, [
             params.worker_id, params.limit, _seconds_us(params.lease_seconds) or 1, token,
-            PROMOTE_BATCH, 1 if params.count_attempt else 0, *queues,
+            PROMOTE_BATCH, 1 if params.count_attempt else 0,
+            "c" if params.order is ClaimOrder.CREATED else "p", *queues,
             *dict.fromkeys(params.names or ()),
         ])
         rows: list[list[Any]] = json.loads(_text(reply))
@@ -1415,8 +1427,11 @@ class RedisBackend(BackendBase):
                 mode, value = "a", _us(outcome.retry_at)
             else:
                 mode, value = "d", _seconds_us(outcome.retry_delay)
+            kind = kinds[outcome.kind]
+            if outcome.kind is OutcomeKind.SUCCEEDED and outcome.delete_on_success:
+                kind = "d"
             rows.append([
-                outcome.lease.task_id, outcome.lease.token, kinds[outcome.kind],
+                outcome.lease.task_id, outcome.lease.token, kind,
                 False if outcome.error is None else outcome.error, mode, value,
             ])
         payload = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))

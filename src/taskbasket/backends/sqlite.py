@@ -22,6 +22,7 @@ from taskbasket.backends.base import (
     BackendBase,
     Capabilities,
     ClaimedTask,
+    ClaimOrder,
     ClaimParams,
     CountByNameParams,
     ExpiredLease,
@@ -97,6 +98,10 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at REAL NOT NULL
     );
     """,
+    # 3: claims in enqueue order (ClaimOrder.CREATED) walk pending tasks by id
+    f"""
+    CREATE INDEX {TABLE}_ready_created ON {TABLE} (id) WHERE state IN {_PENDING};
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -139,21 +144,28 @@ def _where(task_filter: TaskFilter, now: float) -> tuple[str, list[Any]]:
     return (" AND ".join(clauses) or "1"), params
 
 
-def claim_sql(name_count: int | None, queue_count: int | None, count_attempt: bool = True) -> str:
-    """The claim statement: it walks the ready index in claim order, so a claim reads
-    only the rows it takes (plus any of other names or queues ahead of them). A count of
-    None means any name or queue."""
+def claim_sql(
+    name_count: int | None, queue_count: int | None, count_attempt: bool = True,
+    order: ClaimOrder = ClaimOrder.PRIORITY,
+) -> str:
+    """The claim statement: it walks the ready index of ``order`` in that order, so a
+    claim reads only the rows it takes (plus any of other names or queues ahead of them,
+    or not due yet). A count of None means any name or queue."""
     where = [f"state IN {_PENDING}", "run_at <= ?"]
     if name_count is not None:
         where.append(f"name IN ({','.join('?' * name_count)})")
     if queue_count is not None:
         where.append(f"queue IN ({','.join('?' * queue_count)})")
     attempts = "attempts+1" if count_attempt else "attempts"
+    index, order_by = (
+        (f"{TABLE}_ready_created", "id") if order is ClaimOrder.CREATED
+        else (f"{TABLE}_ready", "priority DESC, run_at, id")
+    )
     return (
         f"UPDATE {TABLE} SET state='running', attempts={attempts}, lease_token=?, "
         "lease_expires_at=?, started_at=?, worker_id=? "
-        f"WHERE id IN (SELECT id FROM {TABLE} INDEXED BY {TABLE}_ready "
-        f"WHERE {' AND '.join(where)} ORDER BY priority DESC, run_at, id LIMIT ?) "
+        f"WHERE id IN (SELECT id FROM {TABLE} INDEXED BY {index} "
+        f"WHERE {' AND '.join(where)} ORDER BY {order_by} LIMIT ?) "
         "RETURNING id, name, queue, payload, priority, attempts, max_attempts, timeout, "
         "created_at, run_at, unique_key"
     )
@@ -165,6 +177,7 @@ class SQLiteBackend(BackendBase):
     capabilities = Capabilities(
         transactional_enqueue=True, server_clock=False, notifications=True, multi_host=False,
         leader_lock=True,
+        created_order=True,
     )
     transient_errors = (BackendUnavailableError, OSError, sqlite3.OperationalError)
     """Busy past the timeout, disk full or read-only: the file may accept the call later."""
@@ -441,7 +454,7 @@ class SQLiteBackend(BackendBase):
         sql_params.append(params.limit)
         sql = claim_sql(None if params.names is None else len(params.names),
                         None if params.queues is None else len(params.queues),
-                        params.count_attempt)
+                        params.count_attempt, params.order)
         with self._write() as conn:
             rows = conn.execute(sql, sql_params).fetchall()
         claimed = [
@@ -453,7 +466,10 @@ class SQLiteBackend(BackendBase):
             )
             for r in rows
         ]
-        claimed.sort(key=lambda t: (-t.priority, t.run_at, t.id))
+        if params.order is ClaimOrder.CREATED:
+            claimed.sort(key=lambda t: t.id)
+        else:
+            claimed.sort(key=lambda t: (-t.priority, t.run_at, t.id))
         return claimed
 
     def leases_extend(self, params: LeaseExtendParams) -> set[str]:
@@ -483,7 +499,9 @@ class SQLiteBackend(BackendBase):
         with self._write() as conn:
             for outcome in outcomes:
                 key = (outcome.lease.task_id, outcome.lease.token)
-                if outcome.kind is OutcomeKind.SUCCEEDED:
+                if outcome.kind is OutcomeKind.SUCCEEDED and outcome.delete_on_success:
+                    cursor = conn.execute(f"DELETE FROM {TABLE} {fence}", key)
+                elif outcome.kind is OutcomeKind.SUCCEEDED:
                     cursor = conn.execute(
                         f"UPDATE {TABLE} SET state='succeeded', finished_at=?, {clear} {fence}",
                         (now, *key),

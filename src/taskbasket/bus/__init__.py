@@ -32,6 +32,8 @@ from taskbasket.backends.base import (
     BackendKind,
     Capabilities,
     ClaimedTask,
+    ClaimOrder,
+    ClaimParams,
     ExpiredLease,
     Inspection,
     LeasesExpiredParams,
@@ -311,6 +313,16 @@ class BusBackendBase(BackendBase):
 
     # --- shared
     _succeeded: RecentIds
+
+    def check_claim_order(self, params: ClaimParams) -> None:
+        """Refuse a claim order this transport cannot keep (see ``capabilities``)."""
+        if params.order is ClaimOrder.CREATED and not self.capabilities.created_order:
+            raise unsupported(
+                self.transport_name, "claim in enqueue order whatever the priority "
+                "(order='created'): it delivers in its own queue order, and a retry or a "
+                "delay is published again behind newer tasks.",
+                "Use order='priority' (the default) with this transport.",
+            )
     """Each bus backend sets ``self._succeeded = RecentIds()`` and adds every task id
     whose success it recorded."""
 

@@ -41,6 +41,10 @@ from taskbasket.cli.root import main
 @click.option("--wait-for-store", default=0.0, show_default=True, type=click.FloatRange(0),
               metavar="SECONDS", help="At start, wait this long for a store that does not "
               "answer (0: exit with status 2 at once). A running worker always retries.")
+@click.option("--order", default="priority", show_default=True,
+              type=click.Choice(["priority", "created"]),
+              help="Which due tasks to claim first: priority (then run_at, then enqueue "
+                   "order) or created (enqueue order, whatever the priority).")
 @pass_context
 @run_safely
 def worker(
@@ -48,6 +52,7 @@ def worker(
     min_concurrency: int, idle_timeout: float, processes: int | None,
     visibility_timeout: float, grace_period: float, poll_interval: float, log_level: str,
     metrics_port: int | None, metrics_host: str, log_tasks: bool, wait_for_store: float,
+    order: str,
 ) -> None:
     """Run a worker for APP (module:basket) until SIGTERM or SIGINT."""
     if app:
@@ -66,6 +71,7 @@ def worker(
         min_concurrency=min(min_concurrency, concurrency), idle_timeout=idle_timeout,
         processes=processes, visibility_timeout=visibility_timeout,
         grace_period=grace_period, poll_interval=poll_interval, wait_for_store=wait_for_store,
+        order=order,
     )
     if metrics_port is not None:
         from taskbasket.metrics import serve_worker_metrics

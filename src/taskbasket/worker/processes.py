@@ -4,6 +4,12 @@ Each slot owns one child process, started on first use with the ``spawn`` method
 beside threads). A child that runs past its task's timeout is killed with SIGKILL and
 replaced; a child that dies mid-task fails that attempt, and its slot starts another.
 Handlers must be importable module-level functions: the child imports them by name.
+
+The slot and its child speak a strict request and reply protocol over one pipe: each
+request carries the task's id and lease token and each reply repeats them. Anything
+unexpected after a request was sent (an error while waiting, a reply that cannot be read,
+a reply for another task) kills the child and fails the attempt, so a slot never reads one
+task's reply as another's outcome.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import queue
 import signal
 import sys
 import threading
+import time
 import traceback
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -30,6 +37,10 @@ from taskbasket.worker.executors import Around, Finished, Started, TimedOut, tas
 from taskbasket.worker.job import Job, JobPhase
 
 _CONTEXT = multiprocessing.get_context("spawn")
+POLL_SLICE = 3600.0
+"""The longest single wait on a child's pipe: ``Connection.poll`` takes at most 2**31 ms
+(24.8 days), so a longer timeout is waited out in slices."""
+_KINDS = {"ok": 3, "fail": 4, "retry": 6, "arguments": 4, "error": 6}  # reply kind -> its length
 
 
 class RemoteError(Exception):
@@ -38,6 +49,11 @@ class RemoteError(Exception):
     def __init__(self, type_name: str, message: str, remote_traceback: str) -> None:
         super().__init__(f"{type_name}: {message}")
         self.remote_traceback = remote_traceback
+
+
+class ChildProtocolError(RuntimeError):
+    """The child process answered something other than the reply to the task it was
+    sent (another task's reply, or one that cannot be read); it was killed and replaced."""
 
 
 def resolve_handler(module_name: str, qualname: str) -> Any:
@@ -50,44 +66,61 @@ def resolve_handler(module_name: str, qualname: str) -> Any:
     return getattr(target, "func", target)  # a TaskDefinition wraps the function
 
 
+def _text(value: object) -> str:
+    """``str(value)``, or a note if that raises: a reply must always be sent."""
+    try:
+        return str(value)
+    except Exception as exc:  # a handler's exception with a broken __str__
+        return f"<str() failed: {type(exc).__name__}>"
+
+
+def run_request(request: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Run one task in this (child) process: the reply to ``request``.
+
+    A request is ``(task_id, lease_token, module, qualname, payload, context)``; the
+    reply starts with the same ``task_id, lease_token``, then the kind (``ok``, ``fail``,
+    ``retry``, ``arguments`` or ``error``) and its details.
+    """
+    task_id, lease_token, module_name, qualname, payload, context = request
+    func: Any = None
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    try:
+        func = resolve_handler(module_name, qualname)
+        args, kwargs, headers = decode_payload(task_id, payload)
+        context_id, name, queue_name, attempt, max_attempts = context
+        _current.set(TaskContext(context_id, name, queue_name, attempt, max_attempts,
+                                 headers))
+        result = func(*args, **kwargs)
+        if inspect.isawaitable(result):
+            asyncio.run(result)  # type: ignore[arg-type]
+        return (task_id, lease_token, "ok")
+    except Fail as exc:
+        return (task_id, lease_token, "fail", _text(exc.reason))
+    except Retry as exc:
+        return (task_id, lease_token, "retry", _text(exc.reason), exc.delay, exc.at)
+    except BaseException as exc:
+        explained = binding_failure(context[1], func, exc, args, kwargs) if (
+            func is not None and isinstance(exc, TypeError)) else exc
+        if isinstance(explained, ArgumentsError):  # the stored call does not fit: no retry
+            return (task_id, lease_token, "arguments", _text(explained))
+        return (task_id, lease_token, "error", type(exc).__name__, _text(exc),
+                "".join(traceback.format_exception(exc)))
+
+
 def _child_main(conn: Connection) -> None:
-    """A child's loop: run one task per message until told to stop."""
+    """A child's loop: run one task per request until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     while True:
         try:
-            message = conn.recv()
+            request = conn.recv()
         except (EOFError, OSError):
             return
-        if message is None:
+        if request is None:
             return
-        module_name, qualname, task_id, payload, context = message
-        func: Any = None
-        args: list[Any] = []
-        kwargs: dict[str, Any] = {}
         try:
-            func = resolve_handler(module_name, qualname)
-            args, kwargs, headers = decode_payload(task_id, payload)
-            task_id_, name, queue, attempt, max_attempts = context
-            _current.set(TaskContext(task_id_, name, queue, attempt, max_attempts, headers))
-            result = func(*args, **kwargs)
-            if inspect.isawaitable(result):
-                asyncio.run(result)  # type: ignore[arg-type]
-            reply: tuple[Any, ...] = ("ok",)
-        except Fail as exc:
-            reply = ("fail", exc.reason)
-        except Retry as exc:
-            reply = ("retry", exc.reason, exc.delay, exc.at)
-        except BaseException as exc:
-            explained = binding_failure(context[1], func, exc, args, kwargs) if (
-                func is not None and isinstance(exc, TypeError)) else exc
-            if isinstance(explained, ArgumentsError):
-                reply = ("arguments", str(explained))
-            else:
-                reply = ("error", type(exc).__name__, str(exc), "".join(
-                    traceback.format_exception(exc)))
-        try:
-            conn.send(reply)
+            conn.send(run_request(request))
         except (BrokenPipeError, OSError):
             return
 
@@ -114,6 +147,17 @@ class _Child:
         if self.process.is_alive():
             self.kill()
         self.conn.close()
+
+    def reply(self, timeout: float) -> tuple[Any, ...] | None:
+        """The child's next message, or None if none came within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if not left > 0:  # (a NaN timeout too)
+                return None
+            if self.conn.poll(min(left, POLL_SLICE)):
+                message: tuple[Any, ...] = self.conn.recv()
+                return message
 
 
 class ProcessExecutor:
@@ -147,7 +191,10 @@ class ProcessExecutor:
                     return
                 if not job.move(JobPhase.PENDING, JobPhase.RUNNING):
                     continue
-                if child is None or not child.process.is_alive():
+                if child is not None and not child.process.is_alive():
+                    child.kill()  # died between tasks: reap it and close its pipe
+                    child = None
+                if child is None:
                     child = _Child()
                 self._on_started(job)
                 error: BaseException | None = None
@@ -166,38 +213,66 @@ class ProcessExecutor:
                 child.close()
 
     def _run(self, child: _Child, job: Job) -> tuple[_Child | None, BaseException | None]:
+        """Send ``job`` to ``child`` and read its outcome: (the child if it may run the
+        next task, else None; the attempt's error or None)."""
         func = job.definition.func
         claimed = job.claimed
-        message = (func.__module__, func.__qualname__, claimed.id, claimed.payload,
-                   _context_tuple(job))
+        request = (claimed.id, claimed.lease_token, func.__module__, func.__qualname__,
+                   claimed.payload, _context_tuple(job))
         try:
-            child.conn.send(message)
-            if not child.conn.poll(claimed.timeout):
-                child.kill()
-                self.killed_children += 1
-                return None, TimedOut()
-            reply = child.conn.recv()
-        except (EOFError, OSError, BrokenPipeError):
+            child.conn.send(request)
+            reply = child.reply(claimed.timeout)
+        except (EOFError, OSError):
             code = child.process.exitcode
             child.kill()
             return None, RuntimeError(
                 f"the child process running the task died (exit code {code})")
-        kind = reply[0]
+        except BaseException as exc:  # the pipe's state is unknown: never reuse the child
+            child.kill()
+            if not isinstance(exc, Exception):
+                raise
+            return None, ChildProtocolError(
+                f"the reply of the child process running task {claimed.id} could not be "
+                f"read ({type(exc).__name__}: {exc}); the child was killed and replaced"
+            )
+        if reply is None:
+            child.kill()
+            self.killed_children += 1
+            return None, TimedOut()
+        error = _mismatch(reply, claimed.id, claimed.lease_token)
+        if error is not None:
+            child.kill()
+            return None, ChildProtocolError(error)
+        kind = reply[2]
         if kind == "ok":
             return child, None
         if kind == "fail":
-            return child, Fail(reply[1])
+            return child, Fail(reply[3])
         if kind == "retry":
-            return child, Retry(reply[1], delay=reply[2], at=reply[3])
+            return child, Retry(reply[3], delay=reply[4], at=reply[5])
         if kind == "arguments":
-            return child, ArgumentsError(reply[1])
-        return child, RemoteError(reply[1], reply[2], reply[3])
+            return child, ArgumentsError(reply[3])
+        return child, RemoteError(reply[3], reply[4], reply[5])
 
     def shutdown(self) -> None:
         for _ in self._slots:
             self._queue.put(None)
         for slot in self._slots:
             slot.join(10)
+
+
+def _mismatch(reply: Any, task_id: str, lease_token: str) -> str | None:
+    """Why ``reply`` is not the reply to the attempt (``task_id``, ``lease_token``), or
+    None if it is."""
+    kind = reply[2] if isinstance(reply, tuple) and len(reply) >= 3 else None
+    if not isinstance(kind, str) or _KINDS.get(kind) != len(reply):
+        return (f"the child process running task {task_id} sent {_text(reply)[:200]!r}, "
+                "which is no reply of taskbasket's; the child was killed and replaced")
+    if reply[0] != task_id or reply[1] != lease_token:
+        return (f"the child process running task {task_id} (lease {lease_token}) answered "
+                f"for task {reply[0]} (lease {reply[1]}): the reply was refused, and the "
+                "child killed and replaced")
+    return None
 
 
 def _context_tuple(job: Job) -> tuple[Any, ...]:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from taskbasket.backends.base import (
     ClaimedTask,
+    ClaimOrder,
     ClaimParams,
     ExpiredLease,
     FiniteBackend,
@@ -47,7 +48,14 @@ from taskbasket.events import Event, EventKind
 from taskbasket.maintenance import Maintenance, MaintenanceReport, RetentionArg, parse_retention
 from taskbasket.pool import Pool
 from taskbasket.task import State
-from taskbasket.validation import check_name, check_seconds
+from taskbasket.validation import (
+    MAX_LEASE,
+    MAX_WORKER_INTERVAL,
+    MAX_WORKER_WAIT,
+    check_claim_order,
+    check_name,
+    check_seconds,
+)
 from taskbasket.worker.deadlines import DeadlineWatcher
 from taskbasket.worker.executors import AsyncExecutor, ThreadExecutor, is_timeout
 from taskbasket.worker.job import (
@@ -109,6 +117,9 @@ class Worker:
     maintenance (see :mod:`taskbasket.maintenance`): expired leases are rescued and due
     tasks promoted every ``maintenance_interval`` seconds, and final tasks older than
     ``retention`` (the basket's unless given; None keeps every task) are deleted.
+    ``order="priority"`` (the default) claims higher priority first, then earlier run_at,
+    then earlier enqueue; ``order="created"`` claims earlier enqueue first, whatever the
+    priority (a store that cannot raises UnsupportedOperationError here).
     """
 
     def __init__(
@@ -127,6 +138,7 @@ class Worker:
         retention: RetentionArg | _BasketsRetention = BASKETS_RETENTION,
         worker_id: str | None = None,
         wait_for_store: float = 0.0,
+        order: ClaimOrder | str = ClaimOrder.PRIORITY,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigurationError(f"concurrency must be an int >= 1, got {concurrency!r}")
@@ -139,21 +151,29 @@ class Worker:
                 f"{min_concurrency!r}"
             )
         self.min_concurrency = min_concurrency
-        self.idle_timeout = check_seconds("idle_timeout", idle_timeout, allow_zero=False)
+        self.idle_timeout = check_seconds("idle_timeout", idle_timeout, allow_zero=False,
+                                          maximum=MAX_WORKER_WAIT)
         self.processes = processes or os.cpu_count() or 1
         self.visibility_timeout = check_seconds(
-            "visibility_timeout", visibility_timeout, allow_zero=False
+            "visibility_timeout", visibility_timeout, allow_zero=False, maximum=MAX_LEASE
         )
-        self.poll_interval = check_seconds("poll_interval", poll_interval, allow_zero=False)
+        self.poll_interval = check_seconds("poll_interval", poll_interval, allow_zero=False,
+                                           maximum=MAX_WORKER_INTERVAL)
         if self.poll_interval >= self.visibility_timeout * 10:
             raise ConfigurationError(
                 f"poll_interval ({poll_interval}s) should be well below the visibility "
                 f"timeout ({visibility_timeout}s)"
             )
-        self.grace_period = check_seconds("grace_period", grace_period, allow_zero=True)
-        self.wait_for_store = check_seconds("wait_for_store", wait_for_store, allow_zero=True)
+        self.grace_period = check_seconds("grace_period", grace_period, allow_zero=True,
+                                          maximum=MAX_WORKER_WAIT)
+        self.wait_for_store = check_seconds("wait_for_store", wait_for_store, allow_zero=True,
+                                            maximum=MAX_WORKER_WAIT)
         self.heartbeat_interval = self.visibility_timeout / 3
-        self.maintenance_interval = maintenance_interval or min(1.0, self.heartbeat_interval)
+        if maintenance_interval is None:
+            maintenance_interval = min(1.0, self.heartbeat_interval)
+        self.maintenance_interval = check_seconds(
+            "maintenance_interval", maintenance_interval, allow_zero=False,
+            maximum=MAX_WORKER_INTERVAL)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         self.backend = basket.backend
         self.retention = (dict(basket.retention) if isinstance(retention, _BasketsRetention)
@@ -163,6 +183,7 @@ class Worker:
             leader_ttl=min(self.visibility_timeout, LEADER_TTL_CAP), retention=self.retention,
             hooks=basket.hooks, backoff=self._rescue_backoff,
         )
+        self.order = check_claim_order(order, self.backend)
 
         self._cond = threading.Condition()
         self._free = concurrency
@@ -394,6 +415,7 @@ class Worker:
                 ClaimParams(
                     worker_id=self.worker_id, names=names, limit=free,
                     lease_seconds=self.visibility_timeout, queues=self.queues,
+                    order=self.order,
                 )
             )
             jobs: list[Job] = []
@@ -504,7 +526,8 @@ class Worker:
                 return
             error = RuntimeError("the task was cancelled while the worker was stopping")
         if error is None:
-            outcome = Outcome(job.lease, OutcomeKind.SUCCEEDED)
+            outcome = Outcome(job.lease, OutcomeKind.SUCCEEDED,
+                              delete_on_success=job.definition.delete_on_success)
         elif is_timeout(error):
             self.stats["timed_out"] += 1
             outcome = timeout_outcome(job)
