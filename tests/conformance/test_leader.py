@@ -11,6 +11,8 @@ from tests.conformance.test_enqueue import claim
 from tests.conformance.test_maintenance import SHORT, _expired, _finished
 from tests.helpers import wait_for
 
+pytestmark = pytest.mark.needs("lease_expiry")  # maintenance and its leader run only on stores
+
 
 def _lock(basket: Basket) -> LeaderLock:
     if not basket.backend.capabilities.leader_lock:
