@@ -20,6 +20,9 @@ from taskbasket.backends.base import (
 from tests.apps import crashapp
 from tests.helpers import Effects, WorkerProcess, wait_for
 
+# outcomes are checked on the stored tasks
+pytestmark = pytest.mark.needs("task_records")
+
 
 def claim(basket: Basket, limit: int, queues: list[str] | None = None,
           order: ClaimOrder = ClaimOrder.CREATED) -> list[ClaimedTask]:

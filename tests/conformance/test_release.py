@@ -21,6 +21,9 @@ from taskbasket.worker.job import Job
 from tests.apps import cpuapp
 from tests.helpers import wait_for
 
+# outcomes are checked on the stored tasks
+pytestmark = pytest.mark.needs("task_records")
+
 
 def alive(task_id: str) -> list[object]:
     """Every Job and ClaimedTask of ``task_id`` still alive in this process, after a full

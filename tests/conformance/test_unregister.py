@@ -10,6 +10,9 @@ from taskbasket import Basket, State
 from taskbasket.backends.base import Backend, ClaimedTask, ClaimParams
 from tests.helpers import wait_for
 
+# outcomes are checked on the stored tasks
+pytestmark = pytest.mark.needs("task_records")
+
 
 def test_a_running_worker_stops_claiming_an_unregistered_name(store_url: str) -> None:
     producer, consumer = Basket(store_url), Basket(store_url)
