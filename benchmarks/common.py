@@ -25,7 +25,7 @@ def producer(url: str) -> Basket:
 
 
 def start_worker(url: str, *args: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, TASKBASKET_URL=url, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, TASKBASKET_URL=url, PYTHONPATH=f"{ROOT / 'src'}:{ROOT}")
     return subprocess.Popen(
         [sys.executable, "-m", "taskbasket", "worker", "benchmarks.bench_app:basket",
          "--url", url, "--log-level", "WARNING", *args],

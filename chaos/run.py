@@ -65,7 +65,7 @@ class _Workers:
 
     def start_one(self) -> subprocess.Popen[bytes]:
         env = dict(os.environ, TASKBASKET_URL=self.url, TB_EFFECTS=str(self.effects),
-                   PYTHONPATH=str(ROOT))
+                   PYTHONPATH=f"{ROOT / 'src'}:{ROOT}")
         log = open(self.logs / f"worker-{len(self.procs)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
             [sys.executable, "-m", "taskbasket", "worker", "chaos.app:basket", "--url",

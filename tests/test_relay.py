@@ -225,7 +225,7 @@ def _relay_process(source: str, target: str, log: Path, *args: str) -> subproces
     with open(log, "ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "taskbasket", "relay", "--from", source, "--to", target,
-             *args], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+             *args], cwd=ROOT, env=dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}:{ROOT}"),
             stdout=out, stderr=subprocess.STDOUT)
 
 
@@ -285,7 +285,7 @@ def test_cli_relays_once_and_reports_counts(sqlite_url: str, tmp_path: Path) -> 
         done = subprocess.run(
             [sys.executable, "-m", "taskbasket", "--json", "relay", "--from", sqlite_url,
              "--to", url, "--once"], cwd=ROOT, capture_output=True, text=True, timeout=60,
-            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+            env=dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}:{ROOT}"))
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout) == {"published": 5, "failed": 0, "deferred": 0}
         assert basket.count(state="succeeded") == 5

@@ -41,8 +41,8 @@ class Proc:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "taskbasket", command, *argv, *args], cwd=effects.path.parent,
             stdin=stdin, stdout=self._log, stderr=subprocess.STDOUT,
-            env=dict(os.environ, TB_EFFECTS=str(effects.path), PYTHONPATH=str(ROOT),
-                     PYTHONUNBUFFERED="1"))
+            env=dict(os.environ, TB_EFFECTS=str(effects.path),
+                     PYTHONPATH=f"{ROOT / 'src'}:{ROOT}", PYTHONUNBUFFERED="1"))
 
     def log(self) -> str:
         self._log.flush()
@@ -154,7 +154,7 @@ def test_a_shell_pipeline_from_enqueue_to_a_stdin_worker(
               f"{tb} enqueue --url stdout:// flaky --args '[1]'; }} 2>ids.txt | "
               f"{tb} worker tests.bus:app --url 'stdin://?dead={dead}' 2>worker.log")
     run = subprocess.run(script, shell=True, cwd=tmp_path, timeout=60, env=dict(
-        os.environ, TB_EFFECTS=str(effects.path), PYTHONPATH=str(ROOT)))
+        os.environ, TB_EFFECTS=str(effects.path), PYTHONPATH=f"{ROOT / 'src'}:{ROOT}"))
     assert run.returncode == 0, (tmp_path / "worker.log").read_text()
     ids = (tmp_path / "ids.txt").read_text().split()
     assert len(ids) == 2
