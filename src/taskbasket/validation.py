@@ -170,8 +170,9 @@ def parse_duration(
         return check_seconds(option, text, allow_zero=True, maximum=maximum)
     match = _DURATION.match(str(text))
     if not match:
+        where = "" if option == "duration" else f" for {option}"
         raise ConfigurationError(
-            f"cannot read {option} {text!r}: write a number with an optional unit "
+            f"cannot read duration {text!r}{where}: write a number with an optional unit "
             "ms, s, m, h, d or w, e.g. 30s, 15m or 7d"
         )
     seconds = float(match.group(1)) * _UNITS[match.group(2)]
