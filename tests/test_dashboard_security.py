@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from urllib.parse import urljoin, urlsplit
 
-import httpx
+import httpx2
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -127,8 +127,8 @@ def test_the_dashboard_command_serves_this_machine_without_auth(sqlite_url: str)
         def answers() -> bool:
             assert process.poll() is None, process.stderr.read() if process.stderr else ""
             try:
-                return httpx.get(f"http://127.0.0.1:{port}/api/overview").status_code == 200
-            except httpx.TransportError:
+                return httpx2.get(f"http://127.0.0.1:{port}/api/overview").status_code == 200
+            except httpx2.TransportError:
                 return False
 
         wait_for(answers, 30, "the dashboard to answer on 127.0.0.1")

@@ -1,5 +1,7 @@
 """taskbasket: durable background tasks on the database you already have."""
 
+from importlib import metadata as _metadata
+
 from taskbasket.backends.base import Backend, Capabilities
 from taskbasket.basket import Basket
 from taskbasket.context import TaskContext, current_task
@@ -21,7 +23,10 @@ from taskbasket.retry import BackoffPolicy, ConstantBackoff, ExponentialBackoff
 from taskbasket.task import FINAL_STATES, State, Task, TaskRef
 from taskbasket.worker import Worker
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("taskbasket")
+except _metadata.PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
 
 __all__ = [
     "FINAL_STATES",
