@@ -45,6 +45,7 @@ from taskbasket.pool import Pool
 from taskbasket.task import State
 from taskbasket.validation import check_name, check_seconds
 from taskbasket.worker.executors import AsyncExecutor, ThreadExecutor, is_timeout
+from taskbasket.worker.health import WorkerHealth
 from taskbasket.worker.job import (
     Job,
     JobPhase,
@@ -155,6 +156,7 @@ class Worker:
         self._async_executor: AsyncExecutor | None = None
         self._process_executor: ProcessExecutor | None = None
         self._last_store_error: str | None = None
+        self.health = WorkerHealth()  # what /healthz and /readyz read (taskbasket.health)
         self.stats = {"claimed": 0, "succeeded": 0, "retried": 0, "failed": 0,
                       "released": 0, "timed_out": 0, "lost_leases": 0, "discarded": 0,
                       "unstored": 0}
@@ -242,6 +244,7 @@ class Worker:
             thread = threading.Thread(target=target, name=f"taskbasket-{name}", daemon=True)
             self._threads.append(thread)
             thread.start()
+        self.health.started()
 
     def run(self, *, install_signal_handlers: bool = True) -> None:
         """Run until SIGTERM or SIGINT (a second one exits at once), or until the input of
@@ -282,6 +285,7 @@ class Worker:
         """
         grace = self.grace_period if grace_period is None else grace_period
         self._stopping.set()
+        self.health.stopping()
         if not self._started or self._stopped.is_set():
             return
         with self._cond:
@@ -395,9 +399,11 @@ class Worker:
         assert self._listener is not None
         failures = 0
         while not self._stopping.is_set():
+            self.health.tick()
             with self._cond:
                 while self._free <= 0 and not self._stopping.is_set():
                     self._cond.wait(self.poll_interval)
+                    self.health.tick()  # busy, not stalled
                 free = self._free
             if self._stopping.is_set():
                 return
@@ -412,6 +418,7 @@ class Worker:
     def _store_failed(self, failures: int, what: str, exc: Exception) -> int:
         """Log a store error once per outage and back off before the next try."""
         failures += 1
+        self.health.store_failed()
         message = f"{type(exc).__name__}: {exc}"
         if failures == 1 or message != self._last_store_error:
             log.warning("%s failed, retrying with backoff: %s", what, message)
@@ -420,6 +427,7 @@ class Worker:
         return failures
 
     def _store_recovered(self, failures: int, what: str) -> int:
+        self.health.store_answered()
         if failures:
             log.warning("%s works again after %d failed tries", what, failures)
             self._last_store_error = None
