@@ -21,8 +21,6 @@ from taskbasket.errors import ConfigurationError
 from tests.helpers import ROOT, wait_for
 from tests.stores import available_store, unique_tag
 
-pytest.importorskip("django")
-
 MANAGE = ROOT / "tests" / "django_project" / "manage.py"
 ENGINES = {"sqlite": "sqlite", "postgres": "postgres", "mysql": "mysql"}  # store name: DB
 
