@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help venv browser demo test lint typecheck pytest bench chaos clean
+.PHONY: help venv browser demo test lint typecheck docs pytest bench chaos clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,7 +34,11 @@ typecheck: $(STAMP)  ## mypy --strict on src
 pytest: $(STAMP) browser  ## the test suite alone (with the browser test: installs chromium)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-test: lint typecheck pytest  ## everything CI runs: lint, types, tests
+# never --quiet: it drops the warnings that --strict counts, and the build passes
+docs: $(STAMP)  ## build the documentation site into site/ (mkdocs --strict: a broken link fails)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+test: lint typecheck docs pytest  ## everything CI runs: lint, types, the docs build, tests
 
 bench: $(STAMP)  ## throughput and latency per backend: prints a table, writes benchmarks/results/
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
@@ -43,4 +47,4 @@ chaos: $(STAMP)  ## kill workers and servers under load on every backend; prints
 	$(BIN)/python -m chaos $(CHAOS_ARGS)
 
 clean:  ## remove the venv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo site

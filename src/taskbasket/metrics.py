@@ -224,8 +224,11 @@ def serve_worker_metrics(
     worker: Worker, port: int, host: str = "127.0.0.1", *,
     cache_seconds: float = DEFAULT_CACHE_SECONDS,
 ) -> tuple[WSGIServer, threading.Thread]:
-    """Serve the store's gauges and this worker's metrics on ``host:port``."""
+    """Serve the store's gauges and this worker's metrics on ``host:port`` at ``/metrics``,
+    and the worker's ``/healthz`` and ``/readyz`` beside them (``taskbasket.health``)."""
+    from taskbasket.health import health_app, serve_wsgi
+
     registry = make_registry(worker.basket, cache_seconds)
     WorkerMetrics(worker, registry)
-    server, thread = _prometheus().start_http_server(port, addr=host, registry=registry)
-    return server, thread
+    metrics_app = _prometheus().make_wsgi_app(registry)
+    return serve_wsgi(health_app(worker, fallback=metrics_app), port, host)

@@ -11,6 +11,7 @@ import click
 from taskbasket.cli.context import Context, common_options, pass_context, run_safely, split
 from taskbasket.cli.output import console, emit_json, fail
 from taskbasket.cli.root import main
+from taskbasket.worker.health import WorkerHealth
 
 
 @main.command()
@@ -36,6 +37,14 @@ from taskbasket.cli.root import main
 @click.option("--metrics-port", default=None, type=click.IntRange(0, 65535),
               help="Serve Prometheus metrics of this worker and the store on this port.")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True)
+@click.option("--health-port", default=None, type=click.IntRange(0, 65535),
+              help="Serve /healthz and /readyz on this port (they are also beside /metrics "
+              "on --metrics-port).")
+@click.option("--health-host", default="127.0.0.1", show_default=True)
+@click.option("--unhealthy-after", default=60.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="/healthz fails once the claim loop has not gone round, or every store "
+              "call has failed, for this long.")
 @click.option("--log-tasks", is_flag=True,
               help="Log every task start and success too (retries and failures always are).")
 @click.option("--wait-for-store", default=0.0, show_default=True, type=click.FloatRange(0),
@@ -51,7 +60,8 @@ def worker(
     ctx: Context, app: str | None, queues: str | None, concurrency: int,
     min_concurrency: int, idle_timeout: float, processes: int | None,
     visibility_timeout: float, grace_period: float, poll_interval: float, log_level: str,
-    metrics_port: int | None, metrics_host: str, log_tasks: bool, wait_for_store: float,
+    metrics_port: int | None, metrics_host: str, health_port: int | None, health_host: str,
+    unhealthy_after: float, log_tasks: bool, wait_for_store: float,
     order: str,
 ) -> None:
     """Run a worker for APP (module:basket) until SIGTERM or SIGINT."""
@@ -73,12 +83,20 @@ def worker(
         grace_period=grace_period, poll_interval=poll_interval, wait_for_store=wait_for_store,
         order=order,
     )
+    worker.health = WorkerHealth(stall_after=unhealthy_after, store_down_after=unhealthy_after)
     if metrics_port is not None:
         from taskbasket.metrics import serve_worker_metrics
 
         server, _ = serve_worker_metrics(worker, metrics_port, metrics_host)
         logging.getLogger("taskbasket.worker").info(
-            "metrics on http://%s:%d/metrics", metrics_host, server.server_port)
+            "metrics on http://%s:%d/metrics (and /healthz, /readyz)", metrics_host,
+            server.server_port)
+    if health_port is not None:
+        from taskbasket.health import serve_health
+
+        server, _ = serve_health(worker, health_port, health_host)
+        logging.getLogger("taskbasket.worker").info(
+            "health on http://%s:%d/healthz and /readyz", health_host, server.server_port)
     worker.run()
 
 

@@ -58,6 +58,7 @@ from taskbasket.validation import (
 )
 from taskbasket.worker.deadlines import DeadlineWatcher
 from taskbasket.worker.executors import AsyncExecutor, ThreadExecutor, is_timeout
+from taskbasket.worker.health import WorkerHealth
 from taskbasket.worker.job import (
     Job,
     JobPhase,
@@ -202,6 +203,7 @@ class Worker:
         self._async_executor: AsyncExecutor | None = None
         self._process_executor: ProcessExecutor | None = None
         self._last_store_error: str | None = None
+        self.health = WorkerHealth()  # what /healthz and /readyz read (taskbasket.health)
         self.stats = {"claimed": 0, "succeeded": 0, "retried": 0, "failed": 0,
                       "released": 0, "timed_out": 0, "lost_leases": 0, "discarded": 0,
                       "unstored": 0}
@@ -291,6 +293,7 @@ class Worker:
             self._threads.append(thread)
             thread.start()
         self.maintenance.start()
+        self.health.started()
 
     def run(self, *, install_signal_handlers: bool = True) -> None:
         """Run until SIGTERM or SIGINT (a second one exits at once), or until the input of
@@ -331,6 +334,7 @@ class Worker:
         """
         grace = self.grace_period if grace_period is None else grace_period
         self._stopping.set()
+        self.health.stopping()
         if not self._started or self._stopped.is_set():
             return
         with self._cond:
@@ -462,9 +466,11 @@ class Worker:
         assert self._listener is not None
         failures = 0
         while not self._stopping.is_set():
+            self.health.tick()
             with self._cond:
                 while self._free <= 0 and not self._stopping.is_set():
                     self._cond.wait(self.poll_interval)
+                    self.health.tick()  # busy, not stalled
                 free = self._free
             if self._stopping.is_set():
                 return
@@ -479,6 +485,7 @@ class Worker:
     def _store_failed(self, failures: int, what: str, exc: Exception) -> int:
         """Log a store error once per outage and back off before the next try."""
         failures += 1
+        self.health.store_failed()
         message = f"{type(exc).__name__}: {exc}"
         if failures == 1 or message != self._last_store_error:
             log.warning("%s failed, retrying with backoff: %s", what, message)
@@ -487,6 +494,7 @@ class Worker:
         return failures
 
     def _store_recovered(self, failures: int, what: str) -> int:
+        self.health.store_answered()
         if failures:
             log.warning("%s works again after %d failed tries", what, failures)
             self._last_store_error = None
