@@ -18,7 +18,6 @@ from collections.abc import Iterator
 import pytest
 
 from taskbasket import Basket
-from taskbasket.backends.amqp import DELAY_UNIT, AmqpBackend
 from taskbasket.backends.base import (
     ClaimedTask,
     ClaimParams,
@@ -26,8 +25,9 @@ from taskbasket.backends.base import (
     Outcome,
     OutcomeKind,
 )
-from taskbasket.bus.amqp import Publish, persistent
+from taskbasket.backends.bus.amqp import DELAY_UNIT, AmqpBackend
 from taskbasket.errors import BackendUnavailableError
+from taskbasket.transports.amqp import Publish, persistent
 from tests.bus import BusWorkerTests, new_bus_url, wait_for
 from tests.stores import unique_tag
 
