@@ -219,6 +219,10 @@ class AmqpBackend(BusBackendBase):
     def _dead_letter(self, message: TaskMessage) -> None:
         self.transport.publish([self._dead_lettered(message)])
 
+    def _requeue(self, message: TaskMessage) -> None:
+        """Publish ``message`` to its work queue, due now (a retried dead letter)."""
+        self._publish([(message, 0.0)])
+
     def _dead_lettered(self, message: TaskMessage) -> Publish:
         self._ensure_queue(message.queue)
         return Publish("", self.dead_queue(message.queue), message.encode(),
