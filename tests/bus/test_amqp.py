@@ -162,7 +162,8 @@ def test_an_unroutable_message_in_a_batch_raises_and_the_rest_are_published(
 def _waiting_for_the_connection(thread: threading.Thread) -> bool:
     """True while ``thread`` waits to take the transport's lock (``with self._lock:``)."""
     frame = sys._current_frames().get(thread.ident or -1)
-    if frame is None or not frame.f_code.co_filename.endswith(os.path.join("transports", "amqp.py")):
+    client = os.path.join("transports", "amqp.py")
+    if frame is None or not frame.f_code.co_filename.endswith(client):
         return False
     return linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip() == (
         "with self._lock:")

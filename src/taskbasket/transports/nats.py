@@ -292,6 +292,26 @@ class NatsTransport:
             max_ack_pending=-1, description=description,
         ))
 
+    # ------------------------------------------------------------------ reading
+
+    async def subject_count(self, stream: str, subject: str) -> int:
+        """Messages of ``subject`` stored in ``stream`` (delivered, unacknowledged ones too)."""
+        info = await self.js.stream_info(stream, subjects_filter=subject)
+        return sum((info.state.subjects or {}).values())
+
+    async def subject_messages(self, stream: str, subject: str) -> list[tuple[int, bytes]]:
+        """Every message of ``subject`` in ``stream``, oldest first, as (sequence, data),
+        read directly from the stream: no consumer sees or is charged for them."""
+        found: list[tuple[int, bytes]] = []
+        seq = 1
+        while True:
+            try:
+                raw = await self.js.get_msg(stream, seq, subject, next=True)
+            except NotFoundError:
+                return found
+            found.append((raw.seq or seq, raw.data or b""))
+            seq = (raw.seq or seq) + 1
+
     # ------------------------------------------------------------------ closing
 
     def close(self) -> None:

@@ -40,7 +40,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from nats.aio.msg import Msg
-from nats.js.errors import NotFoundError
 
 from taskbasket.backends.base import (
     ClaimedTask,
@@ -430,34 +429,19 @@ class NatsBackend(BusBackendBase):
         return list(known)
 
     def _ready_count(self, queue: str) -> int:
-        async def count() -> int:
-            info = await self.transport.js.stream_info(
-                self.stream, subjects_filter=self.tasks_subject(queue))
-            return sum((info.state.subjects or {}).values())
-
-        return self.transport.call(count())
+        return self.transport.call(
+            self.transport.subject_count(self.stream, self.tasks_subject(queue)))
 
     def _scan_dead_letters(
         self, queues: Sequence[str], take: Callable[[TaskMessage], bool] | None = None
     ) -> list[TaskMessage]:
         self.migrate()
         js = self.transport.js
-
-        async def read(subject: str) -> list[tuple[int, bytes]]:
-            found: list[tuple[int, bytes]] = []
-            seq = 1
-            while True:
-                try:
-                    raw = await js.get_msg(self.stream, seq, subject, next=True)
-                except NotFoundError:
-                    return found
-                found.append((raw.seq or seq, raw.data or b""))
-                seq = (raw.seq or seq) + 1
-
         messages: list[TaskMessage] = []
         for queue in queues:
             subject = self.dead_subject(queue)
-            for seq, data in self.transport.call(read(subject)):
+            for seq, data in self.transport.call(
+                    self.transport.subject_messages(self.stream, subject)):
                 try:
                     message = TaskMessage.decode(data, subject)
                 except StoreCorruptedError as exc:
