@@ -51,7 +51,7 @@ def unavailable(bus: str) -> str | None:
             connection = pika.BlockingConnection(pika.URLParameters(base))
             connection.close()
         else:
-            from taskbasket.bus.nats import NatsTransport
+            from taskbasket.transports.nats import NatsTransport
 
             NatsTransport(base, connect_timeout=2).close()
     except ImportError as exc:
@@ -90,13 +90,13 @@ def new_bus_url(bus: str, tag: str, queues: tuple[str, ...] = ()) -> Iterator[st
 
 def drop(bus: str, url: str, queues: tuple[str, ...] = ()) -> None:
     """Delete everything taskbasket made on the broker under ``url``'s prefix."""
-    from taskbasket.bus import split_bus_url
+    from taskbasket.transports.layout import split_bus_url
 
     _, prefix = split_bus_url(url)
     if not prefix.startswith("tb_"):
         return  # never touch what these tests did not make
     if bus == "nats":
-        from taskbasket.bus.nats import NatsTransport
+        from taskbasket.transports.nats import NatsTransport
 
         transport = NatsTransport(split_bus_url(url)[0])
         try:
@@ -105,7 +105,7 @@ def drop(bus: str, url: str, queues: tuple[str, ...] = ()) -> None:
         finally:
             transport.close()
         return
-    from taskbasket.backends.amqp import AmqpBackend
+    from taskbasket.backends.bus.amqp import AmqpBackend
 
     backend = AmqpBackend(url)
     try:

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 import pytest
 
 from taskbasket import Basket
-from taskbasket.backends.amqp import DELAY_UNIT, AmqpBackend
 from taskbasket.backends.base import (
     ClaimedTask,
     ClaimParams,
@@ -26,8 +25,9 @@ from taskbasket.backends.base import (
     Outcome,
     OutcomeKind,
 )
-from taskbasket.bus.amqp import Publish, persistent
+from taskbasket.backends.bus.amqp import DELAY_UNIT, AmqpBackend
 from taskbasket.errors import BackendUnavailableError
+from taskbasket.transports.amqp import Publish, persistent
 from tests.bus import BusWorkerTests, new_bus_url, wait_for
 from tests.stores import unique_tag
 
@@ -162,7 +162,8 @@ def test_an_unroutable_message_in_a_batch_raises_and_the_rest_are_published(
 def _waiting_for_the_connection(thread: threading.Thread) -> bool:
     """True while ``thread`` waits to take the transport's lock (``with self._lock:``)."""
     frame = sys._current_frames().get(thread.ident or -1)
-    if frame is None or not frame.f_code.co_filename.endswith(os.path.join("bus", "amqp.py")):
+    client = os.path.join("transports", "amqp.py")
+    if frame is None or not frame.f_code.co_filename.endswith(client):
         return False
     return linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip() == (
         "with self._lock:")

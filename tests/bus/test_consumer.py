@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from taskbasket.bus.consumer import BusConsumer, BusStoppedError
+from taskbasket.transports.consumer import BusConsumer, BusStoppedError
 from tests.bus import BUSES, bus_url, drop, require
 
 QUEUE = "seed"

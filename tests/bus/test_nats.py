@@ -20,7 +20,7 @@ from taskbasket.backends.base import (
     Outcome,
     OutcomeKind,
 )
-from taskbasket.backends.nats import NatsBackend
+from taskbasket.backends.bus.nats import NatsBackend
 from tests.bus import BusWorkerTests, new_bus_url, wait_for
 from tests.stores import unique_tag
 

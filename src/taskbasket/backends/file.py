@@ -1,7 +1,7 @@
 """Line transports for shell pipelines: ``file:///path/tasks.jsonl`` and ``stdin://``.
 
-One task per line: a :class:`~taskbasket.bus.TaskMessage`'s JSON, or the short form
-``{"name": "send", "args": [...], "kwargs": {...}}`` (see :func:`parse_line`).
+One task per line: a :class:`~taskbasket.backends.bus.message.TaskMessage`'s JSON, or
+the short form ``{"name": "send", "args": [...], "kwargs": {...}}`` (see :func:`parse_line`).
 Producers append lines: to the file (under an exclusive ``flock``, one ``write`` per
 batch: concurrent producers never interleave), or to standard output (``stdout://``, an
 alias of ``stdin://``). One worker reads an input, one line per free slot; retries wait
@@ -51,7 +51,8 @@ from taskbasket.backends.base import (
     OutcomeKind,
     TaskFilter,
 )
-from taskbasket.bus import DEFAULT_QUEUE, BusBackendBase, TaskMessage, corrupt_message, unsupported
+from taskbasket.backends.bus.base import DEFAULT_QUEUE, BusBackendBase, unsupported
+from taskbasket.backends.bus.message import TaskMessage, corrupt_message
 from taskbasket.codec import encode_arguments
 from taskbasket.errors import ConfigurationError, StoreCorruptedError
 from taskbasket.ids import new_task_id, new_token

@@ -2,13 +2,13 @@
 
 Layout (``P`` is the prefix): each queue ``q`` is a durable priority queue ``P.q`` with
 its dead-letter queue ``P.q.dead``; taskbasket's own queues and exchanges are named
-``P:...``. A task is one persistent message (message id = task
-id, body = :class:`~taskbasket.bus.TaskMessage` JSON), published with a publisher confirm
-(one task) or in one AMQP transaction (a batch).
+``P:...``. A task is one persistent message (message id = task id, body =
+:class:`~taskbasket.backends.bus.message.TaskMessage` JSON), published with a publisher
+confirm (one task) or in one AMQP transaction (a batch).
 
 - **Claims** take messages one by one with ``basic.get``, at most ``limit``; an idle
-  worker's listener waits without taking anything (see :mod:`taskbasket.bus.amqp`). An
-  unacknowledged message is the lease: if the worker dies, its connection closes and the
+  worker's listener waits without taking anything (see :mod:`taskbasket.transports.amqp`).
+  An unacknowledged message is the lease: if the worker dies, its connection closes and the
   broker redelivers the message at once, marked ``redelivered``. Such a message costs the
   attempt that was lost: it is republished with ``attempts + 1`` (or dead-lettered on its
   last attempt) before it runs again.
@@ -43,33 +43,30 @@ from taskbasket.backends.base import (
     Outcome,
     OutcomeKind,
 )
-from taskbasket.bus import (
+from taskbasket.backends.bus.base import (
     DEFAULT_QUEUE,
     EARLY_TOLERANCE,
     QUEUE_REFRESH_SECONDS,
     UNKNOWN_NAME_DELAY,
     BusBackendBase,
     RecentIds,
-    TaskMessage,
-    check_bus_queue,
-    corrupt_message,
-    split_bus_url,
 )
-from taskbasket.bus.amqp import (
-    DELAY_LEVELS,
-    MAX_PRIORITY,
-    AmqpDelivery,
-    AmqpTransport,
-    Publish,
-    declare_work_queue,
-    delivery_exchange,
-    delivery_key,
-    persistent,
-    work_queue,
-)
+from taskbasket.backends.bus.message import TaskMessage, corrupt_message
 from taskbasket.errors import ConfigurationError, StoreCorruptedError
 from taskbasket.rules import BusAction, BusStep, LostDelivery, bus_action
 from taskbasket.task import TaskRef
+from taskbasket.transports.amqp import AmqpDelivery, AmqpTransport, Publish, persistent
+from taskbasket.transports.layout import (
+    DELAY_LEVELS,
+    MAX_PRIORITY,
+    check_bus_queue,
+    declare_work_queue,
+    delivery_exchange,
+    delivery_key,
+    split_bus_url,
+    work_queue,
+    work_routes,
+)
 
 DELAY_UNIT = 0.01
 """Seconds per unit of delay: delays are rounded to 10 ms."""
@@ -221,6 +218,10 @@ class AmqpBackend(BusBackendBase):
 
     def _dead_letter(self, message: TaskMessage) -> None:
         self.transport.publish([self._dead_lettered(message)])
+
+    def _requeue(self, message: TaskMessage) -> None:
+        """Publish ``message`` to its work queue, due now (a retried dead letter)."""
+        self._publish([(message, 0.0)])
 
     def _dead_lettered(self, message: TaskMessage) -> Publish:
         self._ensure_queue(message.queue)
@@ -420,7 +421,8 @@ class AmqpListener:
             return False
         queues = self.backend._serving(self.queues)
         return self.backend.transport.wait_routed(
-            self.backend.prefix, queues, timeout, self._closed)
+            self.backend.delivery_exchange, work_routes(self.backend.prefix, queues), timeout,
+            self._closed)
 
     def close(self) -> None:
         self._closed.set()

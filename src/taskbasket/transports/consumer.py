@@ -21,11 +21,35 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from taskbasket.bus import Message, check_bus_queue, split_bus_url
 from taskbasket.errors import ConfigurationError, TaskbasketError
+from taskbasket.transports.layout import (
+    check_bus_queue,
+    declare_work_queue,
+    delivery_exchange,
+    delivery_key,
+    split_bus_url,
+    tasks_consumer,
+    tasks_subject,
+    work_queue,
+    work_routes,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message a :class:`BusConsumer` received; ``ack`` it when it is processed."""
+
+    id: str
+    body: bytes
+    redelivered: bool
+    """The broker delivered it before (a consumer died or handed it back unacknowledged)."""
+    headers: dict[str, str] = field(default_factory=dict)
+    token: Any = field(default=None, repr=False, compare=False)
+    """The transport's handle of this delivery (used by ``ack``)."""
 
 
 class BusStoppedError(TaskbasketError):
@@ -170,7 +194,7 @@ class BusConsumer:
 
 class _AmqpDriver:
     def __init__(self, url: str, queue: str) -> None:
-        from taskbasket.bus.amqp import AmqpTransport, declare_work_queue, work_queue
+        from taskbasket.transports.amqp import AmqpTransport
 
         broker_url, self.prefix = split_bus_url(url)
         self.transport = AmqpTransport(broker_url)
@@ -187,7 +211,8 @@ class _AmqpDriver:
             left = deadline - time.monotonic()
             if left <= 0 or stop.is_set():
                 return None
-            self.transport.wait_routed(self.prefix, [self.name], left, stop)
+            self.transport.wait_routed(delivery_exchange(self.prefix),
+                                       work_routes(self.prefix, [self.name]), left, stop)
         properties = delivery.properties
         headers = {str(k): str(v) for k, v in (properties.headers or {}).items()}
         return Message(properties.message_id or "", delivery.body, delivery.redelivered,
@@ -200,7 +225,7 @@ class _AmqpDriver:
         return self.transport.nack(message.token, requeue=True)
 
     def send(self, body: bytes, message_id: str) -> None:
-        from taskbasket.bus.amqp import Publish, delivery_exchange, delivery_key, persistent
+        from taskbasket.transports.amqp import Publish, persistent
 
         self.transport.publish([Publish(delivery_exchange(self.prefix),
                                         delivery_key(self.name), body, persistent(message_id))])
@@ -216,7 +241,7 @@ class _NatsDriver:
     SLICE = 5.0
 
     def __init__(self, url: str, queue: str) -> None:
-        from taskbasket.bus.nats import NatsTransport, tasks_consumer, tasks_subject
+        from taskbasket.transports.nats import NatsTransport
 
         broker_url, prefix = split_bus_url(url)
         self.transport = NatsTransport(broker_url, on_stale=self._on_stale)

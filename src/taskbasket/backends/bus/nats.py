@@ -4,8 +4,8 @@ Layout (``P`` is the prefix): one work-queue stream ``P`` with the subjects
 ``P.tasks.<queue>`` (ready tasks), ``P.delayed.<queue>`` (tasks waiting for their run_at)
 and ``P.dead.<queue>`` (failed tasks: the dead-letter queue). Each queue has a durable
 pull consumer on its tasks subject, shared by every worker. A task is one message (body =
-:class:`~taskbasket.bus.TaskMessage` JSON; ``Nats-Msg-Id`` = task id, so a producer's
-retried publish is stored once).
+:class:`~taskbasket.backends.bus.message.TaskMessage` JSON; ``Nats-Msg-Id`` = task id, so a
+producer's retried publish is stored once).
 
 - **Claims** fetch with a pull request for at most ``limit`` messages, answered at once;
   an idle worker's listener pulls exactly one, waiting. The consumer's AckWait is the
@@ -13,7 +13,7 @@ retried publish is stored once).
   ``in_progress``, and a message whose worker died is redelivered when AckWait runs out.
   Attempts are ``attempts`` carried in the message plus the delivery count.
 - **Fencing**: the server takes any acknowledgement, even from a delivery whose AckWait
-  ran out, so the worker fences itself (:mod:`taskbasket.backends.nats_leases`): an
+  ran out, so the worker fences itself (:mod:`taskbasket.backends.bus.nats_leases`): an
   outcome or heartbeat of a lease it no longer surely holds is refused, and nothing is
   published or acknowledged for it.
 - **Delays** (``delay=``, ``run_at=``, retry backoff) publish to ``P.delayed.<queue>``.
@@ -40,7 +40,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from nats.aio.msg import Msg
-from nats.js.errors import NotFoundError
 
 from taskbasket.backends.base import (
     ClaimedTask,
@@ -51,29 +50,27 @@ from taskbasket.backends.base import (
     Outcome,
     OutcomeKind,
 )
-from taskbasket.backends.nats_leases import DeliveryLeases, HeldDelivery
-from taskbasket.bus import (
+from taskbasket.backends.bus.base import (
     DEFAULT_QUEUE,
     EARLY_TOLERANCE,
     QUEUE_REFRESH_SECONDS,
     UNKNOWN_NAME_DELAY,
     BusBackendBase,
     RecentIds,
-    TaskMessage,
-    check_bus_queue,
-    corrupt_message,
-    split_bus_url,
 )
-from taskbasket.bus.nats import (
-    Delivery,
-    NatsTransport,
-    consumer_token,
-    tasks_consumer,
-    tasks_subject,
-)
+from taskbasket.backends.bus.message import TaskMessage, corrupt_message
+from taskbasket.backends.bus.nats_leases import DeliveryLeases, HeldDelivery
 from taskbasket.errors import ConfigurationError, StoreCorruptedError
 from taskbasket.rules import BusAction, BusStep, LostDelivery, bus_action
 from taskbasket.task import TaskRef
+from taskbasket.transports.layout import (
+    check_bus_queue,
+    consumer_token,
+    split_bus_url,
+    tasks_consumer,
+    tasks_subject,
+)
+from taskbasket.transports.nats import Delivery, NatsTransport
 
 log = logging.getLogger("taskbasket.worker")
 
@@ -432,34 +429,19 @@ class NatsBackend(BusBackendBase):
         return list(known)
 
     def _ready_count(self, queue: str) -> int:
-        async def count() -> int:
-            info = await self.transport.js.stream_info(
-                self.stream, subjects_filter=self.tasks_subject(queue))
-            return sum((info.state.subjects or {}).values())
-
-        return self.transport.call(count())
+        return self.transport.call(
+            self.transport.subject_count(self.stream, self.tasks_subject(queue)))
 
     def _scan_dead_letters(
         self, queues: Sequence[str], take: Callable[[TaskMessage], bool] | None = None
     ) -> list[TaskMessage]:
         self.migrate()
         js = self.transport.js
-
-        async def read(subject: str) -> list[tuple[int, bytes]]:
-            found: list[tuple[int, bytes]] = []
-            seq = 1
-            while True:
-                try:
-                    raw = await js.get_msg(self.stream, seq, subject, next=True)
-                except NotFoundError:
-                    return found
-                found.append((raw.seq or seq, raw.data or b""))
-                seq = (raw.seq or seq) + 1
-
         messages: list[TaskMessage] = []
         for queue in queues:
             subject = self.dead_subject(queue)
-            for seq, data in self.transport.call(read(subject)):
+            for seq, data in self.transport.call(
+                    self.transport.subject_messages(self.stream, subject)):
                 try:
                     message = TaskMessage.decode(data, subject)
                 except StoreCorruptedError as exc:

@@ -6,17 +6,16 @@ is a short round trip, and waiting holds the lock only in slices of ``WAIT_SLICE
 
 Lazy fetching: messages are only ever taken with ``basic.get``, one per call, so nothing
 is buffered on this side. Waiting takes nothing either: ``wait_routed`` binds a private,
-exclusive queue to the exchange that routes messages into the work queues, and wakes when
-a copy of a new message lands there (or a message is ready already); the caller then
-``get``s. A consumer on the work queue itself would hold a message it did not ask for,
-and cancelling it can race with a delivery, which the broker then redelivers marked
-``redelivered``: taskbasket reads that mark as a lost attempt, so it must only ever mean
-that a consumer died. A consumer that dies leaves its unacknowledged messages to the
-broker, which redelivers them.
+exclusive queue to the exchange that routes messages into the work queues, with the work
+queues' own bindings, and wakes when a copy of a new message lands there (or a message is
+ready already); the caller then ``get``s. A consumer on the work queue itself would hold a
+message it did not ask for, and cancelling it can race with a delivery, which the broker
+then redelivers marked ``redelivered``: taskbasket reads that mark as a lost attempt, so it
+must only ever mean that a consumer died. A consumer that dies leaves its unacknowledged
+messages to the broker, which redelivers them.
 
-Routing: every message enters the work queues through one topic exchange (the delivery
-exchange) with the routing key ``<DELAY_LEVELS binary digits>.<queue>``; the digits are
-the delay (see ``backends/amqp.py``), all zeros for a message due now.
+This client knows queues, exchanges and messages, never tasks: the names and routes
+taskbasket uses are in :mod:`taskbasket.transports.layout`.
 """
 
 from __future__ import annotations
@@ -42,42 +41,8 @@ if logging.getLogger("pika").level == logging.NOTSET:
     # pika logs every connection step and channel at INFO; a worker logs at INFO
     logging.getLogger("pika").setLevel(logging.WARNING)
 
-MAX_PRIORITY = 10
-WORK_QUEUE_ARGUMENTS = {"x-max-priority": MAX_PRIORITY}
-"""Every declaration of a work queue must use the same arguments."""
-DELAY_LEVELS = 29
-"""Binary digits of a delay in routing keys (see ``backends/amqp.py``)."""
 WAIT_SLICE = 0.02
 """Seconds a waiter holds the connection's lock at a time."""
-
-
-def delivery_exchange(prefix: str) -> str:
-    """The topic exchange every message enters its work queue through."""
-    return f"{prefix}:delivery"
-
-
-def work_queue(prefix: str, queue: str) -> str:
-    return f"{prefix}.{queue}"
-
-
-def delivery_pattern(queue: str) -> str:
-    """The binding of a work queue to the delivery exchange."""
-    return "*." * DELAY_LEVELS + queue
-
-
-def delivery_key(queue: str, units: int = 0) -> str:
-    """The routing key of a message for ``queue`` delayed by ``units``."""
-    bits = ".".join(str((units >> n) & 1) for n in reversed(range(DELAY_LEVELS)))
-    return f"{bits}.{queue}"
-
-
-def declare_work_queue(channel: Any, prefix: str, queue: str) -> None:
-    """The durable work queue of ``queue``, bound to the delivery exchange."""
-    channel.exchange_declare(delivery_exchange(prefix), "topic", durable=True)
-    channel.queue_declare(work_queue(prefix, queue), durable=True,
-                          arguments=WORK_QUEUE_ARGUMENTS)
-    channel.queue_bind(work_queue(prefix, queue), delivery_exchange(prefix),
-                       delivery_pattern(queue))
 
 
 @dataclass(eq=False)
@@ -252,10 +217,15 @@ class AmqpTransport:
                                 properties, bool(method.redelivered))
 
     def wait_routed(
-        self, prefix: str, queues: Sequence[str], timeout: float, stop: threading.Event,
+        self, exchange: str, routes: Sequence[tuple[str, str]], timeout: float,
+        stop: threading.Event,
     ) -> bool:
-        """Block until a message for one of ``queues`` is ready or arrives (True), for at
-        most ``timeout`` seconds or until ``stop`` is set (False). Takes no message."""
+        """Block until a message is ready in one of the work queues of ``routes`` or is
+        routed to one (True), for at most ``timeout`` seconds or until ``stop`` is set
+        (False). Takes no message.
+
+        Each route is a work queue and the pattern that binds it to ``exchange``, the
+        topic exchange every message enters its work queue through."""
         deadline = time.monotonic() + timeout
         woken = threading.Event()
         with self.session():
@@ -266,11 +236,11 @@ class AmqpTransport:
             declared = channel.queue_declare("", exclusive=True, auto_delete=True,
                                              arguments={"x-max-length": 1})
             wake = declared.method.queue
-            for queue in queues:
-                channel.queue_bind(wake, delivery_exchange(prefix), delivery_pattern(queue))
+            for _, pattern in routes:
+                channel.queue_bind(wake, exchange, pattern)
             # bound first, then looked: a message routed in between wakes us either way
-            for queue in queues:
-                ready = channel.queue_declare(work_queue(prefix, queue), passive=True)
+            for queue, _ in routes:
+                ready = channel.queue_declare(queue, passive=True)
                 if ready.method.message_count:
                     channel.queue_delete(wake)
                     return True

@@ -1,37 +1,31 @@
-"""Message buses (RabbitMQ, NATS JetStream) as task transports, and a lazy consumer.
+"""What the Backend adapters of the message buses share (RabbitMQ, NATS JetStream, and the
+``file://`` line transports): the inspection a dead-letter queue can offer, duplicate
+dropping, and clear errors for everything a bus cannot do.
 
 Layers, lowest first:
 
-- ``bus/amqp.py`` and ``bus/nats.py``: thread-safe clients of one broker each (publish,
-  fetch one message at a time, acknowledge). They know nothing of tasks.
-- ``backends/amqp.py`` and ``backends/nats.py``: the Backend protocol on top of them, so a
-  ``Basket("amqp://...")`` and ``taskbasket worker ... --url nats://...`` work unchanged.
-  What they share (the task message, dead-letter inspection, the operations a bus cannot
-  do) is :class:`BusBackendBase` below.
-- ``bus/consumer.py``: :class:`BusConsumer`, a standalone lazy consumer of raw messages.
-
-Every consumer here is lazy (seed 000): it takes one message from the broker only when a
-caller can use it now, and never buffers more than it was asked for.
+- ``taskbasket.transports``: the broker clients (pika, nats-py) and the names of
+  taskbasket's broker objects. They know nothing of tasks.
+- ``backends/bus/message.py``: :class:`TaskMessage`, a task as one message.
+- this module: :class:`BusBackendBase`, the Backend protocol's share every bus keeps alike.
+- ``backends/bus/amqp.py``, ``nats.py`` (with ``nats_leases.py``) and ``backends/file.py``:
+  the Backend adapters, so a ``Basket("amqp://...")`` and ``taskbasket worker ... --url
+  nats://...`` work unchanged.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any
 
 from taskbasket.backends.base import (
     BackendBase,
     BackendKind,
     Capabilities,
-    ClaimedTask,
     ClaimOrder,
     ClaimParams,
     ExpiredLease,
@@ -45,23 +39,15 @@ from taskbasket.backends.base import (
     StoredTask,
     TaskFilter,
 )
-from taskbasket.errors import ConfigurationError, StoreCorruptedError, UnsupportedOperationError
-from taskbasket.storable import storable_text
+from taskbasket.backends.bus.message import TaskMessage
+from taskbasket.errors import UnsupportedOperationError
 from taskbasket.task import State
-
-if TYPE_CHECKING:
-    from taskbasket.bus.consumer import BusConsumer
-
-__all__ = [
-    "BusBackendBase", "BusConsumer", "Message", "RecentIds", "TaskMessage", "split_bus_url",
-]
+from taskbasket.transports.layout import check_bus_queue
 
 log = logging.getLogger("taskbasket.worker")
 
-DEFAULT_PREFIX = "taskbasket"
 DEFAULT_QUEUE = "default"
 """The basket's default queue: what a bus worker serves besides the queues it knows."""
-MAX_BUS_QUEUE_LENGTH = 150
 QUEUE_REFRESH_SECONDS = 10.0
 """How often a worker without ``--queues`` looks for queues created since it started."""
 UNKNOWN_NAME_DELAY = 5.0
@@ -69,148 +55,6 @@ UNKNOWN_NAME_DELAY = 5.0
 EARLY_TOLERANCE = 1.0
 """A message that arrives more than this before its run_at (clock skew, very long delays)
 is delayed again for the rest of the time instead of running early."""
-
-_PREFIX = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-def __getattr__(name: str) -> Any:  # BusConsumer imports a driver only when used
-    if name == "BusConsumer":
-        from taskbasket.bus.consumer import BusConsumer
-
-        return BusConsumer
-    raise AttributeError(name)
-
-
-def split_bus_url(url: str) -> tuple[str, str]:
-    """The broker URL without taskbasket's ``?prefix=`` option, and that prefix.
-
-    The prefix (default ``taskbasket``) names every queue, exchange, stream and subject
-    taskbasket creates, so several applications (or tests) can share one broker.
-    """
-    parts = urlsplit(url)
-    prefix = DEFAULT_PREFIX
-    rest: list[tuple[str, str]] = []
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if key == "prefix":
-            prefix = value
-        else:
-            rest.append((key, value))
-    if not _PREFIX.fullmatch(prefix):
-        raise ConfigurationError(
-            f"prefix {prefix!r} in {url!r} is not valid: use 1-64 letters, digits, '_' or "
-            "'-' (it names queues, streams and subjects), e.g. ?prefix=myapp"
-        )
-    return urlunsplit(parts._replace(query=urlencode(rest))), prefix
-
-
-def check_bus_queue(queue: str) -> str:
-    """A queue name a bus can route: no wildcard characters, at most 150 characters."""
-    bad = sorted({c for c in queue if c in "*#>" or c.isspace()})
-    if bad:
-        raise ConfigurationError(
-            f"queue name {queue!r} has {''.join(bad)!r}, which message buses treat as "
-            "wildcards or separators; use letters, digits, '.', '_' or '-'"
-        )
-    if len(queue) > MAX_BUS_QUEUE_LENGTH:
-        raise ConfigurationError(
-            f"queue name {queue!r} is {len(queue)} characters; on a message bus the limit "
-            f"is {MAX_BUS_QUEUE_LENGTH} (the broker's names include a prefix and a suffix)"
-        )
-    if queue.endswith(".dead"):
-        raise ConfigurationError(
-            f"queue name {queue!r} ends with '.dead', which names dead-letter queues on a "
-            "message bus; choose another name"
-        )
-    return queue
-
-
-# --------------------------------------------------------------------------- messages
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One message a :class:`BusConsumer` received; ``ack`` it when it is processed."""
-
-    id: str
-    body: bytes
-    redelivered: bool
-    """The broker delivered it before (a consumer died or handed it back unacknowledged)."""
-    headers: dict[str, str] = field(default_factory=dict)
-    token: Any = field(default=None, repr=False, compare=False)
-    """The transport's handle of this delivery (used by ``ack``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class TaskMessage:
-    """A task as a bus carries it: the JSON body of one message (message id = task id).
-
-    ``attempts`` counts the attempts made before this message was published; times are
-    Unix seconds. Dead letters carry ``last_error`` and ``failed_at``.
-    """
-
-    id: str
-    name: str
-    queue: str
-    payload: str
-    priority: int
-    max_attempts: int
-    timeout: float
-    attempts: int
-    created_at: float
-    run_at: float
-    last_error: str | None = None
-    failed_at: float | None = None
-
-    @classmethod
-    def from_new(cls, task: NewTask, now: float) -> TaskMessage:
-        run_at = task.run_at.timestamp() if task.run_at is not None else now + task.delay
-        return cls(
-            id=task.id, name=task.name, queue=task.queue, payload=task.payload,
-            priority=task.priority, max_attempts=task.max_attempts, timeout=task.timeout,
-            attempts=0, created_at=now, run_at=run_at,
-        )
-
-    def encode(self) -> bytes:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode()
-
-    @classmethod
-    def decode(cls, data: bytes, where: str) -> TaskMessage:
-        try:
-            fields = json.loads(data)
-            return cls(**fields)
-        except (ValueError, TypeError) as exc:
-            raise StoreCorruptedError(
-                f"a message in {where} is not a taskbasket task ({exc}); it was moved to the "
-                "dead-letter queue. Publish only taskbasket tasks to taskbasket's queues"
-            ) from None
-
-    def but(self, **changes: Any) -> TaskMessage:
-        return replace(self, **changes)
-
-    def claimed(self, attempts: int, token: str) -> ClaimedTask:
-        return ClaimedTask(
-            id=self.id, name=self.name, queue=self.queue, payload=self.payload,
-            priority=self.priority, attempts=attempts, max_attempts=self.max_attempts,
-            timeout=self.timeout, lease_token=token, created_at=_time(self.created_at),
-            run_at=_time(self.run_at),
-        )
-
-    def stored(self, state: State) -> StoredTask:
-        return StoredTask(
-            id=self.id, name=self.name, queue=self.queue, state=state, payload=self.payload,
-            priority=self.priority, attempts=self.attempts, max_attempts=self.max_attempts,
-            timeout=self.timeout, unique_key=None, last_error=self.last_error,
-            created_at=_time(self.created_at), run_at=_time(self.run_at), started_at=None,
-            finished_at=_time(self.failed_at) if self.failed_at else None,
-            lease_expires_at=None, worker_id=None,
-        )
-
-    def matches(self, task_filter: TaskFilter) -> bool:
-        return (
-            (not task_filter.ids or self.id in task_filter.ids)
-            and (not task_filter.queues or self.queue in task_filter.queues)
-            and (not task_filter.names or self.name in task_filter.names)
-        )
 
 
 class RecentIds:
@@ -236,20 +80,6 @@ class RecentIds:
     def __contains__(self, task_id: object) -> bool:
         with self._lock:
             return task_id in self._ids
-
-
-def corrupt_message(message_id: str | None, queue: str, data: bytes, error: str) -> TaskMessage:
-    """A dead letter standing for a message that is not a task, keeping its body as text."""
-    now = time.time()
-    return TaskMessage(
-        id=message_id or "unknown", name="(not a task)", queue=queue,
-        payload=data.decode("utf-8", "replace"), priority=0, max_attempts=1, timeout=1.0,
-        attempts=0, created_at=now, run_at=now, last_error=storable_text(error), failed_at=now,
-    )
-
-
-def _time(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 # --------------------------------------------------------------------------- backends

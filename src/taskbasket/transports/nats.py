@@ -10,6 +10,9 @@ after its caller stopped waiting is recognised as *stale* and handed to ``on_sta
 (which returns it to the stream) instead of being mistaken for the answer to a later
 request. A message not acknowledged within the consumer's AckWait is redelivered. Each
 delivery carries the moment this client read it, from which its AckWait is counted.
+
+This client knows streams, consumers and messages, never tasks: the subjects and consumer
+names taskbasket uses are in :mod:`taskbasket.transports.layout`.
 """
 
 from __future__ import annotations
@@ -17,10 +20,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import hashlib
 import itertools
 import json
-import re
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -54,22 +55,6 @@ STALE_GRACE = 2.0
 async def _quietly(coroutine: Awaitable[Any]) -> None:
     with contextlib.suppress(Exception):
         await coroutine
-
-
-def consumer_token(queue: str) -> str:
-    """A queue name as a consumer name may hold it (no '.', '*', '>', spaces)."""
-    safe = re.sub(r"[^A-Za-z0-9_-]", "_", queue)
-    if safe == queue:
-        return queue
-    return f"{safe[:60]}_{hashlib.sha1(queue.encode()).hexdigest()[:10]}"
-
-
-def tasks_subject(prefix: str, queue: str) -> str:
-    return f"{prefix}.tasks.{queue}"
-
-
-def tasks_consumer(queue: str) -> str:
-    return f"tasks_{consumer_token(queue)}"
 
 
 def status_of(msg: Msg) -> str | None:
@@ -306,6 +291,26 @@ class NatsTransport:
             deliver_policy=DeliverPolicy.ALL, ack_wait=ack_wait, max_deliver=-1,
             max_ack_pending=-1, description=description,
         ))
+
+    # ------------------------------------------------------------------ reading
+
+    async def subject_count(self, stream: str, subject: str) -> int:
+        """Messages of ``subject`` stored in ``stream`` (delivered, unacknowledged ones too)."""
+        info = await self.js.stream_info(stream, subjects_filter=subject)
+        return sum((info.state.subjects or {}).values())
+
+    async def subject_messages(self, stream: str, subject: str) -> list[tuple[int, bytes]]:
+        """Every message of ``subject`` in ``stream``, oldest first, as (sequence, data),
+        read directly from the stream: no consumer sees or is charged for them."""
+        found: list[tuple[int, bytes]] = []
+        seq = 1
+        while True:
+            try:
+                raw = await self.js.get_msg(stream, seq, subject, next=True)
+            except NotFoundError:
+                return found
+            found.append((raw.seq or seq, raw.data or b""))
+            seq = (raw.seq or seq) + 1
 
     # ------------------------------------------------------------------ closing
 

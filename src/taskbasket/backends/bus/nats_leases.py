@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from nats.aio.msg import Msg
 
 from taskbasket.backends.base import Lease
-from taskbasket.bus import TaskMessage
+from taskbasket.backends.bus.message import TaskMessage
 
 FENCE_MARGIN = 0.1
 """The share of AckWait (at most ``FENCE_MARGIN_MAX`` seconds) a lease is cut short by:
