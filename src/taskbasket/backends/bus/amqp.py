@@ -228,9 +228,6 @@ class AmqpBackend(BusBackendBase):
         return Publish("", self.dead_queue(message.queue), message.encode(),
                        persistent(message.id))
 
-    def _requeue(self, message: TaskMessage) -> None:
-        self._publish([(message, 0.0)])
-
     def tasks_insert(self, tasks: Sequence[NewTask], connection: Any = None) -> list[TaskRef]:
         """Publish one message per task; returns once RabbitMQ has taken them all.
 
