@@ -23,6 +23,7 @@ from taskbasket.definition import EXECUTORS, EnqueueOptions, TaskDefinition, spl
 from taskbasket.errors import ConfigurationError, StoreCorruptedError, UnknownTaskError
 from taskbasket.events import EnqueueMiddleware, Event, EventKind, Hook, Hooks, Middleware
 from taskbasket.ids import new_task_ids
+from taskbasket.redaction import redact_url, remember_secrets
 from taskbasket.retry import BackoffPolicy, as_policy
 from taskbasket.task import FINAL_STATES, State, Task, TaskRef
 from taskbasket.validation import (
@@ -89,6 +90,8 @@ class Basket:
         if url is None:
             url = backend.url if backend else os.environ.get("TASKBASKET_URL") or DEFAULT_URL
         self.url = url
+        if isinstance(url, str):
+            remember_secrets(url)  # so that no error or log line of this process shows them
         self.default_queue = check_name("queue", default_queue)
         if max_payload_bytes < 1:
             raise ConfigurationError("max_payload_bytes must be >= 1")
@@ -109,7 +112,7 @@ class Basket:
                 open_backend(self.url)  # raises the error that lists supported schemes
 
     def __repr__(self) -> str:
-        return f"<Basket {self.url!r} tasks={len(self.registry)}>"
+        return f"<Basket {redact_url(self.url)!r} tasks={len(self.registry)}>"
 
     @property
     def backend(self) -> Backend:

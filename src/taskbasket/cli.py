@@ -12,16 +12,18 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from taskbasket.basket import Basket
 from taskbasket.errors import TaskbasketError
+from taskbasket.logs import setup_logging
+from taskbasket.redaction import redact_text, redact_url
 from taskbasket.task import State, Task
+from taskbasket.terminal import SafeConsole
 from taskbasket.validation import parse_duration
 
-console = Console()
-err_console = Console(stderr=True)
+console = SafeConsole()  # shows control characters from the store visibly
+err_console = SafeConsole(stderr=True)
 STATE_NAMES = [s.value for s in State]
 STATE_COLOURS = {
     State.QUEUED: "cyan", State.SCHEDULED: "blue", State.RUNNING: "yellow",
@@ -31,7 +33,7 @@ STATE_COLOURS = {
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {redact_text(message)}", highlight=False)
     sys.exit(code)
 
 
@@ -202,10 +204,7 @@ def worker(
     """Run a worker for APP (module:basket) until SIGTERM or SIGINT."""
     if app:
         ctx.app = app
-    logging.basicConfig(
-        level=log_level.upper(), stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(log_level)
     if not log_tasks:  # quiet on the hot path: starts and successes only with --log-tasks
         logging.getLogger("taskbasket.tasks").setLevel(
             max(logging.WARNING, logging.getLevelName(log_level.upper())))
@@ -259,10 +258,7 @@ def relay(
     """
     from taskbasket.relay import Relay
 
-    logging.basicConfig(
-        level=log_level.upper(), stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(log_level)
     source = source or ctx.url
     if not source:
         fail("relay needs the store to read: pass --from URL (or --url, $TASKBASKET_URL)")
@@ -465,7 +461,8 @@ def purge(ctx: Context, states: tuple[str, ...], queues: tuple[str, ...],
         what = ", ".join(f"{k}={','.join(v)}" for k, v in selection.items() if v) or "ALL TASKS"
         if not sys.stdin.isatty():
             fail(f"purge would delete {matching} tasks ({what}); confirm with --yes")
-        click.confirm(f"Delete {matching} tasks ({what}) from {basket.url}?", abort=True)
+        click.confirm(f"Delete {matching} tasks ({what}) from {redact_url(basket.url)}?",
+                      abort=True)
     _report(ctx, "deleted", basket.purge(**selection))
 
 
@@ -491,9 +488,10 @@ def migrate(ctx: Context) -> None:
     basket = ctx.basket()
     basket.migrate()
     if ctx.as_json:
-        emit_json({"migrated": True, "url": basket.url})
+        emit_json({"migrated": True, "url": redact_url(basket.url)})
     else:
-        console.print(f"[green]schema is up to date[/] ({basket.url})", highlight=False)
+        console.print(f"[green]schema is up to date[/] ({redact_url(basket.url)})",
+                      highlight=False)
 
 
 @main.command()
@@ -553,8 +551,10 @@ def dashboard(ctx: Context, host: str, port: int, token: str | None,
         username, sep, password = basic_auth.partition(":")
         if not sep or not username or not password:
             fail("--basic-auth must be USER:PASS, both non-empty")
+    setup_logging("WARNING")  # the sampler's warnings, visible and redacted
     basket = ctx.basket()
-    err_console.print(f"dashboard of {basket.url} on http://{host}:{port}/", highlight=False)
+    err_console.print(f"dashboard of {redact_url(basket.url)} on http://{host}:{port}/",
+                      highlight=False)
     serve(basket, host=host, port=port, token=token, username=username, password=password)
 
 
@@ -572,13 +572,14 @@ def metrics(ctx: Context, host: str, port: int, cache_seconds: float) -> None:
 
     from taskbasket.metrics import serve_metrics
 
+    setup_logging("WARNING")  # unreadable-store warnings, redacted
     basket = ctx.basket()
     try:
         server, _ = serve_metrics(basket, port, host, cache_seconds=cache_seconds)
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc}")
-    err_console.print(f"metrics of {basket.url} on http://{host}:{server.server_port}/metrics",
-                      highlight=False)
+    err_console.print(f"metrics of {redact_url(basket.url)} on "
+                      f"http://{host}:{server.server_port}/metrics", highlight=False)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from taskbasket.errors import ConfigurationError
+from taskbasket.redaction import redact_url
 from taskbasket.task import State
 
 if TYPE_CHECKING:
@@ -81,7 +82,8 @@ class StoreCollector:
                 try:
                     self._stats = dict(self.basket.stats())
                 except Exception as exc:
-                    log.warning("cannot read task counts from %s: %s", self.basket.url, exc)
+                    log.warning("cannot read task counts from %s: %s",
+                                redact_url(self.basket.url), exc)
                     self._stats = None
                 self._read_at = self._clock()
             return self._stats

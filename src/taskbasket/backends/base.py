@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from taskbasket.redaction import redact_url as redact_url  # its old home: still importable
 from taskbasket.task import FINAL_STATES, State, TaskRef
 
 # --------------------------------------------------------------------------- parameters
@@ -230,24 +231,6 @@ def lease_expired_error(attempts: int, max_attempts: int) -> str:
         f"lease expired on attempt {attempts} of {max_attempts}: the worker died or "
         "stalled without heartbeats; the task was requeued"
     )
-
-
-def redact_url(url: str) -> str:
-    """The URL for messages and pages: any password (user info or query) shown as ***."""
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    userinfo, at, hostinfo = netloc.rpartition("@")
-    if not (at and ":" in userinfo) and "password" not in parts.query:
-        return url  # nothing to hide (urlunsplit would also turn sqlite:/// into sqlite:/)
-    if at and ":" in userinfo:
-        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostinfo}"
-    query = parts.query
-    if "password" in query:
-        query = urlencode([(k, "***" if "password" in k else v)
-                           for k, v in parse_qsl(query, keep_blank_values=True)], safe="*")
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def stored_state(task_id: str, value: str) -> State:

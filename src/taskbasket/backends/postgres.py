@@ -63,6 +63,7 @@ from taskbasket.backends.base import (
 )
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.ids import new_token
+from taskbasket.redaction import redact_text
 from taskbasket.task import FINAL_STATES, State, TaskRef
 
 Connection = psycopg.Connection[TupleRow]
@@ -484,7 +485,8 @@ class PostgresBackend(BackendBase):
             params = conninfo_to_dict(self.conninfo)
         except psycopg.ProgrammingError as exc:
             raise ConfigurationError(
-                f"PostgreSQL URL {redact_url(url)!r} is not valid: {str(exc).strip()}"
+                f"PostgreSQL URL {redact_url(url)!r} is not valid: "
+                f"{redact_text(str(exc).strip(), url)}"  # libpq may quote the password
             ) from None
         self._params = params
         self.connect_kwargs: dict[str, Any] = {"autocommit": True}
