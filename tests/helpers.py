@@ -72,8 +72,10 @@ class WorkerProcess:
     def __init__(
         self, url: str, effects: Path, *args: str, app: str = "tests.apps.crashapp:basket"
     ) -> None:
+        # this checkout's code (src/), not the one installed in the venv
         env = dict(os.environ, TASKBASKET_URL=url, TB_EFFECTS=str(effects),
-                   PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+                   PYTHONPATH=os.pathsep.join((str(ROOT / "src"), str(ROOT))),
+                   PYTHONUNBUFFERED="1")
         self.log_path = effects.parent / f"worker-{os.urandom(3).hex()}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
