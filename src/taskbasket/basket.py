@@ -25,7 +25,7 @@ from taskbasket.events import EnqueueMiddleware, Event, EventKind, Hook, Hooks, 
 from taskbasket.ids import new_task_ids
 from taskbasket.redaction import redact_url, remember_secrets
 from taskbasket.retry import BackoffPolicy, as_policy
-from taskbasket.task import FINAL_STATES, State, Task, TaskRef
+from taskbasket.task import FINAL_STATES, CorruptTask, State, Task, TaskList, TaskRef
 from taskbasket.validation import (
     check_max_attempts,
     check_name,
@@ -411,8 +411,17 @@ class Basket:
         )
 
     def get(self, task_id: str) -> Task | None:
-        """The task with this id, or None if there is none (any more)."""
+        """The task with this id, or None if there is none (any more).
+
+        StoreCorruptedError, naming the task and what is wrong, if its row cannot be read.
+        """
         stored = self.backend.tasks_get(str(task_id))
+        if isinstance(stored, CorruptTask):
+            raise StoreCorruptedError(
+                f"task {stored.id} is corrupt in the store: {stored.reason}. It was not "
+                "written by taskbasket (or was changed since): fix its row, or delete it "
+                f"(taskbasket delete {stored.id})"
+            )
         return None if stored is None else self._to_task(stored)
 
     def list(
@@ -423,14 +432,22 @@ class Basket:
         name: NamesArg = None,
         limit: int = 50,
         before: str | None = None,
-    ) -> list[Task]:
-        """Tasks newest first; pass the last id seen as ``before`` for the next page."""
+    ) -> TaskList:
+        """Tasks newest first; pass ``.last_id`` of a page as ``before`` for the next one.
+
+        Stored tasks that cannot be read are left out of the list and kept in its
+        ``corrupt`` attribute (id and reason), so one corrupt row never hides the others.
+        """
         if limit < 1:
             raise ConfigurationError(f"limit must be >= 1, got {limit}")
         stored = self.backend.tasks_list(
             ListParams(self._filter(None, state, queue, name), limit=limit, before_id=before)
         )
-        return [self._to_task(s) for s in stored]
+        return TaskList(
+            [self._to_task(s) for s in stored if not isinstance(s, CorruptTask)],
+            [s for s in stored if isinstance(s, CorruptTask)],
+            stored[-1].id if stored else None,
+        )
 
     def count(
         self, state: StateArg = None, *, queue: NamesArg = None, name: NamesArg = None
@@ -456,7 +473,7 @@ class Basket:
         )
         result: dict[str, int] = {}
         for task in waiting:
-            if task.name not in self.registry:
+            if not isinstance(task, CorruptTask) and task.name not in self.registry:
                 result[task.name] = result.get(task.name, 0) + 1
         return result
 
@@ -496,15 +513,16 @@ class Basket:
         # with cancelled hooks: find the tasks first, so each hook learns which one
         open_states = [s for s in State if s not in FINAL_STATES]
         states = [s for s in (selection.states or open_states) if s in open_states]
-        candidates = self.backend.tasks_list(ListParams(
+        candidates = [t for t in self.backend.tasks_list(ListParams(
             TaskFilter(selection.ids, states, selection.queues, selection.names),
-            limit=1_000_000))
+            limit=1_000_000)) if not isinstance(t, CorruptTask)]
         if not candidates:
             return 0
         count = self.backend.tasks_cancel(TaskFilter(ids=[t.id for t in candidates]))
         for task in candidates:
             current = self.backend.tasks_get(task.id) if count < len(candidates) else None
-            if current is None or current.state is State.CANCELLED:
+            if current is None or (
+                    not isinstance(current, CorruptTask) and current.state is State.CANCELLED):
                 self.hooks.emit(Event(EventKind.CANCELLED, task.id, task.name, task.queue,
                                       task.attempts, task.max_attempts))
         return count

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from taskbasket.basket import Basket
@@ -297,6 +298,9 @@ def list_tasks(
     basket = ctx.basket()
     tasks = basket.list(list(states) or None, queue=_split(queues), name=_split(names),
                         limit=limit, before=before)
+    for bad in tasks.corrupt:  # shown apart, so one corrupt row never hides the others
+        err_console.print(f"[red]corrupt task[/] {escape(bad.id)}: {escape(bad.reason)}",
+                          highlight=False)
     if ctx.as_json:
         emit_json([task_dict(t) for t in tasks])
         return
@@ -312,8 +316,8 @@ def list_tasks(
                       f"{t.attempts}/{t.max_attempts}", _when(t.created_at), _when(t.run_at),
                       error[0][:60])
     console.print(table)
-    if len(tasks) == limit:
-        console.print(f"[dim]more: taskbasket ls --before {tasks[-1].id}[/]")
+    if len(tasks) + len(tasks.corrupt) == limit:
+        console.print(f"[dim]more: taskbasket ls --before {tasks.last_id}[/]")
 
 
 @main.command()

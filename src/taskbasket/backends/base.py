@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from taskbasket.redaction import redact_url as redact_url  # its old home: still importable
-from taskbasket.task import FINAL_STATES, State, TaskRef
+from taskbasket.task import FINAL_STATES, CorruptTask, State, TaskRef
 
 # --------------------------------------------------------------------------- parameters
 
@@ -314,9 +314,13 @@ class Backend(Protocol):
         ...
 
     # inspection and operators
-    def tasks_get(self, task_id: str) -> StoredTask | None: ...
+    def tasks_get(self, task_id: str) -> StoredTask | CorruptTask | None:
+        """The task, or a CorruptTask if its row cannot be read (see ``backends/rows``)."""
+        ...
 
-    def tasks_list(self, params: ListParams) -> list[StoredTask]: ...
+    def tasks_list(self, params: ListParams) -> Sequence[StoredTask | CorruptTask]:
+        """A page of tasks; a row that cannot be read is a CorruptTask in its place."""
+        ...
 
     def tasks_count(self, task_filter: TaskFilter) -> int: ...
 
