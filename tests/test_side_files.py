@@ -55,6 +55,21 @@ def test_a_loose_wakeup_folder_of_ours_is_tightened(sqlite_url: str, open_umask:
         basket.close()
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a folder away")
+def test_another_users_wakeup_folder_is_left_alone(sqlite_url: str) -> None:
+    from taskbasket.backends.base import PollingListener
+
+    folder = urlsplit(sqlite_url).path[1:] + ".wake"
+    os.mkdir(folder, 0o755)
+    os.chown(folder, 54321, 54321)
+    basket = Basket(sqlite_url)
+    try:
+        assert isinstance(basket.backend.listener(None), PollingListener)  # it polls
+        assert _mode(folder) == 0o755 and os.listdir(folder) == []
+    finally:
+        basket.close()
+
+
 def test_a_symlinked_wakeup_folder_is_refused(sqlite_url: str, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

@@ -17,6 +17,8 @@ import pytest
 from taskbasket import Basket, StoreCorruptedError
 from tests.helpers import ROOT
 
+pytestmark = pytest.mark.needs("task_records")  # rows to corrupt: the stores
+
 # (store, kind) -> what another program wrote; "claimable" rows are queued and would be
 # claimed first, so today they break the claim of every batch that includes them
 CORRUPTIONS: dict[str, dict[str, list[str]]] = {

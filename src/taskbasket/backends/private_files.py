@@ -6,8 +6,8 @@ transports' ``.offset`` ledger and ``.dead`` letters. They often live in shared 
 (``/tmp``), where another user could plant a symbolic link that makes taskbasket write,
 truncate or bind where that user chose, or read what the umask left open. So folders are
 created with mode 0700 and files with 0600 whatever the umask, an existing folder of ours
-is tightened to 0700, and a symbolic link (or another user's folder) is refused with an
-error that names the path and the fix.
+is tightened to 0700 (another user's is left alone), and a symbolic link is refused with
+an error that names the path and the fix.
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ def refuse_symlink(path: str) -> None:
 def private_directory(path: str) -> None:
     """Make ``path`` a folder of this user with mode 0700: create it so, or tighten it.
 
-    Raises ConfigurationError for a symbolic link, something that is not a folder, or a
-    folder of another user; OSError when the folder cannot be made (read-only disk).
+    Raises ConfigurationError for a symbolic link or something that is not a folder;
+    PermissionError for a folder of another user; OSError when it cannot be made.
     """
     with contextlib.suppress(FileExistsError):
         os.mkdir(path, DIRECTORY_MODE)
@@ -62,8 +62,9 @@ def private_directory(path: str) -> None:
         raise
     try:
         info = os.fstat(fd)
-        if info.st_uid != os.geteuid():
-            raise _refused(path, f"a folder of another user (uid {info.st_uid})")
+        if info.st_uid != os.geteuid():  # theirs to keep: the caller works without it
+            raise PermissionError(errno.EPERM, f"a folder of another user (uid "
+                                  f"{info.st_uid}); taskbasket leaves it alone", path)
         if stat.S_IMODE(info.st_mode) != DIRECTORY_MODE:
             os.fchmod(fd, DIRECTORY_MODE)
     finally:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import select
 import socket
 import threading
 
 from taskbasket.backends.private_files import is_symlink, private_directory
+
+log = logging.getLogger("taskbasket.worker")
 
 
 class WakeupDirectory:
@@ -70,7 +73,8 @@ class WakeupDirectory:
         try:
             private_directory(self.path)
             return WakeupListener(self.path)
-        except OSError:
+        except OSError as exc:
+            log.warning("no wake-ups from %s (%s): this worker polls", self.path, exc)
             return None
 
     def close(self) -> None:
