@@ -2,7 +2,7 @@
 transports that are not stores (RabbitMQ, NATS JetStream, ``file://``).
 
 A test that needs what some backends cannot do says so with
-``@pytest.mark.needs("flag", ...)``, naming fields of
+``@pytest.mark.needs("flag", ...)``, naming fields or derived flags (``task_records``) of
 :class:`~taskbasket.backends.base.Capabilities` (``@pytest.mark.lacks(...)`` for a test
 of backends without one); where it does not apply it is skipped with a reason naming the
 backend and the capability, so ``pytest -ra`` lists every such skip instead of the test
@@ -31,12 +31,13 @@ def capabilities_of(name: str) -> Capabilities:
 
 
 def _flags(node: pytest.Item, marker_name: str) -> list[str]:
-    fields = {f.name for f in dataclasses.fields(Capabilities)}
+    fields = {f.name for f in dataclasses.fields(Capabilities)} | {  # and derived flags
+        name for name, value in vars(Capabilities).items() if isinstance(value, property)}
     flags = [flag for marker in node.iter_markers(marker_name) for flag in marker.args]
     for flag in flags:
         if flag not in fields:
             raise pytest.UsageError(
-                f"{node.nodeid}: {marker_name}({flag!r}) is not a Capabilities field; use "
+                f"{node.nodeid}: {marker_name}({flag!r}) is not a Capabilities flag; use "
                 f"one of {', '.join(sorted(fields))}")
     return flags
 

@@ -178,7 +178,7 @@ class TaskMessage:
         try:
             fields = json.loads(data)
             return cls(**fields)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, RecursionError) as exc:  # (nested too deeply)
             raise StoreCorruptedError(
                 f"a message in {where} is not a taskbasket task ({exc}); it was moved to the "
                 "dead-letter queue. Publish only taskbasket tasks to taskbasket's queues"
