@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from taskbasket import Basket, ConfigurationError, Event, Fail, State
-from taskbasket.backends.base import Lease, MaintainParams, Outcome, OutcomeKind
+from taskbasket.backends.base import Lease, Outcome, OutcomeKind
+from taskbasket.maintenance.rescuer import Rescuer
 from tests.conformance.test_enqueue import claim
 from tests.helpers import wait_for
 
@@ -15,6 +16,7 @@ def _success(lease: Lease) -> Outcome:
     return Outcome(lease, OutcomeKind.SUCCEEDED, delete_on_success=True)
 
 
+@pytest.mark.needs("task_records")
 def test_a_success_deletes_the_task_in_a_mixed_batch(basket: Basket) -> None:
     @basket.task(max_attempts=5)
     def job(n: int) -> None: ...
@@ -37,13 +39,15 @@ def test_a_success_deletes_the_task_in_a_mixed_batch(basket: Basket) -> None:
     assert (counts[State.SUCCEEDED], counts[State.RUNNING], counts[State.FAILED]) == (1, 0, 1)
 
 
+@pytest.mark.needs("task_records", "lease_expiry")
 def test_a_stale_success_deletes_nothing(basket: Basket) -> None:
     @basket.task(max_attempts=3)
     def job() -> None: ...
 
     ref = job.enqueue()
     [first] = claim(basket, lease=0.3)
-    wait_for(lambda: basket.backend.maintain(MaintainParams()).rescued, 10, "lease to expire")
+    rescuer = Rescuer(basket.backend)
+    wait_for(lambda: rescuer.run_once().requeued, 10, "the lease to expire and be rescued")
     [second] = claim(basket, lease=30)
     # the first holder comes back from a pause with a success: it is refused
     assert basket.backend.tasks_finish([_success(first.lease)]) == [False]
@@ -59,6 +63,7 @@ def test_a_stale_success_deletes_nothing(basket: Basket) -> None:
     assert basket.get(other.id).state == "cancelled"  # type: ignore[union-attr]
 
 
+@pytest.mark.needs("task_records", "unique_keys")
 def test_a_deleted_task_frees_its_unique_key(basket: Basket) -> None:
     @basket.task
     def job() -> None: ...
@@ -71,6 +76,7 @@ def test_a_deleted_task_frees_its_unique_key(basket: Basket) -> None:
     assert again.created and again.id != ref.id
 
 
+@pytest.mark.needs("task_records")
 def test_the_worker_deletes_succeeded_tasks_and_keeps_failed_ones(basket: Basket) -> None:
     seen: list[str] = []
 
