@@ -20,7 +20,7 @@ from taskbasket.errors import (
 from taskbasket.events import Event, EventKind
 from taskbasket.pool import Pool, PoolStatus
 from taskbasket.retry import BackoffPolicy, ConstantBackoff, ExponentialBackoff
-from taskbasket.task import FINAL_STATES, State, Task, TaskRef
+from taskbasket.task import FINAL_STATES, CorruptTask, State, Task, TaskList, TaskRef
 from taskbasket.worker import Worker
 
 try:
@@ -38,6 +38,7 @@ __all__ = [
     "Capabilities",
     "ConfigurationError",
     "ConstantBackoff",
+    "CorruptTask",
     "Event",
     "EventKind",
     "ExponentialBackoff",
@@ -50,6 +51,7 @@ __all__ = [
     "Task",
     "TaskContext",
     "TaskDefinition",
+    "TaskList",
     "TaskRef",
     "TaskTimeout",
     "TaskbasketError",

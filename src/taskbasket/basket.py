@@ -31,8 +31,17 @@ from taskbasket.errors import ConfigurationError, StoreCorruptedError, UnknownTa
 from taskbasket.events import EnqueueMiddleware, Event, EventKind, Hook, Hooks, Middleware
 from taskbasket.ids import canonical_task_id, new_task_ids
 from taskbasket.maintenance.pruner import DEFAULT_RETENTION, RetentionArg, parse_retention
+from taskbasket.redaction import redact_url, remember_secrets
 from taskbasket.retry import BackoffPolicy, as_policy
-from taskbasket.task import FINAL_STATES, PENDING_STATES, State, Task, TaskRef
+from taskbasket.task import (
+    FINAL_STATES,
+    PENDING_STATES,
+    CorruptTask,
+    State,
+    Task,
+    TaskList,
+    TaskRef,
+)
 from taskbasket.validation import (
     MAX_DELAY,
     check_delay,
@@ -80,6 +89,17 @@ def _names(value: NamesArg) -> list[str] | None:
     return [value] if isinstance(value, str) else list(value)
 
 
+def _readable(stored: StoredTask | CorruptTask) -> StoredTask:
+    """The stored task, or StoreCorruptedError naming it and what is wrong with its row."""
+    if isinstance(stored, CorruptTask):
+        raise StoreCorruptedError(
+            f"task {stored.id} is corrupt in the store: {stored.reason}. It was not "
+            "written by taskbasket (or was changed since): fix its row, or delete it "
+            f"(taskbasket delete {stored.id})"
+        )
+    return stored
+
+
 class Basket:
     """The client of one store: a registry of tasks plus enqueue and inspection.
 
@@ -107,6 +127,8 @@ class Basket:
         if url is None:
             url = backend.url if backend else os.environ.get("TASKBASKET_URL") or DEFAULT_URL
         self.url = url
+        if isinstance(url, str):
+            remember_secrets(url)  # so that no error or log line of this process shows them
         self.default_queue = check_name("queue", default_queue)
         if max_payload_bytes < 1:
             raise ConfigurationError("max_payload_bytes must be >= 1")
@@ -129,7 +151,7 @@ class Basket:
                 open_backend(self.url)  # raises the error that lists supported schemes
 
     def __repr__(self) -> str:
-        return f"<Basket {self.url!r} tasks={len(self.registry)}>"
+        return f"<Basket {redact_url(self.url)!r} tasks={len(self.registry)}>"
 
     @property
     def backend(self) -> Backend:
@@ -480,13 +502,14 @@ class Basket:
 
         ``with_arguments=False`` leaves ``args`` and ``kwargs`` empty and does not read
         them from the store: a cheap look at a task's state, whatever its arguments' size.
+        StoreCorruptedError, naming the task and what is wrong, if its row cannot be read.
         """
         if with_arguments:
             stored = self.backend.tasks_get(str(task_id))
-            return None if stored is None else self._to_task(stored)
+            return None if stored is None else self._to_task(_readable(stored))
         found = self.backend.tasks_list(
             ListParams(TaskFilter(ids=[str(task_id)]), limit=1, with_payload=False))
-        return self._to_task(found[0], with_arguments=False) if found else None
+        return self._to_task(_readable(found[0]), with_arguments=False) if found else None
 
     def list(
         self,
@@ -497,9 +520,11 @@ class Basket:
         limit: int = 50,
         before: str | None = None,
         with_arguments: bool = True,
-    ) -> list[Task]:
-        """Tasks newest first; pass the last id seen as ``before`` for the next page.
+    ) -> TaskList:
+        """Tasks newest first; pass ``.last_id`` of a page as ``before`` for the next one.
 
+        Stored tasks that cannot be read are left out of the list and kept in its
+        ``corrupt`` attribute (id and reason), so one corrupt row never hides the others.
         ``with_arguments=False`` leaves every task's ``args`` and ``kwargs`` empty and
         does not read them from the store, for listings that do not show them.
         ``before`` must be a task id (a UUID); anything else is a ConfigurationError, on
@@ -513,7 +538,11 @@ class Basket:
             ListParams(self._filter(None, state, queue, name), limit=limit, before_id=before,
                        with_payload=with_arguments)
         )
-        return [self._to_task(s, with_arguments) for s in stored]
+        return TaskList(
+            [self._to_task(s, with_arguments) for s in stored if not isinstance(s, CorruptTask)],
+            [s for s in stored if isinstance(s, CorruptTask)],
+            stored[-1].id if stored else None,
+        )
 
     def count(
         self, state: StateArg = None, *, queue: NamesArg = None, name: NamesArg = None
@@ -539,7 +568,7 @@ class Basket:
 
         Over all queues this is a grouped count (no task is read); for given ``queues`` it
         counts among the newest ``limit`` waiting tasks of those queues, read without
-        their arguments.
+        their arguments (a corrupt one, whose name cannot be trusted, is not counted).
         """
         if queues is None:
             waiting = self.backend.tasks_count_by_name(CountByNameParams(sorted(PENDING_STATES)))
@@ -549,7 +578,8 @@ class Basket:
                 TaskFilter(states=sorted(PENDING_STATES), queues=queues), limit=limit,
                 with_payload=False,
             )):
-                waiting[task.name] = waiting.get(task.name, 0) + 1
+                if not isinstance(task, CorruptTask):
+                    waiting[task.name] = waiting.get(task.name, 0) + 1
         return {name: count for name, count in waiting.items()
                 if count and name not in self.registry}
 
@@ -589,15 +619,16 @@ class Basket:
         # with cancelled hooks: find the tasks first, so each hook learns which one
         open_states = [s for s in State if s not in FINAL_STATES]
         states = [s for s in (selection.states or open_states) if s in open_states]
-        candidates = self.backend.tasks_list(ListParams(
+        candidates = [t for t in self.backend.tasks_list(ListParams(
             TaskFilter(selection.ids, states, selection.queues, selection.names),
-            limit=1_000_000))
+            limit=1_000_000)) if not isinstance(t, CorruptTask)]
         if not candidates:
             return 0
         count = self.backend.tasks_cancel(TaskFilter(ids=[t.id for t in candidates]))
         for task in candidates:
             current = self.backend.tasks_get(task.id) if count < len(candidates) else None
-            if current is None or current.state is State.CANCELLED:
+            if current is None or (
+                    not isinstance(current, CorruptTask) and current.state is State.CANCELLED):
                 self.hooks.emit(Event(EventKind.CANCELLED, task.id, task.name, task.queue,
                                       task.attempts, task.max_attempts))
         return count

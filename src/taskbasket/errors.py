@@ -6,7 +6,16 @@ from datetime import datetime
 
 
 class TaskbasketError(Exception):
-    """Base class of every error taskbasket raises on its own account."""
+    """Base class of every error taskbasket raises on its own account.
+
+    Its text never shows a secret: URLs in it are redacted, and so are the passwords and
+    tokens of every URL this process opened (a driver's error may echo them).
+    """
+
+    def __init__(self, *args: object) -> None:
+        from taskbasket.redaction import redact_text
+
+        super().__init__(*(redact_text(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class ConfigurationError(TaskbasketError, ValueError):

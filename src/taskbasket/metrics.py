@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from taskbasket.backends.base import redact_url
 from taskbasket.errors import ConfigurationError
+from taskbasket.redaction import redact_text, redact_url
 from taskbasket.task import State
 
 if TYPE_CHECKING:
@@ -82,9 +82,9 @@ class StoreCollector:
                 try:
                     self._stats = dict(self.basket.stats())
                 except Exception as exc:
-                    url = self.basket.url
+                    url = self.basket.url  # the error may quote it, or its password
                     log.warning("cannot read task counts from %s: %s", redact_url(url),
-                                str(exc).replace(url, redact_url(url)))
+                                redact_text(str(exc), url))
                     self._stats = None
                 self._read_at = self._clock()
             return self._stats

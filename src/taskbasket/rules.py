@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from taskbasket.backends.base import ExpiredLease, LeaseRescue, Outcome, OutcomeKind, RescueKind
 
 __all__ = [
-    "BusAction", "BusStep", "LostDelivery", "bus_action", "expired_lease_fails",
-    "lease_expired_error", "rescue_decision",
+    "BusAction", "BusStep", "LostDelivery", "bus_action", "corrupt_lease_error",
+    "expired_lease_fails", "lease_expired_error", "rescue_decision",
 ]
 
 
@@ -42,10 +42,20 @@ def lease_expired_error(attempts: int, max_attempts: int) -> str:
     )
 
 
+def corrupt_lease_error(expired: ExpiredLease) -> str:
+    """The error recorded for an expired lease of a corrupt row: it is failed, not run."""
+    return (f"StoreCorruptedError: task {expired.id} is corrupt in the store "
+            f"({expired.corrupt}); its lease expired and it was failed instead of run "
+            "again. Fix its row and retry it, or delete it")
+
+
 def rescue_decision(expired: ExpiredLease, backoff: float = 0.0) -> LeaseRescue:
     """Fail or requeue one expired lease. A requeued task waits ``backoff`` seconds (the
     task's retry backoff, as after an exception), except after a claim that counted no
-    attempt (the relay's), which is requeued due now."""
+    attempt (the relay's), which is requeued due now. A lease of a corrupt row
+    (``expired.corrupt``) fails with the reason: its counts cannot be trusted."""
+    if expired.corrupt is not None:
+        return LeaseRescue(expired.lease, RescueKind.FAIL, corrupt_lease_error(expired))
     error = lease_expired_error(expired.attempts, expired.max_attempts)
     if expired_lease_fails(expired.attempts, expired.max_attempts):
         return LeaseRescue(expired.lease, RescueKind.FAIL, error)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -84,6 +85,33 @@ class Task:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["state"] = self.state.value
         return data
+
+
+@dataclass(frozen=True, slots=True)
+class CorruptTask:
+    """A stored task that taskbasket cannot read: its id and what is wrong with it.
+
+    Listings show it instead of failing as a whole; claims fail it at once (its error
+    says why), and ``basket.delete(id)`` removes it.
+    """
+
+    id: str
+    reason: str
+
+
+class TaskList(list[Task]):
+    """A page of tasks, newest first: a list of the tasks that could be read.
+
+    ``corrupt`` holds the page's stored tasks that could not be read (see
+    :class:`CorruptTask`), and ``last_id`` the id of the page's last row, readable or not:
+    the cursor for the next page.
+    """
+
+    def __init__(self, tasks: Iterable[Task] = (), corrupt: Iterable[CorruptTask] = (),
+                 last_id: str | None = None) -> None:
+        super().__init__(tasks)
+        self.corrupt = list(corrupt)
+        self.last_id = last_id
 
 
 @dataclass(frozen=True, slots=True)

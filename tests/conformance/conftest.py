@@ -37,7 +37,7 @@ def _flags(node: pytest.Item, marker_name: str) -> list[str]:
     for flag in flags:
         if flag not in fields:
             raise pytest.UsageError(
-                f"{node.nodeid}: {marker_name}({flag!r}) is not a Capabilities field; use "
+                f"{node.nodeid}: {marker_name}({flag!r}) is not a Capabilities flag; use "
                 f"one of {', '.join(sorted(fields))}")
     return flags
 

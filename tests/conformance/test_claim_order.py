@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from taskbasket import Basket, ConfigurationError
+from taskbasket import Basket, ConfigurationError, UnsupportedOperationError
 from taskbasket.backends.base import (
     ClaimedTask,
     ClaimOrder,
@@ -36,6 +36,7 @@ def ids(tasks: list[ClaimedTask]) -> list[str]:
     return [task.id for task in tasks]
 
 
+@pytest.mark.needs("created_order", "task_records")
 def test_created_order_takes_the_oldest_enqueued_first(basket: Basket) -> None:
     @basket.task(queue="a")
     def first(n: int) -> None: ...
@@ -58,6 +59,7 @@ def test_created_order_takes_the_oldest_enqueued_first(basket: Basket) -> None:
     assert basket.get(later.id).state == "scheduled"  # type: ignore[union-attr]
 
 
+@pytest.mark.needs("created_order", "task_records")
 def test_created_order_keeps_a_retried_task_in_its_place(basket: Basket) -> None:
     @basket.task(queue="a")
     def job(n: int) -> None: ...
@@ -77,6 +79,7 @@ def test_created_order_keeps_a_retried_task_in_its_place(basket: Basket) -> None
     assert ids(claim(basket, 10)) == [elsewhere.id, newer[1]]
 
 
+@pytest.mark.needs("priority")
 def test_the_default_order_is_still_priority(basket: Basket) -> None:
     @basket.task
     def job(n: int) -> None: ...
@@ -94,7 +97,11 @@ def test_worker_order_must_be_known(basket: Basket) -> None:
     with pytest.raises(ConfigurationError, match="order 'oldest' is unknown; choose "
                        "'priority'"):
         basket.worker(order="oldest")
-    assert basket.worker(order="created").order is ClaimOrder.CREATED
+    if basket.backend.capabilities.created_order:
+        assert basket.worker(order="created").order is ClaimOrder.CREATED
+    else:  # refused, naming the backends that can
+        with pytest.raises(UnsupportedOperationError, match="order='priority'"):
+            basket.worker(order="created")
 
 
 @pytest.fixture
@@ -107,6 +114,7 @@ def producer(store_url: str) -> Iterator[Basket]:
     basket.close()
 
 
+@pytest.mark.needs("created_order")
 def test_taskbasket_worker_order_created_runs_in_enqueue_order(
     producer: Basket, store_url: str, tmp_path: Path
 ) -> None:

@@ -18,6 +18,7 @@ def _success(lease: Lease) -> Outcome:
     return Outcome(lease, OutcomeKind.SUCCEEDED, delete_on_success=True)
 
 
+@pytest.mark.needs("task_records")
 def test_a_success_deletes_the_task_in_a_mixed_batch(basket: Basket) -> None:
     @basket.task(max_attempts=5)
     def job(n: int) -> None: ...
@@ -40,6 +41,7 @@ def test_a_success_deletes_the_task_in_a_mixed_batch(basket: Basket) -> None:
     assert (counts[State.SUCCEEDED], counts[State.RUNNING], counts[State.FAILED]) == (1, 0, 1)
 
 
+@pytest.mark.needs("task_records", "lease_expiry")
 def test_a_stale_success_deletes_nothing(basket: Basket) -> None:
     @basket.task(max_attempts=3)
     def job() -> None: ...
@@ -62,6 +64,7 @@ def test_a_stale_success_deletes_nothing(basket: Basket) -> None:
     assert basket.get(other.id).state == "cancelled"  # type: ignore[union-attr]
 
 
+@pytest.mark.needs("task_records", "unique_keys")
 def test_a_deleted_task_frees_its_unique_key(basket: Basket) -> None:
     @basket.task
     def job() -> None: ...
@@ -74,6 +77,7 @@ def test_a_deleted_task_frees_its_unique_key(basket: Basket) -> None:
     assert again.created and again.id != ref.id
 
 
+@pytest.mark.needs("task_records")
 def test_the_worker_deletes_succeeded_tasks_and_keeps_failed_ones(basket: Basket) -> None:
     seen: list[str] = []
 

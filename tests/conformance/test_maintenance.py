@@ -28,8 +28,8 @@ from taskbasket.backends.base import (
 from tests.conformance.test_enqueue import claim
 from tests.helpers import wait_for
 
-# the core's rescuer, stager and pruner act on stored leases and rows
-pytestmark = pytest.mark.needs("lease_expiry")
+# the store operations of the core's maintenance; a bus redelivers and drops on its own
+pytestmark = pytest.mark.needs("lease_expiry", "task_records")
 
 SHORT = 0.05
 

@@ -6,8 +6,9 @@ import importlib
 from typing import Any
 from urllib.parse import urlsplit
 
-from taskbasket.backends.base import Backend, redact_url
+from taskbasket.backends.base import Backend
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
+from taskbasket.redaction import redact_url, remember_secrets
 
 # scheme -> (module, class, the extra that installs its driver)
 BACKENDS: dict[str, tuple[str, str, str | None]] = {
@@ -35,11 +36,15 @@ URL_PRECEDENCE = (
 
 
 def open_backend_check(url: str) -> str:
-    """The scheme of ``url`` if taskbasket has a store for it; else a ConfigurationError."""
+    """The scheme of ``url`` if taskbasket has a store for it; else a ConfigurationError.
+
+    Its secrets are remembered, so that no error or log line of this process shows them.
+    """
     if not isinstance(url, str) or not url.strip():
         raise ConfigurationError(
             f"store URL must be a non-empty string like {DEFAULT_URL!r}, got {url!r}"
         )
+    remember_secrets(url)
     scheme = urlsplit(url).scheme.lower()
     if "+" in scheme:  # postgresql+psycopg://, mysql+pymysql:// as SQLAlchemy writes them
         scheme = scheme.split("+", 1)[0]

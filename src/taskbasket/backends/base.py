@@ -21,7 +21,8 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from taskbasket.errors import BackendUnavailableError
-from taskbasket.task import State, TaskRef
+from taskbasket.redaction import redact_url as redact_url  # its old home: still importable
+from taskbasket.task import CorruptTask, State, TaskRef
 
 # --------------------------------------------------------------------------- parameters
 
@@ -189,7 +190,12 @@ class LeasesExpiredParams:
 
 @dataclass(frozen=True, slots=True)
 class ExpiredLease:
-    """A running task whose lease ran out: what the core needs to decide its fate."""
+    """A running task whose lease ran out: what the core needs to decide its fate.
+
+    ``corrupt`` is what is wrong with its stored row, if the store found it unsound (see
+    ``backends/rows.expired_lease``): the core then fails it with that reason, whatever
+    its counts say, so one bad row never stalls the rescue of the others.
+    """
 
     id: str
     lease_token: str
@@ -197,6 +203,7 @@ class ExpiredLease:
     queue: str
     attempts: int
     max_attempts: int
+    corrupt: str | None = None
 
     @property
     def lease(self) -> Lease:
@@ -344,24 +351,6 @@ class Capabilities:
         return self.kind is BackendKind.BUS
 
 
-def redact_url(url: str) -> str:
-    """The URL for messages and pages: any password (user info or query) shown as ***."""
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    userinfo, at, hostinfo = netloc.rpartition("@")
-    if not (at and ":" in userinfo) and "password" not in parts.query:
-        return url  # nothing to hide (urlunsplit would also turn sqlite:/// into sqlite:/)
-    if at and ":" in userinfo:
-        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostinfo}"
-    query = parts.query
-    if "password" in query:
-        query = urlencode([(k, "***" if "password" in k else v)
-                           for k, v in parse_qsl(query, keep_blank_values=True)], safe="*")
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
-
-
 def stored_state(task_id: str, value: str) -> State:
     """A stored state, or a StoreCorruptedError naming the task and the bad value."""
     from taskbasket.errors import StoreCorruptedError
@@ -448,9 +437,13 @@ class Backend(Protocol):
         ...
 
     # inspection and operators
-    def tasks_get(self, task_id: str) -> StoredTask | None: ...
+    def tasks_get(self, task_id: str) -> StoredTask | CorruptTask | None:
+        """The task, or a CorruptTask if its row cannot be read (see ``backends/rows``)."""
+        ...
 
-    def tasks_list(self, params: ListParams) -> list[StoredTask]: ...
+    def tasks_list(self, params: ListParams) -> Sequence[StoredTask | CorruptTask]:
+        """A page of tasks; a row that cannot be read is a CorruptTask in its place."""
+        ...
 
     def tasks_count(self, task_filter: TaskFilter) -> int: ...
 
@@ -549,17 +542,19 @@ class BackendBase:
     ) -> list[TaskRef]:
         return await asyncio.to_thread(self.tasks_insert, tasks, connection)
 
-    def tasks_list(self, params: ListParams) -> list[StoredTask]:
+    def tasks_list(self, params: ListParams) -> Sequence[StoredTask | CorruptTask]:
         raise NotImplementedError
 
     def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:
-        """Counted from a listing without payloads, for stores with no grouped count."""
+        """Counted from a listing without payloads, for stores with no grouped count; a
+        corrupt task (no name to trust) is not counted."""
         rows = self.tasks_list(ListParams(TaskFilter(states=list(params.states)),
                                           limit=COUNT_BY_NAME_FALLBACK_ROWS,
                                           with_payload=False))
         counts: dict[str, int] = {}
         for row in rows:
-            counts[row.name] = counts.get(row.name, 0) + 1
+            if not isinstance(row, CorruptTask):
+                counts[row.name] = counts.get(row.name, 0) + 1
         return counts
 
 

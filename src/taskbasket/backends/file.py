@@ -16,12 +16,16 @@ and id of each line read and not finished. The next worker skips finished lines 
 the others again, counting the attempt a killed worker lost (a poison task ends dead).
 ``stdin://`` cannot read a line twice: a graceful stop writes what it read and did not
 finish to the dead-letter file, with a note; a killed stdin worker loses it.
+
+The side files (``.offset``, the dead letters) are created with mode 0600 and never opened
+through a symbolic link (see ``private_files``); the task file itself is the user's choice.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import heapq
 import itertools
@@ -53,6 +57,7 @@ from taskbasket.backends.base import (
 )
 from taskbasket.backends.bus.base import DEFAULT_QUEUE, BusBackendBase, unsupported
 from taskbasket.backends.bus.message import TaskMessage, corrupt_message
+from taskbasket.backends.private_files import open_private_file, refuse_symlink
 from taskbasket.codec import encode_arguments
 from taskbasket.errors import ConfigurationError, StoreCorruptedError
 from taskbasket.ids import new_task_id, new_token
@@ -112,10 +117,12 @@ def parse_line(line: bytes, now: float) -> TaskMessage:
     return message
 
 
-def append_lines(path: str, messages: Sequence[TaskMessage]) -> None:
+def append_lines(path: str, messages: Sequence[TaskMessage], private: bool = False) -> None:
     """Append one JSON line per message to ``path`` in one write under an exclusive
-    ``flock``, so that concurrent writers never interleave their lines."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    ``flock``, so that concurrent writers never interleave their lines. A ``private`` file
+    (a side file: the dead letters) is made 0600 and never opened through a link."""
+    flags = os.O_WRONLY | os.O_APPEND
+    fd = open_private_file(path, flags) if private else os.open(path, flags | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         _write_all(fd, b"".join(m.encode() + b"\n" for m in messages))
@@ -196,6 +203,7 @@ class LineBackend(BusBackendBase):
 
     def _ensure_open(self) -> None:
         if not self._opened:
+            refuse_symlink(self.dead_path)  # as the worker starts, not at its first failure
             self._open()
             self._opened = True
 
@@ -260,8 +268,11 @@ class LineBackend(BusBackendBase):
         try:
             message = parse_line(line, now)
             error = None
-        except (ValueError, TypeError) as exc:
-            error = (f"not a task: {exc}. Write one JSON object per line, e.g. "
+        except (ValueError, TypeError, RecursionError) as exc:
+            # (a line nested past Python's recursion limit: dead alone, never its batch)
+            reason = ("its JSON is nested too deeply to decode" if isinstance(exc, RecursionError)
+                      else str(exc))
+            error = (f"not a task: {reason}. Write one JSON object per line, e.g. "
                      '{"name": "send", "args": [1], "kwargs": {}}')
             message = corrupt_message(new_task_id(), DEFAULT_QUEUE, line.rstrip(), error)
         attempts, task_id = self._recovered.pop(key, (0, message.id))
@@ -292,7 +303,7 @@ class LineBackend(BusBackendBase):
 
     def _settle(self, dead: list[TaskMessage]) -> None:
         if dead:
-            append_lines(self.dead_path, dead)
+            append_lines(self.dead_path, dead, private=True)
         self._save()
 
     def leases_extend(self, params: LeaseExtendParams) -> set[str]:
@@ -370,9 +381,14 @@ class LineBackend(BusBackendBase):
         self, queues: Sequence[str] | None, take: Callable[[TaskMessage], bool] | None = None
     ) -> list[TaskMessage]:
         try:
-            file = open(self.dead_path, "r+b" if take else "rb")  # noqa: SIM115
+            fd = os.open(self.dead_path, (os.O_RDWR if take else os.O_RDONLY) | os.O_NOFOLLOW)
         except FileNotFoundError:
             return []
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # rewriting through a link could truncate anything
+                refuse_symlink(self.dead_path)
+            raise
+        file = os.fdopen(fd, "r+b" if take else "rb")
         found: list[TaskMessage] = []
         with file, _locked(file.fileno(), fcntl.LOCK_EX if take else fcntl.LOCK_SH):
             lines = [line for line in file.read().splitlines() if line.strip()]
@@ -463,7 +479,11 @@ class FileBackend(LineBackend):
                                      "?follow=1 to wait for it") from None
         stat = os.fstat(self._file.fileno())
         self._inode = stat.st_ino
-        self._ledger = os.open(self.path + ".offset", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self._ledger = open_private_file(self.path + ".offset", os.O_RDWR)
+        except (OSError, ConfigurationError):
+            self.close()
+            raise
         try:
             fcntl.flock(self._ledger, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import hashlib
 import logging
 import random
@@ -63,10 +64,18 @@ from taskbasket.backends.base import (
     TaskFilter,
     columns_without_payload,
     redact_url,
+    stored_state,
+)
+from taskbasket.backends.rows import (
+    claimed_tasks,
+    expired_lease,
+    lenient,
+    state_counts,
+    stored_or_corrupt,
 )
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.ids import new_token
-from taskbasket.task import FINAL_STATES, State, TaskRef
+from taskbasket.task import FINAL_STATES, CorruptTask, State, TaskRef
 
 log = logging.getLogger("taskbasket.backends.mysql")
 
@@ -320,13 +329,28 @@ def _decode(value: Any) -> str | None:
 
 
 def _row_to_stored(row: Sequence[Any]) -> StoredTask:
+    task_id = _id_str(row[0])
     return StoredTask(
-        id=_id_str(row[0]), name=row[1], queue=row[2], state=State(row[3]), payload=row[4],
+        id=task_id, name=row[1], queue=row[2], state=stored_state(task_id, row[3]),
+        payload=row[4],
         priority=row[5], attempts=row[6], max_attempts=row[7], timeout=float(row[8]),
         unique_key=_decode(row[9]), last_error=row[10],
-        created_at=row[11].replace(tzinfo=UTC), run_at=row[12].replace(tzinfo=UTC),
-        started_at=_aware(row[13]), finished_at=_aware(row[14]),
-        lease_expires_at=_aware(row[15]), worker_id=row[16],
+        created_at=lenient(_aware, row[11]), run_at=lenient(_aware, row[12]),
+        started_at=lenient(_aware, row[13]), finished_at=lenient(_aware, row[14]),
+        lease_expires_at=lenient(_aware, row[15]), worker_id=row[16],
+    )
+
+
+def _read_row(row: Sequence[Any]) -> StoredTask | CorruptTask:
+    return stored_or_corrupt(_id_str(row[0]), lambda: _row_to_stored(row))
+
+
+def _claimed(row: Sequence[Any], token: str, added: int) -> ClaimedTask:
+    return ClaimedTask(
+        id=_id_str(row[0]), name=row[1], queue=row[2], payload=row[3], priority=row[4],
+        attempts=row[5] + added, max_attempts=row[6], timeout=float(row[7]),
+        lease_token=token, created_at=lenient(_aware, row[8]),
+        run_at=lenient(_aware, row[9]), unique_key=_decode(row[10]),
     )
 
 
@@ -1026,15 +1050,8 @@ class MySQLBackend(BackendBase):
             if not selected:
                 raise
             rows = self._claimed_after_all(selected, token)
-        return [
-            ClaimedTask(
-                id=_id_str(r[0]), name=r[1], queue=r[2], payload=r[3], priority=r[4],
-                attempts=r[5] + added, max_attempts=r[6], timeout=float(r[7]), lease_token=token,
-                created_at=r[8].replace(tzinfo=UTC), run_at=r[9].replace(tzinfo=UTC),
-                unique_key=_decode(r[10]),
-            )
-            for r in rows
-        ]
+        return claimed_tasks(self, token, [
+            (_id_str(r[0]), functools.partial(_claimed, r, token, added)) for r in rows])
 
     def _claimed_after_all(
         self, selected: Sequence[tuple[Any, ...]], token: str
@@ -1168,7 +1185,8 @@ class MySQLBackend(BackendBase):
             f"t.finished_at = IF(v.kind = 'f', {_NOW}, NULL), "
             "t.last_error = IF(v.kind IN ('f','r'), v.err, t.last_error), "
             f"t.run_at = IF(v.kind = 'r', COALESCE(v.retry_at, {_NOW} + INTERVAL "
-            "v.delay_us MICROSECOND), t.run_at), "
+            # (a zero date that a lax session wrote is refused by ours: write now instead)
+            f"v.delay_us MICROSECOND), IF(t.run_at >= '1000-01-01', t.run_at, {_NOW})), "
             "t.attempts = IF(v.kind = 'q', GREATEST(t.attempts - 1, 0), t.attempts), "
             "t.started_at = IF(v.kind = 'q', NULL, t.started_at), "
             "t.worker_id = IF(v.kind = 'q', NULL, t.worker_id), "
@@ -1228,7 +1246,7 @@ class MySQLBackend(BackendBase):
             f"{self.table} WHERE state = 'running' AND lease_expires_at < {_NOW} "
             f"ORDER BY lease_expires_at LIMIT {max(0, int(params.limit))}"
         )
-        return [ExpiredLease(_id_str(r[0]), _decode(r[1]) or "", r[2], r[3], r[4], r[5])
+        return [expired_lease(_id_str(r[0]), _decode(r[1]) or "", r[2], r[3], r[4], r[5])
                 for r in rows]
 
     def leases_rescue(self, params: LeasesRescueParams) -> list[bool]:
@@ -1361,14 +1379,14 @@ class MySQLBackend(BackendBase):
             )
         return (" AND ".join(clauses) or "TRUE"), args
 
-    def tasks_get(self, task_id: str) -> StoredTask | None:
+    def tasks_get(self, task_id: str) -> StoredTask | CorruptTask | None:
         raw = _id_bytes(task_id)
         if raw is None:
             return None
         rows = self._read(f"SELECT {_COLUMNS} FROM {self.table} WHERE id = {_hex(raw)}")
-        return _row_to_stored(rows[0]) if rows else None
+        return _read_row(rows[0]) if rows else None
 
-    def tasks_list(self, params: ListParams) -> list[StoredTask]:
+    def tasks_list(self, params: ListParams) -> list[StoredTask | CorruptTask]:
         where, args = self._where_filter(params.filter)
         if params.before_id is not None:
             raw = _id_bytes(params.before_id)
@@ -1384,7 +1402,7 @@ class MySQLBackend(BackendBase):
             f"LIMIT {max(0, int(params.limit))}",
             args,
         )
-        return [_row_to_stored(row) for row in rows]
+        return [_read_row(row) for row in rows]
 
     def tasks_count(self, task_filter: TaskFilter) -> int:
         where, args = self._where_filter(task_filter)
@@ -1394,7 +1412,7 @@ class MySQLBackend(BackendBase):
         rows = self._read(
             f"SELECT queue, state, COUNT(*) FROM {self.table} GROUP BY queue, state"
         )
-        return {(queue, State(state)): int(count) for queue, state, count in rows}
+        return state_counts(rows)
 
     def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:
         states = [str(s) for s in params.states]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import difflib
+import functools
 import hashlib
 import math
 import os
@@ -66,10 +67,19 @@ from taskbasket.backends.base import (
     TaskFilter,
     columns_without_payload,
     redact_url,
+    stored_state,
+)
+from taskbasket.backends.rows import (
+    claimed_tasks,
+    expired_lease,
+    lenient,
+    state_counts,
+    stored_or_corrupt,
 )
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.ids import new_token
-from taskbasket.task import FINAL_STATES, State, TaskRef
+from taskbasket.redaction import redact_text
+from taskbasket.task import FINAL_STATES, CorruptTask, State, TaskRef
 
 Connection = psycopg.Connection[TupleRow]
 
@@ -264,12 +274,48 @@ def _utc(value: datetime | None) -> datetime | None:
 
 def _row_to_stored(row: Sequence[Any]) -> StoredTask:
     return StoredTask(
-        id=row[0], name=row[1], queue=row[2], state=State(row[3]), payload=row[4],
+        id=row[0], name=row[1], queue=row[2], state=stored_state(row[0], row[3]),
+        payload=row[4],
         priority=row[5], attempts=row[6], max_attempts=row[7], timeout=row[8],
-        unique_key=row[9], last_error=row[10], created_at=row[11].astimezone(UTC),
-        run_at=row[12].astimezone(UTC), started_at=_utc(row[13]), finished_at=_utc(row[14]),
-        lease_expires_at=_utc(row[15]), worker_id=row[16],
+        unique_key=row[9], last_error=row[10], created_at=lenient(_utc, row[11]),
+        run_at=lenient(_utc, row[12]), started_at=lenient(_utc, row[13]),
+        finished_at=lenient(_utc, row[14]), lease_expires_at=lenient(_utc, row[15]),
+        worker_id=row[16],
     )
+
+
+def _read_row(row: Sequence[Any]) -> StoredTask | CorruptTask:
+    return stored_or_corrupt(row[0], lambda: _row_to_stored(row))
+
+
+def _claimed(row: Sequence[Any], token: str) -> ClaimedTask:
+    return ClaimedTask(
+        id=row[0], name=row[1], queue=row[2], payload=row[3], priority=row[4],
+        attempts=row[5], max_attempts=row[6], timeout=row[7], lease_token=token,
+        created_at=lenient(_utc, row[8]), run_at=lenient(_utc, row[9]), unique_key=row[10],
+    )
+
+
+class _LenientTimestamptzLoader(psycopg.adapt.Loader):
+    """psycopg's timestamptz loader, except that a time Python cannot hold ('infinity',
+    years past 9999: a row not written by taskbasket) loads as its text, so that only its
+    row is corrupt (``backends/rows``) instead of the whole query failing."""
+
+    def __init__(self, oid: int, context: psycopg.abc.AdaptContext | None = None) -> None:
+        super().__init__(oid, context)
+        loader = psycopg.adapters.get_loader(oid, psycopg.pq.Format.TEXT)
+        assert loader is not None
+        self._load = loader(oid, context).load
+
+    def load(self, data: psycopg.abc.Buffer) -> Any:
+        try:
+            return self._load(data)
+        except psycopg.DataError:
+            return bytes(data).decode("utf-8", "replace")
+
+
+def _configure(conn: Connection) -> None:
+    conn.adapters.register_loader("timestamptz", _LenientTimestamptzLoader)
 
 
 _UUID = re.compile(
@@ -550,7 +596,8 @@ class PostgresBackend(BackendBase):
             params = conninfo_to_dict(self.conninfo)
         except psycopg.ProgrammingError as exc:
             raise ConfigurationError(
-                f"PostgreSQL URL {redact_url(url)!r} is not valid: {str(exc).strip()}"
+                f"PostgreSQL URL {redact_url(url)!r} is not valid: "
+                f"{redact_text(str(exc).strip(), url)}"  # libpq may quote the password
             ) from None
         self._params = params
         self.connect_kwargs: dict[str, Any] = {"autocommit": True}
@@ -761,7 +808,7 @@ class PostgresBackend(BackendBase):
                     self.conninfo, kwargs=dict(self.connect_kwargs),
                     min_size=self.pool_min_size, max_size=self.pool_max_size,
                     timeout=self.pool_timeout, name=f"taskbasket-{self.schema}",
-                    reconnect_timeout=3600.0, open=False,
+                    reconnect_timeout=3600.0, open=False, configure=_configure,
                 )
                 self._pool.open(wait=False)
                 self._pool_pid = os.getpid()
@@ -995,14 +1042,8 @@ class PostgresBackend(BackendBase):
             token, float(params.lease_seconds), params.worker_id, names, queues,
             params.limit, 1 if params.count_attempt else 0,
         ])
-        claimed = [
-            ClaimedTask(
-                id=r[0], name=r[1], queue=r[2], payload=r[3], priority=r[4], attempts=r[5],
-                max_attempts=r[6], timeout=r[7], lease_token=token,
-                created_at=r[8].astimezone(UTC), run_at=r[9].astimezone(UTC), unique_key=r[10],
-            )
-            for r in rows
-        ]
+        claimed = claimed_tasks(self, token, [
+            (r[0], functools.partial(_claimed, r, token)) for r in rows])
         if created:
             claimed.sort(key=lambda t: t.id)
         else:
@@ -1061,7 +1102,7 @@ class PostgresBackend(BackendBase):
 
     def leases_expired(self, params: LeasesExpiredParams) -> list[ExpiredLease]:
         rows = self._fetch(self._sql_expired, [max(0, params.limit)])
-        return [ExpiredLease(*row) for row in rows]
+        return [expired_lease(*row) for row in rows]
 
     def leases_rescue(self, params: LeasesRescueParams) -> list[bool]:
         rescues = params.rescues
@@ -1121,14 +1162,14 @@ class PostgresBackend(BackendBase):
 
     # ------------------------------------------------------------------ inspection
 
-    def tasks_get(self, task_id: str) -> StoredTask | None:
+    def tasks_get(self, task_id: str) -> StoredTask | CorruptTask | None:
         if not _is_uuid(task_id):
             return None
         rows = self._fetch(f"SELECT {_COLUMNS} FROM {self.table} WHERE id = %s::uuid",
                            [str(task_id)])
-        return _row_to_stored(rows[0]) if rows else None
+        return _read_row(rows[0]) if rows else None
 
-    def tasks_list(self, params: ListParams) -> list[StoredTask]:
+    def tasks_list(self, params: ListParams) -> list[StoredTask | CorruptTask]:
         where, args = _where(params.filter)
         if params.before_id is not None:
             if not _is_uuid(params.before_id):
@@ -1143,7 +1184,7 @@ class PostgresBackend(BackendBase):
             f"SELECT {columns} FROM {self.table} WHERE {where} ORDER BY id DESC LIMIT %s",
             [*args, params.limit],
         )
-        return [_row_to_stored(row) for row in rows]
+        return [_read_row(row) for row in rows]
 
     def tasks_count(self, task_filter: TaskFilter) -> int:
         where, args = _where(task_filter)
@@ -1151,7 +1192,7 @@ class PostgresBackend(BackendBase):
 
     def tasks_stats(self) -> dict[tuple[str, State], int]:
         rows = self._fetch(f"SELECT queue, state, count(*) FROM {self.table} GROUP BY 1, 2")
-        return {(queue, State(state)): int(count) for queue, state, count in rows}
+        return state_counts(rows)
 
     def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:
         if not params.states:

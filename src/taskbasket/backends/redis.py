@@ -77,8 +77,16 @@ from taskbasket.backends.base import (
     StoredTask,
     TaskFilter,
     redact_url,
+    stored_state,
 )
 from taskbasket.backends.redis_connections import KeptConnections
+from taskbasket.backends.rows import (
+    claimed_tasks,
+    expired_lease,
+    lenient,
+    state_counts,
+    stored_or_corrupt,
+)
 from taskbasket.errors import (
     BackendUnavailableError,
     ConfigurationError,
@@ -86,7 +94,7 @@ from taskbasket.errors import (
     UnsupportedOperationError,
 )
 from taskbasket.ids import new_token
-from taskbasket.task import ALL_STATES, FINAL_STATES, State, TaskRef
+from taskbasket.task import ALL_STATES, FINAL_STATES, CorruptTask, State, TaskRef
 
 log = logging.getLogger("taskbasket.backends.redis")
 
@@ -558,6 +566,61 @@ if total > 0 then push(WAKE_ALL, total) end
 return out
 """.replace("__WAKE_CAP__", str(WAKE_CAP))
 
+_UNSOUND = r"""-- a hash that taskbasket did not write (a field missing, or not a number where one
+-- must be): `unsound` says which field is wrong (false if none) of a hash loaded with the
+-- fields max_attempts, payload, timeout and created_at as well
+local MAX_US = 9999999999999999
+local KNOWN = {}
+for _, s in ipairs(ALL_STATES) do KNOWN[s] = true end
+local function number_in(v, low, high, whole)
+  v = tonumber(v)
+  return v ~= nil and v == v and v >= low and v <= high and (not whole or v == math.floor(v))
+end
+local function unsound(id, h)
+  local wrong = nil
+  if type(h.name) ~= 'string' then wrong = 'name'
+  elseif type(h.queue) ~= 'string' then wrong = 'queue'
+  elseif type(h.payload) ~= 'string' then wrong = 'payload'
+  elseif not number_in(h.priority, -32768, 32767, true) then wrong = 'priority'
+  elseif not number_in(h.run_at, 0, MAX_US, true) then wrong = 'run_at'
+  elseif not number_in(h.created_at, 0, MAX_US, true) then wrong = 'created_at'
+  elseif not number_in(h.attempts, 0, 2147483647, true) then wrong = 'attempts'
+  elseif not number_in(h.max_attempts, 1, 2147483647, true) then wrong = 'max_attempts'
+  elseif not number_in(h.timeout, 1e-9, 1e15, false) then wrong = 'timeout'
+  end
+  if not wrong then return false end
+  local raw = redis.call('HGET', tkey(id), wrong)
+  if raw then return wrong .. ' holds ' .. string.format('%q', string.sub(raw, 1, 80)) end
+  return wrong .. ' is missing'
+end
+
+"""
+
+_SET_ASIDE = r"""-- a queued hash that is unsound is failed with the reason instead of claimed, so
+-- claims go on
+local function set_aside(id, h, m, k, q, n, why)
+  zrem(k, m)  -- its candidate: a ready set's member, or an id (claims in enqueue order)
+  local ready = readykey(q, n)
+  if k ~= ready and number_in(h.priority, -32768, 32767, true)
+      and number_in(h.run_at, 0, MAX_US, true) then
+    zrem(ready, rank(h.priority, h.run_at, id))  -- its ready member too, if it has one
+  end
+  redis.call('HSET', tkey(id), 'state', 'failed', 'finished_at', us(NOW), 'last_error',
+             'StoreCorruptedError: task ' .. id .. ' is corrupt in the store (' .. why ..
+             '); it was failed instead of run. Fix its hash and retry it, or delete it')
+  redis.call('HDEL', tkey(id), 'lease_token', 'lease_expires_at')
+  zadd(donekey('failed'), us(NOW), id)
+  zrem(idxkey('queued', q, n), id)
+  zadd(idxkey('failed', q, n), 0, id)
+  bump(q, 'queued', -1)
+  bump(q, 'failed', 1)
+  if h.unique_key and redis.call('HGET', UNIQUE, h.unique_key) == id then
+    redis.call('HDEL', UNIQUE, h.unique_key)
+  end
+end
+
+"""
+
 _CLAIM = _script(r"""
 -- ARGV: P, worker_id, limit, lease (microseconds), token, promote batch,
 -- attempts added (1, or 0 for the relay), order ('p' priority, 'c' created),
@@ -576,34 +639,44 @@ local cands = {}
 for _, qn in ipairs(known_pairs(queues, names)) do
   local k = by_created and idxkey('queued', qn[1], qn[2]) or readykey(qn[1], qn[2])
   for _, m in ipairs(redis.call('ZRANGE', k, 0, limit - 1)) do
-    cands[#cands + 1] = {m, k}
+    cands[#cands + 1] = {m, k, qn[1], qn[2]}
   end
 end
 if #cands > 1 then table.sort(cands, function(a, b) return a[1] < b[1] end) end
-local out = {}
+local out, bad = {}, {}
 local extra = fields('max_attempts', 'payload', 'timeout', 'created_at')
 for x = 1, math.min(limit, #cands) do
-  local m, k = cands[x][1], cands[x][2]
+  local m, k, q, n = cands[x][1], cands[x][2], cands[x][3], cands[x][4]
   local id = by_created and m or string.sub(m, 21)
   local h = load(id, extra)
-  if not h or h.state ~= 'queued' or not (by_created or rank(h.priority, h.run_at, id) == m) then
-    zrem(k, m)  -- a leftover entry
-  end
-  if h and h.state == 'queued' then
-    local attempts = us(h.attempts + added)
-    move(id, h, 'running', {'attempts', attempts, 'lease_token', token,
-                            'lease_expires_at', us(expires), 'started_at', us(NOW),
-                            'worker_id', worker}, nil, expires)
-    out[#out + 1] = {id, h.name, h.queue, h.payload, us(h.priority), attempts,
-                     h.max_attempts, h.timeout, h.created_at, us(h.run_at), h.unique_key}
+  -- (a member of a ready set whose hash says a state taskbasket does not know: corrupt)
+  local why = h and ((h.state == 'queued' and unsound(id, h))
+                     or (not KNOWN[h.state] and 'state holds ' .. string.format('%q', h.state)))
+  if why then
+    set_aside(id, h, m, k, q, n, why)
+    bad[#bad + 1] = {id, why}
+  else
+    if not h or h.state ~= 'queued'
+        or not (by_created or rank(h.priority, h.run_at, id) == m) then
+      zrem(k, m)  -- a leftover entry
+    end
+    if h and h.state == 'queued' then
+      local attempts = us(h.attempts + added)
+      move(id, h, 'running', {'attempts', attempts, 'lease_token', token,
+                              'lease_expires_at', us(expires), 'started_at', us(NOW),
+                              'worker_id', worker}, nil, expires)
+      out[#out + 1] = {id, h.name, h.queue, h.payload, us(h.priority), attempts,
+                       h.max_attempts, h.timeout, h.created_at, us(h.run_at), h.unique_key}
+    end
   end
 end
 flush()
 -- one JSON string (every value a string, or false): far cheaper for the client to read
--- than nested replies
+-- than nested replies; with corrupt tasks set aside, an object that names them too
+if #bad > 0 then return cjson.encode({r = out, c = bad}) end
 if #out == 0 then return '[]' end
 return cjson.encode(out)
-""", _MOVE, _PROMOTE_LIB, _SPEC)
+""", _MOVE, _PROMOTE_LIB, _SPEC, _UNSOUND, _SET_ASIDE)
 
 _EXTEND = _script(r"""
 -- ARGV: P, lease (microseconds), then id, token pairs
@@ -673,19 +746,23 @@ return out
 
 _EXPIRED = _script(r"""
 -- ARGV: P, limit. Running tasks whose lease expired, longest expired first: id, token,
--- name, queue, attempts, max_attempts. Leftover entries (no running task) are removed.
+-- name, queue, attempts, max_attempts as stored, and what is wrong with the hash (false
+-- if nothing: the core fails a corrupt one). Leftover entries (no running task) are
+-- removed.
 local out = {}
 local limit = tonumber(ARGV[2])
+local names = fields('lease_token', 'max_attempts', 'payload', 'timeout', 'created_at')
 while #out < limit do
   local ids = redis.call('ZRANGEBYSCORE', LEASE, '-inf', '(' .. us(NOW), 'LIMIT', 0,
                          limit - #out)
   if #ids == 0 then break end
   local leftovers = 0
   for _, id in ipairs(ids) do
-    local v = redis.call('HMGET', tkey(id), 'state', 'lease_token', 'name', 'queue',
-                         'attempts', 'max_attempts')
-    if v[1] == 'running' then
-      out[#out + 1] = {id, v[2] or '', v[3] or '', v[4] or '', v[5] or '0', v[6] or '0'}
+    local h = load(id, names)
+    if h and h.state == 'running' then
+      local v = redis.call('HMGET', tkey(id), 'attempts', 'max_attempts')
+      out[#out + 1] = {id, h.lease_token or '', h.name or '', h.queue or '', v[1] or '',
+                       v[2] or '', unsound(id, h)}
     else
       redis.call('ZREM', LEASE, id)
       leftovers = leftovers + 1
@@ -694,22 +771,34 @@ while #out < limit do
   if leftovers == 0 then break end
 end
 return out
-""")
+""", _UNSOUND)
 
 _RESCUE = _script(r"""
 -- ARGV: P, then per task: id, token, kind ('fail' or 'requeue'), error, delay
 -- (microseconds). Applied only while the task runs under that token with its lease
--- expired; returns 1 (applied) or 0 per task.
+-- expired; returns 1 (applied) or 0 per task. A corrupt hash never stops the batch: its
+-- expiry is read from the lease set if the hash holds none, a requeue waits for a
+-- priority (0: the next rescue finds it corrupt and fails it), and one without its queue
+-- or name is failed in its hash and the lease and done sets only (its index entries and
+-- counters name both, so they are left).
 local out = {}
 local names = fields('lease_token', 'lease_expires_at')
 for i = 2, #ARGV, 5 do
   local id, token, kind, err = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local delay = tonumber(ARGV[i + 4])
   local h = load(id, names)
-  if h and h.state == 'running' and h.lease_token == token
-      and tonumber(h.lease_expires_at) < NOW then
+  local expiry = h and (tonumber(h.lease_expires_at)
+                        or tonumber(redis.call('ZSCORE', LEASE, id)))
+  local placed = h and type(h.queue) == 'string' and type(h.name) == 'string'
+  if h and h.state == 'running' and h.lease_token == token and expiry and expiry < NOW
+      and (kind == 'fail' or (placed and h.priority)) then
     local del = {'lease_token', 'lease_expires_at'}
-    if kind == 'fail' then
+    if not placed then
+      zrem(LEASE, id)
+      redis.call('HSET', tkey(id), 'state', 'failed', 'finished_at', us(NOW), 'last_error', err)
+      redis.call('HDEL', tkey(id), unpack(del))
+      zadd(donekey('failed'), us(NOW), id)
+    elseif kind == 'fail' then
       move(id, h, 'failed', {'finished_at', us(NOW), 'last_error', err}, del, NOW)
     elseif delay > 0 then
       move(id, h, 'retrying', {'run_at', us(NOW + delay), 'last_error', err}, del,
@@ -1024,6 +1113,8 @@ def _matches(row: dict[str, str], task_filter: TaskFilter, now_us: int) -> bool:
         finished = row.get("finished_at")
         if row.get("state") not in FINAL_STATES or finished is None:
             return False
+        if not finished.isdigit():  # a corrupt hash: no time to compare
+            return False
         if int(finished) >= now_us - _seconds_us(task_filter.finished_before):
             return False
     return True
@@ -1045,24 +1136,35 @@ def _decode_hash(task_id: str, raw: Any) -> dict[str, str] | None:
 
 
 def _stored(row: dict[str, str]) -> StoredTask:
-    try:
-        return StoredTask(
-            id=row["id"], name=row["name"], queue=row["queue"], state=State(row["state"]),
-            payload=row["payload"], priority=int(row["priority"]),
-            attempts=int(row["attempts"]), max_attempts=int(row["max_attempts"]),
-            timeout=float(row["timeout"]), unique_key=row.get("unique_key"),
-            last_error=row.get("last_error"), created_at=_datetime(row["created_at"]),
-            run_at=_datetime(row["run_at"]),
-            started_at=_optional_datetime(row.get("started_at")),
-            finished_at=_optional_datetime(row.get("finished_at")),
-            lease_expires_at=_optional_datetime(row.get("lease_expires_at")),
-            worker_id=row.get("worker_id"),
-        )
-    except (KeyError, ValueError) as exc:
-        raise StoreCorruptedError(
-            f"task {row.get('id')} in Redis is missing or has a bad field ({exc!r}); it was "
-            "not written by this taskbasket. Delete it with basket.delete(id)"
-        ) from exc
+    """A task hash as a record; a field that is missing or bad is left as it is stored, for
+    ``backends/rows`` to report."""
+    get: Callable[[str], Any] = row.get  # a field may be missing: reported, not raised
+    return StoredTask(
+        id=row["id"], name=get("name"), queue=get("queue"),
+        state=stored_state(row["id"], row["state"]), payload=get("payload"),
+        priority=lenient(int, get("priority")), attempts=lenient(int, get("attempts")),
+        max_attempts=lenient(int, get("max_attempts")),
+        timeout=lenient(float, get("timeout")), unique_key=get("unique_key"),
+        last_error=get("last_error"), created_at=lenient(_datetime, get("created_at")),
+        run_at=lenient(_datetime, get("run_at")),
+        started_at=lenient(_optional_datetime, get("started_at")),
+        finished_at=lenient(_optional_datetime, get("finished_at")),
+        lease_expires_at=lenient(_optional_datetime, get("lease_expires_at")),
+        worker_id=get("worker_id"),
+    )
+
+
+def _read_row(row: dict[str, str]) -> StoredTask | CorruptTask:
+    return stored_or_corrupt(row.get("id"), lambda: _stored(row))
+
+
+def _claimed(row: list[Any], token: str) -> ClaimedTask:
+    return ClaimedTask(
+        id=row[0], name=row[1], queue=row[2], payload=row[3], priority=int(row[4]),
+        attempts=int(row[5]), max_attempts=int(row[6]), timeout=float(row[7]),
+        lease_token=token, created_at=_datetime(row[8]), run_at=_datetime(row[9]),
+        unique_key=row[10] or None,
+    )
 
 
 def _check_database(url: str, path: str) -> None:
@@ -1393,16 +1495,15 @@ class RedisBackend(BackendBase):
             "c" if params.order is ClaimOrder.CREATED else "p", *queues,
             *dict.fromkeys(params.names or ()),
         ])
-        rows: list[list[Any]] = json.loads(_text(reply))
-        return [
-            ClaimedTask(
-                id=r[0], name=r[1], queue=r[2], payload=r[3], priority=int(r[4]),
-                attempts=int(r[5]), max_attempts=int(r[6]), timeout=float(r[7]),
-                lease_token=token, created_at=_datetime(r[8]), run_at=_datetime(r[9]),
-                unique_key=r[10] or None,
-            )
-            for r in rows
-        ]
+        data = json.loads(_text(reply))
+        if isinstance(data, dict):  # corrupt tasks were set aside: failed, not claimed
+            for task_id, why in data.get("c") or []:
+                log.error("task %s is corrupt in the store and was failed, not run: %s",
+                          task_id, why)
+            data = data.get("r") or []
+        rows: list[list[Any]] = data
+        return claimed_tasks(self, token, [
+            (r[0], functools.partial(_claimed, r, token)) for r in rows])
 
     @_translated
     def leases_extend(self, params: LeaseExtendParams) -> set[str]:
@@ -1444,8 +1545,7 @@ class RedisBackend(BackendBase):
         if params.limit <= 0:
             return []
         rows = self._run(self._expired, [params.limit])
-        return [ExpiredLease(_text(r[0]), _text(r[1]), _text(r[2]), _text(r[3]), int(r[4]),
-                             int(r[5])) for r in rows]
+        return [expired_lease(*(None if v is None else _text(v) for v in r)) for r in rows]
 
     @_translated
     def leases_rescue(self, params: LeasesRescueParams) -> list[bool]:
@@ -1495,9 +1595,9 @@ class RedisBackend(BackendBase):
     # ------------------------------------------------------------------ inspection
 
     @_translated
-    def tasks_get(self, task_id: str) -> StoredTask | None:
+    def tasks_get(self, task_id: str) -> StoredTask | CorruptTask | None:
         row = _decode_hash(task_id, self._client.hgetall(self._key("t", task_id)))
-        return None if row is None else _stored(row)
+        return None if row is None else _read_row(row)
 
     def _rows(self, ids: Sequence[str], with_payload: bool = True) -> list[dict[str, str]]:
         pipe = self._client.pipeline(transaction=False)
@@ -1544,11 +1644,11 @@ class RedisBackend(BackendBase):
             cursor = ids[-1]
 
     @_translated
-    def tasks_list(self, params: ListParams) -> list[StoredTask]:
+    def tasks_list(self, params: ListParams) -> list[StoredTask | CorruptTask]:
         task_filter, limit = params.filter, params.limit
         if limit <= 0:
             return []
-        found: list[StoredTask] = []
+        found: list[StoredTask | CorruptTask] = []
         if task_filter.ids is not None:
             ids = sorted({str(i) for i in task_filter.ids}, reverse=True)
             if params.before_id is not None:
@@ -1557,7 +1657,7 @@ class RedisBackend(BackendBase):
             for start in range(0, len(ids), 500):
                 for row in self._rows(ids[start:start + 500], params.with_payload):
                     if _matches(row, task_filter, now):
-                        found.append(_stored(row))
+                        found.append(_read_row(row))
                         if len(found) >= limit:
                             return found
             return found
@@ -1569,7 +1669,7 @@ class RedisBackend(BackendBase):
                                         with_payload=params.with_payload):
             for row in rows:
                 if _matches(row, task_filter, now):
-                    found.append(_stored(row))
+                    found.append(_read_row(row))
                     if len(found) >= limit:
                         return found
         return found
@@ -1609,13 +1709,13 @@ class RedisBackend(BackendBase):
     @_translated
     def tasks_stats(self) -> dict[tuple[str, State], int]:
         counts = cast(dict[bytes, bytes], self._client.hgetall(self._key("counts")))
-        stats: dict[tuple[str, State], int] = {}
+        rows = []
         for field, value in counts.items():
             count = int(value)
             if count:
                 queue, _, state = _text(field).rpartition("\t")
-                stats[(queue, State(state))] = count
-        return stats
+                rows.append((queue, state, count))
+        return state_counts(rows)
 
     @_translated
     def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:

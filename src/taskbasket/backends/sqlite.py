@@ -9,6 +9,7 @@ server clock: this host's clock drives leases, which is right for a single-host 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 import threading
@@ -44,10 +45,17 @@ from taskbasket.backends.base import (
     columns_without_payload,
     stored_state,
 )
+from taskbasket.backends.rows import (
+    claimed_tasks,
+    expired_lease,
+    lenient,
+    state_counts,
+    stored_or_corrupt,
+)
 from taskbasket.backends.wakeup import WakeupDirectory
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.ids import new_token
-from taskbasket.task import FINAL_STATES, State, TaskRef
+from taskbasket.task import FINAL_STATES, CorruptTask, State, TaskRef
 
 TABLE = "taskbasket_tasks"
 LEADERS = "taskbasket_leaders"
@@ -116,10 +124,22 @@ def _row_to_stored(row: tuple[Any, ...]) -> StoredTask:
         payload=row[4],
         priority=row[5], attempts=row[6], max_attempts=row[7], timeout=row[8],
         unique_key=row[9], last_error=row[10],
-        created_at=datetime.fromtimestamp(row[11], UTC),
-        run_at=datetime.fromtimestamp(row[12], UTC),
-        started_at=_to_datetime(row[13]), finished_at=_to_datetime(row[14]),
-        lease_expires_at=_to_datetime(row[15]), worker_id=row[16],
+        created_at=lenient(_to_datetime, row[11]), run_at=lenient(_to_datetime, row[12]),
+        started_at=lenient(_to_datetime, row[13]), finished_at=lenient(_to_datetime, row[14]),
+        lease_expires_at=lenient(_to_datetime, row[15]), worker_id=row[16],
+    )
+
+
+def _read_row(row: tuple[Any, ...]) -> StoredTask | CorruptTask:
+    return stored_or_corrupt(row[0], lambda: _row_to_stored(row))
+
+
+def _claimed(row: tuple[Any, ...], token: str) -> ClaimedTask:
+    return ClaimedTask(
+        id=row[0], name=row[1], queue=row[2], payload=row[3], priority=row[4], attempts=row[5],
+        max_attempts=row[6], timeout=row[7], lease_token=token,
+        created_at=lenient(_to_datetime, row[8]), run_at=lenient(_to_datetime, row[9]),
+        unique_key=row[10],
     )
 
 
@@ -457,15 +477,8 @@ class SQLiteBackend(BackendBase):
                         params.count_attempt, params.order)
         with self._write() as conn:
             rows = conn.execute(sql, sql_params).fetchall()
-        claimed = [
-            ClaimedTask(
-                id=r[0], name=r[1], queue=r[2], payload=r[3], priority=r[4], attempts=r[5],
-                max_attempts=r[6], timeout=r[7], lease_token=token,
-                created_at=datetime.fromtimestamp(r[8], UTC),
-                run_at=datetime.fromtimestamp(r[9], UTC), unique_key=r[10],
-            )
-            for r in rows
-        ]
+        claimed = claimed_tasks(self, token, [
+            (r[0], functools.partial(_claimed, r, token)) for r in rows])
         if params.order is ClaimOrder.CREATED:
             claimed.sort(key=lambda t: t.id)
         else:
@@ -543,7 +556,7 @@ class SQLiteBackend(BackendBase):
             "LIMIT ?",
             (time.time(), max(0, params.limit)),
         )
-        return [ExpiredLease(*row) for row in rows]
+        return [expired_lease(*row) for row in rows]
 
     def leases_rescue(self, params: LeasesRescueParams) -> list[bool]:
         if not params.rescues:
@@ -623,11 +636,11 @@ class SQLiteBackend(BackendBase):
 
     # ------------------------------------------------------------------ inspection
 
-    def tasks_get(self, task_id: str) -> StoredTask | None:
+    def tasks_get(self, task_id: str) -> StoredTask | CorruptTask | None:
         rows = self._read(f"SELECT {_COLUMNS} FROM {TABLE} WHERE id = ?", (task_id,))
-        return _row_to_stored(rows[0]) if rows else None
+        return _read_row(rows[0]) if rows else None
 
-    def tasks_list(self, params: ListParams) -> list[StoredTask]:
+    def tasks_list(self, params: ListParams) -> list[StoredTask | CorruptTask]:
         where, sql_params = _where(params.filter, time.time())
         if params.before_id is not None:
             where += " AND id < ?"
@@ -637,7 +650,7 @@ class SQLiteBackend(BackendBase):
             f"SELECT {columns} FROM {TABLE} WHERE {where} ORDER BY id DESC LIMIT ?",
             [*sql_params, params.limit],
         )
-        return [_row_to_stored(row) for row in rows]
+        return [_read_row(row) for row in rows]
 
     def tasks_count(self, task_filter: TaskFilter) -> int:
         where, sql_params = _where(task_filter, time.time())
@@ -646,8 +659,7 @@ class SQLiteBackend(BackendBase):
 
     def tasks_stats(self) -> dict[tuple[str, State], int]:
         rows = self._read(f"SELECT queue, state, count(*) FROM {TABLE} GROUP BY queue, state")
-        return {(queue, stored_state(f"(queue {queue})", state)): count
-                for queue, state, count in rows}
+        return state_counts(rows)
 
     def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:
         states = [str(s) for s in params.states]

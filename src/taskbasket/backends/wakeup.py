@@ -3,17 +3,23 @@
 Each idle worker binds a socket in a folder beside the database; a producer that committed
 tasks sends one byte to every socket there. A lost datagram costs only latency, because
 workers still poll as a fallback. Sockets left by killed workers are removed when a send
-to them is refused.
+to them is refused. The folder is this user's alone (mode 0700, see ``private_files``): a
+symbolic link in its place is refused, and producers never send or unlink through one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import select
 import socket
 import threading
+
+from taskbasket.backends.private_files import is_symlink, private_directory
+
+log = logging.getLogger("taskbasket.worker")
 
 
 class WakeupDirectory:
@@ -36,6 +42,8 @@ class WakeupDirectory:
         """Wake every listening worker; never raises, never blocks."""
         if not self.usable:
             return
+        if is_symlink(self.path):
+            return  # not our folder: the workers refuse it too, and poll
         try:
             names = os.listdir(self.path)
         except OSError:
@@ -56,13 +64,17 @@ class WakeupDirectory:
                         continue
 
     def listener(self) -> WakeupListener | None:
-        """A bound listener, or None where the folder cannot be used (read-only disk)."""
+        """A bound listener, or None where the folder cannot be used (read-only disk).
+
+        ConfigurationError if the folder is a symbolic link or another user's.
+        """
         if not self.usable:
             return None
         try:
-            os.makedirs(self.path, exist_ok=True)
+            private_directory(self.path)
             return WakeupListener(self.path)
-        except OSError:
+        except OSError as exc:
+            log.warning("no wake-ups from %s (%s): this worker polls", self.path, exc)
             return None
 
     def close(self) -> None:
@@ -82,6 +94,7 @@ class WakeupListener:
             raise OSError(errno.ENAMETOOLONG, "wake-up socket path too long", self.path)
         self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._socket.bind(self.path)
+        os.chmod(self.path, 0o600)  # just made, in a folder of ours: no link to follow
         self._socket.setblocking(False)
         self._closed = False
         self._wake_read, self._wake_write = os.pipe()

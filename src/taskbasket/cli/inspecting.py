@@ -20,9 +20,18 @@ from taskbasket.cli.context import (
     split,
     state_option,
 )
-from taskbasket.cli.output import console, emit_json, fail, say, state_cell, when
+from taskbasket.cli.output import (
+    console,
+    emit_json,
+    err_console,
+    fail,
+    plain,
+    say,
+    state_cell,
+    when,
+)
 from taskbasket.cli.root import main
-from taskbasket.task import State, Task
+from taskbasket.task import CorruptTask, State, Task
 
 FOLDED_WIDTH = 24
 """Names and queues longer than this are cut with "…" in ``ls`` (``show`` has them all)."""
@@ -31,7 +40,7 @@ OPTIONAL_COLUMNS = ("prio", "created", "run at")
 
 
 def _name_cell(task: Task, known: set[str]) -> Text:
-    name = Text(task.name)
+    name = plain(task.name)
     if known and task.name not in known:
         name.append(" (unknown)", style="red")
     return name
@@ -41,9 +50,9 @@ def listing(tasks: list[Task], known: set[str], width: int) -> list[Text]:
     """The lines of ``ls``: a header, then per task a line of short fields led by the
     whole id (never folded, so it can be copied) and, below it, its last error line."""
     cells: dict[str, list[Text]] = {
-        "id": [Text(t.id) for t in tasks],
+        "id": [plain(t.id) for t in tasks],
         "name": [_name_cell(t, known) for t in tasks],
-        "queue": [Text(t.queue) for t in tasks],
+        "queue": [plain(t.queue) for t in tasks],
         "state": [state_cell(t.state) for t in tasks],
         "attempts": [Text(f"{t.attempts}/{t.max_attempts}") for t in tasks],
         "prio": [Text(str(t.priority)) for t in tasks],
@@ -69,8 +78,13 @@ def listing(tasks: list[Task], known: set[str], width: int) -> list[Text]:
         line.rstrip()
         lines.append(line)
         if task.error_line:
-            lines.append(Text("    " + task.error_line, style="red"))
+            lines.append(plain("    " + task.error_line, "red"))
     return lines
+
+
+def corrupt_line(task: CorruptTask) -> Text:
+    """The line ``ls`` prints (on stderr) for a stored task that cannot be read."""
+    return Text.assemble(("corrupt task", "red"), " ", plain(task.id), ": ", plain(task.reason))
 
 
 @main.command("ls")
@@ -90,14 +104,16 @@ def list_tasks(
     basket = ctx.basket()
     tasks = basket.list(list(states) or None, queue=split(queues), name=split(names),
                         limit=limit, before=before)
+    for bad in tasks.corrupt:  # shown apart, so one corrupt row never hides the others
+        err_console.print(corrupt_line(bad), overflow="fold", highlight=False)
     if ctx.as_json:
         emit_json([t.as_dict() for t in tasks])
         return
     known = set(basket.registry)
     for line in listing(tasks, known, console.width):
         console.print(line, overflow="fold", highlight=False)
-    if len(tasks) == limit:
-        console.print(Text(f"more: taskbasket ls --before {tasks[-1].id}", style="dim"))
+    if len(tasks) + len(tasks.corrupt) == limit:  # a full page: the cursor is its last row
+        console.print(plain(f"more: taskbasket ls --before {tasks.last_id}", "dim"))
 
 
 @main.command()
@@ -129,7 +145,7 @@ def count(
     for state in State:
         table.add_column(state_cell(state), justify="right")
     for q in queue_names:
-        table.add_row(Text(q), *(str(stats.get((q, s), 0)) for s in State))
+        table.add_row(plain(q), *(str(stats.get((q, s), 0)) for s in State))
     table.add_row(Text("all", style="bold"), *(
         Text(str(sum(stats.get((q, s), 0) for q in queue_names)), style="bold") for s in State
     ))
@@ -165,9 +181,9 @@ def show(ctx: Context, task_id: str) -> None:
         elif isinstance(value, datetime):
             shown = Text(when(value))
         elif isinstance(value, list | dict):
-            shown = Text(json.dumps(value, ensure_ascii=False))
+            shown = plain(json.dumps(value, ensure_ascii=False))
         else:
-            shown = Text(str(value))
+            shown = plain(str(value))
         table.add_row(key, shown)
     console.print(table, highlight=False)
     if task.payload_error:

@@ -22,6 +22,7 @@ from taskbasket.cli.context import (
 from taskbasket.cli.output import emit_json, fail, report, warn
 from taskbasket.cli.root import main
 from taskbasket.errors import UnsupportedOperationError
+from taskbasket.redaction import redact_url
 from taskbasket.task import FINAL_STATES, RETRYABLE_STATES, State
 from taskbasket.validation import parse_duration
 
@@ -170,7 +171,8 @@ def purge(ctx: Context, states: tuple[str, ...], queues: tuple[str, ...],
         what = ", ".join(f"{k}={','.join(v)}" for k, v in selection.items() if v) or "ALL TASKS"
         if not sys.stdin.isatty():
             fail(f"purge would delete {matching} tasks ({what}); confirm with --yes")
-        click.confirm(f"Delete {matching} tasks ({what}) from {basket.url}?", abort=True)
+        click.confirm(f"Delete {matching} tasks ({what}) from {redact_url(basket.url)}?",
+                      abort=True)
     report(ctx.as_json, "deleted", basket.purge(**selection))
 
 

@@ -1,8 +1,10 @@
 """What the ``taskbasket`` command prints: tables, JSON, one-line errors and reports.
 
 Task data (names, queues, errors, arguments, URLs) is never read as rich markup: it goes
-into ``Text`` objects or through ``escape``, so ``[/var/data]`` prints as written. JSON
-output is ``json.dumps`` of the data, unchanged.
+into ``Text`` objects (``plain``) or through ``escape``, so ``[/var/data]`` prints as
+written; and its terminal control characters are shown visibly (``\x1b``: see
+``taskbasket.terminal``), in ``Text`` and in any ``str`` the consoles print. Error lines
+hide secrets (``redact_text``). JSON output is ``json.dumps`` of the data, unchanged.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 import click
-from rich.console import Console
 from rich.text import Text
 
+from taskbasket.redaction import redact_text
 from taskbasket.task import State
+from taskbasket.terminal import SafeConsole, visible
 
-console = Console()
-err_console = Console(stderr=True)
+console = SafeConsole()  # shows control characters from the store visibly
+err_console = SafeConsole(stderr=True)
 STATE_COLOURS = {
     State.QUEUED: "cyan", State.SCHEDULED: "blue", State.RUNNING: "yellow",
     State.RETRYING: "magenta", State.SUCCEEDED: "green", State.FAILED: "red",
@@ -27,15 +30,22 @@ STATE_COLOURS = {
 }
 
 
+def plain(text: str, style: str = "") -> Text:
+    """``text`` to print as written: never read as markup, control characters visible."""
+    return Text(visible(text), style=style)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
-    """Print ``error: message`` (as plain text) on stderr and exit with ``code``."""
-    err_console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
+    """Print ``error: message`` (as plain text, secrets hidden) on stderr and exit with
+    ``code``."""
+    err_console.print(Text.assemble(("error:", "bold red"), " ", plain(redact_text(message))),
+                      highlight=False)
     sys.exit(code)
 
 
 def warn(message: str) -> None:
     """Print ``message`` (as plain text) on stderr, in yellow."""
-    err_console.print(Text(message, style="yellow"), highlight=False)
+    err_console.print(plain(message, "yellow"), highlight=False)
 
 
 def _json_default(value: Any) -> Any:
@@ -58,7 +68,9 @@ def state_cell(state: State) -> Text:
 
 def say(*parts: str | tuple[str, str]) -> None:
     """Print plain text parts, or (text, style) pairs, on stdout; never read as markup."""
-    console.print(Text.assemble(*parts), highlight=False)
+    console.print(Text.assemble(*(
+        plain(part) if isinstance(part, str) else plain(*part) for part in parts
+    )), highlight=False)
 
 
 def report(as_json: bool, verb: str, count: int) -> None:

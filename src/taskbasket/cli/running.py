@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 
 import click
 
 from taskbasket.cli.context import Context, common_options, pass_context, run_safely, split
 from taskbasket.cli.output import console, emit_json, fail
 from taskbasket.cli.root import main
+from taskbasket.logs import setup_logging
 from taskbasket.worker.health import WorkerHealth
 
 
@@ -67,10 +67,7 @@ def worker(
     """Run a worker for APP (module:basket) until SIGTERM or SIGINT."""
     if app:
         ctx.app = app
-    logging.basicConfig(
-        level=log_level.upper(), stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(log_level)  # every line with control characters visible, secrets hidden
     if not log_tasks:  # quiet on the hot path: starts and successes only with --log-tasks
         logging.getLogger("taskbasket.tasks").setLevel(
             max(logging.WARNING, logging.getLevelName(log_level.upper())))
@@ -133,10 +130,7 @@ def relay(
     """
     from taskbasket.relay import Relay
 
-    logging.basicConfig(
-        level=log_level.upper(), stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(log_level)
     source = source or ctx.url or os.environ.get("TASKBASKET_URL")
     if not source:
         fail("relay needs the store to read: pass --from URL (or --url, $TASKBASKET_URL)")

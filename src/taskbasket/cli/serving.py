@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import click
-from rich.text import Text
 
 from taskbasket.cli.context import Context, common_options, pass_context, run_safely
-from taskbasket.cli.output import err_console, fail
+from taskbasket.cli.output import err_console, fail, plain
 from taskbasket.cli.root import main
+from taskbasket.logs import setup_logging
+from taskbasket.redaction import redact_url
 
 
 @main.command()
@@ -33,8 +34,9 @@ def dashboard(ctx: Context, host: str, port: int, token: str | None,
         username, sep, password = basic_auth.partition(":")
         if not sep or not username or not password:
             fail("--basic-auth must be USER:PASS, both non-empty")
+    setup_logging("WARNING")  # the sampler's warnings, visible and redacted
     basket = ctx.basket()
-    err_console.print(Text(f"dashboard of {basket.url} on http://{host}:{port}/"),
+    err_console.print(plain(f"dashboard of {redact_url(basket.url)} on http://{host}:{port}/"),
                       highlight=False)
     serve(basket, host=host, port=port, token=token, username=username, password=password)
 
@@ -53,13 +55,15 @@ def metrics(ctx: Context, host: str, port: int, cache_seconds: float) -> None:
 
     from taskbasket.metrics import serve_metrics
 
+    setup_logging("WARNING")  # unreadable-store warnings, redacted
     basket = ctx.basket()
     try:
         server, _ = serve_metrics(basket, port, host, cache_seconds=cache_seconds)
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc}")
     err_console.print(
-        Text(f"metrics of {basket.url} on http://{host}:{server.server_port}/metrics"),
+        plain(f"metrics of {redact_url(basket.url)} on "
+              f"http://{host}:{server.server_port}/metrics"),
         highlight=False)
     try:
         threading.Event().wait()

@@ -10,6 +10,7 @@ import click
 from taskbasket.cli.context import Context, common_options, pass_context, run_safely
 from taskbasket.cli.output import emit_json, fail, say
 from taskbasket.cli.root import main
+from taskbasket.redaction import redact_url
 from taskbasket.validation import parse_duration
 
 
@@ -22,9 +23,9 @@ def migrate(ctx: Context) -> None:
     basket = ctx.basket()
     basket.migrate()
     if ctx.as_json:
-        emit_json({"migrated": True, "url": basket.url})
+        emit_json({"migrated": True, "url": redact_url(basket.url)})
     else:
-        say(("schema is up to date", "green"), f" ({basket.url})")
+        say(("schema is up to date", "green"), f" ({redact_url(basket.url)})")
 
 
 @main.command()

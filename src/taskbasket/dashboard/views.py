@@ -32,7 +32,7 @@ from taskbasket.dashboard.charts import charts
 from taskbasket.dashboard.sampling import Sample, Sampler
 from taskbasket.dashboard.security import CSRF_FIELD, csrf_valid
 from taskbasket.errors import ConfigurationError
-from taskbasket.task import FINAL_STATES, State, Task
+from taskbasket.task import FINAL_STATES, State, Task, TaskList
 
 HERE = Path(__file__).resolve().parent
 RETRYABLE_STATES = frozenset({State.FAILED, State.CANCELLED, State.RETRYING, State.SCHEDULED})
@@ -95,6 +95,12 @@ def row_dict(task: Task) -> dict[str, Any]:
 
 def list_version(tasks: Sequence[Task]) -> str:
     return _digest(*(f"{t.id}:{task_version(t)}" for t in tasks))
+
+
+def _next_before(page: TaskList, limit: int) -> str | None:
+    """The cursor of the next page: the id of this page's last row, readable or not, if
+    the page is full."""
+    return page.last_id if len(page) + len(page.corrupt) >= limit else None
 
 
 def overview_dict(sample: Sample, history: Sequence[Sample], window: float) -> dict[str, Any]:
@@ -255,8 +261,9 @@ class Dashboard:
     async def current_sample(self) -> Sample:
         return await run_in_threadpool(self.sampler.current, self.fresh_for)
 
-    async def list_rows(self, filters: Filters) -> list[Task]:
-        """The page of tasks the filters select, without their arguments."""
+    async def list_rows(self, filters: Filters) -> TaskList:
+        """The page of tasks the filters select, without their arguments (``.corrupt``:
+        the page's stored tasks that cannot be read)."""
         basket = self.basket
         return await run_in_threadpool(
             lambda: basket.list(filters.state, queue=filters.queue, name=filters.name,
@@ -306,7 +313,7 @@ class Dashboard:
         queues = {q for q, _ in sample.stats}
         if filters.queue:
             queues.add(filters.queue)
-        more = found[-1].id if len(found) == filters.limit else None
+        more = _next_before(found, filters.limit)
         return self.render(request, "tasks.html", {
             "tasks": found, "filters": filters, "matching": matching,
             "queues": sorted(queues),
@@ -372,7 +379,7 @@ class Dashboard:
         found = await self.list_rows(filters)
         return JSONResponse({
             "tasks": [row_dict(t) for t in found],
-            "next_before": found[-1].id if len(found) == filters.limit else None,
+            "next_before": _next_before(found, filters.limit),
             "version": list_version(found),
         })
 
