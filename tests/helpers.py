@@ -9,10 +9,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from taskbasket.backends.base import Backend
 
 ROOT = Path(__file__).resolve().parent.parent
+PYTHONPATH = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+"""For subprocesses: this checkout's taskbasket (not an installed one) and its tests."""
 
 
 def wait_for(
@@ -28,6 +34,30 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+@dataclass(frozen=True)
+class Rescued:
+    id: str
+
+
+@dataclass(frozen=True)
+class MaintenanceReport:
+    """What one maintenance pass did: the tasks whose expired lease it requeued or failed."""
+
+    requeued: list[Rescued]
+    failed: list[Rescued]
+    promoted: int
+
+
+def maintain(backend: Backend) -> MaintenanceReport:
+    """One maintenance pass now: expired leases requeued due now (or failed, on their
+    last attempt), due tasks promoted."""
+    from taskbasket.backends.base import MaintainParams
+
+    result = backend.maintain(MaintainParams())
+    return MaintenanceReport([Rescued(i) for i in result.rescued],
+                             [Rescued(i) for i in result.failed], result.promoted)
 
 
 class Effects:
@@ -73,7 +103,7 @@ class WorkerProcess:
         self, url: str, effects: Path, *args: str, app: str = "tests.apps.crashapp:basket"
     ) -> None:
         env = dict(os.environ, TASKBASKET_URL=url, TB_EFFECTS=str(effects),
-                   PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+                   PYTHONPATH=PYTHONPATH, PYTHONUNBUFFERED="1")
         self.log_path = effects.parent / f"worker-{os.urandom(3).hex()}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
@@ -94,6 +124,13 @@ class WorkerProcess:
                  "worker to start")
         if "started:" not in self.log():
             raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.log()}")
+
+    def wait_for(self, condition: Callable[[], Any], timeout: float, message: str) -> Any:
+        """``wait_for``, failing with the end of this worker's log."""
+        try:
+            return wait_for(condition, timeout, message)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the worker's log ends:\n{self.log()[-3000:]}") from None
 
     def kill(self) -> None:
         if self.proc.poll() is None:
