@@ -50,13 +50,16 @@ from taskbasket.errors import (
 from taskbasket.ids import new_task_id
 from taskbasket.task import TaskRef
 from tests.helpers import wait_for
-from tests.stores import required_stores
+from tests.stores import required_stores, skip_unless_required
 from tests.stores.redis import BASE_URL, FACTORY
 
-redis = pytest.importorskip("redis")
+try:
+    import redis
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    skip_unless_required("redis", f"redis-py is not installed ({exc})", allow_module_level=True)
 
-from taskbasket.backends import redis as redis_backend  # noqa: E402
-from taskbasket.backends.redis import RedisBackend  # noqa: E402
+from taskbasket.backends import redis as redis_backend
+from taskbasket.backends.redis import RedisBackend
 
 SOURCE = Path(__file__).resolve().parents[2] / "src/taskbasket/backends/redis.py"
 
@@ -738,7 +741,8 @@ class PrivateRedis:
 @pytest.mark.slow
 def test_server_restart_then_the_backend_recovers(tmp_path: Path) -> None:
     if not shutil.which("redis-server") or not shutil.which("redis-cli"):
-        pytest.skip("redis-server and redis-cli are needed to restart a server")
+        skip_unless_required("redis", "redis-server and redis-cli are needed to run a "
+                             "private server to restart")
     server = PrivateRedis(tmp_path)
     server.start()
     b = RedisBackend(f"{server.url}?prefix=tb_restart&socket_connect_timeout=1")
