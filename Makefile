@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help venv browser demo test lint typecheck docs pytest bench chaos clean
+.PHONY: help venv browser demo test lint typecheck docs pytest bench chaos fuzz clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,6 +45,10 @@ bench: $(STAMP)  ## throughput and latency per backend: prints a table, writes b
 
 chaos: $(STAMP)  ## kill workers and servers under load on every backend; prints a table, writes chaos/results/
 	$(BIN)/python -m chaos $(CHAOS_ARGS)
+
+fuzz: $(STAMP)  ## the state-machine model, far longer and random (hypothesis profile fuzz); FUZZ_ARGS=-k sqlite
+	TASKBASKET_HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -s -p no:cacheprovider \
+		--timeout=0 tests/conformance/test_state_machine.py $(FUZZ_ARGS)
 
 clean:  ## remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo site

@@ -4,15 +4,19 @@ A bus keeps no finished tasks, so the drain rate is read off the queue: the read
 is sampled every 10 ms while one worker process (32 slots) takes no-op tasks, from the
 first task it takes to the moment none is left (the last few in flight are not waited
 for). The relay figure is ``Relay.run_until_empty`` moving tasks from a SQLite outbox,
-and from PostgreSQL when it is reachable, onto the bus.
+and from PostgreSQL when it is reachable, onto the bus. The consumer figure is how long
+``BusConsumer.stop()`` takes while three threads wait in ``receive``.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
+import threading
 import time
 from typing import Any
 
+from taskbasket.bus.consumer import BusConsumer
 from tests.bus import bus_url, drop
 from tests.bus import unavailable as bus_unavailable
 from tests.stores import factory
@@ -22,6 +26,7 @@ from taskbasket import Basket
 from taskbasket.relay import Relay
 
 BUSES = ["amqp", "nats"]
+STOP_QUEUE = "bench_stop"
 
 
 def unavailable(bus: str) -> str | None:
@@ -44,6 +49,26 @@ def bench_drain(url: str) -> dict[str, float]:
         worker.wait(30)
         basket.close()
     return {"drain_per_s": ready / elapsed}
+
+
+def bench_consumer_stop(url: str, rounds: int) -> dict[str, float]:
+    """``BusConsumer.stop()`` with three threads waiting in ``receive`` for a message that
+    never comes: it should return at once (it waits for nothing)."""
+    timings = []
+    for _ in range(rounds):
+        consumer = BusConsumer(url, STOP_QUEUE, prefetch=3)
+        receivers = [threading.Thread(target=consumer.receive, daemon=True) for _ in range(3)]
+        for thread in receivers:
+            thread.start()
+        wait_until(lambda consumer=consumer: consumer._held == 3, 30)
+        start = time.perf_counter()
+        consumer.stop()
+        timings.append((time.perf_counter() - start) * 1000)
+        for thread in receivers:
+            thread.join(10)
+        consumer.join(10)
+    return {"consumer_stop_p50_ms": statistics.median(timings),
+            "consumer_stop_max_ms": max(timings)}
 
 
 def bench_relay(bus_url_: str, store: str, count: int, tag: str) -> dict[str, float]:
@@ -77,9 +102,10 @@ def run_bus(bus: str, quick: bool) -> dict[str, Any]:
         results.update(bench_enqueue(url, 300 if quick else 2000, 2000 if quick else 10_000, 1000,
                                      rounds=1))
         results.update(bench_drain(url))
+        results.update(bench_consumer_stop(url, 5 if quick else 30))
         count = 2000 if quick else 10_000
         for store in ("sqlite", "postgres"):
             results.update(bench_relay(url, store, count, tag))
     finally:
-        drop(bus, url, ("default",))
+        drop(bus, url, ("default", STOP_QUEUE))
     return results

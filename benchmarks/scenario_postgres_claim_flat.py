@@ -4,7 +4,9 @@ again with 1,000,000 succeeded rows beside the pending ones.
 Each round enqueues a batch of due tasks and drains it from one thread with claims of 32
 and a batched outcome per claim, so the figure is the store's own cost of the hot path
 (no worker threads, no handler). The ratio (with / without the million rows) should stay
-near 1: the claim walks a partial index that holds pending tasks only.
+near 1: the claim walks a partial index that holds pending tasks only. The median claim
+of 32 beside the million rows should stay under 50 ms (it was a test's timed assertion;
+the test keeps the plan check).
 """
 
 from __future__ import annotations
@@ -21,18 +23,25 @@ TASKS_PER_ROUND = 4000
 FINISHED_ROWS = 1_000_000
 
 
-def _drain_rate(basket: Basket, backend: PostgresBackend) -> float:
+def _drain_rate(basket: Basket, backend: PostgresBackend) -> tuple[float, float]:
+    """(tasks claimed and finished per second, the median claim's milliseconds)."""
     params = ClaimParams(worker_id="bench", names=["noop"], limit=32, lease_seconds=60)
-    rates = []
-    for _ in range(ROUNDS + 1):
+    rates, claims = [], []
+    for round_ in range(ROUNDS + 1):
         basket.enqueue_many("noop", [(i,) for i in range(TASKS_PER_ROUND)])
         done = 0
         start = time.perf_counter()
-        while batch := backend.tasks_claim(params):
+        while True:
+            claimed_at = time.perf_counter()
+            batch = backend.tasks_claim(params)
+            if round_:
+                claims.append(time.perf_counter() - claimed_at)
+            if not batch:
+                break
             backend.tasks_finish([Outcome(t.lease, OutcomeKind.SUCCEEDED) for t in batch])
             done += len(batch)
         rates.append(done / (time.perf_counter() - start))
-    return statistics.median(rates[1:])
+    return statistics.median(rates[1:]), statistics.median(claims) * 1000
 
 
 def _load_finished(backend: PostgresBackend, rows: int) -> None:
@@ -58,11 +67,11 @@ def run(url: str) -> dict[str, float]:
     try:
         with backend._connection() as conn:
             conn.execute(f"TRUNCATE {backend.table}")
-        empty = _drain_rate(basket, backend)
+        empty, _ = _drain_rate(basket, backend)
         start = time.perf_counter()
         _load_finished(backend, FINISHED_ROWS)
         load_seconds = time.perf_counter() - start
-        loaded = _drain_rate(basket, backend)
+        loaded, claim_ms = _drain_rate(basket, backend)
     finally:
         with backend._connection() as conn:
             conn.execute(f"TRUNCATE {backend.table}")
@@ -71,6 +80,7 @@ def run(url: str) -> dict[str, float]:
         "claim_per_s_empty": empty,
         "claim_per_s_1m_finished": loaded,
         "ratio": loaded / empty,
+        "claim_p50_ms_1m_finished": claim_ms,
         "load_1m_finished_s": load_seconds,
     }
 

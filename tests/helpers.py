@@ -125,6 +125,13 @@ class WorkerProcess:
         if "started:" not in self.log():
             raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.log()}")
 
+    def wait_for(self, condition: Callable[[], Any], timeout: float, message: str) -> Any:
+        """``wait_for``, failing with the end of this worker's log."""
+        try:
+            return wait_for(condition, timeout, message)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the worker's log ends:\n{self.log()[-3000:]}") from None
+
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)

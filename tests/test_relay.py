@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from taskbasket.backends.base import (
     NewTask,
     Outcome,
     OutcomeKind,
+    TaskFilter,
 )
 from taskbasket.relay import Relay
 from tests.bus import bus_url as make_bus_url
@@ -71,7 +71,8 @@ def outbox(source_url: str) -> Iterator[Basket]:
 
 
 def consume(url: str, count: int, queues: list[str] | None = None) -> list[ClaimedTask]:
-    """Take ``count`` tasks off the bus (acknowledging them), waiting up to 20 s."""
+    """Take ``count`` tasks off the bus (acknowledging them), waiting up to 20 s; then
+    the bus must hold no other task in ``queues``."""
     backend = open_backend(url)
     taken: list[ClaimedTask] = []
     try:
@@ -82,8 +83,9 @@ def consume(url: str, count: int, queues: list[str] | None = None) -> list[Claim
             return len(taken) >= count
 
         wait_for(more, 20, f"{count} task(s) on the bus")
-        time.sleep(0.2)  # anything beyond ``count`` would arrive with these
-        more()
+        ready = TaskFilter(states=[State.QUEUED], queues=queues)
+        wait_for(lambda: backend.tasks_count(ready) == 0, 20,
+                 "the bus to hold no task beyond those (acknowledged ones leave it)")
     finally:
         backend.close()
     return taken
@@ -170,12 +172,26 @@ def test_a_task_the_bus_refuses_fails_in_the_store_and_the_rest_go(
     assert [t.id for t in consume(bus_url, 1, ["emails"])] == [good.id]
 
 
-def _publish_again(url: str, task: NewTask) -> None:
+def _publish_again(url: str, task: NewTask) -> int:
+    """Publish ``task`` again; how many messages its queue's stream gained (NATS only)."""
     backend: Backend = open_backend(url)
     try:
+        before = _stream_sequence(backend)
         backend.tasks_insert([task])
+        return _stream_sequence(backend) - before
     finally:
         backend.close()
+
+
+def _stream_sequence(backend: Backend) -> int:
+    """The last sequence number of a NATS backend's stream (0 for other buses)."""
+    if not backend.url.startswith("nats"):
+        return 0
+    from taskbasket.backends.nats import NatsBackend
+
+    assert isinstance(backend, NatsBackend)
+    info = backend.transport.call(backend.transport.js.stream_info(backend.stream))
+    return int(info.state.last_seq)
 
 
 @pytest.mark.parametrize("source_name", ["sqlite"], indirect=True)
@@ -195,12 +211,12 @@ def test_a_duplicate_publish_runs_once(
         worker.wait_started()
         # logged once the success is recorded (the message acknowledged)
         wait_for(lambda: f"{ref.id} (stamp) succeeded" in worker.log(), 20, "the first run")
-        _publish_again(bus_url, NewTask(id=ref.id, name="stamp", queue="default",
-                                        payload='{"args":[]}'))
+        gained = _publish_again(bus_url, NewTask(id=ref.id, name="stamp", queue="default",
+                                                 payload='{"args":[]}'))
         if "amqp" in bus_url:  # RabbitMQ stores it; the worker recognises and drops it
             wait_for(lambda: "duplicate message dropped" in worker.log(), 20, "the duplicate")
-        else:  # JetStream drops it itself: the stream never holds it
-            time.sleep(0.5)  # a delivery, if any, would come in this time
+        else:  # JetStream drops it itself: the stream never holds it, so never delivers it
+            assert gained == 0
         assert len(effects.events(ref.id, "done")) == 1
     finally:
         worker.stop()

@@ -28,6 +28,16 @@ def hang() -> None:
     time.sleep(60)
 
 
+@basket.task(executor="process", timeout=120)
+def gate(path: str) -> None:
+    """Makes ``<path>.started``, then runs until the file ``path`` exists: a task that
+    says it began and ends when the test lets it."""
+    with open(f"{path}.started", "w"):
+        pass
+    while not os.path.exists(path):
+        time.sleep(0.01)
+
+
 @basket.task(executor="process", max_attempts=3)
 def refuse() -> None:
     raise Fail("not worth retrying")

@@ -7,14 +7,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
-import os
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +19,9 @@ from taskbasket import BackendUnavailableError, Basket, ConfigurationError, Stat
 from taskbasket.backends.base import ClaimParams, NewTask, Outcome, OutcomeKind, TaskFilter
 from taskbasket.ids import new_task_id
 from tests.helpers import wait_for
-from tests.stores import new_store, required_stores, unique_tag
-from tests.stores.mysql import FACTORY, connect
+from tests.servers import PrivateMariaDB
+from tests.stores import new_store, required_stores, skip_unless_required, unique_tag
+from tests.stores.mysql import FACTORY, SERVER_URL, connect
 
 try:
     import pymysql
@@ -35,8 +32,6 @@ except ImportError:  # pragma: no cover - depends on the environment
         raise
     pytest.skip("PyMySQL is not installed", allow_module_level=True)
 
-_ENSURE = Path(__file__).resolve().parents[2].parent / "shared" / "bin" / "ensure-services"
-START_SERVER = os.environ.get("TASKBASKET_MYSQL_START", f"{_ENSURE} mysql")
 
 
 @pytest.fixture(autouse=True)
@@ -68,8 +63,8 @@ def _task(n: int = 0, **fields: Any) -> NewTask:
                    payload=f'{{"args":[{n}],"kwargs":{{}}}}', **fields)
 
 
-def _connections(database: str) -> list[int]:
-    admin = connect()
+def _connections(database: str, server_url: str = SERVER_URL) -> list[int]:
+    admin = connect(server_url)
     try:
         with admin.cursor() as cur:
             cur.execute(
@@ -313,19 +308,13 @@ def test_idle_listener_wakes_when_another_process_stores_a_task(url: str) -> Non
     worker_side.migrate()
     listener = worker_side.listener(None)
     assert listener.wait(0.2) is False  # nothing stored: it polls and times out
-    woke: list[tuple[bool, float]] = []
-
-    def idle() -> None:
-        started = time.monotonic()
-        woke.append((listener.wait(10), time.monotonic() - started))
-
-    thread = threading.Thread(target=idle)
+    woke: list[bool] = []
+    thread = threading.Thread(target=lambda: woke.append(listener.wait(30)))
     thread.start()
     wait_for(lambda: _connections(worker_side.database), 5, "the listener to poll")
     producer_side.tasks_insert([_task()])
-    thread.join(15)
-    [(woken, waited)] = woke
-    assert woken and waited < 5
+    thread.join(30)
+    assert woke == [True]  # woken by the insert, not by the 30 s timeout
     listener.close()
     polling = MySQLBackend(url, wake_interval=0)
     plain = polling.listener(None)
@@ -621,28 +610,30 @@ def test_now_is_the_server_clock(backend: MySQLBackend) -> None:
 # --------------------------------------------------------------------------- restart
 
 
-def _alive(pid: int) -> bool:
-    """True while the process runs (a zombie, exited but not reaped, counts as gone)."""
+@pytest.fixture
+def private_server() -> Iterator[PrivateMariaDB]:
+    """A server of this test's own: shutting the shared one down would break every other
+    test running against it."""
+    missing = PrivateMariaDB.missing()
+    if missing:
+        skip_unless_required("mysql", f"cannot run a private server to restart: {missing}")
+    server = PrivateMariaDB()
     try:
-        with open(f"/proc/{pid}/stat") as file:
-            return file.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def _run(command: str) -> None:
-    done = subprocess.run(command, shell=True, timeout=120, capture_output=True, text=True)
-    assert done.returncode == 0, f"{command} exited {done.returncode}: {done.stdout}{done.stderr}"
+        server.start()
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("mariadb-admin") is None and shutil.which("mysqladmin") is None,
-                    reason="needs mariadb-admin to stop the server")
-def test_server_restart_loses_nothing(url: str) -> None:
-    if not os.path.exists(START_SERVER.split()[0]):
-        pytest.skip(f"cannot start the server again: {START_SERVER} is missing")
-    admin = shutil.which("mariadb-admin") or shutil.which("mysqladmin")
-    basket = Basket(url)
+def test_server_restart_loses_nothing(private_server: PrivateMariaDB) -> None:
+    admin = connect(private_server.url)
+    try:
+        with admin.cursor() as cur:
+            cur.execute("CREATE DATABASE tb_restart CHARACTER SET utf8mb4")
+    finally:
+        admin.close()
+    basket = Basket(f"{private_server.url}/tb_restart")
     done: set[int] = set()
     lock = threading.Lock()
 
@@ -656,34 +647,24 @@ def test_server_restart_loses_nothing(url: str) -> None:
     attempted = 0
     worker = basket.worker(concurrency=4, poll_interval=0.05, visibility_timeout=5)
     worker.start()
-    restarted = False
-    server_pid = 0
     try:
         wait_for(lambda: len(done) >= 20, 30, "work to start")
-        (pid_file,) = basket.backend._read("SELECT @@pid_file")[0]  # type: ignore[attr-defined]
-        with open(pid_file) as file:
-            server_pid = int(file.read().strip())
-        _run(f"{admin} -uroot -h127.0.0.1 shutdown")
+        private_server.shutdown(wait=False)
         # while the server is down, producers get a clear error
-        with pytest.raises(BackendUnavailableError, match=r"127\.0\.0\.1:3306"):
+        with pytest.raises(BackendUnavailableError,
+                           match=rf"127\.0\.0\.1:{private_server.port}"):
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 attempted = 1000 + len(expected)
                 job.enqueue(attempted)
                 expected.add(attempted)
-        # the old server must be gone before a new one can start
-        wait_for(lambda: not _alive(server_pid), 60, "the old server process to exit", 0.1)
-        _run(START_SERVER)
-        restarted = True
+        private_server.wait_stopped()  # the old server must be gone before a new one starts
+        private_server.start()
         job.enqueue(-1)  # works again at once
         expected.add(-1)
         wait_for(lambda: basket.count(State.SUCCEEDED) == basket.count() >= len(expected), 90,
                  "every task to succeed after the restart")
     finally:
-        if not restarted:
-            with contextlib.suppress(AssertionError):
-                wait_for(lambda: not _alive(server_pid), 60, "the old server to exit", 0.1)
-            _run(START_SERVER)
         worker.stop()
     assert done >= expected  # nothing lost
     # The enqueue that failed as the server went down may have been stored all the same
@@ -691,5 +672,5 @@ def test_server_restart_loses_nothing(url: str) -> None:
     assert done <= expected | {attempted}
     assert basket.count() == basket.count(State.SUCCEEDED) == len(done)
     basket.close()
-    wait_for(lambda: _connections(url.rsplit("/", 1)[1]) == [], 10,
+    wait_for(lambda: _connections("tb_restart", private_server.url) == [], 10,
              "every connection to be closed")

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,12 +17,17 @@ import pytest
 from taskbasket import BackendUnavailableError, Basket, ConfigurationError, State
 from taskbasket.backends.base import ClaimParams, Outcome, OutcomeKind
 from tests.helpers import ROOT, maintain, wait_for
-from tests.stores import factory
+from tests.servers import PrivatePostgres
+from tests.stores import factory, skip_unless_required
 from tests.stores.postgres import BASE_URL, split_url
 
-psycopg = pytest.importorskip("psycopg")
+try:
+    import psycopg
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    skip_unless_required("postgres", f"psycopg is not installed ({exc})",
+                         allow_module_level=True)
 
-from taskbasket.backends.postgres import (  # noqa: E402
+from taskbasket.backends.postgres import (
     MIGRATIONS,
     SCHEMA_VERSION,
     PostgresBackend,
@@ -32,7 +35,7 @@ from taskbasket.backends.postgres import (  # noqa: E402
 
 STORE = factory("postgres")
 if STORE.unavailable():
-    pytest.skip(f"postgres: {STORE.unavailable()}", allow_module_level=True)
+    skip_unless_required("postgres", str(STORE.unavailable()), allow_module_level=True)
 
 
 @pytest.fixture
@@ -221,14 +224,8 @@ def test_claim_walks_the_ready_index_past_a_million_finished_rows(url: str) -> N
         plan = _claim_plan(backend, ["job"])
         assert "Index Scan using tasks_ready" in plan and "tasks_pkey" in plan
         assert "Sort" not in plan and "Seq Scan" not in plan
-        # and through the backend: a claim takes about as long as on an empty table
-        timings = []
-        for _ in range(20):
-            start = time.perf_counter()
-            batch = backend.tasks_claim(claim_params(limit=32))
-            timings.append(time.perf_counter() - start)
-            backend.tasks_finish([Outcome(t.lease, OutcomeKind.SUCCEEDED) for t in batch])
-        assert sorted(timings)[10] < 0.05
+        # what a claim costs beside a million finished rows: make bench
+        # (benchmarks/scenario_postgres_claim_flat.py)
 
 
 def _claim_plan(backend: PostgresBackend, names: list[str] | None = None,
@@ -241,7 +238,7 @@ def _claim_plan(backend: PostgresBackend, names: list[str] | None = None,
         try:
             conn.execute("LOAD 'auto_explain'")
         except psycopg.Error as exc:
-            pytest.skip(f"auto_explain is not available: {exc}")
+            skip_unless_required("postgres", f"auto_explain is not available: {exc}")
         for setting in ("log_min_duration = 0", "log_nested_statements = on",
                         "log_level = notice", "log_analyze = on"):
             conn.execute(f"SET auto_explain.{setting}")
@@ -342,10 +339,8 @@ def test_listen_notify_wakes_only_listeners_of_the_queue(url: str) -> None:
             producer.enqueue("job", queue="b")
             assert everything.wait(5)
             assert not only_a.wait(0.2)
-            start = time.perf_counter()
             producer.enqueue("job", queue="a")
-            assert only_a.wait(5)
-            assert time.perf_counter() - start < 1
+            assert only_a.wait(30)  # woken by the notification, not by the timeout
             producer.enqueue("job", queue="a", delay=3600)  # not ready: no wake-up
             assert not only_a.wait(0.2)
         finally:
@@ -612,8 +607,8 @@ def test_terminated_connections_fail_the_operation_then_recover(url: str) -> Non
             blocker.execute("ROLLBACK")
             blocker.close()
         assert outcome and isinstance(outcome[0], psycopg.OperationalError)
-        # every pooled connection is dead now; the next operations work at once
-        assert _terminate(name) >= 0
+        # and every connection the pool opened since: the next operations reconnect
+        _terminate(name)
         [task] = backend.tasks_claim(claim_params())
         assert task.id == ref.id
         assert backend.tasks_finish([Outcome(task.lease, OutcomeKind.SUCCEEDED)]) == [True]
@@ -637,23 +632,26 @@ def test_listener_reconnects_after_its_connection_is_killed(url: str) -> None:
             listener.close()
 
 
-def _cluster() -> tuple[str, str] | None:
-    if shutil.which("pg_ctlcluster") is None or not Path("/etc/postgresql").is_dir():
-        return None
-    versions = sorted(os.listdir("/etc/postgresql"))
-    if not versions or not os.path.isdir(f"/etc/postgresql/{versions[-1]}/main"):
-        return None
-    return versions[-1], "main"
+@pytest.fixture
+def private_server() -> Iterator[PrivatePostgres]:
+    """A cluster of this test's own: restarting the shared one would break every other
+    test running against it."""
+    missing = PrivatePostgres.missing()
+    if missing:
+        skip_unless_required("postgres", f"cannot run a private cluster to restart: {missing}")
+    server = PrivatePostgres()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.mark.slow
-def test_server_restart_loses_no_task(url: str) -> None:
-    cluster = _cluster()
-    if cluster is None:
-        pytest.skip("no local cluster managed by pg_ctlcluster")
+def test_server_restart_loses_no_task(private_server: PrivatePostgres) -> None:
     done: set[str] = set()
     lock = threading.Lock()
-    basket = Basket(with_option(url, "pool_timeout=2"))
+    basket = Basket(f"{private_server.url}?schema=tb_restart&pool_timeout=2")
 
     @basket.task
     def job(n: int) -> None:
@@ -665,6 +663,10 @@ def test_server_restart_loses_no_task(url: str) -> None:
         with lock:
             done.add(ctx.id)
 
+    def started_at() -> Any:
+        with psycopg.connect(private_server.url, autocommit=True) as conn:
+            return conn.execute("SELECT pg_postmaster_start_time()").fetchone()[0]
+
     first = {r.id for r in job.enqueue_many([(i,) for i in range(300)])}
     listener = basket.backend.listener(None)
     worker = basket.worker(concurrency=8, visibility_timeout=3, poll_interval=0.2)
@@ -672,24 +674,18 @@ def test_server_restart_loses_no_task(url: str) -> None:
     try:
         wait_for(lambda: len(done) >= 20, 30, "work to begin")
         listener.wait(0.01)
-        with admin() as conn:
-            started = conn.execute("SELECT pg_postmaster_start_time()").fetchone()[0]
-        restart = subprocess.run(
-            ["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, "restart"],
-            capture_output=True, timeout=120,
-        )
-        assert restart.returncode == 0, restart.stderr.decode()
+        before = started_at()
+        private_server.restart()
         assert listener.wait(15)  # it noticed, reconnected, and says: look for work
 
         def enqueue_again() -> set[str] | None:
             try:
                 return {r.id for r in job.enqueue_many([(i,) for i in range(300)])}
-            except psycopg.OperationalError:
+            except (psycopg.OperationalError, BackendUnavailableError):
                 return None  # the server may still be starting
 
         second = wait_for(enqueue_again, 30, "enqueue to work again")
-        with admin() as conn:
-            assert conn.execute("SELECT pg_postmaster_start_time()").fetchone()[0] > started
+        assert started_at() > before  # it really was restarted
         everything = first | second
         wait_for(lambda: basket.count(State.SUCCEEDED) == 600, 60, "every task to succeed")
         assert everything <= done

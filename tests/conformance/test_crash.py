@@ -116,19 +116,40 @@ def test_lazy_claiming_no_task_waits_behind_a_busy_worker(
 
 @pytest.mark.needs("task_records")
 def test_sigterm_drains_running_and_hands_back_the_rest(
-    producer: Basket, effects: Effects, spawn
+    store_url: str, effects: Effects, tmp_path: Path
 ) -> None:
-    worker = spawn("--concurrency", "2", "--grace-period", "20")
-    running = [producer.enqueue("slow", args=[1.0]) for _ in range(2)]
-    wait_for(lambda: len(effects.events(event="start")) == 2, 20, "two tasks to start")
-    waiting = producer.enqueue("quick", args=["after"])
-    worker.proc.send_signal(signal.SIGTERM)
-    assert worker.proc.wait(30) == 0
-    for ref in running:  # finished within the grace period
-        assert _state(producer, ref.id) == "succeeded"
-    assert _state(producer, waiting.id) == "queued"
-    assert producer.get(waiting.id).attempts == 0  # type: ignore[union-attr]
-    assert "stopped" in worker.log()
+    """Three tasks claimed by a worker with one child process: one runs, two wait for the
+    child. SIGTERM hands those two back at once (queued, no attempt spent) while the first
+    still runs; the first then finishes within the grace period and the worker exits 0."""
+    release, started = tmp_path / "release", tmp_path / "release.started"
+    worker: WorkerProcess | None = None
+    with Basket(store_url) as producer:
+        refs = [producer.enqueue("gate", args=[str(release)]) for _ in range(3)]
+        try:
+            worker = WorkerProcess(store_url, effects.path, "--concurrency", "3",
+                                   "--processes", "1", "--grace-period", "60",
+                                   "--visibility-timeout", "60", app="tests.apps.cpuapp:basket")
+            worker.wait_started()
+            worker.wait_for(lambda: producer.count(State.RUNNING) == 3, 30,
+                            "all three to be claimed")
+            worker.wait_for(started.exists, 30, "one of them to start")
+            worker.proc.send_signal(signal.SIGTERM)
+            worker.wait_for(lambda: producer.count(State.QUEUED) == 2, 20,
+                            "the two unstarted tasks to be handed back")
+            # at once: the started task still runs, and so does the worker
+            assert producer.count(State.RUNNING) == 1 and worker.proc.poll() is None
+            handed_back = producer.list(State.QUEUED)
+            assert [task.attempts for task in handed_back] == [0, 0]
+            release.touch()
+            assert worker.proc.wait(60) == 0
+            [done] = producer.list(State.SUCCEEDED)
+            assert done.attempts == 1
+            assert {done.id, *(task.id for task in handed_back)} == {ref.id for ref in refs}
+            assert "stopped" in worker.log()
+        finally:
+            release.touch()
+            if worker is not None:
+                worker.stop()
 
 
 def test_second_signal_exits_at_once_and_the_lease_expires(

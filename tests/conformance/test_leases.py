@@ -104,6 +104,31 @@ def test_heartbeat_extends_only_held_leases(basket: Basket) -> None:
         LeaseExtendParams([Lease(task_id, "forged")], lease_seconds=600)) == set()
 
 
+@pytest.mark.needs("task_records")
+def test_an_outcome_sent_again_with_its_spent_lease_is_refused(basket: Basket) -> None:
+    """A lease ends with the outcome it records: that outcome sent again (a duplicate
+    report), or any other, is refused and changes nothing, for every kind, in a batch or
+    alone; and the spent lease holds nothing to extend."""
+
+    @basket.task(max_attempts=5)
+    def job(n: int) -> None: ...
+
+    job.enqueue_many([(i,) for i in range(4)])
+    claimed = claim(basket, limit=4)
+    outcomes = [Outcome(task.lease, kind, error="e", retry_delay=3600)
+                for task, kind in zip(claimed, OutcomeKind, strict=True)]
+    assert basket.backend.tasks_finish(outcomes) == [True] * 4
+    recorded = [basket.get(task.id) for task in claimed]
+    assert basket.backend.tasks_finish(outcomes) == [False] * 4
+    for outcome in outcomes:
+        assert basket.backend.tasks_finish([outcome]) == [False]
+        assert basket.backend.tasks_finish(
+            [Outcome(outcome.lease, OutcomeKind.SUCCEEDED)]) == [False]
+    assert basket.backend.leases_extend(
+        LeaseExtendParams([task.lease for task in claimed], 60)) == set()
+    assert [basket.get(task.id) for task in claimed] == recorded
+
+
 @pytest.mark.needs("lease_expiry", "task_records")
 def test_expired_lease_is_rescued_and_old_holder_is_fenced(basket: Basket) -> None:
     task_id = _one_task(basket)

@@ -7,11 +7,13 @@ import itertools
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from taskbasket import Basket, ExponentialBackoff, Fail, Retry, State, current_task
 from taskbasket.backends.base import NewTask
+from tests.apps import cpuapp
 from tests.helpers import wait_for
 
 
@@ -202,28 +204,40 @@ def test_long_task_keeps_its_lease_with_heartbeats(basket: Basket) -> None:
 
 
 @pytest.mark.needs("task_records")
-def test_stop_hands_back_unstarted_and_waits_for_running(basket: Basket) -> None:
-    started = threading.Event()
-
-    @basket.task
-    def slowish(n: int) -> None:
-        started.set()
-        time.sleep(0.5)
-
-    refs = slowish.enqueue_many([(i,) for i in range(3)])
-    worker = basket.worker(concurrency=3, visibility_timeout=10, grace_period=10)
+def test_stop_hands_back_unstarted_and_waits_for_running(
+    store_url: str, tmp_path: Path
+) -> None:
+    """A worker with one child process claims three tasks: one runs, two wait for the
+    child. ``stop`` hands the two back at once (queued, no attempt spent) while the first
+    still runs, then waits for the first within the grace period."""
+    release = tmp_path / "release"
+    basket = Basket(store_url)
+    gate = cpuapp.basket.registry["gate"]
+    basket.task(name="gate", executor="process", timeout=gate.timeout)(gate.func)
+    refs = [basket.enqueue("gate", args=[str(release)]) for _ in range(3)]
+    worker = basket.worker(concurrency=3, processes=1, visibility_timeout=60,
+                           grace_period=60, poll_interval=0.05)
     worker.start()
-    started.wait(10)
-    worker.stop()
-    states = sorted(basket.get(r.id).state for r in refs)  # type: ignore[union-attr]
-    # whatever had started finished; nothing is left running
-    assert State.RUNNING not in states
-    assert all(s in (State.SUCCEEDED, State.QUEUED) for s in states)
-    for ref in refs:
-        task = basket.get(ref.id)
-        assert task is not None
-        if task.state == "queued":
-            assert task.attempts == 0  # handed back without costing an attempt
+    stopping = threading.Thread(target=worker.stop)
+    try:
+        wait_for(lambda: basket.count(State.RUNNING) == 3, 30, "all three to be claimed")
+        wait_for((tmp_path / "release.started").exists, 30, "one of them to start")
+        stopping.start()
+        wait_for(lambda: basket.count(State.QUEUED) == 2, 20,
+                 "the two unstarted tasks to be handed back")
+        assert basket.count(State.RUNNING) == 1 and stopping.is_alive()  # it still runs
+        handed_back = basket.list(State.QUEUED)
+        assert [task.attempts for task in handed_back] == [0, 0]
+        release.touch()
+        stopping.join(60)
+        assert not stopping.is_alive()
+        [done] = basket.list(State.SUCCEEDED)
+        assert done.attempts == 1
+        assert {done.id, *(task.id for task in handed_back)} == {ref.id for ref in refs}
+    finally:
+        release.touch()
+        worker.stop()  # safe while the thread's stop runs: it waits for that one
+        basket.close()
 
 
 @pytest.mark.needs("task_records")

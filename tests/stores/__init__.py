@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 import pytest
 
@@ -107,11 +107,19 @@ def new_store(name: str, tag: str) -> Iterator[str]:
         store.drop(url)
 
 
+def skip_unless_required(name: str, reason: str, *, allow_module_level: bool = False) -> NoReturn:
+    """Skip the test because ``name`` (a backend, or what a test of it needs: its driver,
+    a tool, a browser) cannot be used here, for ``reason``; or fail it, if ``name`` is
+    required (``TASKBASKET_REQUIRE_BACKENDS`` is ``all`` or names it)."""
+    if is_required(name):
+        pytest.fail(f"{name} is required (TASKBASKET_REQUIRE_BACKENDS) but: {reason}",
+                    pytrace=False)
+    pytest.skip(f"{name}: {reason}", allow_module_level=allow_module_level)
+
+
 def available_store(name: str) -> str:
     """``name``, if its server is reachable; else skip the test (fail if it is required)."""
     reason = factory(name).unavailable()
     if reason:
-        if is_required(name):
-            pytest.fail(f"{name} is required (TASKBASKET_REQUIRE_BACKENDS) but: {reason}")
-        pytest.skip(f"{name}: {reason}")
+        skip_unless_required(name, reason)
     return name

@@ -1092,9 +1092,10 @@ class MySQLBackend(BackendBase):
         return valid, positions
 
     def _held(self, cur: _Session, pairs: Sequence[tuple[Lease, bytes]], states: str,
-              *, lock: bool = False) -> set[str]:
-        """Ids among ``pairs`` whose row carries the lease's token and is in ``states``;
-        with ``lock``, their rows stay locked until the transaction ends."""
+              stamp: bytes = b"", *, lock: bool = False) -> set[str]:
+        """Ids among ``pairs`` whose row is in ``states`` and carries the lease's token
+        (followed by ``stamp``, for rows an outcome recorded); with ``lock``, their rows
+        stay locked until the transaction ends."""
         ids = ",".join(_hex(raw) for _, raw in pairs)
         cur.execute(
             f"SELECT id, lease_token FROM {self.table} WHERE id IN ({ids}) AND state IN {states}"
@@ -1103,7 +1104,7 @@ class MySQLBackend(BackendBase):
         tokens = {bytes(raw): bytes(token or b"") for raw, token in cur.fetchall()}
         return {
             lease.task_id for lease, raw in pairs
-            if tokens.get(raw) == lease.token.encode("utf-8")
+            if tokens.get(raw) == lease.token.encode("utf-8") + stamp
         }
 
     def leases_extend(self, params: LeaseExtendParams) -> set[str]:
@@ -1142,6 +1143,12 @@ class MySQLBackend(BackendBase):
         deletes = [(lease, raw) for lease, raw in pairs if _deletes(by_id[lease.task_id])]
         if deletes:
             pairs = [(lease, raw) for lease, raw in pairs if not _deletes(by_id[lease.task_id])]
+        # A recorded outcome appends this call's stamp to the row's token: so the check
+        # below (also when the call runs again after a lost reply) finds the rows this
+        # call recorded, and a later outcome sent with the same lease is refused.
+        stamp = f"/{new_token()[:12]}".encode()
+        stamped = f"lease_token = CONCAT(lease_token, {_hex(stamp)})"
+        stamped_t = f"t.lease_token = CONCAT(t.lease_token, {_hex(stamp)})"
         statements: list[str] = []
         # Successes, the bulk of outcomes, need no per-row values: one plain UPDATE fenced
         # per claim (a claim gives its tasks one token).
@@ -1156,8 +1163,8 @@ class MySQLBackend(BackendBase):
         ]
         statements.extend(
             f"UPDATE {self.table} FORCE INDEX (PRIMARY) SET state = 'succeeded', "
-            f"finished_at = {_NOW}, "
-            f"lease_expires_at = NULL WHERE state = 'running' AND ({' OR '.join(chunk)})"
+            f"finished_at = {_NOW}, lease_expires_at = NULL, {stamped} "
+            f"WHERE state = 'running' AND ({' OR '.join(chunk)})"
             for chunk in self._chunks(fences, "task outcome", str)
         )
         # The others carry an error, a retry time: a derived table of per-row values.
@@ -1190,7 +1197,7 @@ class MySQLBackend(BackendBase):
             "t.attempts = IF(v.kind = 'q', GREATEST(t.attempts - 1, 0), t.attempts), "
             "t.started_at = IF(v.kind = 'q', NULL, t.started_at), "
             "t.worker_id = IF(v.kind = 'q', NULL, t.worker_id), "
-            "t.lease_expires_at = NULL "
+            f"t.lease_expires_at = NULL, {stamped_t} "
             "WHERE t.state = 'running' AND t.lease_token = v.token"
             for chunk in self._chunks(rows, "task outcome", ", ".join)
         )
@@ -1215,8 +1222,9 @@ class MySQLBackend(BackendBase):
                 matched += cur.execute(statement)
             if matched == len(pairs):
                 return deleted | {lease.task_id for lease, _ in pairs}
-            # Which ones: a finished row keeps its lease token (claims replace it, and every
-            # other change clears it), and this transaction holds the rows it changed.
+            # Which ones: a row this call recorded carries its token and this call's stamp
+            # (claims replace it, and every other change clears it), and this
+            # transaction holds the rows it changed.
             accepted: set[str] = set()
             for state, kinds in (
                 ("('succeeded')", {OutcomeKind.SUCCEEDED}), ("('failed')", {OutcomeKind.FAILED}),
@@ -1224,7 +1232,7 @@ class MySQLBackend(BackendBase):
             ):
                 group = [(lease, raw) for lease, raw in pairs if by_id[lease.task_id].kind in kinds]
                 if group:
-                    accepted |= self._held(cur, group, state)
+                    accepted |= self._held(cur, group, state, stamp)
             return deleted | accepted
 
         accepted = self._run(

@@ -1,0 +1,177 @@
+"""Database servers of a test's own, for tests that stop or restart a server.
+
+The shared servers on the machine serve every test (and every engineer) at once: a test
+that restarts one breaks whatever else runs. These start a private PostgreSQL cluster or
+MariaDB server in a temporary folder, on a free port, and remove it afterwards.
+``missing()`` says which tool is absent; the tests then skip, or fail when the store is
+required (``TASKBASKET_REQUIRE_BACKENDS``, see ``tests.stores.skip_unless_required``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+from tests.helpers import wait_for
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def accepts(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:``port``."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _postgres_tool(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    versions = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return versions[-1] if versions else None
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of this test's own: ``initdb`` in a temporary folder, served
+    by ``pg_ctl`` on a free port, trust authentication for user ``postgres``. As root
+    (PostgreSQL refuses to run as root) it runs as the ``postgres`` user."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="tb-postgres-"))
+        self.data = self.folder / "data"
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._as: list[str] = []
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("postgres")
+            os.chown(self.folder, user.pw_uid, user.pw_gid)
+            self._as = ["runuser", "-u", "postgres", "--"]
+
+    @staticmethod
+    def missing() -> str | None:
+        """What this machine lacks to run a private cluster, or None."""
+        for tool in ("initdb", "pg_ctl"):
+            if _postgres_tool(tool) is None:
+                return f"{tool} is not installed (apt-get install postgresql)"
+        if os.geteuid() == 0:
+            if shutil.which("runuser") is None:
+                return "runuser is missing: as root, the cluster runs as user postgres"
+            try:
+                pwd.getpwnam("postgres")
+            except KeyError:
+                return "there is no postgres user to run a cluster as (not as root)"
+        return None
+
+    def _pg_ctl(self, *args: str) -> None:
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+        subprocess.run([*self._as, str(_postgres_tool("pg_ctl")), "-D", str(self.data), "-w",
+                        "-t", "120", "-l", str(self.folder / "server.log"), "-o", options,
+                        *args], check=True, timeout=180, capture_output=True)
+
+    def start(self) -> None:
+        if not self.data.exists():
+            subprocess.run([*self._as, str(_postgres_tool("initdb")), "-D", str(self.data),
+                            "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+                           check=True, timeout=180, capture_output=True)
+        self._pg_ctl("start")
+
+    def restart(self) -> None:
+        self._pg_ctl("-m", "fast", "restart")
+
+    def close(self) -> None:
+        with contextlib.suppress(subprocess.SubprocessError):
+            if self.data.exists() and accepts(self.port):
+                self._pg_ctl("-m", "immediate", "stop")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class PrivateMariaDB:
+    """A MariaDB server of this test's own: ``mariadb-install-db`` in a temporary folder,
+    ``mariadbd`` on a free port, user ``root`` without a password."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="tb-mariadb-"))
+        self.data = self.folder / "data"
+        self.url = f"mysql://root@127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self._admin: subprocess.Popen[bytes] | None = None
+        self._user = ["--user=root"] if os.geteuid() == 0 else []
+
+    @staticmethod
+    def missing() -> str | None:
+        """What this machine lacks to run a private server, or None."""
+        for tools in (("mariadb-install-db", "mysql_install_db"), ("mariadbd", "mysqld"),
+                      ("mariadb-admin", "mysqladmin")):
+            if not any(shutil.which(tool) or os.path.exists(f"/usr/sbin/{tool}")
+                       for tool in tools):
+                return f"{tools[0]} is not installed (apt-get install mariadb-server)"
+        return None
+
+    @staticmethod
+    def _tool(*names: str) -> str:
+        for name in names:
+            found = shutil.which(name) or (f"/usr/sbin/{name}"
+                                           if os.path.exists(f"/usr/sbin/{name}") else None)
+            if found:
+                return found
+        raise FileNotFoundError(names[0])
+
+    def start(self) -> None:
+        if not self.data.exists():
+            subprocess.run([self._tool("mariadb-install-db", "mysql_install_db"),
+                            "--no-defaults", *self._user, f"--datadir={self.data}",
+                            "--auth-root-authentication-method=normal", "--skip-test-db"],
+                           check=True, timeout=180, capture_output=True)
+        log = open(self.folder / "server.out", "ab")  # noqa: SIM115 - the server's own
+        self.process = subprocess.Popen(
+            [self._tool("mariadbd", "mysqld"), "--no-defaults", *self._user,
+             f"--datadir={self.data}", f"--port={self.port}", "--bind-address=127.0.0.1",
+             f"--socket={self.folder / 'mysqld.sock'}", f"--pid-file={self.folder / 'pid'}",
+             f"--log-error={self.folder / 'error.log'}", "--skip-name-resolve"],
+            stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        wait_for(lambda: accepts(self.port) or self.process.poll() is not None,  # type: ignore[union-attr]
+                 120, f"MariaDB to listen on port {self.port}")
+        if self.process.poll() is not None:
+            raise RuntimeError(f"mariadbd exited {self.process.returncode}: "
+                               f"{(self.folder / 'error.log').read_text()[-2000:]}")
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop the server the way an operator does (``mariadb-admin shutdown``); with
+        ``wait``, until its process is gone."""
+        self._admin = subprocess.Popen(
+            [self._tool("mariadb-admin", "mysqladmin"), "-uroot", "-h127.0.0.1",
+             f"-P{self.port}", "shutdown"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if wait:
+            self.wait_stopped()
+
+    def wait_stopped(self) -> None:
+        """Wait until the server's process has exited."""
+        if self._admin is not None:
+            _, errors = self._admin.communicate(timeout=120)
+            assert self._admin.returncode == 0, f"mariadb-admin shutdown: {errors!r}"
+            self._admin = None
+        if self.process is not None:
+            self.process.wait(120)
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(30)
+        shutil.rmtree(self.folder, ignore_errors=True)
