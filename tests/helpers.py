@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+PYTHONPATH = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+"""For subprocesses: this checkout's taskbasket (not an installed one) and its tests."""
 
 
 def wait_for(
@@ -73,7 +75,7 @@ class WorkerProcess:
         self, url: str, effects: Path, *args: str, app: str = "tests.apps.crashapp:basket"
     ) -> None:
         env = dict(os.environ, TASKBASKET_URL=url, TB_EFFECTS=str(effects),
-                   PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+                   PYTHONPATH=PYTHONPATH, PYTHONUNBUFFERED="1")
         self.log_path = effects.parent / f"worker-{os.urandom(3).hex()}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(

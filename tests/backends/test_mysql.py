@@ -1,20 +1,17 @@
 """MySQL / MariaDB specifics, against the real server: migrations under concurrency, claim
-races, transactional enqueue, lock conflicts provoked for real, killed connections and a
-real server restart. The shared behaviour is proven by tests/conformance."""
+races, transactional enqueue, lock conflicts provoked for real and killed connections (a
+server restart, on a private server: test_mysql_restart.py). The shared behaviour is
+proven by tests/conformance."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import multiprocessing
-import os
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,10 +31,6 @@ except ImportError:  # pragma: no cover - depends on the environment
     if "mysql" in required_stores():
         raise
     pytest.skip("PyMySQL is not installed", allow_module_level=True)
-
-_ENSURE = Path(__file__).resolve().parents[2].parent / "shared" / "bin" / "ensure-services"
-START_SERVER = os.environ.get("TASKBASKET_MYSQL_START", f"{_ENSURE} mysql")
-
 
 @pytest.fixture(autouse=True)
 def _server() -> None:
@@ -589,80 +582,3 @@ def test_now_is_the_server_clock(backend: MySQLBackend) -> None:
     now = backend.now()
     assert now.tzinfo is not None
     assert 0 <= (now - server.replace(tzinfo=UTC)).total_seconds() < 5
-
-
-# --------------------------------------------------------------------------- restart
-
-
-def _alive(pid: int) -> bool:
-    """True while the process runs (a zombie, exited but not reaped, counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as file:
-            return file.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def _run(command: str) -> None:
-    done = subprocess.run(command, shell=True, timeout=120, capture_output=True, text=True)
-    assert done.returncode == 0, f"{command} exited {done.returncode}: {done.stdout}{done.stderr}"
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(shutil.which("mariadb-admin") is None and shutil.which("mysqladmin") is None,
-                    reason="needs mariadb-admin to stop the server")
-def test_server_restart_loses_nothing(url: str) -> None:
-    if not os.path.exists(START_SERVER.split()[0]):
-        pytest.skip(f"cannot start the server again: {START_SERVER} is missing")
-    admin = shutil.which("mariadb-admin") or shutil.which("mysqladmin")
-    basket = Basket(url)
-    done: set[int] = set()
-    lock = threading.Lock()
-
-    @basket.task
-    def job(n: int) -> None:
-        with lock:
-            done.add(n)
-
-    job.enqueue_many([(i,) for i in range(200)])
-    expected = set(range(200))
-    attempted = 0
-    worker = basket.worker(concurrency=4, poll_interval=0.05, visibility_timeout=5)
-    worker.start()
-    restarted = False
-    server_pid = 0
-    try:
-        wait_for(lambda: len(done) >= 20, 30, "work to start")
-        (pid_file,) = basket.backend._read("SELECT @@pid_file")[0]  # type: ignore[attr-defined]
-        with open(pid_file) as file:
-            server_pid = int(file.read().strip())
-        _run(f"{admin} -uroot -h127.0.0.1 shutdown")
-        # while the server is down, producers get a clear error
-        with pytest.raises(BackendUnavailableError, match=r"127\.0\.0\.1:3306"):
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                attempted = 1000 + len(expected)
-                job.enqueue(attempted)
-                expected.add(attempted)
-        # the old server must be gone before a new one can start
-        wait_for(lambda: not _alive(server_pid), 60, "the old server process to exit", 0.1)
-        _run(START_SERVER)
-        restarted = True
-        job.enqueue(-1)  # works again at once
-        expected.add(-1)
-        wait_for(lambda: basket.count(State.SUCCEEDED) == basket.count() >= len(expected), 90,
-                 "every task to succeed after the restart")
-    finally:
-        if not restarted:
-            with contextlib.suppress(AssertionError):
-                wait_for(lambda: not _alive(server_pid), 60, "the old server to exit", 0.1)
-            _run(START_SERVER)
-        worker.stop()
-    assert done >= expected  # nothing lost
-    # The enqueue that failed as the server went down may have been stored all the same
-    # (the server committed it, its reply was lost); then it ran too. Nothing else ran.
-    assert done <= expected | {attempted}
-    assert basket.count() == basket.count(State.SUCCEEDED) == len(done)
-    basket.close()
-    wait_for(lambda: _connections(url.rsplit("/", 1)[1]) == [], 10,
-             "every connection to be closed")
