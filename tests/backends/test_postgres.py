@@ -474,35 +474,6 @@ def _options() -> Any:
     return EnqueueOptions()
 
 
-def test_sqlalchemy_shaped_connections_are_unwrapped(url: str) -> None:
-    """A SQLAlchemy Connection exposes the DBAPI connection as
-    ``.connection.driver_connection``; a Session through ``.connection()``."""
-
-    class PoolProxy:
-        def __init__(self, conn: Any) -> None:
-            self.driver_connection = conn
-
-    class SAConnection:
-        def __init__(self, conn: Any) -> None:
-            self.connection = PoolProxy(conn)
-
-    class SASession:
-        def __init__(self, conn: Any) -> None:
-            self._conn = SAConnection(conn)
-
-        def connection(self) -> SAConnection:
-            return self._conn
-
-        def get_bind(self) -> None:
-            return None
-
-    with Basket(url) as basket, psycopg.connect(split_url(url)[0]) as conn:
-        a = basket.enqueue("job", connection=SAConnection(conn))
-        b = basket.enqueue("job", connection=SASession(conn))
-        conn.rollback()
-        assert basket.get(a.id) is None and basket.get(b.id) is None
-
-
 # --------------------------------------------------------------------------- resilience
 
 

@@ -106,6 +106,13 @@ class MySQLFactory:
         """The application's own connection to the store's database, for transactions."""
         return connect(url)
 
+    def sqlalchemy_url(self, url: str, asynchronous: bool = False) -> str:
+        """The store's database as a SQLAlchemy URL on PyMySQL (utf8mb4, as the store
+        requires of an application's connection)."""
+        if asynchronous:
+            raise ValueError("no async MySQL driver in the test extras")
+        return "mysql+pymysql://" + url.split("://", 1)[1] + "?charset=utf8mb4"
+
     def kill_connections(self, url: str) -> int:
         """KILL every other connection to the store's database (the workers'), on the
         store's own server, for chaos; other databases' clients are left alone."""

@@ -87,5 +87,11 @@ class PostgresFactory:
 
         return psycopg.connect(split_url(url)[0])
 
+    def sqlalchemy_url(self, url: str, asynchronous: bool = False) -> str:
+        """The store's database as a SQLAlchemy URL on psycopg 3 (its async driver too:
+        ``postgresql+psycopg`` serves ``create_async_engine`` as well)."""
+        base = split_url(url)[0]
+        return "postgresql+psycopg://" + base.split("://", 1)[1]
+
 
 FACTORY = PostgresFactory()
