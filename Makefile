@@ -11,6 +11,7 @@ help:  ## list the targets
 
 $(STAMP): pyproject.toml
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	command -v faketime >/dev/null || (apt-get update -qq && apt-get install -y -qq faketime)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
