@@ -37,7 +37,8 @@ test: lint typecheck pytest  ## everything CI runs: lint, types, tests
 bench: $(STAMP)  ## throughput and latency per backend: prints a table, writes benchmarks/results/
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
-chaos: $(STAMP)  ## kill workers and servers under load on every backend; prints a table, writes chaos/results/
+chaos: $(STAMP)  ## kill workers, crash private servers under load on every backend, time Redis's AOF fsync window; prints tables, writes chaos/results/
+	$(BIN)/python -m chaos.aof_window
 	$(BIN)/python -m chaos $(CHAOS_ARGS)
 
 clean:  ## remove the venv and caches

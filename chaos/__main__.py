@@ -64,7 +64,7 @@ def main() -> int:
     parser.add_argument("--tasks", type=int, default=20_000)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--redis-fsync", default="always",
+    parser.add_argument("--redis-fsync", default="always,everysec",
                         help="appendfsync of the private Redis; a list runs Redis once each")
     parser.add_argument("--no-restart", action="store_true",
                         help="run on the shared servers and restart nothing")
