@@ -107,6 +107,9 @@ def run_chaos(store_name: str, config: ChaosConfig, url: str | None = None,
         f"{config.workers} workers; files in {workdir}")
     try:
         _round(target, config, workdir, report, say)
+    except BaseException:
+        say(f"[{target.label}] the round raised: worker logs and effects kept in {workdir}")
+        raise
     finally:
         target.close()
     report.notes.update(target.notes)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from chaos.run import ChaosConfig, run_chaos
 
-from tests.stores import factory
+from tests.stores import available_store, factory
 
 
 @pytest.mark.slow
@@ -29,3 +29,16 @@ def test_nothing_is_lost_while_workers_are_killed(store_name: str, store_url: st
     assert report.succeeded == 2000, report
     assert report.passed, report
     assert report.executions >= 2000  # each task's effect at least once
+
+
+@pytest.mark.parametrize("store", ["postgres", "redis"])
+def test_a_cut_refuses_a_url_that_does_not_name_its_connections(store: str) -> None:
+    """Cutting by a URL without the run's connection name would cut every client of the
+    shared server, other tests' included: refused before anything is cut."""
+    available_store(store)
+    url = factory(store).create("unnamed")  # (creating is enough; nothing connects)
+    try:
+        with pytest.raises(ValueError, match="refusing to cut"):
+            factory(store).kill_connections(url)  # type: ignore[attr-defined]
+    finally:
+        factory(store).drop(url)
