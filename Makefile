@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help venv browser demo test lint typecheck docs pytest bench chaos fuzz clean
+.PHONY: help venv browser test-tools demo test lint typecheck docs pytest bench chaos fuzz clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -21,6 +21,10 @@ venv: $(STAMP)  ## create the virtualenv with every extra and the test tools
 browser:  ## install Debian's chromium for the dashboard's browser test (apt-get, as root)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
+# the one-clock tests run workers under libfaketime; only the test suite needs it
+test-tools: browser  ## install what the test suite runs beside Python: chromium, faketime
+	command -v faketime >/dev/null || (apt-get update -qq && apt-get install -y -qq faketime)
+
 demo: $(STAMP)  ## run the SQLite demonstration: a producer, two workers, a live progress bar
 	$(BIN)/python examples/demo.py
 
@@ -31,7 +35,7 @@ lint: $(STAMP)  ## ruff and the import-layer contracts
 typecheck: $(STAMP)  ## mypy --strict on src
 	$(BIN)/mypy --strict src
 
-pytest: $(STAMP) browser  ## the test suite alone (with the browser test: installs chromium)
+pytest: $(STAMP) test-tools  ## the test suite alone (installs chromium and faketime first)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # never --quiet: it drops the warnings that --strict counts, and the build passes
@@ -43,7 +47,8 @@ test: lint typecheck docs pytest  ## everything CI runs: lint, types, the docs b
 bench: $(STAMP)  ## throughput and latency per backend: prints a table, writes benchmarks/results/
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
-chaos: $(STAMP)  ## kill workers and servers under load on every backend; prints a table, writes chaos/results/
+chaos: $(STAMP)  ## kill workers, crash private servers under load on every backend, time Redis's AOF fsync window; prints tables, writes chaos/results/
+	$(BIN)/python -m chaos.aof_window
 	$(BIN)/python -m chaos $(CHAOS_ARGS)
 
 fuzz: $(STAMP)  ## the state-machine model, far longer and random (hypothesis profile fuzz); FUZZ_ARGS=-k sqlite

@@ -1,4 +1,5 @@
-"""The chaos run's task: it records its effect (task id, attempt) in a separate log."""
+"""The chaos run's task: it records its start and its effect (task id, attempt) in a
+separate log, so the audit can tell an attempt a kill interrupted from one that ended."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ _effects = Effects(Path(os.environ.get("TB_EFFECTS", "/tmp/taskbasket-chaos-effe
 
 @basket.task(max_attempts=1000, timeout=60, backoff=0.1)
 def effect(n: int) -> None:
-    """A little work, then the effect: one row per execution that reached its end."""
-    time.sleep(random.uniform(0.001, 0.005))
+    """'start', a little work, then the effect: one 'done' row per execution that reached
+    its end."""
     ctx = current_task()
     assert ctx is not None
+    _effects.record(ctx.id, ctx.attempt, "start")
+    time.sleep(random.uniform(0.001, 0.005))
     _effects.record(ctx.id, ctx.attempt, "done")

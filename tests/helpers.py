@@ -99,11 +99,11 @@ class WorkerProcess:
     """A real ``taskbasket worker`` process running tests/apps/crashapp.py."""
 
     def __init__(
-        self, url: str, effects: Path, *args: str, app: str = "tests.apps.crashapp:basket"
+        self, url: str, effects: Path, *args: str, app: str = "tests.apps.crashapp:basket",
+        env: dict[str, str] | None = None,
     ) -> None:
-        # src first: the code under test, not whatever taskbasket the venv has installed
-        env = dict(os.environ, TASKBASKET_URL=url, TB_EFFECTS=str(effects),
-                   PYTHONPATH=PYTHONPATH, PYTHONUNBUFFERED="1")
+        env = {**os.environ, "TASKBASKET_URL": url, "TB_EFFECTS": str(effects),
+               "PYTHONPATH": PYTHONPATH, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.log_path = effects.parent / f"worker-{os.urandom(3).hex()}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
+from taskbasket.app_connection import driver_connection, driver_connection_async
 from taskbasket.backends import DEFAULT_URL, open_backend, open_backend_check
 from taskbasket.backends.base import (
     Backend,
@@ -435,7 +436,7 @@ class Basket:
                  else contextlib.nullcontext())
         with scope:
             tasks = self._new_tasks(name, calls, options, headers)
-            refs = self.backend.tasks_insert(tasks, options.connection)
+            refs = self.backend.tasks_insert(tasks, driver_connection(options.connection))
         self._enqueued(tasks, refs)
         return refs
 
@@ -461,7 +462,8 @@ class Basket:
         headers: dict[str, str] = {}
         with self.hooks.around_enqueue(name, headers):
             tasks = self._new_tasks(name, calls, options, headers)
-            refs = await self.backend.tasks_insert_async(tasks, options.connection)
+            connection = await driver_connection_async(options.connection)
+            refs = await self.backend.tasks_insert_async(tasks, connection)
         self._enqueued(tasks, refs)
         return refs
 

@@ -1,6 +1,7 @@
 """MySQL / MariaDB specifics, against the real server: migrations under concurrency, claim
-races, transactional enqueue, lock conflicts provoked for real, killed connections and a
-real server restart. The shared behaviour is proven by tests/conformance."""
+races, transactional enqueue, lock conflicts provoked for real and killed connections (a
+server restart, on a private server: test_mysql_restart.py). The shared behaviour is
+proven by tests/conformance."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import contextlib
 import logging
 import multiprocessing
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
@@ -19,8 +19,7 @@ from taskbasket import BackendUnavailableError, Basket, ConfigurationError, Stat
 from taskbasket.backends.base import ClaimParams, NewTask, Outcome, OutcomeKind, TaskFilter
 from taskbasket.ids import new_task_id
 from tests.helpers import wait_for
-from tests.servers import PrivateMariaDB
-from tests.stores import new_store, required_stores, skip_unless_required, unique_tag
+from tests.stores import new_store, required_stores, unique_tag
 from tests.stores.mysql import FACTORY, SERVER_URL, connect
 
 try:
@@ -31,8 +30,6 @@ except ImportError:  # pragma: no cover - depends on the environment
     if "mysql" in required_stores():
         raise
     pytest.skip("PyMySQL is not installed", allow_module_level=True)
-
-
 
 @pytest.fixture(autouse=True)
 def _server() -> None:
@@ -605,72 +602,3 @@ def test_now_is_the_server_clock(backend: MySQLBackend) -> None:
     now = backend.now()
     assert now.tzinfo is not None
     assert 0 <= (now - server.replace(tzinfo=UTC)).total_seconds() < 5
-
-
-# --------------------------------------------------------------------------- restart
-
-
-@pytest.fixture
-def private_server() -> Iterator[PrivateMariaDB]:
-    """A server of this test's own: shutting the shared one down would break every other
-    test running against it."""
-    missing = PrivateMariaDB.missing()
-    if missing:
-        skip_unless_required("mysql", f"cannot run a private server to restart: {missing}")
-    server = PrivateMariaDB()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
-
-
-@pytest.mark.slow
-def test_server_restart_loses_nothing(private_server: PrivateMariaDB) -> None:
-    admin = connect(private_server.url)
-    try:
-        with admin.cursor() as cur:
-            cur.execute("CREATE DATABASE tb_restart CHARACTER SET utf8mb4")
-    finally:
-        admin.close()
-    basket = Basket(f"{private_server.url}/tb_restart")
-    done: set[int] = set()
-    lock = threading.Lock()
-
-    @basket.task
-    def job(n: int) -> None:
-        with lock:
-            done.add(n)
-
-    job.enqueue_many([(i,) for i in range(200)])
-    expected = set(range(200))
-    attempted = 0
-    worker = basket.worker(concurrency=4, poll_interval=0.05, visibility_timeout=5)
-    worker.start()
-    try:
-        wait_for(lambda: len(done) >= 20, 30, "work to start")
-        private_server.shutdown(wait=False)
-        # while the server is down, producers get a clear error
-        with pytest.raises(BackendUnavailableError,
-                           match=rf"127\.0\.0\.1:{private_server.port}"):
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                attempted = 1000 + len(expected)
-                job.enqueue(attempted)
-                expected.add(attempted)
-        private_server.wait_stopped()  # the old server must be gone before a new one starts
-        private_server.start()
-        job.enqueue(-1)  # works again at once
-        expected.add(-1)
-        wait_for(lambda: basket.count(State.SUCCEEDED) == basket.count() >= len(expected), 90,
-                 "every task to succeed after the restart")
-    finally:
-        worker.stop()
-    assert done >= expected  # nothing lost
-    # The enqueue that failed as the server went down may have been stored all the same
-    # (the server committed it, its reply was lost); then it ran too. Nothing else ran.
-    assert done <= expected | {attempted}
-    assert basket.count() == basket.count(State.SUCCEEDED) == len(done)
-    basket.close()
-    wait_for(lambda: _connections("tb_restart", private_server.url) == [], 10,
-             "every connection to be closed")

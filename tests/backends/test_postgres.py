@@ -17,7 +17,7 @@ import pytest
 from taskbasket import BackendUnavailableError, Basket, ConfigurationError, State
 from taskbasket.backends.base import ClaimParams, Outcome, OutcomeKind
 from tests.helpers import ROOT, maintain, wait_for
-from tests.servers import PrivatePostgres
+from tests.servers.postgres import PrivatePostgres
 from tests.stores import factory, skip_unless_required
 from tests.stores.postgres import BASE_URL, split_url
 
@@ -481,35 +481,6 @@ def _options() -> Any:
     from taskbasket.definition import EnqueueOptions
 
     return EnqueueOptions()
-
-
-def test_sqlalchemy_shaped_connections_are_unwrapped(url: str) -> None:
-    """A SQLAlchemy Connection exposes the DBAPI connection as
-    ``.connection.driver_connection``; a Session through ``.connection()``."""
-
-    class PoolProxy:
-        def __init__(self, conn: Any) -> None:
-            self.driver_connection = conn
-
-    class SAConnection:
-        def __init__(self, conn: Any) -> None:
-            self.connection = PoolProxy(conn)
-
-    class SASession:
-        def __init__(self, conn: Any) -> None:
-            self._conn = SAConnection(conn)
-
-        def connection(self) -> SAConnection:
-            return self._conn
-
-        def get_bind(self) -> None:
-            return None
-
-    with Basket(url) as basket, psycopg.connect(split_url(url)[0]) as conn:
-        a = basket.enqueue("job", connection=SAConnection(conn))
-        b = basket.enqueue("job", connection=SASession(conn))
-        conn.rollback()
-        assert basket.get(a.id) is None and basket.get(b.id) is None
 
 
 def test_a_sync_enqueue_on_an_async_session_says_to_use_enqueue_async(url: str) -> None:

@@ -2,10 +2,9 @@
 
 What the conformance suite cannot see from the seam: key prefixes keep stores apart, the
 counters behind ``tasks_stats`` stay exact, no ``KEYS`` command is ever sent, claims race
-safely, the listener wakes on enqueue, and the backend recovers from killed connections and
-from a real server restart. That test restarts a Redis of its own on a free port, so the
-shared server (and every other test using it) is never disturbed; that server keeps nothing
-on disk, so the test asserts that the client recovers, not that tasks survive.
+safely, the listener wakes on enqueue, and the backend recovers from killed connections. Server
+restarts (of a private server, with and without persistence) are in
+test_redis_restart.py.
 """
 
 from __future__ import annotations
@@ -13,9 +12,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
-import shutil
-import socket
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -727,74 +723,3 @@ def test_client_kill_then_the_next_operations_recover(url: str) -> None:
         listener.close()
     finally:
         b.close()
-
-
-class PrivateRedis:
-    """A Redis server of this test's own on a free port, so that restarting it disturbs no
-    other test (nor anyone else sharing the machine's server)."""
-
-    def __init__(self, folder: Path) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.folder = folder
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        subprocess.run(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "yes", "--dir", str(self.folder),
-             "--logfile", str(self.folder / "redis.log")],
-            check=True, timeout=30, capture_output=True,
-        )
-        wait_for(self.up, 30, f"Redis to start on port {self.port}")
-
-    def stop(self) -> None:
-        subprocess.run(["redis-cli", "-p", str(self.port), "shutdown", "nosave"],
-                       timeout=30, capture_output=True)
-        wait_for(lambda: not self.up(), 30, "Redis to stop")
-
-    def up(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                return True
-        except OSError:
-            return False
-
-
-@pytest.mark.slow
-def test_server_restart_then_the_backend_recovers(tmp_path: Path) -> None:
-    if not shutil.which("redis-server") or not shutil.which("redis-cli"):
-        skip_unless_required("redis", "redis-server and redis-cli are needed to run a "
-                             "private server to restart")
-    server = PrivateRedis(tmp_path)
-    server.start()
-    b = RedisBackend(f"{server.url}?prefix=tb_restart&socket_connect_timeout=1")
-    try:
-        b.migrate()
-        b.tasks_insert([new()])
-        assert len(claim(b)) == 1  # every script loaded into this server
-        server.stop()
-        with pytest.raises(BackendUnavailableError, match=f"127\\.0\\.0\\.1:{server.port}"):
-            b.tasks_insert([new()])
-        server.start()
-        wait_for(lambda: not _down(b), 30, "the backend to reach Redis again")
-        # the restarted server knows no scripts and (without persistence) no tasks
-        [ref] = b.tasks_insert([new()])
-        [task] = claim(b)
-        assert task.id == ref.id
-        assert b.tasks_finish([Outcome(task.lease, OutcomeKind.SUCCEEDED)]) == [True]
-        assert maintain(b).requeued == []
-        assert b.tasks_stats() == {("default", State.SUCCEEDED): 1}
-    finally:
-        b.close()
-        if server.up():
-            server.stop()
-
-
-def _down(b: RedisBackend) -> bool:
-    try:
-        b.now()
-    except BackendUnavailableError:
-        return True
-    return False

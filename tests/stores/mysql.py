@@ -106,10 +106,21 @@ class MySQLFactory:
         """The application's own connection to the store's database, for transactions."""
         return connect(url)
 
+    def sqlalchemy_url(self, url: str, asynchronous: bool = False) -> str:
+        """The store's database as a SQLAlchemy URL on PyMySQL (utf8mb4, as the store
+        requires of an application's connection)."""
+        if asynchronous:
+            raise ValueError("no async MySQL driver in the test extras")
+        return "mysql+pymysql://" + url.split("://", 1)[1] + "?charset=utf8mb4"
+
     def kill_connections(self, url: str) -> int:
-        """KILL every other connection to the store's database (the workers'), for chaos."""
+        """KILL every other connection to the store's database (the workers'), on the
+        store's own server, for chaos; other databases' clients are left alone."""
         database = unquote(urlsplit(url).path.lstrip("/"))
-        conn = connect()
+        if not database.startswith("tb_"):
+            raise ValueError(f"refusing to cut the connections of {database!r}: not a test "
+                             "database made by tests/stores or tests/servers")
+        conn = connect(url)
         killed = 0
         try:
             with conn.cursor() as cur:
@@ -123,28 +134,6 @@ class MySQLFactory:
         finally:
             conn.close()
         return killed
-
-    def restart_server(self) -> None:
-        """Shut the local server down and start it again, for chaos."""
-        import shutil
-        import socket
-        import subprocess
-        import time
-        from pathlib import Path
-
-        admin = shutil.which("mariadb-admin") or shutil.which("mysqladmin") or "mysqladmin"
-        params = _params(SERVER_URL)
-        subprocess.run([admin, "-u", params["user"], "-h", params["host"], "shutdown"],
-                       check=True, timeout=120, capture_output=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # the old server must let go of the port
-            with socket.socket() as probe:
-                if probe.connect_ex((params["host"], params["port"])) != 0:
-                    break
-            time.sleep(0.2)
-        time.sleep(1.0)  # and of its pid file, or a new start is refused
-        ensure = Path(__file__).resolve().parents[2].parent / "shared/bin/ensure-services"
-        subprocess.run([str(ensure), "mysql"], check=True, timeout=120, capture_output=True)
 
 
 def _supports_skip_locked(version: str) -> bool:

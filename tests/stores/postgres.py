@@ -63,30 +63,35 @@ class PostgresFactory:
             )
 
     def kill_connections(self, url: str) -> int:
-        """Terminate every other client connection to the test database (for chaos)."""
+        """Terminate the connections of this store's clients (for chaos): those whose
+        ``application_name`` is the one ``url`` sets; other clients of the server, other
+        tests' included, are left alone."""
         import psycopg
 
-        with psycopg.connect(BASE_URL, autocommit=True) as conn:
+        base, _ = split_url(url)
+        name = dict(parse_qsl(urlsplit(base).query)).get("application_name", "")
+        if not name.startswith("tb_"):
+            raise ValueError("refusing to cut connections of a URL that sets no "
+                             "application_name=tb_...: that would cut every client of the "
+                             "database, other tests' too")
+        with psycopg.connect(base, autocommit=True, application_name="tb_admin") as conn:
             row = conn.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                "AND backend_type = 'client backend'"
-            ).fetchone()
+                "AND application_name = %s", (name,)).fetchone()
         return int(row[0]) if row else 0
-
-    def restart_server(self) -> None:
-        """Restart the local cluster for real (for chaos)."""
-        import subprocess
-
-        version = sorted(os.listdir("/etc/postgresql"))[-1]
-        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main",
-                        "restart"], check=True, timeout=120, capture_output=True)
 
     def app_connection(self, url: str) -> Any:
         """The application's own connection to the store's database (not autocommit)."""
         import psycopg
 
         return psycopg.connect(split_url(url)[0])
+
+    def sqlalchemy_url(self, url: str, asynchronous: bool = False) -> str:
+        """The store's database as a SQLAlchemy URL on psycopg 3 (its async driver too:
+        ``postgresql+psycopg`` serves ``create_async_engine`` as well)."""
+        base = split_url(url)[0]
+        return "postgresql+psycopg://" + base.split("://", 1)[1]
 
 
 FACTORY = PostgresFactory()

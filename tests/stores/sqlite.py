@@ -35,3 +35,13 @@ def app_connection(url: str) -> object:
 
 
 FACTORY.app_connection = app_connection  # type: ignore[attr-defined]
+
+
+def sqlalchemy_url(url: str, asynchronous: bool = False) -> str:
+    """The store's file as a SQLAlchemy URL (pysqlite; aiosqlite is not a test extra)."""
+    if asynchronous:
+        raise ValueError("no async SQLite driver in the test extras")
+    return f"sqlite+pysqlite:///{urlsplit(url).path[1:]}"
+
+
+FACTORY.sqlalchemy_url = sqlalchemy_url  # type: ignore[attr-defined]

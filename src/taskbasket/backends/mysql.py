@@ -966,7 +966,8 @@ class MySQLBackend(BackendBase):
         if not isinstance(connection, pymysql.connections.Connection):
             raise ConfigurationError(
                 "connection= must be a PyMySQL connection (pymysql.connections.Connection, "
-                f"from pymysql.connect(...)) for the MySQL store, got "
+                "from pymysql.connect(...), or a SQLAlchemy Session/Connection on "
+                f"mysql+pymysql) for the MySQL store, got "
                 f"{type(connection).__module__}.{type(connection).__name__}"
             )
         if not self._migrated:

@@ -484,25 +484,11 @@ class _InsertRun:
         return [ref for ref in self.refs if ref is not None]
 
 
-def _unwrap_connection(connection: Any) -> Any:
-    """The psycopg connection inside a SQLAlchemy Session or Connection (duck-typed)."""
-    if isinstance(connection, psycopg.Connection | psycopg.AsyncConnection):
-        return connection
-    candidate = connection
-    if callable(getattr(candidate, "connection", None)) and hasattr(candidate, "get_bind"):
-        candidate = candidate.connection()  # a sqlalchemy.orm.Session: its Connection
-    raw = getattr(candidate, "connection", None)  # sqlalchemy Connection -> pool proxy
-    for attribute in ("driver_connection", "dbapi_connection"):
-        inner = getattr(raw, attribute, None)
-        if inner is not None:
-            return inner
-    return connection
-
-
 def _wrong_connection(connection: Any, expected: str) -> ConfigurationError:
     return ConfigurationError(
         f"connection= must be a {expected} (psycopg 3) for the PostgreSQL store, or a "
-        f"SQLAlchemy Connection/Session using the postgresql+psycopg driver; got "
+        f"SQLAlchemy Session/Connection (AsyncSession/AsyncConnection with enqueue_async) "
+        f"on the postgresql+psycopg driver; got "
         f"{type(connection).__module__}.{type(connection).__name__}"
     )
 
@@ -928,7 +914,7 @@ class PostgresBackend(BackendBase):
         if not tasks:
             return []
         if connection is not None:
-            conn = _unwrap_connection(connection)
+            conn = connection  # (a SQLAlchemy object was unwrapped: app_connection.py)
             if isinstance(conn, psycopg.AsyncConnection):
                 raise ConfigurationError(
                     "connection= is a psycopg AsyncConnection: enqueue with enqueue_async() "
@@ -1003,7 +989,7 @@ class PostgresBackend(BackendBase):
             return []
         if connection is None:
             return await asyncio.to_thread(self.tasks_insert, tasks)
-        conn = await _unwrap_async_connection(connection)
+        conn = connection
         if isinstance(conn, psycopg.Connection):
             return await asyncio.to_thread(self.tasks_insert, tasks, conn)
         if not isinstance(conn, psycopg.AsyncConnection):
@@ -1247,22 +1233,6 @@ class PostgresBackend(BackendBase):
     def tasks_delete(self, task_filter: TaskFilter) -> int:
         where, args = _where(task_filter)
         return self._rowcount(f"DELETE FROM {self.table} WHERE {where}", args)
-
-
-async def _unwrap_async_connection(connection: Any) -> Any:
-    """The psycopg connection inside a SQLAlchemy AsyncSession/AsyncConnection, if any."""
-    if isinstance(connection, psycopg.Connection | psycopg.AsyncConnection):
-        return connection
-    candidate = connection
-    if hasattr(candidate, "sync_session") and callable(getattr(candidate, "connection", None)):
-        candidate = await candidate.connection()  # AsyncSession -> AsyncConnection
-    get_raw = getattr(candidate, "get_raw_connection", None)
-    if get_raw is not None and asyncio.iscoroutinefunction(get_raw):
-        raw = await get_raw()
-        inner = getattr(raw, "driver_connection", None)
-        if inner is not None:
-            return inner
-    return _unwrap_connection(candidate)
 
 
 # --------------------------------------------------------------------------- listener

@@ -442,8 +442,9 @@ class SQLiteBackend(BackendBase):
     def _check_connection(self, connection: Any) -> None:
         if not isinstance(connection, sqlite3.Connection):
             raise ConfigurationError(
-                f"connection= must be a sqlite3.Connection for the SQLite store, got "
-                f"{type(connection).__name__}"
+                f"connection= must be a sqlite3.Connection for the SQLite store (or a "
+                f"SQLAlchemy Session/Connection on sqlite+pysqlite), got "
+                f"{type(connection).__module__}.{type(connection).__name__}"
             )
         rows = connection.execute("PRAGMA database_list").fetchall()
         files = {os.path.realpath(row[2]) for row in rows if row[1] == "main" and row[2]}
