@@ -18,7 +18,6 @@ from benchmarks.compare.places import REDIS_URL
 from benchmarks.marks import PROGRESS
 
 
-
 def run_keys(run: str) -> tuple[str, str]:
     """The count and pickup keys of run ``run``: each run's keys apart from any other's."""
     return f"compare:{run}:count", f"compare:{run}:pickup"

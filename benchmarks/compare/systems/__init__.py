@@ -44,9 +44,9 @@ SYSTEMS: tuple[System, ...] = (
     ),
     System(
         "pgqueuer", "pgqueuer", ("postgres",), ("async",),
-        ("{bin}/pgq", "run", f"{APPS}.pgqueuer_app:main", "--batch-size", "100",
-         "--max-concurrent-tasks", "100", "--log-level", "WARNING"),
-        "asyncpg driver, `pgq run --batch-size 100` (LISTEN/NOTIFY wake-ups)",
+        ("{python}", "-m", f"{APPS}.pgqueuer_app"),
+        "asyncpg driver, `pgqueuer.run(main, batch_size=100)` on "
+        "uvloop, as `pgq run --batch-size 100` (LISTEN/NOTIFY wake-ups)",
     ),
     System(
         "procrastinate", "procrastinate", ("postgres",), ("async",),
@@ -69,8 +69,8 @@ SYSTEMS: tuple[System, ...] = (
     System(
         "dramatiq", "dramatiq", ("redis",), ("sync",),
         ("{bin}/dramatiq", f"{APPS}.dramatiq_app", "--processes", "1", "--threads",
-         str(SLOTS), "--worker-timeout", "100"),
-        f"`dramatiq --processes 1 --threads {SLOTS} --worker-timeout 100`, RedisBroker",
+         str(SLOTS)),
+        f"`dramatiq --processes 1 --threads {SLOTS}`, RedisBroker",
     ),
     System(
         "rq", "rq", ("redis",), ("sync",),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -23,13 +25,17 @@ def _entrypoint(pgq: PgQueuer, name: str, function: Any) -> None:
         await function(json.loads(job.payload or b"0"))
 
 
-async def main() -> PgQueuer:
-    """The factory `pgq run` calls."""
+@asynccontextmanager
+async def main() -> AsyncIterator[PgQueuer]:
+    """The factory `pgq run` (and ``pgqueuer.run``) enters."""
     connection = await asyncpg.connect(PG_URL)
-    pgq = PgQueuer(AsyncpgDriver(connection))
-    for name, function in handlers("async").items():
-        _entrypoint(pgq, name, function)
-    return pgq
+    try:
+        pgq = PgQueuer(AsyncpgDriver(connection))
+        for name, function in handlers("async").items():
+            _entrypoint(pgq, name, function)
+        yield pgq
+    finally:
+        await connection.close()
 
 
 def version() -> str:
@@ -65,3 +71,19 @@ class Producer:
 
 async def producer() -> Producer:
     return Producer(await asyncpg.connect(PG_URL))
+
+
+def serve() -> None:
+    """What `pgq run ...:main --batch-size 100` does, on uvloop
+    as the CLI runs it (the 1.6.0 CLI fails to set up its logging, so it is not used)."""
+    import logging
+
+    import pgqueuer
+    import uvloop
+
+    logging.basicConfig(level=logging.WARNING)
+    uvloop.run(pgqueuer.run(main, batch_size=100))
+
+
+if __name__ == "__main__":
+    serve()
