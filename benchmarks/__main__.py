@@ -151,9 +151,12 @@ def main() -> None:
     args = parser.parse_args()
     report: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(), "machine": platform.platform(),
-        "cpus": os.cpu_count(), "python": platform.python_version(), "stores": {},
+        "cpus": os.cpu_count(), "python": platform.python_version(),
+        "load_start": os.getloadavg(), "stores": {},
     }
-    table = Table(title="taskbasket benchmarks", header_style="bold")
+    load = ", ".join(f"{x:.1f}" for x in report["load_start"])
+    table = Table(title=f"taskbasket benchmarks (load average at start {load})",
+                  header_style="bold")
     for column in ("store", "metric", "value", "target"):
         table.add_column(column, justify="right" if column == "value" else "left")
     for store in [s.strip() for s in args.store.split(",") if s.strip()]:
@@ -171,6 +174,7 @@ def main() -> None:
         for metric, value in results.items():
             table.add_row(store, metric, f"{value:,.1f}", verdict(store, metric, value))
         table.add_section()
+    report["load_end"] = os.getloadavg()
     console.print(table)
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)

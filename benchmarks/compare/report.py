@@ -86,3 +86,33 @@ def table(by_store: dict[str, list[dict[str, Any]]], title: str) -> Table:
             grid.add_row(store, f"[bold]taskbasket {handler} / best peer[/]", *cells)
         grid.add_section()
     return grid
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The same table in Markdown, for docs/performance.md: ``python -m
+    benchmarks.compare.report benchmarks/results/compare-latest.json``."""
+    head = ["store", "system", *(heading for _, heading, _ in COLUMNS)]
+    lines = ["| " + " | ".join(head) + " |",
+             "| --- | --- |" + " --: |" * len(COLUMNS)]
+    for store, section in report["stores"].items():
+        for row in section["rows"]:
+            cells = [_figure(row["results"].get(key)) for key, _, _ in COLUMNS]
+            name = row["label"] + (" (errors)" if row["results"].get("errors") else "")
+            lines.append(f"| {store} | {name} | " + " | ".join(cells) + " |")
+        for handler, found in section["ratios"].items():
+            if not found:
+                continue
+            cells = ["-" if key not in found else
+                     f"**{found[key]['ratio']:.2f}** ({found[key]['peer']})"
+                     for key, _, _ in COLUMNS]
+            lines.append(f"| {store} | taskbasket {handler} / best peer | "
+                         + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    with open(sys.argv[1]) as source:
+        print(markdown(json.load(source)))
