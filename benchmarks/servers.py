@@ -33,9 +33,12 @@ class ServerCpu:
     store: str
     admin_url: str | None = None  # PostgreSQL: where pg_stat_activity is read
     database: str | None = None  # PostgreSQL: only the backends of this database
+    only: tuple[int, ...] = ()  # these server processes alone (a server of the run's own)
     first: dict[int, int] = field(default_factory=dict)
 
     def pids(self) -> list[int]:
+        if self.only:
+            return list(self.only)
         if self.store == "postgres" and self.admin_url and self.database:
             import psycopg
 

@@ -16,7 +16,7 @@ from tests.stores import available_store
 def test_compare_runs_taskbasket_on_sqlite_end_to_end(tmp_path: Path) -> None:
     available_store("redis")  # the jobs count, and report pickups, in Redis
     report = run(["--systems", "taskbasket", "--stores", "sqlite", "--count", "40",
-                  "--samples", "3", "--out", str(tmp_path)])
+                  "--samples", "3", "--shared-redis", "--out", str(tmp_path)])
 
     rows = report["stores"]["sqlite"]["rows"]
     assert [(r["system"], r["handler"]) for r in rows] == [

@@ -22,6 +22,7 @@ import shutil
 import sqlite3
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +41,7 @@ from benchmarks.compare.cases import (
     measure,
     step,
 )
+from benchmarks.compare.private_redis import PORT, private_redis
 from benchmarks.compare.report import ratios, table
 from benchmarks.compare.systems import SYSTEMS, System, system
 
@@ -93,6 +95,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="the interpreter of the peers' venv (make compare makes it)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"),
                         help="folder for the JSON results and the workers' logs")
+    parser.add_argument("--shared-redis", action="store_true",
+                        help="use database 13 of the shared Redis at 127.0.0.1:6379 instead "
+                             "of a redis-server of the run's own on port 6391")
     parser.add_argument("--count", type=int, default=None,
                         help="tasks per drain (overrides the default or --quick's)")
     parser.add_argument("--samples", type=int, default=None, help="pickup samples")
@@ -122,42 +127,54 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
                          batch=min(counts.batch, args.count * 10))
     if args.samples:
         counts = replace(counts, pickup=args.samples)
+    with ExitStack() as stack:
+        lock = stack.enter_context(open(LOCK, "a"))
+        if set(stores) & {"postgres", "redis"} or not args.shared_redis:
+            try:  # one database, one Redis number, one private port a machine
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise SystemExit(f"another `make compare` holds {LOCK}: wait for it") from None
+        if not args.shared_redis:
+            server = stack.enter_context(private_redis(PORT))
+            places.use_redis(f"127.0.0.1:{PORT}", server.pid)
+        return _run(args, chosen, stores, counts)
+
+
+def _run(args: argparse.Namespace, chosen: list[System], stores: list[str],
+         counts: Counts) -> dict[str, Any]:
     out = Path(args.out)
     logs = out / "compare-logs"
     report: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
-        "servers": servers(stores), "counts": counts.__dict__, "load_start": os.getloadavg(),
+        "servers": servers(stores),
+        "redis": ("the shared server, database 13" if args.shared_redis
+                  else f"the run's own redis-server on port {PORT}, database 13"),
+        "counts": counts.__dict__, "load_start": os.getloadavg(),
         "systems": {}, "stores": {},
     }
-    with open(LOCK, "a") as lock:
-        if set(stores) & {"postgres", "redis"}:  # one database, one Redis number a machine
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise SystemExit(f"another `make compare` holds {LOCK}: wait for it") from None
-        for store in stores:
-            rows: list[dict[str, Any]] = []
-            for candidate in chosen:
-                if store not in candidate.stores:
-                    continue
-                python = args.peers_python if candidate.peer else sys.executable
-                for index, handler in enumerate(candidate.handlers):
-                    case = Case(candidate, store, handler, python, logs)
-                    if candidate.name not in report["systems"]:
-                        with fresh_store(case):
-                            found = step(case, "version")
-                        report["systems"][candidate.name] = {
-                            **found, "settings": candidate.settings,
-                            "worker": " ".join(candidate.worker)}
-                    label = candidate.name + (f" {handler}" if not candidate.peer else "")
-                    console.print(f"{store}: {label} ...")
-                    results = measure(case, counts, with_enqueue=index == 0)
-                    for part, error in results.get("errors", {}).items():
-                        console.print(f"[red]  {part}: {error}[/]")
-                    rows.append({"system": candidate.name, "handler": handler, "label": label,
-                                 "peer": candidate.peer, "results": results})
-            report["stores"][store] = {
-                "rows": rows, "ratios": {h: ratios(rows, h) for h in ("sync", "async")}}
+    for store in stores:
+        rows: list[dict[str, Any]] = []
+        for candidate in chosen:
+            if store not in candidate.stores:
+                continue
+            python = args.peers_python if candidate.peer else sys.executable
+            for index, handler in enumerate(candidate.handlers):
+                case = Case(candidate, store, handler, python, logs)
+                if candidate.name not in report["systems"]:
+                    with fresh_store(case):
+                        found = step(case, "version")
+                    report["systems"][candidate.name] = {
+                        **found, "settings": candidate.settings,
+                        "worker": " ".join(candidate.worker)}
+                label = candidate.name + (f" {handler}" if not candidate.peer else "")
+                console.print(f"{store}: {label} ...")
+                results = measure(case, counts, with_enqueue=index == 0)
+                for part, error in results.get("errors", {}).items():
+                    console.print(f"[red]  {part}: {error}[/]")
+                rows.append({"system": candidate.name, "handler": handler, "label": label,
+                             "peer": candidate.peer, "results": results})
+        report["stores"][store] = {
+            "rows": rows, "ratios": {h: ratios(rows, h) for h in ("sync", "async")}}
     report["load_end"] = os.getloadavg()
     load = ", ".join(f"{x:.1f}" for x in report["load_start"])
     console.print(table({s: v["rows"] for s, v in report["stores"].items()},

@@ -166,6 +166,8 @@ def drain(case: Case, job: str, count: int) -> dict[str, Any]:
         step(case, "prefill", job, str(count))
         marks = Path(tempfile.mkdtemp(prefix="tb-compare-marks-"))
         server = ServerCpu(case.store, places.PG_ADMIN_URL, places.PG_DB)
+        if case.store == "redis" and places.REDIS_PID:
+            server.only = (places.REDIS_PID,)
         try:
             launched = time.time()
             with worker(case, f"drain-{job}", BENCH_MARKS=str(marks),

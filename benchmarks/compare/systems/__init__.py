@@ -50,9 +50,10 @@ SYSTEMS: tuple[System, ...] = (
     ),
     System(
         "procrastinate", "procrastinate", ("postgres",), ("async",),
-        ("{bin}/procrastinate", f"--app={APPS}.procrastinate_app.app", "worker",
-         "--concurrency", str(SLOTS)),
-        f"psycopg 3 pool, `procrastinate worker --concurrency {SLOTS}` (LISTEN/NOTIFY)",
+        ("{bin}/procrastinate", "--log-level", "warning", f"--app={APPS}.procrastinate_app.app",
+         "worker", "--concurrency", str(SLOTS)),
+        f"psycopg 3 pool, `procrastinate --log-level warning worker --concurrency {SLOTS}` "
+        "(LISTEN/NOTIFY)",
     ),
     System(
         "saq", "saq", ("postgres", "redis"), ("async",),
@@ -90,8 +91,9 @@ SYSTEMS: tuple[System, ...] = (
     ),
     System(
         "arq", "arq", ("redis",), ("async",),
-        ("{bin}/arq", f"{APPS}.arq_app.WorkerSettings"),
-        f"`arq` with max_jobs {SLOTS}, poll_delay 10 ms, keep_result 0",
+        ("{python}", "-m", f"{APPS}.arq_app"),
+        f"`run_worker` (what `arq` runs) with max_jobs {SLOTS}, poll_delay 10 ms, "
+        "keep_result 0, logging at WARNING",
     ),
 )
 

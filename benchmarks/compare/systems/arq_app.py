@@ -52,3 +52,18 @@ class Producer:
 
 async def producer() -> Producer:
     return Producer(await create_pool(RedisSettings.from_dsn(REDIS_URL)))
+
+
+def serve() -> None:
+    """What the `arq` command runs (``run_worker``), with arq's line per job silenced as
+    the other systems' are (the command sets INFO logging after importing the settings)."""
+    import logging
+
+    from arq.worker import run_worker
+
+    logging.basicConfig(level=logging.WARNING)
+    run_worker(WorkerSettings)  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    serve()
