@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help venv browser test-tools demo test lint typecheck docs pytest bench chaos fuzz clean
+COMPARE_PYTHON ?= python3.11
+COMPARE_VENV := benchmarks/compare/.venv
+COMPARE_STAMP := $(COMPARE_VENV)/.installed-$(shell cat benchmarks/compare/requirements.txt | cksum | cut -d' ' -f1)
+
+.PHONY: help venv browser test-tools demo test lint typecheck docs pytest bench compare chaos fuzz clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,8 +48,17 @@ docs: $(STAMP)  ## build the documentation site into site/ (mkdocs --strict: a b
 
 test: lint typecheck docs pytest  ## everything CI runs: lint, types, the docs build, tests
 
-bench: $(STAMP)  ## throughput and latency per backend: prints a table, writes benchmarks/results/
+bench: $(STAMP)  ## drain (launch to last task), CPU per task, RSS, enqueue and latency per backend: a table and benchmarks/results/
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+$(COMPARE_STAMP): benchmarks/compare/requirements.txt
+	test -x $(COMPARE_VENV)/bin/python || $(COMPARE_PYTHON) -m venv $(COMPARE_VENV)
+	$(COMPARE_VENV)/bin/python -m pip install -q --upgrade pip
+	$(COMPARE_VENV)/bin/python -m pip install -q -r benchmarks/compare/requirements.txt
+	rm -f $(COMPARE_VENV)/.installed-* && touch $(COMPARE_STAMP)
+
+compare: $(STAMP) $(COMPARE_STAMP)  ## taskbasket beside pgqueuer, procrastinate, huey, dramatiq, rq, celery, saq, arq (COMPARE_ARGS=--quick)
+	$(BIN)/python -m benchmarks.compare --peers-python $(COMPARE_VENV)/bin/python $(COMPARE_ARGS)
 
 chaos: $(STAMP)  ## kill workers, crash private servers under load on every backend, time Redis's AOF fsync window; prints tables, writes chaos/results/
 	$(BIN)/python -m chaos.aof_window
@@ -56,4 +69,4 @@ fuzz: $(STAMP)  ## the state-machine model, far longer and random (hypothesis pr
 		--timeout=0 tests/conformance/test_state_machine.py $(FUZZ_ARGS)
 
 clean:  ## remove the venv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo site
+	rm -rf $(VENV) $(COMPARE_VENV) .pytest_cache .mypy_cache .ruff_cache .demo site

@@ -1,14 +1,39 @@
-"""The benchmark's tasks: a no-op, so the figures measure taskbasket, not the handler."""
+"""The benchmark's tasks: a no-op and a one-round-trip job (one Redis ``INCR``).
+
+``noop`` does nothing but count itself done (benchmarks/marks.py), so the figures measure
+taskbasket, not the handler; ``incr`` is the smallest real job, one network round trip,
+and its count comes back with it. ``$BENCH_REDIS_URL`` and ``$BENCH_COUNT_KEY`` say
+where ``incr`` counts.
+"""
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
+from benchmarks.marks import PROGRESS
 from taskbasket import Basket
 
 basket = Basket(os.environ.get("TASKBASKET_URL"))
+COUNT_KEY = os.environ.get("BENCH_COUNT_KEY", "tb_bench:count")
+_redis: Any = None
+
+
+def _client() -> Any:
+    global _redis
+    if _redis is None:
+        import redis
+
+        _redis = redis.Redis.from_url(
+            os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    return _redis
 
 
 @basket.task(max_attempts=3)
 def noop(n: int = 0) -> None:
-    return None
+    PROGRESS.tick()
+
+
+@basket.task(max_attempts=3)
+def incr(n: int = 0) -> None:
+    PROGRESS.reached(_client().incr(COUNT_KEY))

@@ -24,11 +24,12 @@ def producer(url: str) -> Basket:
     return bench_app.basket
 
 
-def start_worker(url: str, *args: str) -> subprocess.Popen[bytes]:
-    """A worker process of bench_app, running this checkout's code (``src/`` first, not
-    whatever copy of taskbasket the venv has installed)."""
-    env = dict(os.environ, TASKBASKET_URL=url,
-               PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
+def start_worker(
+    url: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """A real `taskbasket worker` process for benchmarks.bench_app, with ``env`` added."""
+    paths = [str(ROOT / "src"), str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]
+    env = dict(os.environ, **(env or {}), TASKBASKET_URL=url, PYTHONPATH=os.pathsep.join(paths))
     return subprocess.Popen(
         [sys.executable, "-m", "taskbasket", "worker", "benchmarks.bench_app:basket",
          "--url", url, "--log-level", "WARNING", *args],
