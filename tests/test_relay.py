@@ -292,6 +292,38 @@ def test_a_relay_killed_mid_way_loses_nothing(
           f"{len(ran) - total} duplicate runs")
 
 
+@pytest.mark.parametrize("source_name", ["sqlite"], indirect=True)
+def test_a_second_signal_stops_a_relay_stuck_on_its_bus_at_once(
+    outbox: Basket, tmp_path: Path
+) -> None:
+    stuck = tmp_path / "stuck.fifo"
+    os.mkfifo(stuck)  # nobody reads it: the relay's publish blocks, as on a hung broker
+    ref = outbox.enqueue("send_email", ["a@example.com"])
+    log = tmp_path / "relay.log"
+    proc = _relay_process(outbox.url, f"file://{stuck}", log, "--lease-seconds", "1")
+    try:
+        wait_for(lambda: outbox.count(state="running") == 1, 30, "the relay to claim the task")
+        proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: "stopping after the batch in hand" in log.read_text(), 10,
+                 "the first signal")
+        proc.send_signal(signal.SIGINT)
+        try:
+            assert proc.wait(10) == 128 + signal.SIGINT, log.read_text()
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the relay ignored the second signal:\n{log.read_text()}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    bus = tmp_path / "bus.jsonl"  # nothing is lost: once the lease expires, it is relayed
+    relay = Relay(outbox.url, f"file://{bus}")
+    try:
+        wait_for(lambda: relay.run_until_empty() == 1, 30, "the task to be relayed again")
+    finally:
+        relay.close()
+    assert ref.id in bus.read_text()
+
+
 def test_cli_relays_once_and_reports_counts(sqlite_url: str, tmp_path: Path) -> None:
     require("nats")
     url = make_bus_url("nats", unique_tag())

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import FrameType
 
 from taskbasket.backends import open_backend
 from taskbasket.backends.base import (
@@ -46,6 +44,7 @@ from taskbasket.maintenance import (
     parse_retention,
 )
 from taskbasket.retry import ExponentialBackoff
+from taskbasket.runtime import Outage, install_stop_signals
 from taskbasket.storable import storable_text
 from taskbasket.validation import MAX_LEASE, MAX_WORKER_INTERVAL, check_seconds
 
@@ -136,6 +135,7 @@ class Relay:
         self.totals = {"published": 0, "failed": 0, "deferred": 0}
         self._failures = 0  # consecutive batches the bus refused
         self._stopping = threading.Event()
+        self._outage = Outage(log, self._stopping, BUS_BACKOFF.delay)  # of the store
 
     # ------------------------------------------------------------------ steps
 
@@ -204,22 +204,25 @@ class Relay:
     # ------------------------------------------------------------------ loop
 
     def run(self, *, install_signal_handlers: bool = True) -> None:
-        """Relay until :meth:`stop` (or SIGTERM/SIGINT); the batch in hand is finished."""
+        """Relay until :meth:`stop` (or SIGTERM/SIGINT); the batch in hand is finished.
+        A second signal exits at once: the relay's leases expire and another relay (or
+        this one, restarted) publishes their tasks."""
         if install_signal_handlers:
-            self._install_signal_handlers()
+            install_stop_signals(
+                self._stopping, log,
+                "signal %d: stopping after the batch in hand (send it again to exit at once)")
         listener = self.source.listener(self.queues)
         log.info("relaying %s from %s to %s", ", ".join(self.queues or ["every queue"]),
                  redact_url(self.source.url), redact_url(self.target.url))
         self.maintenance.start()
+        failures = 0  # consecutive relay steps the store failed
         try:
             while not self._stopping.is_set():
                 try:
                     result = self.relay_once()
+                    failures = self._outage.recovered(failures, "relaying")
                 except Exception as exc:  # the store is unreachable: wait and try again
-                    self._failures += 1
-                    log.warning("relay step failed, retrying in %.1fs: %r",
-                                self.backoff(), exc)
-                    self._stopping.wait(self.backoff())
+                    failures = self._outage.failed(failures, "relaying", exc)
                     continue
                 if result.deferred:
                     self._stopping.wait(self.backoff())
@@ -253,14 +256,6 @@ class Relay:
     def close(self) -> None:
         self.source.close()
         self.target.close()
-
-    def _install_signal_handlers(self) -> None:
-        def handle(signum: int, frame: FrameType | None) -> None:
-            log.info("signal %d: stopping after the batch in hand", signum)
-            self.stop()
-
-        signal.signal(signal.SIGTERM, handle)
-        signal.signal(signal.SIGINT, handle)
 
 
 def _new_task(task: ClaimedTask) -> NewTask:

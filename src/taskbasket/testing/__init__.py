@@ -1,0 +1,1 @@
+"""Helpers for tests and scripts that use taskbasket; importable without pytest."""

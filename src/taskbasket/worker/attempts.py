@@ -1,0 +1,104 @@
+"""What a worker does as an attempt starts, ends, overruns its timeout or is cut short by a
+stop: free its slot, turn its result into an outcome (``worker/job.py`` decides which)
+and hand that to the completer. Each attempt ends once: ``Job.move`` makes the first
+ending win, and a late result of an abandoned attempt is discarded."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from taskbasket.backends.base import Outcome, OutcomeKind
+from taskbasket.worker.completer import Completer
+from taskbasket.worker.deadlines import DeadlineWatcher
+from taskbasket.worker.dispatcher import Dispatcher
+from taskbasket.worker.executors import is_timeout
+from taskbasket.worker.inflight import InFlight
+from taskbasket.worker.job import Job, JobPhase, error_outcome, timeout_outcome
+from taskbasket.worker.telemetry import Telemetry
+
+log = logging.getLogger("taskbasket.worker")
+
+
+class Attempts:
+    """The ends of a worker's attempts. Executors call ``started`` and ``finished``; the
+    deadline watcher (``deadlines``) calls ``overran``; ``stop`` calls ``hand_back`` and
+    ``interrupt``."""
+
+    def __init__(
+        self, inflight: InFlight, completer: Completer, telemetry: Telemetry,
+        dispatcher: Dispatcher,
+    ) -> None:
+        self._inflight = inflight
+        self._completer = completer
+        self._telemetry = telemetry
+        self._dispatcher = dispatcher
+        self.deadlines = DeadlineWatcher(self.overran)
+
+    def started(self, job: Job) -> None:
+        """A handler starts, in the thread that will run it."""
+        if job.definition.executor == "thread":
+            self.deadlines.watch(job)
+        self._telemetry.started(job)
+
+    def finished(self, job: Job, error: BaseException | None) -> None:
+        """A handler returned (``error`` None) or raised."""
+        job.ended = time.monotonic()
+        if job.definition.executor == "thread":
+            self.deadlines.unwatch(job)
+        if not job.move(JobPhase.RUNNING, JobPhase.DONE):
+            self._telemetry.stats.increment("discarded")  # abandoned: already recorded
+            return
+        self._inflight.release_slot()
+        if isinstance(error, asyncio.CancelledError):
+            if job.lease_lost:
+                self._inflight.forget(job)  # the store no longer holds it for us
+                return
+            error = RuntimeError("the task was cancelled while the worker was stopping")
+        if error is None:
+            outcome = Outcome(job.lease, OutcomeKind.SUCCEEDED,
+                              delete_on_success=job.definition.delete_on_success)
+        elif is_timeout(error):
+            self._telemetry.stats.increment("timed_out")
+            outcome = timeout_outcome(job)
+        else:
+            outcome = error_outcome(job, error)
+        self._completer.record(job, outcome)
+
+    def overran(self, job: Job) -> None:
+        """A sync attempt ran past its timeout: record it as timed out, give up its thread."""
+        if not job.move(JobPhase.RUNNING, JobPhase.ABANDONED):
+            return
+        self._telemetry.stats.increment("timed_out")
+        log.warning(
+            "task %s (%s) ran past its timeout of %gs: attempt recorded as timed out; "
+            "its thread is abandoned and replaced (Python cannot stop a thread)",
+            job.claimed.id, job.claimed.name, job.claimed.timeout,
+        )
+        self._completer.record(job, timeout_outcome(job))
+        self._inflight.release_slot()
+        self._dispatcher.abandon(job)
+
+    def hand_back(self) -> None:
+        """Release every job that has not started: queued again, without an attempt."""
+        for job in self._inflight.jobs():
+            if job.move(JobPhase.PENDING, JobPhase.RELEASED):
+                self._completer.record(job, Outcome(job.lease, OutcomeKind.RELEASED))
+                self._inflight.release_slot()
+
+    def interrupt(self, jobs: list[Job], grace: float) -> None:
+        """Record running ``jobs`` as failed attempts (retried by their policy), cancel
+        the async ones and give up the threads of the sync ones."""
+        for job in jobs:
+            if not job.move(JobPhase.RUNNING, JobPhase.ABANDONED):
+                continue
+            if job.async_task is not None:
+                self._dispatcher.cancel(job)
+            if job.thread is not None:
+                self._dispatcher.abandon(job)
+            error = RuntimeError(
+                f"interrupted: the worker stopped and the task did not finish within "
+                f"the {grace:g}s grace period"
+            )
+            self._completer.record(job, error_outcome(job, error))

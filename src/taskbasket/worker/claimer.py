@@ -1,0 +1,113 @@
+"""The claim loop: a worker claims tasks for its free slots, never more (lazy claiming),
+and waits on the store's listener when nothing more is due."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from taskbasket.backends.base import (
+    Backend,
+    ClaimedTask,
+    ClaimOrder,
+    ClaimParams,
+    Listener,
+    Outcome,
+    OutcomeKind,
+)
+from taskbasket.runtime import Outage
+from taskbasket.worker.dispatcher import Dispatcher
+from taskbasket.worker.inflight import InFlight
+from taskbasket.worker.job import Job
+from taskbasket.worker.telemetry import WorkerStats
+
+if TYPE_CHECKING:
+    from taskbasket.basket import Basket
+
+log = logging.getLogger("taskbasket.worker")
+
+
+class Claimer:
+    """Claims the tasks of ``basket``'s registered names into free slots and dispatches
+    them. A task whose handler was unregistered between the claim's names and its
+    result is handed back at once, unattempted."""
+
+    def __init__(
+        self, basket: Basket, backend: Backend, *, worker_id: str, queues: Sequence[str] | None,
+        lease_seconds: float, order: ClaimOrder, poll_interval: float, inflight: InFlight,
+        dispatcher: Dispatcher, stats: WorkerStats, outage: Outage, stopping: threading.Event,
+        tick: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.basket = basket
+        self.backend = backend
+        self.worker_id = worker_id
+        self.queues = queues
+        self.lease_seconds = lease_seconds
+        self.order = order
+        self.poll_interval = poll_interval
+        self._inflight = inflight
+        self._dispatcher = dispatcher
+        self._stats = stats
+        self._outage = outage
+        self._stopping = stopping
+        self._tick = tick  # the loop goes round: what /healthz reads (WorkerHealth.tick)
+
+    @property
+    def names(self) -> list[str]:
+        """The names claimed: those with a handler now, read at every claim."""
+        return sorted(self.basket.registry)
+
+    def claim_once(self) -> int:
+        """Claim up to the free slots and hand the tasks to executors; how many claimed."""
+        free = self._inflight.free
+        names = self.names
+        if free <= 0 or self._stopping.is_set() or not names:
+            return 0
+        with self._inflight.claiming():
+            claimed = self.backend.tasks_claim(ClaimParams(
+                worker_id=self.worker_id, names=names, limit=free,
+                lease_seconds=self.lease_seconds, queues=self.queues, order=self.order,
+            ))
+            jobs: list[Job] = []
+            unregistered: list[ClaimedTask] = []
+            for task in claimed:  # one look-up each: a handler may be unregistered meanwhile
+                definition = self.basket.registry.get(task.name)
+                if definition is None:
+                    unregistered.append(task)
+                else:
+                    jobs.append(Job(task, definition))
+            self._inflight.add(jobs)
+        self._stats.increment("claimed", len(jobs))
+        for job in jobs:
+            self._dispatcher.submit(job)
+        if unregistered:
+            self._hand_back(unregistered)
+        return len(jobs)
+
+    def run(self, listener: Listener) -> None:
+        """The claim loop, until the worker stops: wait for a free slot, claim, and sleep
+        on ``listener`` (woken by new tasks, else after the poll interval) when fewer
+        tasks were due than slots free. Store errors are retried with backoff."""
+        failures = 0
+        while not self._stopping.is_set():
+            self._tick()
+            free = self._inflight.wait_for_free_slot(self._stopping, self.poll_interval,
+                                                     self._tick)
+            if self._stopping.is_set():
+                return
+            try:
+                claimed = self.claim_once()
+                failures = self._outage.recovered(failures, "claim")
+                if claimed < free:  # nothing more is due: sleep until woken or the poll
+                    listener.wait(self.poll_interval)
+            except Exception as exc:  # a store outage, or a listener that lost its server
+                failures = self._outage.failed(failures, "claim", exc)
+
+    def _hand_back(self, tasks: list[ClaimedTask]) -> None:
+        """Release claimed tasks whose handler was unregistered: queued again, unattempted."""
+        self.backend.tasks_finish([Outcome(task.lease, OutcomeKind.RELEASED) for task in tasks])
+        self._stats.increment("released", len(tasks))
+        log.info("handed back %d claimed task(s) whose handler was unregistered: %s",
+                 len(tasks), ", ".join(sorted({task.name for task in tasks})))
