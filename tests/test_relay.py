@@ -187,7 +187,7 @@ def _stream_sequence(backend: Backend) -> int:
     """The last sequence number of a NATS backend's stream (0 for other buses)."""
     if not backend.url.startswith("nats"):
         return 0
-    from taskbasket.backends.nats import NatsBackend
+    from taskbasket.backends.bus.nats import NatsBackend
 
     assert isinstance(backend, NatsBackend)
     info = backend.transport.call(backend.transport.js.stream_info(backend.stream))

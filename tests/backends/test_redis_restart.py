@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from taskbasket import Basket, State
-from taskbasket.backends.base import ClaimedTask, ClaimParams, MaintainParams, NewTask, Outcome
+from taskbasket.backends.base import ClaimedTask, ClaimParams, NewTask, Outcome
 from taskbasket.backends.base import OutcomeKind as Kind
 from taskbasket.errors import BackendUnavailableError
 from taskbasket.ids import new_task_id
-from tests.helpers import wait_for
+from tests.helpers import maintain, wait_for
 from tests.servers import require_tools
 from tests.servers.load import RunningWork
 from tests.servers.redis import PrivateRedis
@@ -89,7 +89,7 @@ def test_server_restart_then_the_backend_recovers(volatile: PrivateRedis) -> Non
         [task] = _claim(b)
         assert task.id == ref.id
         assert b.tasks_finish([Outcome(task.lease, Kind.SUCCEEDED)]) == [True]
-        assert b.maintain(MaintainParams()).rescued == []
+        assert maintain(b).requeued == []
         assert b.tasks_stats() == {("default", State.SUCCEEDED): 1}
     finally:
         b.close()
