@@ -105,6 +105,7 @@ def test_executor_must_fit_the_handler(basket: Basket) -> None:
         basket.task(executor="fiber")(time.sleep)
 
 
+@pytest.mark.needs("task_records")
 def test_process_executor_keeps_outcomes_right_after_a_huge_timeout(cpu_basket: Basket) -> None:
     """A timeout past a pipe's poll limit (2**31 ms) once desynchronised a slot: each task
     read the reply of the one before. Such a timeout can no longer be enqueued, but a row

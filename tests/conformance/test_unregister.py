@@ -11,6 +11,7 @@ from taskbasket.backends.base import Backend, ClaimedTask, ClaimParams
 from tests.helpers import wait_for
 
 
+@pytest.mark.needs("task_records")
 def test_a_running_worker_stops_claiming_an_unregistered_name(store_url: str) -> None:
     producer, consumer = Basket(store_url), Basket(store_url)
     ran: list[str] = []
@@ -63,6 +64,7 @@ class ForgetDuringClaim:
         return getattr(self._backend, name)
 
 
+@pytest.mark.needs("task_records")
 def test_a_task_claimed_as_its_handler_is_unregistered_goes_back_unattempted(
     basket: Basket,
 ) -> None:
