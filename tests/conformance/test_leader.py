@@ -85,6 +85,7 @@ def test_only_the_leader_runs_the_services(basket: Basket) -> None:
     follower.stop()
 
 
+@pytest.mark.needs("lease_expiry", "task_records")
 def test_the_rescuer_tells_hooks_the_name_and_queue_and_applies_the_backoff(
     basket: Basket,
 ) -> None:
@@ -117,6 +118,7 @@ def test_the_rescuer_tells_hooks_the_name_and_queue_and_applies_the_backoff(
     assert basket.count(State.FAILED) == 2
 
 
+@pytest.mark.needs("lease_expiry", "task_records")
 def test_the_pruner_keeps_what_the_retention_keeps(basket: Basket) -> None:
     made = _finished(basket)
     assert Pruner(basket.backend, {}).run_once() == 0
@@ -126,6 +128,7 @@ def test_the_pruner_keeps_what_the_retention_keeps(basket: Basket) -> None:
     assert basket.count() == len(made["failed"]) + 1
 
 
+@pytest.mark.needs("lease_expiry", "task_records")
 def test_worker_retention_option(basket: Basket) -> None:
     _finished(basket)
     assert basket.worker(retention=None).maintain_once().pruned == 0
@@ -136,6 +139,7 @@ def test_worker_retention_option(basket: Basket) -> None:
     assert basket.count() == 1
 
 
+@pytest.mark.needs("lease_expiry")  # a bus runs no maintenance: it has nothing to lead
 def test_one_of_two_workers_leads_and_the_other_takes_over_when_it_stops(
     store_url: str,
 ) -> None:

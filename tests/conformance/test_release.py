@@ -58,6 +58,7 @@ def gated_task(basket: Basket, executor: str, gate: Path) -> Callable[[], str]:
     return lambda: wait_sync.enqueue(str(gate)).id
 
 
+@pytest.mark.needs("task_records")
 @pytest.mark.parametrize("executor", ["thread", "async", "process"])
 def test_a_finished_attempt_is_released_at_once(
     basket: Basket, executor: str, tmp_path: Path

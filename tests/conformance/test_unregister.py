@@ -14,6 +14,7 @@ from tests.helpers import wait_for
 pytestmark = pytest.mark.needs("task_records")
 
 
+@pytest.mark.needs("task_records")
 def test_a_running_worker_stops_claiming_an_unregistered_name(store_url: str) -> None:
     producer, consumer = Basket(store_url), Basket(store_url)
     ran: list[str] = []
@@ -66,6 +67,7 @@ class ForgetDuringClaim:
         return getattr(self._backend, name)
 
 
+@pytest.mark.needs("task_records")
 def test_a_task_claimed_as_its_handler_is_unregistered_goes_back_unattempted(
     basket: Basket,
 ) -> None:
