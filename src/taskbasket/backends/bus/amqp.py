@@ -216,9 +216,6 @@ class AmqpBackend(BusBackendBase):
             batch.append(Publish(self.delay_name(top), key, message.encode(), properties))
         return batch
 
-    def _requeue(self, message: TaskMessage) -> None:
-        self._publish([(message, 0.0)])
-
     def _dead_letter(self, message: TaskMessage) -> None:
         self.transport.publish([self._dead_lettered(message)])
 
