@@ -16,7 +16,6 @@ import threading
 import time
 from typing import Any
 
-from taskbasket.bus.consumer import BusConsumer
 from tests.bus import bus_url, drop
 from tests.bus import unavailable as bus_unavailable
 from tests.stores import factory
@@ -24,6 +23,7 @@ from tests.stores import factory
 from benchmarks.common import bench_enqueue, producer, start_worker, wait_until
 from taskbasket import Basket
 from taskbasket.relay import Relay
+from taskbasket.transports.consumer import BusConsumer
 
 BUSES = ["amqp", "nats"]
 STOP_QUEUE = "bench_stop"

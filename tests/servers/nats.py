@@ -23,7 +23,7 @@ class PrivateNats(PrivateServer):
         """JetStream answers (the port opens a little before it is ready)."""
         if not super().ready():
             return False
-        from taskbasket.bus.nats import NatsTransport
+        from taskbasket.transports.nats import NatsTransport
 
         try:
             transport = NatsTransport(self.url, connect_timeout=1)
