@@ -153,5 +153,5 @@ def test_clean_removes_only_old_final_tasks(basket: Basket) -> None:
     assert basket.count() == 2 and basket.count("queued") == 2
     with pytest.raises(ConfigurationError, match="only final tasks"):
         basket.clean(older_than="1d", state="queued")
-    with pytest.raises(ConfigurationError, match="cannot read older_than 'a week'"):
+    with pytest.raises(ConfigurationError, match="cannot read duration 'a week' for older_than"):
         basket.clean(older_than="a week")
