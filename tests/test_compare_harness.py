@@ -25,8 +25,10 @@ def test_compare_runs_taskbasket_on_sqlite_end_to_end(tmp_path: Path) -> None:
         results = row["results"]
         assert "errors" not in results, results.get("errors")
         for key in ("drain_noop_per_s", "drain_incr_per_s", "pickup_p50_ms",
-                    "pickup_p99_ms", "drain_incr_worker_cpu_us", "drain_incr_rss_mb"):
+                    "pickup_p99_ms", "drain_incr_rss_mb"):
             assert results[key] > 0, key
+        # a tiny drain may take less CPU than one clock tick of /proc accounting: 0.0
+        assert isinstance(results["drain_incr_worker_cpu_us"], float)
         assert results["drain_incr_server_cpu_us"] is None  # SQLite has no server
     assert rows[0]["results"]["enqueue_per_s"] > 0  # enqueue once per system and store
     assert rows[0]["results"]["batch_enqueue_per_s"] > 0

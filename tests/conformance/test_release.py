@@ -29,10 +29,12 @@ def alive(task_id: str) -> list[object]:
     """Every Job and ClaimedTask of ``task_id`` still alive in this process, after a full
     collection. (ClaimedTask has slots and no weakref, so the collector's list it is.)"""
     gc.collect()
+    # type(), not isinstance(): isinstance asks a lazy proxy (Django's settings, imported
+    # by other tests) for its __class__, which sets it up and raises outside a project
     return [
         found for found in gc.get_objects()
-        if (isinstance(found, Job) and found.claimed.id == task_id)
-        or (isinstance(found, ClaimedTask) and found.id == task_id)
+        if (type(found) is Job and found.claimed.id == task_id)
+        or (type(found) is ClaimedTask and found.id == task_id)
     ]
 
 
