@@ -23,7 +23,8 @@ def _run(url: str, processes: int) -> float:
     basket = Basket(url)
     basket.purge()
     basket.enqueue_many("crunch", [(WORK,)] * TASKS)
-    env = dict(os.environ, TASKBASKET_URL=url, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, TASKBASKET_URL=url,
+               PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))  # this checkout
     worker = subprocess.Popen(
         [sys.executable, "-m", "taskbasket", "worker", "tests.apps.cpuapp:basket", "--url", url,
          "--concurrency", str(processes), "--processes", str(processes), "--log-level",
