@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -117,6 +118,12 @@ def plan(args: argparse.Namespace) -> tuple[list[System], list[str]]:
     return chosen, stores
 
 
+def _stopped(signum: int, frame: object) -> None:
+    """SIGTERM ends the run through the ``finally`` blocks: the worker and the private
+    Redis stop, and the figures so far stay in compare-partial.json."""
+    raise SystemExit(f"stopped by signal {signum}; the figures so far: compare-partial.json")
+
+
 def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """The whole comparison; returns the report it wrote."""
     args = parse(argv)
@@ -127,6 +134,7 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
                          batch=min(counts.batch, args.count * 10))
     if args.samples:
         counts = replace(counts, pickup=args.samples)
+    signal.signal(signal.SIGTERM, _stopped)
     with ExitStack() as stack:
         lock = stack.enter_context(open(LOCK, "a"))
         if set(stores) & {"postgres", "redis"} or not args.shared_redis:
@@ -173,6 +181,9 @@ def _run(args: argparse.Namespace, chosen: list[System], stores: list[str],
                     console.print(f"[red]  {part}: {error}[/]")
                 rows.append({"system": candidate.name, "handler": handler, "label": label,
                              "peer": candidate.peer, "results": results})
+                report["stores"][store] = {"rows": rows}
+                out.mkdir(parents=True, exist_ok=True)
+                (out / "compare-partial.json").write_text(json.dumps(report, indent=2))
         report["stores"][store] = {
             "rows": rows, "ratios": {h: ratios(rows, h) for h in ("sync", "async")}}
     report["load_end"] = os.getloadavg()
