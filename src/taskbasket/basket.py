@@ -79,6 +79,8 @@ class Basket:
         self._lock = threading.Lock()
         self.registry: dict[str, TaskDefinition[Any, Any]] = {}
         self.hooks = Hooks()
+        self.inline_runner: enqueueing.InlineTasks | None = None
+        """Set by ``taskbasket.testing.inline``: enqueued tasks run at once, unstored."""
         if backend is None:
             # fail fast on a bad scheme without connecting
             from urllib.parse import urlsplit
@@ -100,6 +102,15 @@ class Basket:
                 if self._backend is None:
                     self._backend = open_backend(self.url, **self._backend_options)
         return self._backend
+
+    def swap_store(self, url: str, backend: Backend | None) -> tuple[str, Backend | None]:
+        """Use ``backend`` (the store ``url`` names; None: open ``url`` on next use) from
+        now on; the URL and store it used until now, to swap back. For test helpers
+        (``taskbasket.testing.isolated``): a worker already made keeps its store."""
+        with self._lock:
+            previous = (self.url, self._backend)
+            self.url, self._backend = url, backend
+        return previous
 
     def use_url(self, url: str) -> None:
         """Point this basket at another store, before it has been opened: an explicit
@@ -335,7 +346,7 @@ class Basket:
         options: EnqueueOptions,
     ) -> list[TaskRef]:
         """``enqueue_calls`` without blocking the event loop."""
-        if self._backend is None:
+        if self._backend is None and self.inline_runner is None:
             import asyncio
 
             await asyncio.to_thread(lambda: self.backend)

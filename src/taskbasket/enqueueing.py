@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from taskbasket.app_connection import driver_connection, driver_connection_async
 from taskbasket.backends.base import NewTask
@@ -95,8 +95,11 @@ def new_tasks(
 def enqueue_calls(
     basket: Basket, name: str, calls: Calls, options: EnqueueOptions
 ) -> list[TaskRef]:
-    """Validate, encode and store calls of task ``name`` in one transaction."""
-    if options.connection is not None and basket.backend.capabilities.transactional_enqueue:
+    """Validate, encode and store calls of task ``name`` in one transaction (or, in inline
+    mode, run them at once: ``taskbasket.testing.inline``)."""
+    runner = basket.inline_runner
+    if (runner is None and options.connection is not None
+            and basket.backend.capabilities.transactional_enqueue):
         refuse_async_connection(options.connection)
     headers: dict[str, str] = {}
     # (without enqueue middleware, a null context: cheaper than an empty chain)
@@ -104,6 +107,9 @@ def enqueue_calls(
              else contextlib.nullcontext())
     with scope:
         tasks = new_tasks(basket, name, calls, options, headers)
+        if runner is not None:
+            emit_enqueued(basket.hooks, tasks, [TaskRef(task.id) for task in tasks])
+            return runner.run(tasks)
         refs = basket.backend.tasks_insert(tasks, driver_connection(options.connection))
     emit_enqueued(basket.hooks, tasks, refs)
     return refs
@@ -116,10 +122,23 @@ async def enqueue_calls_async(
     headers: dict[str, str] = {}
     with basket.hooks.around_enqueue(name, headers):
         tasks = new_tasks(basket, name, calls, options, headers)
+        runner = basket.inline_runner
+        if runner is not None:
+            emit_enqueued(basket.hooks, tasks, [TaskRef(task.id) for task in tasks])
+            return await runner.run_async(tasks)
         connection = await driver_connection_async(options.connection)
         refs = await basket.backend.tasks_insert_async(tasks, connection)
     emit_enqueued(basket.hooks, tasks, refs)
     return refs
+
+
+class InlineTasks(Protocol):
+    """What a basket in inline mode hands its new tasks to instead of the store
+    (``taskbasket.testing.inline``): each runs at once; their refs."""
+
+    def run(self, tasks: Sequence[NewTask]) -> list[TaskRef]: ...
+
+    async def run_async(self, tasks: Sequence[NewTask]) -> list[TaskRef]: ...
 
 
 def emit_enqueued(hooks: Hooks, tasks: Sequence[NewTask], refs: Sequence[TaskRef]) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from taskbasket import BackendUnavailableError, Basket, ConfigurationError, State
-from taskbasket.backends.base import ClaimParams, Outcome, OutcomeKind
+from taskbasket.backends.base import ClaimParams, Outcome, OutcomeKind, TaskFilter
 from tests.helpers import ROOT, maintain, wait_for
 from tests.servers.postgres import PrivatePostgres
 from tests.stores import factory, skip_unless_required
@@ -697,3 +697,21 @@ def test_server_restart_loses_no_task(private_server: PrivatePostgres) -> None:
         worker.stop()
         listener.close()
         basket.close()
+
+
+def test_a_url_with_no_host_connects_over_the_local_socket() -> None:
+    """``postgresql:///db`` is libpq's local-socket form: its "//" must survive into the
+    connection string (rebuilding the URL with urlsplit once dropped it, and libpq then
+    refused the URL)."""
+    socket_dir = "/var/run/postgresql"
+    if not os.path.exists(os.path.join(socket_dir, ".s.PGSQL.5432")):
+        skip_unless_required("postgres", f"no local PostgreSQL socket in {socket_dir}")
+    url = f"postgresql:///test?schema=tb_socket_{os.getpid()}"
+    backend = PostgresBackend(url)
+    assert backend.conninfo == "postgresql:///test"
+    try:
+        backend.migrate()
+        assert backend.tasks_count(TaskFilter()) == 0
+    finally:
+        backend.close()
+        factory("postgres").drop(url)

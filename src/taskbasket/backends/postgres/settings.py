@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit
 
 import psycopg
 from psycopg import sql
@@ -114,9 +114,10 @@ def read_settings(url: str, keywords: dict[str, Any]) -> PostgresSettings:
             f"pool_max_size ({pool_max_size}) must be >= pool_min_size "
             f"({pool_min_size}) and >= 1"
         )
-    conninfo = urlunsplit(
-        ("postgresql", parts.netloc, parts.path, urlencode(rest), parts.fragment)
-    )
+    # written out, not urlunsplit: that drops the "//" of a URL with no host
+    # (postgresql:///db, a local socket), which libpq then refuses
+    query = urlencode(rest)
+    conninfo = f"postgresql://{parts.netloc}{parts.path}" + (f"?{query}" if query else "")
     try:
         params = conninfo_to_dict(conninfo)
     except psycopg.ProgrammingError as exc:
