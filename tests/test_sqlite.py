@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from taskbasket import BackendUnavailableError, Basket, ConfigurationError
+from taskbasket.backends.base import ClaimOrder
 from tests.helpers import ROOT
 
 
@@ -118,32 +119,55 @@ def test_schema_is_versioned(tmp_path: Path) -> None:
         Basket(f"sqlite:///{tmp_path}/v.db").count()
 
 
-def test_claim_query_uses_the_ready_index(tmp_path: Path) -> None:
+def _claim_plan(path: Path, order: ClaimOrder, names: list[str] | None,
+                queues: list[str] | None) -> list[str]:
+    from taskbasket.backends.sqlite.statements import claim_parameters, claim_sql
+
+    conn = sqlite3.connect(path)
+    statement = claim_sql(None if names is None else len(names),
+                          None if queues is None else len(queues), order=order)
+    rows = conn.execute("EXPLAIN QUERY PLAN " + statement,
+                        claim_parameters("t", 0, 0, "w", names, queues, 5)).fetchall()
+    conn.close()
+    return [str(row[3]) for row in rows]
+
+
+@pytest.mark.parametrize("order", list(ClaimOrder))
+@pytest.mark.parametrize(("names", "queues"), [(["a", "b"], ["q"]), (None, None)])
+def test_claim_reads_two_bounded_index_ranges(
+    tmp_path: Path, order: ClaimOrder, names: list[str] | None, queues: list[str] | None
+) -> None:
+    """Queued tasks come through the queued index of the order, in that order (no sort
+    of the index range), and due scheduled or retrying ones through the due index's
+    range run_at <= now; the only sorts are of the branches' at most ``limit`` rows each."""
     with Basket(f"sqlite:///{tmp_path}/i.db") as basket:
         basket.migrate()
-        conn = sqlite3.connect(tmp_path / "i.db")
-        from taskbasket.backends.sqlite import claim_sql
+    plan = _claim_plan(tmp_path / "i.db", order, names, queues)
+    queued = ("taskbasket_tasks_queued_created" if order is ClaimOrder.CREATED
+              else "taskbasket_tasks_queued")
+    reads = [line for line in plan if line.startswith(("SCAN taskbasket", "SEARCH taskbasket"))]
+    assert reads == [
+        "SEARCH taskbasket_tasks USING COVERING INDEX sqlite_autoindex_taskbasket_tasks_1 (id=?)",
+        f"SCAN taskbasket_tasks USING INDEX {queued}",
+        "SEARCH taskbasket_tasks USING INDEX taskbasket_tasks_due (run_at<?)",
+    ], plan
+    # a sort comes after a branch's LIMIT (the merge), never inside a branch's walk
+    for index, line in enumerate(plan):
+        if "TEMP B-TREE" in line:
+            assert plan[index - 1].startswith("SCAN (subquery"), plan
 
-        plan = " ".join(str(row) for row in conn.execute(
-            "EXPLAIN QUERY PLAN " + claim_sql(2, 1), ["t", 0, 0, "w", 0, "a", "b", "q", 5]
-        ))
-        assert "USING INDEX taskbasket_tasks_ready" in plan
-        assert "TEMP B-TREE" not in plan  # no sort: rows come in claim order
 
-
-def test_created_order_claim_uses_its_index(tmp_path: Path) -> None:
-    from taskbasket.backends.base import ClaimOrder
-    from taskbasket.backends.sqlite import claim_sql
+def test_promotion_reads_the_due_range_only(tmp_path: Path) -> None:
+    from taskbasket.backends.sqlite.statements import ANY_DUE, PROMOTE
 
     with Basket(f"sqlite:///{tmp_path}/i.db") as basket:
         basket.migrate()
-        conn = sqlite3.connect(tmp_path / "i.db")
-        plan = " ".join(str(row) for row in conn.execute(
-            "EXPLAIN QUERY PLAN " + claim_sql(2, 1, order=ClaimOrder.CREATED),
-            ["t", 0, 0, "w", 0, "a", "b", "q", 5],
-        ))
-        assert "USING INDEX taskbasket_tasks_ready_created" in plan
-        assert "TEMP B-TREE" not in plan
+    conn = sqlite3.connect(tmp_path / "i.db")
+    for statement, parameters in ((ANY_DUE, [0]), (PROMOTE, [0, 5])):
+        plan = " ".join(str(row[3]) for row in conn.execute(
+            "EXPLAIN QUERY PLAN " + statement, parameters))
+        assert "USING INDEX taskbasket_tasks_due (run_at<?)" in plan, plan
+    conn.close()
 
 
 def test_a_store_of_the_first_schema_is_upgraded(tmp_path: Path) -> None:
@@ -166,7 +190,9 @@ def test_a_store_of_the_first_schema_is_upgraded(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert "taskbasket_tasks_ready_created" in names
+    assert {"taskbasket_tasks_queued", "taskbasket_tasks_queued_created",
+            "taskbasket_tasks_due"} <= names
+    assert not names & {"taskbasket_tasks_ready", "taskbasket_tasks_ready_created"}
     conn.close()
 
 

@@ -161,15 +161,12 @@ class SQLiteBackend(BackendBase):
             return []
         now = time.time()
         token = new_token()
-        sql_params: list[Any] = [token, now + params.lease_seconds, now, params.worker_id, now]
-        if params.names is not None:
-            sql_params.extend(params.names)
-        if params.queues is not None:
-            sql_params.extend(params.queues)
-        sql_params.append(params.limit)
+        sql_params = statements.claim_parameters(
+            token, now + params.lease_seconds, now, params.worker_id, params.names,
+            params.queues, params.limit)
         statement = statements.claim_sql(None if params.names is None else len(params.names),
-                                  None if params.queues is None else len(params.queues),
-                                  params.count_attempt, params.order)
+                                         None if params.queues is None else len(params.queues),
+                                         params.count_attempt, params.order)
         with self._connections.write() as conn:
             rows = conn.execute(statement, sql_params).fetchall()
         claimed = claimed_tasks(self, token, [

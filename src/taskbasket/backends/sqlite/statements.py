@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from taskbasket.backends.base import ClaimOrder
-from taskbasket.backends.sql_filters import SQL_FINAL, SQL_PENDING, FilterDialect, Fragment
+from taskbasket.backends.sql_filters import SQL_FINAL, FilterDialect, Fragment
 from taskbasket.backends.sqlite.rows import CLAIMED_COLUMNS, COLUMNS, COLUMNS_WITHOUT_PAYLOAD
 from taskbasket.backends.sqlite.schema import LEADERS, TABLE
 
@@ -43,29 +43,55 @@ def claim_sql(
     name_count: int | None, queue_count: int | None, count_attempt: bool = True,
     order: ClaimOrder = ClaimOrder.PRIORITY,
 ) -> str:
-    """The claim statement: it walks the ready index of ``order`` in that order, so a
-    claim reads only the rows it takes (plus any of other names or queues ahead of them,
-    or not due yet). A count of None means any name or queue.
+    """The claim statement. It reads two bounded ranges and merges them: queued tasks
+    through the queued index of ``order``, in that order, and due scheduled or retrying
+    tasks through ``_due`` by run_at, each up to the limit; the union's first ``limit``
+    in ``order`` are claimed. So a claim never walks past tasks that are not due yet,
+    only past those of other names or queues. The one approximation: among more due
+    scheduled or retrying tasks than the limit, the earliest run_at come first (the
+    stager queues them within its interval, after which the order is exact). A count
+    of None means any name or queue.
 
-    Parameters: lease token, lease expiry, now (started_at), worker id, now (due), the
-    names, the queues, the limit."""
-    where = [f"state IN {SQL_PENDING}", "run_at <= ?"]
+    Named parameters (see ``claim_parameters``): token, expires, now, worker, limit,
+    and name0.., queue0.."""
+    where = ""
     if name_count is not None:
-        where.append(f"name IN ({','.join('?' * name_count)})")
+        where += f" AND name IN ({','.join(f':name{i}' for i in range(name_count))})"
     if queue_count is not None:
-        where.append(f"queue IN ({','.join('?' * queue_count)})")
+        where += f" AND queue IN ({','.join(f':queue{i}' for i in range(queue_count))})"
     attempts = "attempts+1" if count_attempt else "attempts"
-    index, order_by = (
-        (f"{TABLE}_ready_created", "id") if order is ClaimOrder.CREATED
-        else (f"{TABLE}_ready", "priority DESC, run_at, id")
+    queued_index, order_by = (
+        (f"{TABLE}_queued_created", "id") if order is ClaimOrder.CREATED
+        else (f"{TABLE}_queued", "priority DESC, run_at, id")
+    )
+    queued = (
+        f"SELECT id, priority, run_at FROM {TABLE} INDEXED BY {queued_index} "
+        f"WHERE state='queued' AND run_at <= :now{where} ORDER BY {order_by} LIMIT :limit"
+    )
+    due = (
+        f"SELECT id, priority, run_at FROM {TABLE} INDEXED BY {TABLE}_due "
+        f"WHERE state IN ('scheduled','retrying') AND run_at <= :now{where} "
+        "ORDER BY run_at LIMIT :limit"
     )
     return (
-        f"UPDATE {TABLE} SET state='running', attempts={attempts}, lease_token=?, "
-        "lease_expires_at=?, started_at=?, worker_id=? "
-        f"WHERE id IN (SELECT id FROM {TABLE} INDEXED BY {index} "
-        f"WHERE {' AND '.join(where)} ORDER BY {order_by} LIMIT ?) "
+        f"UPDATE {TABLE} SET state='running', attempts={attempts}, lease_token=:token, "
+        "lease_expires_at=:expires, started_at=:now, worker_id=:worker "
+        f"WHERE id IN (SELECT id FROM (SELECT * FROM ({queued}) UNION ALL "
+        f"SELECT * FROM ({due})) ORDER BY {order_by} LIMIT :limit) "
         f"RETURNING {CLAIMED_COLUMNS}"
     )
+
+
+def claim_parameters(
+    token: str, expires: float, now: float, worker: str,
+    names: Sequence[str] | None, queues: Sequence[str] | None, limit: int,
+) -> dict[str, Any]:
+    """The named parameters of ``claim_sql`` (names and queues None: any)."""
+    parameters: dict[str, Any] = {
+        "token": token, "expires": expires, "now": now, "worker": worker, "limit": limit}
+    parameters.update({f"name{i}": name for i, name in enumerate(names or ())})
+    parameters.update({f"queue{i}": queue for i, queue in enumerate(queues or ())})
+    return parameters
 
 
 # ------------------------------------------------------------------ producers
@@ -126,13 +152,11 @@ RESCUE_REQUEUE = (
 )
 """Parameters: the new state, when to run, error, task id, lease token, now."""
 
-_DUE = "state IN ('scheduled','retrying') AND run_at <= ?"
-ANY_DUE = f"SELECT 1 FROM {TABLE} WHERE {_DUE} LIMIT 1"
+# through the due index: the range of due tasks only, never the tasks scheduled later
+_DUE = f"{TABLE} INDEXED BY {TABLE}_due WHERE state IN ('scheduled','retrying') AND run_at <= ?"
+ANY_DUE = f"SELECT 1 FROM {_DUE} LIMIT 1"
 """Parameters: now. A cheap read: most promotions find nothing and need no write lock."""
-PROMOTE = (
-    f"UPDATE {TABLE} SET state='queued' WHERE id IN "
-    f"(SELECT id FROM {TABLE} WHERE {_DUE} LIMIT ?)"
-)
+PROMOTE = f"UPDATE {TABLE} SET state='queued' WHERE id IN (SELECT id FROM {_DUE} LIMIT ?)"
 """Parameters: now, the limit."""
 
 
@@ -208,7 +232,7 @@ __all__ = [
     "ANY_DUE", "EXPIRED_LEASES", "EXTEND_LEASE", "FILTERS", "FINISH_DELETE", "FINISH_FAILED",
     "FINISH_RELEASE", "FINISH_RETRY", "FINISH_SUCCEEDED", "GET", "HAS_TABLE", "INSERT",
     "INSERT_UNIQUE", "LEADER_RESIGN", "LEADER_TRY", "PROMOTE", "RESCUE_FAIL",
-    "RESCUE_REQUEUE", "STATS", "UNFINISHED_WITH_KEY", "cancel_sql", "claim_sql",
+    "RESCUE_REQUEUE", "STATS", "UNFINISHED_WITH_KEY", "cancel_sql", "claim_parameters", "claim_sql",
     "count_by_name_sql", "count_sql", "delete_sql", "list_sql", "placeholders", "prune_sql",
     "retry_sql",
 ]
