@@ -125,8 +125,9 @@ def test_migrations_are_applied_once_in_order(url: str) -> None:
     PostgresBackend(url).migrate()
     versions, indexes = _schema_state(backend.schema)
     assert versions == list(range(1, len(MIGRATIONS) + 1)) and len(MIGRATIONS) == SCHEMA_VERSION
-    assert {"tasks_pkey", "tasks_ready", "tasks_unique", "tasks_leases",
-            "tasks_ready_created"} <= indexes
+    assert {"tasks_pkey", "tasks_queued", "tasks_queued_created", "tasks_due",
+            "tasks_unique", "tasks_leases"} <= indexes
+    assert not indexes & {"tasks_ready", "tasks_ready_created"}  # migration 5 dropped them
     with admin() as conn:
         options = conn.execute(
             "SELECT reloptions FROM pg_class WHERE oid = %s::regclass", (backend.table,)
@@ -188,6 +189,7 @@ SHIPPED_MIGRATIONS = {
     2: "c5430efea24f80c171bc8862bb26bfdafb9f46b392c600509df708dfde2f3d9e",
     3: "8e8f9c22328eb743b548fdea6374f90af05e2814b55db3e39c0a5a3e4cfb4f11",
     4: "6b7b3fb750a665f99178c88e604e87686d929626c0b9bfd9352ccc73e608ffbe",
+    5: "e96adc210dd01c3194ac0c24d423413fbb387e9b6ae528e3c96fec935ef944ac",
 }
 
 
@@ -236,6 +238,25 @@ def test_two_threads_never_claim_one_task_twice(url: str) -> None:
         assert basket.count(State.SUCCEEDED) == 3000
 
 
+def test_both_claim_branches_skip_the_rows_another_transaction_locked(url: str) -> None:
+    """A queued task and a due scheduled one, each locked elsewhere, are skipped by the
+    claim, which takes the others; once free, they are claimed in priority order."""
+    with Basket(url) as basket:
+        backend = basket.backend
+        refs = [basket.enqueue("job", args=[p], priority=p, strict=False) for p in (9, 8, 1, 0)]
+        ids = [ref.id for ref in refs]
+        with admin() as conn:  # 8 and 0 become scheduled tasks that came due
+            conn.execute(f"UPDATE {backend.table} SET state = 'scheduled', "
+                         "run_at = now() - interval '1 second' WHERE id = ANY(%s::uuid[])",
+                         ([ids[1], ids[3]],))
+        with admin() as locker, locker.transaction():
+            locker.execute(f"SELECT id FROM {backend.table} WHERE id = ANY(%s::uuid[]) "
+                           "FOR UPDATE", ([ids[0], ids[1]],))
+            taken = backend.tasks_claim(claim_params(limit=10))
+            assert [t.id for t in taken] == [ids[2], ids[3]]
+        assert [t.id for t in backend.tasks_claim(claim_params(limit=10))] == ids[:2]
+
+
 def test_claim_walks_the_ready_index_past_a_million_finished_rows(url: str) -> None:
     """The claim reads only the rows it takes, however many finished rows the table has
     and whatever the statistics say (they are taken here before the pending rows exist)."""
@@ -252,9 +273,7 @@ def test_claim_walks_the_ready_index_past_a_million_finished_rows(url: str) -> N
             )
             conn.execute(f"ANALYZE {backend.table}")
         basket.enqueue_many("job", [(i,) for i in range(5000)])
-        plan = _claim_plan(backend, ["job"])
-        assert "Index Scan using tasks_ready" in plan and "tasks_pkey" in plan
-        assert "Sort" not in plan and "Seq Scan" not in plan
+        _assert_two_ranges(_claim_plan(backend, ["job"]), "tasks_queued")
         # what a claim costs beside a million finished rows: make bench
         # (benchmarks/scenario_postgres_claim_flat.py)
 
@@ -281,14 +300,25 @@ def _claim_plan(backend: PostgresBackend, names: list[str] | None = None,
     return plan
 
 
+def _assert_two_ranges(plan: str, queued_index: str) -> None:
+    """The claim's plan: queued tasks walked through ``queued_index`` in claim order, due
+    scheduled or retrying ones through the range run_at <= now() of tasks_due, each
+    locked with SKIP LOCKED; the one sort is of the branches' rows (the merge), and the
+    disabled sort's cost starts no JIT compilation."""
+    assert f"Index Scan using {queued_index} on" in plan, plan
+    assert "Index Scan using tasks_due on" in plan and "Index Cond: (run_at <= now())" in plan
+    assert "tasks_pkey" in plan and "Seq Scan" not in plan, plan
+    assert plan.count("LockRows") == 2, plan
+    assert plan.count("->  Sort  ") == 1 and "Sort Key: queued." in plan, plan
+    assert "JIT" not in plan, plan
+
+
 def test_claim_plan_is_pinned_on_an_empty_and_unanalyzed_table(url: str) -> None:
     """A plan cached while the table is small must not scan it whole once it is big."""
     with Basket(url) as basket:
         basket.enqueue_many("job", [(i,) for i in range(40)])
         for names in (["job"], None):  # a worker's claim, and the relay's (any name)
-            plan = _claim_plan(basket.backend, names)
-            assert "Index Scan using tasks_ready" in plan and "tasks_pkey" in plan
-            assert "Sort" not in plan and "Seq Scan" not in plan
+            _assert_two_ranges(_claim_plan(basket.backend, names), "tasks_queued")
 
 
 def test_created_order_claim_walks_its_own_index(url: str) -> None:
@@ -297,9 +327,8 @@ def test_created_order_claim_walks_its_own_index(url: str) -> None:
         backend = basket.backend
         assert isinstance(backend, PostgresBackend)
         for names in (["job"], None):
-            plan = _claim_plan(backend, names, backend.statements.claim_created)
-            assert "Index Scan using tasks_ready_created" in plan, plan
-            assert "Sort" not in plan and "Seq Scan" not in plan
+            _assert_two_ranges(_claim_plan(backend, names, backend.statements.claim_created),
+                               "tasks_queued_created")
 
 
 # --------------------------------------------------------------------------- inserts
