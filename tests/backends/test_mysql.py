@@ -9,6 +9,7 @@ import contextlib
 import logging
 import multiprocessing
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
@@ -220,34 +221,56 @@ def test_two_threads_never_claim_one_task_twice(url: str) -> None:
         store.close()
 
 
-def test_claim_uses_the_ready_index_as_finished_tasks_pile_up(backend: MySQLBackend) -> None:
+def _explained_claim(backend: MySQLBackend, params: ClaimParams, queued_key: str) -> int:
+    """Check the plan of the claim's SELECT (each branch on its key, in its order, no
+    sort but the merge's) and run it, rolled back: the handler reads it cost."""
+    from taskbasket.backends.mysql.statements import claim_select
+
+    query, args = claim_select(backend.table, params)
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("EXPLAIN " + query, args)
+            plan = cur.fetchall()
+            assert [row[5] for row in plan] == [queued_key, "due", "due", None], plan
+            assert ["filesort" in (row[9] or "").lower() for row in plan] == [
+                False, False, False, True], plan  # only the union's rows are sorted
+            before = _handler_reads(cur)
+            cur.execute(query, args)
+            assert len(cur.fetchall()) == params.limit
+            read = _handler_reads(cur) - before
+        conn.rollback()
+    finally:
+        conn.close()
+    return read
+
+
+def test_claim_uses_the_queued_index_as_finished_tasks_pile_up(backend: MySQLBackend) -> None:
     backend.tasks_insert([_task(i) for i in range(5000)])
     backend._read(f"UPDATE {backend.table} SET state = 'succeeded', "
                   "finished_at = UTC_TIMESTAMP(6)")
     backend.tasks_insert([_task(i) for i in range(20)])
     backend._read(f"ANALYZE TABLE {backend.table}")
-    query = (
-        f"SELECT id FROM {backend.table} WHERE pending = 1 AND run_at <= UTC_TIMESTAMP(6) "
-        "AND name IN ('job') ORDER BY priority DESC, run_at, id LIMIT 10 FOR UPDATE SKIP LOCKED"
-    )
-    conn = connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute("EXPLAIN " + query)
-            plan = cur.fetchall()
-            key, extra = plan[0][5], plan[0][9]
-            assert key == "ready", plan
-            assert "filesort" not in (extra or "").lower(), plan
-            before = _handler_reads(cur)
-            cur.execute(query)
-            assert len(cur.fetchall()) == 10
-            read = _handler_reads(cur) - before
-        conn.rollback()
-    finally:
-        conn.close()
-    assert read < 50, read  # the finished rows are outside the range it scans
+    read = _explained_claim(backend, ClaimParams("w", ["job"], 10, 30), "queued")
+    assert read < 50, read  # the finished rows are outside the ranges it scans
     claimed = backend.tasks_claim(ClaimParams("w", ["job"], 50, 30))
     assert len(claimed) == 20
+
+
+def test_claim_reads_no_future_task(backend: MySQLBackend) -> None:
+    """Future tasks of a higher priority are outside every range a claim reads, in
+    either order (issue #17)."""
+    from taskbasket.backends.base import ClaimOrder
+
+    backend.tasks_insert([_task(i, priority=5, delay=3600) for i in range(3000)])
+    fresh = [_task(i) for i in range(20)]
+    backend.tasks_insert(fresh)
+    backend._read(f"ANALYZE TABLE {backend.table}")
+    for order, key in ((ClaimOrder.PRIORITY, "queued"), (ClaimOrder.CREATED, "queued_created")):
+        read = _explained_claim(backend, ClaimParams("w", ["job"], 10, 30, order=order), key)
+        assert read < 50, (order, read)
+    claimed = backend.tasks_claim(ClaimParams("w", ["job"], 50, 30, order=ClaimOrder.CREATED))
+    assert [t.id for t in claimed] == [t.id for t in fresh]
 
 
 def test_created_order_claim_walks_its_own_index(backend: MySQLBackend) -> None:
@@ -259,22 +282,47 @@ def test_created_order_claim_walks_its_own_index(backend: MySQLBackend) -> None:
     fresh = [_task(i) for i in range(20)]
     backend.tasks_insert(fresh)
     backend._read(f"ANALYZE TABLE {backend.table}")
-    query = (
-        f"SELECT id FROM {backend.table} FORCE INDEX (ready_created) WHERE pending = 1 "
-        "AND run_at <= UTC_TIMESTAMP(6) AND name IN ('job') ORDER BY id LIMIT 10 "
-        "FOR UPDATE SKIP LOCKED"
-    )
-    conn = connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute("EXPLAIN " + query)
-            plan = cur.fetchall()
-            assert plan[0][5] == "ready_created", plan
-            assert "filesort" not in (plan[0][9] or "").lower(), plan
-    finally:
-        conn.close()
+    _explained_claim(backend, ClaimParams("w", ["job"], 10, 30, order=ClaimOrder.CREATED),
+                     "queued_created")
     claimed = backend.tasks_claim(ClaimParams("w", ["job"], 50, 30, order=ClaimOrder.CREATED))
     assert [t.id for t in claimed] == [t.id for t in fresh]
+
+
+def test_every_claim_branch_skips_the_rows_another_transaction_locked(
+    backend: MySQLBackend,
+) -> None:
+    """A queued, a due scheduled and a due retrying task, each locked elsewhere, are
+    skipped; the claim takes the others, and the locked ones once they are free."""
+    tasks = [_task(p, priority=p) for p in (9, 8, 7, 2, 1, 0)]
+    backend.tasks_insert(tasks)
+    raw = [uuid.UUID(t.id).bytes for t in tasks]
+    setup = connect()
+    try:
+        with setup.cursor() as cur:
+            for state, ids in (("scheduled", [raw[1], raw[4]]), ("retrying", [raw[2], raw[5]])):
+                cur.execute(f"UPDATE {backend.table} SET state = %s, run_at = "
+                            "UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE id IN (%s, %s)",
+                            [state, *ids])
+        setup.commit()
+    finally:
+        setup.close()
+    locker = connect()
+    try:
+        with locker.cursor() as cur:
+            # read committed and through the primary key, to lock just these rows (a
+            # scan of the small table, or next-key locks, would lock others too)
+            cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            cur.execute("BEGIN")
+            cur.execute(f"SELECT id FROM {backend.table} FORCE INDEX (PRIMARY) "
+                        "WHERE id IN (%s, %s, %s) FOR UPDATE", raw[:3])
+            assert len(cur.fetchall()) == 3
+            taken = backend.tasks_claim(ClaimParams("w", ["job"], 10, 30))
+            assert [t.id for t in taken] == [t.id for t in tasks[3:]]
+        locker.rollback()
+    finally:
+        locker.close()
+    taken = backend.tasks_claim(ClaimParams("w", ["job"], 10, 30))
+    assert [t.id for t in taken] == [t.id for t in tasks[:3]]
 
 
 def test_unique_keys_compare_exactly(backend: MySQLBackend) -> None:

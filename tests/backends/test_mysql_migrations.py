@@ -3,12 +3,23 @@ that they load 1..n, that there are SCHEMA_VERSION of them, and that each render
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 pytest.importorskip("pymysql")
 
 from taskbasket.backends.migrations import load_migrations
 from taskbasket.backends.mysql import MIGRATIONS, SCHEMA_VERSION
+
+# The sha256 of each shipped migration file: a shipped migration is never edited (a store
+# migrated by it would not get the edit); a change of schema is a new file.
+SHIPPED_MIGRATIONS = {
+    1: "7e52925e284971051f5de2db5157ecfd211d8f8ad60a9ebf746842b332151dd8",
+    2: "647b4afffdd1846f91ed424d1a34c47c04d8425e7489eb964dbacba8a1abe88f",
+    3: "335d852e4037f6988349727235721c09c38aec39d16537d67dc1d652b8024e4b",
+    4: "422575df4a6ee9c315a2f9fe85dea2c35b3b7822ec57d4d03744ba0cf8bb97e6",
+}
 
 
 def test_migration_files_are_numbered_one_to_schema_version() -> None:
@@ -24,3 +35,9 @@ def test_each_migration_renders_to_statements_without_placeholders() -> None:
         statements = migration.statements(names)
         assert statements, f"migration {migration.number} has no statement"
         assert not any("{" in statement or "}" in statement for statement in statements)
+
+
+def test_shipped_migrations_are_unchanged() -> None:
+    hashes = {m.number: hashlib.sha256(m.text.encode()).hexdigest() for m in MIGRATIONS}
+    assert {n: hashes[n] for n in SHIPPED_MIGRATIONS} == SHIPPED_MIGRATIONS, (
+        "a shipped migration was edited: add a new migration file instead")

@@ -112,24 +112,38 @@ def insert_statements(
 
 def claim_select(table: str, params: ClaimParams) -> tuple[str, list[str]]:
     """The SELECT that locks the tasks a claim takes (``CLAIM_COLUMNS``), and its
-    parameters: due pending tasks, skipping those other claims hold."""
-    where = ["pending = 1", f"run_at <= {NOW}"]
+    parameters. It reads three bounded ranges, each up to the limit and skipping the rows
+    other claims hold: queued tasks through the index of the claim order, and due
+    scheduled and due retrying tasks through ``due`` (state, run_at) by run_at; the
+    union's first ``limit`` in claim order are taken. So a claim never walks past tasks
+    that are not due yet. Among more due scheduled or retrying tasks than the limit, the
+    earliest run_at come first (the stager queues them within its interval, after which
+    the order is exact); rows a branch locked but the merge left are free at commit."""
+    where = ""
     args: list[str] = []
     if params.names is not None:
-        where.append(f"name IN ({marks(params.names)})")
+        where += f" AND name IN ({marks(params.names)})"
         args.extend(params.names)
     if params.queues is not None:
-        where.append(f"queue IN ({marks(params.queues)})")
+        where += f" AND queue IN ({marks(params.queues)})"
         args.extend(params.queues)
-    index, order_by = (
-        ("FORCE INDEX (ready_created) ", "id") if params.order is ClaimOrder.CREATED
-        else ("", "priority DESC, run_at, id")
+    limit = int(params.limit)
+    queued_index, order_by = (
+        ("queued_created", "id") if params.order is ClaimOrder.CREATED
+        else ("queued", "priority DESC, run_at, id")
     )
-    return (
-        f"SELECT {CLAIM_COLUMNS} FROM {table} {index}"
-        f"WHERE {' AND '.join(where)} ORDER BY {order_by} LIMIT {int(params.limit)} "
-        "FOR UPDATE SKIP LOCKED"
-    ), args
+    branches = [
+        (queued_index, "queued", order_by),
+        ("due", "scheduled", "run_at"),
+        ("due", "retrying", "run_at"),
+    ]
+    selects = [
+        f"(SELECT {CLAIM_COLUMNS} FROM {table} FORCE INDEX ({index}) "
+        f"WHERE state = '{state}' AND run_at <= {NOW}{where} ORDER BY {order} "
+        f"LIMIT {limit} FOR UPDATE SKIP LOCKED)"
+        for index, state, order in branches
+    ]
+    return f"{' UNION ALL '.join(selects)} ORDER BY {order_by} LIMIT {limit}", args * 3
 
 
 def claim_update(table: str, ids: Sequence[bytes], added: int, lease_seconds: float) -> str:
