@@ -5,8 +5,9 @@ COMMITTED transactions, so claimers never wait on each other. The server's clock
 (``UTC_TIMESTAMP(6)``, the UTC reading of ``NOW(6)``) drives leases and schedules, so hosts
 with skewed clocks agree. MySQL has no partial indexes: a stored generated column holds a
 task's unique key only while the task is not final, and a UNIQUE index on it keeps keys
-unique among live tasks; another generated column leads the claim index, so finished rows
-pile up outside the range a claim scans.
+unique among live tasks. The claim's keys are led by the state (queued tasks in claim
+order, scheduled and retrying ones by run_at), so finished rows and tasks not due yet lie
+outside the ranges a claim scans.
 
 Deadlocks and lock-wait timeouts are retried here with a short backoff. A broken connection
 (server restart, ``KILL``) is dropped from the pool and the operation is retried once on a

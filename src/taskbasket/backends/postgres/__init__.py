@@ -5,9 +5,10 @@ and upgraded by versioned migrations under an advisory lock, so many workers sta
 once are safe. The server's clock (``now()``) drives leases and schedules.
 
 Hot paths take one round trip each: a claim is ``UPDATE ... FROM (SELECT ... FOR UPDATE
-SKIP LOCKED LIMIT n)`` walking a partial index of pending tasks, so its cost does not grow
-with finished rows (it lives in the ``claim()`` function of the schema, whose settings pin
-that plan); heartbeats and outcomes are recorded for a whole batch with ``unnest``; an
+SKIP LOCKED LIMIT n)`` over two partial indexes, queued tasks in claim order and due
+scheduled or retrying ones by run_at, merged, so its cost grows neither with finished rows
+nor with future tasks (it lives in the ``claim()`` function of the schema, whose settings
+pin that plan); heartbeats and outcomes are recorded for a whole batch with ``unnest``; an
 insert is one statement that also queues a ``NOTIFY``, delivered when it commits. Idle
 workers ``LISTEN`` on a dedicated connection.
 
