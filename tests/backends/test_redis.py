@@ -54,7 +54,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     skip_unless_required("redis", f"redis-py is not installed ({exc})", allow_module_level=True)
 
-from taskbasket.backends.redis import INSERT_CHUNK, RedisBackend, inserts
+from taskbasket.backends.redis import RedisBackend, inserts
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src/taskbasket/backends/redis"
 
@@ -414,7 +414,7 @@ def test_an_id_sent_twice_or_sent_again_is_stored_once(backend: RedisBackend) ->
     assert b.tasks_get(claimed.id).state == State.SUCCEEDED  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("chunk", [4, INSERT_CHUNK])
+@pytest.mark.parametrize("chunk", [4, inserts.INSERT_CHUNK])
 def test_unique_keys_within_a_batch_and_across_its_calls(
     backend: RedisBackend, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:

@@ -24,9 +24,8 @@ from __future__ import annotations
 
 from taskbasket.backends.redis.backend import SCHEMA_VERSION, RedisBackend
 from taskbasket.backends.redis.errors import RedisUnavailableError
-from taskbasket.backends.redis.inserts import INSERT_CHUNK
 from taskbasket.backends.redis.listener import RedisListener
 from taskbasket.backends.redis.settings import DEFAULT_PREFIX
 
-__all__ = ["DEFAULT_PREFIX", "INSERT_CHUNK", "SCHEMA_VERSION", "RedisBackend", "RedisListener",
+__all__ = ["DEFAULT_PREFIX", "SCHEMA_VERSION", "RedisBackend", "RedisListener",
            "RedisUnavailableError"]
