@@ -18,7 +18,7 @@ from typing import NoReturn, Protocol
 
 import pytest
 
-STORES = ["sqlite", "postgres", "mysql", "redis"]
+STORES = ["sqlite", "postgres", "mysql", "redis", "memory"]
 TRANSPORTS = ["amqp", "nats", "file"]
 BACKENDS = STORES + TRANSPORTS
 """Every backend the conformance suite runs against."""

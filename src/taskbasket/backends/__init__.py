@@ -24,6 +24,7 @@ BACKENDS: dict[str, tuple[str, str, str | None]] = {
     "file": ("taskbasket.backends.file", "FileBackend", None),
     "stdin": ("taskbasket.backends.file", "StreamBackend", None),
     "stdout": ("taskbasket.backends.file", "StreamBackend", None),
+    "memory": ("taskbasket.backends.memory", "MemoryBackend", None),
 }
 
 DEFAULT_URL = "sqlite:///taskbasket.db"
