@@ -66,7 +66,7 @@ class FakeClock:
         weakly, so a store that is gone is not kept alive by its clock."""
         ref: Callable[[], Callable[[], None] | None]
         if hasattr(callback, "__self__") and hasattr(callback, "__func__"):
-            ref = weakref.WeakMethod(callback)  # type: ignore[arg-type]
+            ref = weakref.WeakMethod(callback)
         else:
             def ref() -> Callable[[], None]:
                 return callback

@@ -5,9 +5,8 @@ final, RELEASED not counting an attempt), over the indexes of ``store.py``."""
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -33,19 +32,24 @@ from taskbasket.backends.base import (
     RescueKind,
     StoredTask,
     TaskFilter,
-    stored_state,
 )
 from taskbasket.backends.memory.clock import Clock
-from taskbasket.backends.memory.registry import named_store
 from taskbasket.backends.memory.listener import MemoryListener
+from taskbasket.backends.memory.records import (
+    check_new_tasks,
+    check_outcomes,
+    check_text,
+    claimed,
+    matches,
+    stored,
+)
+from taskbasket.backends.memory.registry import named_store
 from taskbasket.backends.memory.store import MemoryStore, Record
 from taskbasket.backends.options import StoreOption, StoreOptions
-from taskbasket.backends.rows import claimed_tasks, expired_lease, lenient, state_counts
-from taskbasket.backends.rows import stored_or_corrupt as _stored_or_corrupt
+from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.errors import ConfigurationError, UnsupportedOperationError
 from taskbasket.ids import new_token
 from taskbasket.task import FINAL_STATES, RETRYABLE_STATES, CorruptTask, State, TaskRef
-
 
 
 def _as_clock(name: str, value: Any) -> Clock:
@@ -64,60 +68,6 @@ OPTIONS = StoreOptions("memory", [
 
 _FINAL = frozenset(s.value for s in FINAL_STATES)
 _RETRYABLE = frozenset(s.value for s in RETRYABLE_STATES)
-
-
-def _time(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-        raise ValueError(f"not a time: {value!r}")
-    return datetime.fromtimestamp(value, UTC)
-
-
-def _stored(record: Record, with_payload: bool = True) -> StoredTask | CorruptTask:
-    def build() -> StoredTask:
-        return StoredTask(
-            id=record.id, name=record.name, queue=record.queue,
-            state=stored_state(record.id, record.state_value),
-            payload=record.payload if with_payload else "",
-            priority=record.priority, attempts=record.attempts,
-            max_attempts=record.max_attempts, timeout=record.timeout,
-            unique_key=record.unique_key, last_error=record.last_error,
-            created_at=lenient(_time, record.created_at), run_at=lenient(_time, record.run_at),
-            started_at=lenient(_time, record.started_at),
-            finished_at=lenient(_time, record.finished_at),
-            lease_expires_at=lenient(_time, record.lease_expires_at),
-            worker_id=record.worker_id,
-        )
-
-    return _stored_or_corrupt(record.id, build)
-
-
-def _claimed(values: tuple[Any, ...], token: str) -> ClaimedTask:
-    (task_id, name, queue, payload, priority, attempts, max_attempts, timeout, created_at,
-     run_at, unique_key) = values
-    return ClaimedTask(
-        id=task_id, name=name, queue=queue, payload=payload, priority=priority,
-        attempts=attempts, max_attempts=max_attempts, timeout=timeout, lease_token=token,
-        created_at=lenient(_time, created_at), run_at=lenient(_time, run_at),
-        unique_key=unique_key,
-    )
-
-
-def _matches(record: Record, task_filter: TaskFilter, now: float) -> bool:
-    if task_filter.states is not None and record.state_value not in {
-            str(s) for s in task_filter.states}:
-        return False
-    if task_filter.queues is not None and record.queue not in task_filter.queues:
-        return False
-    if task_filter.names is not None and record.name not in task_filter.names:
-        return False
-    if task_filter.finished_before is not None:
-        finished = record.finished_at
-        if not record.final or not isinstance(finished, int | float) or (
-                finished >= now - task_filter.finished_before):
-            return False
-    return True
 
 
 class MemoryBackend(BackendBase):
@@ -166,7 +116,7 @@ class MemoryBackend(BackendBase):
                 tasks[i] for i in dict.fromkeys(str(i) for i in task_filter.ids) if i in tasks]
         else:
             candidates = tasks.values()
-        return [r for r in candidates if _matches(r, task_filter, now)]
+        return [r for r in candidates if matches(r, task_filter, now)]
 
     # ------------------------------------------------------------------ producers
 
@@ -180,6 +130,7 @@ class MemoryBackend(BackendBase):
             )
         if not tasks:
             return []
+        check_new_tasks(tasks)
         store = self.store
         with store.condition:
             seen: set[str] = set()
@@ -236,7 +187,7 @@ class MemoryBackend(BackendBase):
                               record.timeout, record.created_at, record.run_at,
                               record.unique_key))
         return claimed_tasks(self, token, [
-            (values[0], functools.partial(_claimed, values, token)) for values in taken])
+            (values[0], functools.partial(claimed, values, token)) for values in taken])
 
     def leases_extend(self, params: LeaseExtendParams) -> set[str]:
         held: set[str] = set()
@@ -260,6 +211,7 @@ class MemoryBackend(BackendBase):
     def tasks_finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
         if not outcomes:
             return []
+        check_outcomes(outcomes)
         accepted: list[bool] = []
         store = self.store
         clear: dict[str, Any] = {"lease_token": None, "lease_expires_at": None}
@@ -305,6 +257,8 @@ class MemoryBackend(BackendBase):
                                   r.max_attempts) for r in records]
 
     def leases_rescue(self, params: LeasesRescueParams) -> list[bool]:
+        for rescue in params.rescues:
+            check_text("the error", rescue.error)
         applied: list[bool] = []
         store = self.store
         clear: dict[str, Any] = {"lease_token": None, "lease_expires_at": None}
@@ -375,7 +329,7 @@ class MemoryBackend(BackendBase):
     def tasks_get(self, task_id: str) -> StoredTask | CorruptTask | None:
         with self.store.condition:
             record = self.store.tasks.get(task_id)
-            return None if record is None else _stored(record)
+            return None if record is None else stored(record)
 
     def tasks_list(self, params: ListParams) -> list[StoredTask | CorruptTask]:
         found: list[StoredTask | CorruptTask] = []
@@ -394,8 +348,8 @@ class MemoryBackend(BackendBase):
                 ids = store.ids_descending(params.before_id)
             for task_id in ids:
                 record = store.tasks[task_id]
-                if _matches(record, task_filter, now):
-                    found.append(_stored(record, params.with_payload))
+                if matches(record, task_filter, now):
+                    found.append(stored(record, params.with_payload))
                     if len(found) >= params.limit:
                         break
         return found
