@@ -186,3 +186,34 @@ def test_claims_stay_cheap_with_many_tasks(backend: MemoryBackend) -> None:
     for _ in range(1000):
         assert len(backend.tasks_claim(ClaimParams("w", ["job"], 10, 30))) == 10
     assert time.monotonic() - started < 10  # a scan per claim takes minutes here
+
+
+def test_rebuilt_indexes_lose_nothing(monkeypatch: pytest.MonkeyPatch,
+                                      backend: MemoryBackend, clock: FakeClock) -> None:
+    """With no slack the heaps are rebuilt over and over while tasks are claimed, retried,
+    released, finished and deleted: every task is still claimed exactly when due."""
+    from taskbasket.backends.memory import store as store_module
+
+    monkeypatch.setattr(store_module, "_COMPACT_SLACK", 0)
+    refs = backend.tasks_insert([new_task(priority=n % 3) for n in range(300)])
+    backend.tasks_insert([new_task(delay=100) for _ in range(50)])
+    seen: list[str] = []
+    for round_number in range(100):
+        claimed = backend.tasks_claim(ClaimParams("w", None, 5, 30))
+        outcomes = []
+        for index, task in enumerate(claimed):
+            kind = (OutcomeKind.RETRY, OutcomeKind.RELEASED, OutcomeKind.SUCCEEDED)[
+                (round_number + index) % 3]
+            outcomes.append(Outcome(task.lease, kind, error="x", retry_delay=1000))
+            if kind is OutcomeKind.SUCCEEDED:
+                seen.append(task.id)
+        assert all(backend.tasks_finish(outcomes))
+    assert backend.store._entries <= 2 * len(backend.store.tasks)  # rebuilt, not piling up
+    clock.advance(2000)
+    while claimed := backend.tasks_claim(ClaimParams("w", None, 50, 30)):
+        assert all(backend.tasks_finish([Outcome(t.lease, OutcomeKind.SUCCEEDED)
+                                         for t in claimed]))
+        seen.extend(t.id for t in claimed)
+    assert len(seen) == len(set(seen)) == 350
+    assert {r.id for r in refs} <= set(seen)
+    assert backend.tasks_stats() == {("default", State.SUCCEEDED): 350}

@@ -68,6 +68,7 @@ OPTIONS = StoreOptions("memory", [
 
 _FINAL = frozenset(s.value for s in FINAL_STATES)
 _RETRYABLE = frozenset(s.value for s in RETRYABLE_STATES)
+_WAITING = frozenset({State.SCHEDULED.value, State.RETRYING.value})
 
 
 class MemoryBackend(BackendBase):
@@ -287,9 +288,10 @@ class MemoryBackend(BackendBase):
         store = self.store
         with store.condition:
             store.move_due(store.clock.time())
-            due = list(store.due_unpromoted)[:max(0, params.limit)]
-            for task_id in due:
-                store.promote(store.tasks[task_id])
+            due = [store.tasks[task_id] for task_id in store.due_unpromoted
+                   if store.tasks[task_id].state_value in _WAITING][:max(0, params.limit)]
+            for record in due:
+                store.promote(record)
             if due:
                 store.wake()
             return len(due)
