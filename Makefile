@@ -8,10 +8,10 @@ COMPARE_PYTHON ?= python3.11
 COMPARE_VENV := benchmarks/compare/.venv
 COMPARE_STAMP := $(COMPARE_VENV)/.installed-$(shell cat benchmarks/compare/requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: help venv browser test-tools demo test lint typecheck docs pytest bench compare chaos fuzz clean
+.PHONY: help venv browser test-tools demo test lint check-lengths typecheck docs pytest bench compare chaos fuzz clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,9 +32,14 @@ test-tools: browser  ## install what the test suite runs beside Python: chromium
 demo: $(STAMP)  ## run the SQLite demonstration: a producer, two workers, a live progress bar
 	$(BIN)/python examples/demo.py
 
-lint: $(STAMP)  ## ruff and the import-layer contracts
-	$(BIN)/ruff check src tests benchmarks examples chaos
+lint: $(STAMP) check-lengths  ## ruff, the import-layer contracts and the file-length limit
+	$(BIN)/ruff check src tests benchmarks examples chaos tools
 	$(BIN)/lint-imports
+
+# stdlib only, so it needs no venv; LENGTH_ROOTS= checks other folders (the test does)
+LENGTH_ROOTS ?= src
+check-lengths:  ## no file under src/ longer than 500 lines (names each one and its length)
+	$(PYTHON) tools/check_file_length.py $(LENGTH_ROOTS)
 
 typecheck: $(STAMP)  ## mypy --strict on src
 	$(BIN)/mypy --strict src

@@ -49,6 +49,25 @@ def test_unknown_url_option_is_refused(tmp_path: Path) -> None:
         Basket(f"sqlite:///{tmp_path}/a.db?journal=off").enqueue("job")
 
 
+def test_options_come_from_the_url_or_keywords(tmp_path: Path) -> None:
+    from taskbasket.backends.sqlite import SQLiteBackend
+
+    backend = SQLiteBackend(f"sqlite:///{tmp_path}/a.db?synchronous=full&busy_timeout=2.5")
+    assert backend._connections.synchronous == "FULL"
+    assert backend._connections.busy_timeout == 2.5
+    backend = SQLiteBackend(f"sqlite:///{tmp_path}/a.db", busy_timeout=4)
+    assert backend._connections.busy_timeout == 4
+    assert backend._connections.synchronous == "NORMAL"
+    with pytest.raises(ConfigurationError, match="did you mean 'busy_timeout'"):
+        SQLiteBackend(f"sqlite:///{tmp_path}/a.db?busy_timeot=3")
+    with pytest.raises(ConfigurationError, match="did you mean 'busy_timeout'"):
+        SQLiteBackend(f"sqlite:///{tmp_path}/a.db", busy_timout=3)
+    with pytest.raises(ConfigurationError, match="use NORMAL"):
+        SQLiteBackend(f"sqlite:///{tmp_path}/a.db?synchronous=sometimes")
+    with pytest.raises(ConfigurationError, match="number of seconds"):
+        SQLiteBackend(f"sqlite:///{tmp_path}/a.db?busy_timeout=soon")
+
+
 def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
     path = tmp_path / "notes.db"
     content = b"these are my notes, not a database\n" * 200
@@ -72,7 +91,7 @@ def test_read_only_database_is_explained_and_keeps_its_tasks(tmp_path: Path) -> 
     from taskbasket.backends.sqlite import SQLiteBackend
 
     backend = SQLiteBackend(f"sqlite:///{path}")
-    backend._local.conn = conn  # the store opened read-only, as on a read-only mount
+    backend._connections._local.conn = conn  # the store opened read-only, as on a read-only mount
     backend._migrated = True
     with Basket(backend=backend) as basket:
         with pytest.raises(BackendUnavailableError, match="read-only"):

@@ -39,104 +39,124 @@ def sync_step(
     producer: Any, action: str, args: list[str], reopen: Any
 ) -> dict[str, Any]:
     if action == "enqueue":
-        single, batch, rounds = (int(a) for a in args)
-        producer.one("noop", 0)  # connect outside the timing
-        singles, batches = [], []
-        for _ in range(rounds):
-            start = time.perf_counter()
-            for i in range(single):
-                producer.one("noop", i)
-            singles.append(single / (time.perf_counter() - start))
-            if producer.many is not None:
-                start = time.perf_counter()
-                for chunk in _chunks(batch):
-                    producer.many("noop", chunk)
-                batches.append(batch / (time.perf_counter() - start))
-        return {"enqueue_per_s": max(singles),
-                "batch_enqueue_per_s": max(batches) if batches else None}
+        return _sync_enqueue(producer, *(int(a) for a in args))
     if action == "prefill":
-        job, count = args[0], int(args[1])
-        for chunk in _chunks(count):
-            if producer.many is not None:
-                producer.many(job, chunk)
-                continue
-            for value in chunk:
-                for attempt in range(REOPENS + 1):
-                    try:
-                        producer.one(job, value)
-                        break
-                    except Exception:  # a neighbour cut the connection: reopen, go on
-                        if attempt == REOPENS:
-                            raise
-                        with suppress(Exception):
-                            producer.close()
-                        producer = reopen()
+        _sync_prefill(producer, args[0], int(args[1]), reopen)
         return {}
     if action == "pickup":
-        client = sync_redis()
-        delays = []
-        for sample in range(int(args[0]) + 1):  # the first one warms the worker up
-            time.sleep(random.uniform(0.01, 0.03))  # the worker is idle, waiting
-            producer.one("pickup", time.time())
-            found = client.blpop([PICKUP_KEY], timeout=30)
-            if found is None:
-                raise TimeoutError("a pickup task did not start within 30 s")
-            if sample:
-                delays.append(float(found[1]) * 1000)
-        return {"pickup_ms": delays}
+        return {"pickup_ms": _sync_pickup(producer, int(args[0]))}
     raise ValueError(f"unknown action {action!r}: choose enqueue, prefill or pickup")
+
+
+def _sync_enqueue(producer: Any, single: int, batch: int, rounds: int) -> dict[str, Any]:
+    producer.one("noop", 0)  # connect outside the timing
+    singles, batches = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for i in range(single):
+            producer.one("noop", i)
+        singles.append(single / (time.perf_counter() - start))
+        if producer.many is not None:
+            start = time.perf_counter()
+            for chunk in _chunks(batch):
+                producer.many("noop", chunk)
+            batches.append(batch / (time.perf_counter() - start))
+    return {"enqueue_per_s": max(singles),
+            "batch_enqueue_per_s": max(batches) if batches else None}
+
+
+def _sync_prefill(producer: Any, job: str, count: int, reopen: Any) -> None:
+    for chunk in _chunks(count):
+        if producer.many is not None:
+            producer.many(job, chunk)
+            continue
+        for value in chunk:
+            for attempt in range(REOPENS + 1):
+                try:
+                    producer.one(job, value)
+                    break
+                except Exception:  # a neighbour cut the connection: reopen, go on
+                    if attempt == REOPENS:
+                        raise
+                    with suppress(Exception):
+                        producer.close()
+                    producer = reopen()
+
+
+def _sync_pickup(producer: Any, samples: int) -> list[float]:
+    client = sync_redis()
+    delays = []
+    for sample in range(samples + 1):  # the first one warms the worker up
+        time.sleep(random.uniform(0.01, 0.03))  # the worker is idle, waiting
+        producer.one("pickup", time.time())
+        found = client.blpop([PICKUP_KEY], timeout=30)
+        if found is None:
+            raise TimeoutError("a pickup task did not start within 30 s")
+        if sample:
+            delays.append(float(found[1]) * 1000)
+    return delays
 
 
 async def async_step(
     producer: Any, action: str, args: list[str], reopen: Any
 ) -> dict[str, Any]:
     if action == "enqueue":
-        single, batch, rounds = (int(a) for a in args)
-        await producer.one("noop", 0)  # connect outside the timing
-        singles, batches = [], []
-        for _ in range(rounds):
-            start = time.perf_counter()
-            for i in range(single):
-                await producer.one("noop", i)
-            singles.append(single / (time.perf_counter() - start))
-            if producer.many is not None:
-                start = time.perf_counter()
-                for chunk in _chunks(batch):
-                    await producer.many("noop", chunk)
-                batches.append(batch / (time.perf_counter() - start))
-        return {"enqueue_per_s": max(singles),
-                "batch_enqueue_per_s": max(batches) if batches else None}
+        return await _async_enqueue(producer, *(int(a) for a in args))
     if action == "prefill":
-        job, count = args[0], int(args[1])
-        for chunk in _chunks(count):
-            if producer.many is not None:
-                await producer.many(job, chunk)
-                continue
-            for value in chunk:
-                for attempt in range(REOPENS + 1):
-                    try:
-                        await producer.one(job, value)
-                        break
-                    except Exception:  # a neighbour cut the connection: reopen, go on
-                        if attempt == REOPENS:
-                            raise
-                        with suppress(Exception):
-                            await producer.close()
-                        producer = await reopen()
+        await _async_prefill(producer, args[0], int(args[1]), reopen)
         return {}
     if action == "pickup":
-        client = async_redis()
-        delays = []
-        for sample in range(int(args[0]) + 1):  # the first one warms the worker up
-            await asyncio.sleep(random.uniform(0.01, 0.03))  # the worker is idle, waiting
-            await producer.one("pickup", time.time())
-            found = await client.blpop([PICKUP_KEY], timeout=30)
-            if found is None:
-                raise TimeoutError("a pickup task did not start within 30 s")
-            if sample:
-                delays.append(float(found[1]) * 1000)
-        return {"pickup_ms": delays}
+        return {"pickup_ms": await _async_pickup(producer, int(args[0]))}
     raise ValueError(f"unknown action {action!r}: choose enqueue, prefill or pickup")
+
+
+async def _async_enqueue(producer: Any, single: int, batch: int, rounds: int) -> dict[str, Any]:
+    await producer.one("noop", 0)  # connect outside the timing
+    singles, batches = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for i in range(single):
+            await producer.one("noop", i)
+        singles.append(single / (time.perf_counter() - start))
+        if producer.many is not None:
+            start = time.perf_counter()
+            for chunk in _chunks(batch):
+                await producer.many("noop", chunk)
+            batches.append(batch / (time.perf_counter() - start))
+    return {"enqueue_per_s": max(singles),
+            "batch_enqueue_per_s": max(batches) if batches else None}
+
+
+async def _async_prefill(producer: Any, job: str, count: int, reopen: Any) -> None:
+    for chunk in _chunks(count):
+        if producer.many is not None:
+            await producer.many(job, chunk)
+            continue
+        for value in chunk:
+            for attempt in range(REOPENS + 1):
+                try:
+                    await producer.one(job, value)
+                    break
+                except Exception:  # a neighbour cut the connection: reopen, go on
+                    if attempt == REOPENS:
+                        raise
+                    with suppress(Exception):
+                        await producer.close()
+                    producer = await reopen()
+
+
+async def _async_pickup(producer: Any, samples: int) -> list[float]:
+    client = async_redis()
+    delays = []
+    for sample in range(samples + 1):  # the first one warms the worker up
+        await asyncio.sleep(random.uniform(0.01, 0.03))  # the worker is idle, waiting
+        await producer.one("pickup", time.time())
+        found = await client.blpop([PICKUP_KEY], timeout=30)
+        if found is None:
+            raise TimeoutError("a pickup task did not start within 30 s")
+        if sample:
+            delays.append(float(found[1]) * 1000)
+    return delays
 
 
 async def _run_async(module: Any, action: str, args: list[str]) -> dict[str, Any]:

@@ -1,59 +1,34 @@
-"""Basket: the client. It registers tasks, enqueues them, and inspects and steers the store."""
+"""Basket: the client. It registers tasks, enqueues them, and inspects and steers the store.
+
+This module holds the Basket itself (construction, the store, registration, hooks and the
+enqueue entry points); the work behind its methods is in ``enqueueing`` (calls turned into
+stored tasks), ``inspection`` (reading the store) and ``steering`` (operator actions).
+"""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
-from taskbasket.app_connection import driver_connection, driver_connection_async
+from taskbasket import enqueueing, inspection, steering
 from taskbasket.backends import DEFAULT_URL, open_backend, open_backend_check
-from taskbasket.backends.base import (
-    Backend,
-    CountByNameParams,
-    ListParams,
-    NewTask,
-    PruneParams,
-    StoredTask,
-    TaskFilter,
-)
-from taskbasket.codec import DEFAULT_MAX_PAYLOAD_BYTES, decode_arguments, encode_arguments
-from taskbasket.definition import (
-    EXECUTORS,
-    EnqueueOptions,
-    TaskDefinition,
-    refuse_async_connection,
-    split_call,
-)
-from taskbasket.errors import ConfigurationError, StoreCorruptedError, UnknownTaskError
-from taskbasket.events import EnqueueMiddleware, Event, EventKind, Hook, Hooks, Middleware
-from taskbasket.ids import canonical_task_id, new_task_ids
+from taskbasket.backends.base import Backend, NewTask
+from taskbasket.codec import DEFAULT_MAX_PAYLOAD_BYTES
+from taskbasket.definition import EXECUTORS, EnqueueOptions, TaskDefinition, split_call
+from taskbasket.enqueueing import DEFAULT_MAX_ATTEMPTS as DEFAULT_MAX_ATTEMPTS
+from taskbasket.enqueueing import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
+from taskbasket.errors import ConfigurationError, UnknownTaskError
+from taskbasket.events import EnqueueMiddleware, Hook, Hooks, Middleware
+from taskbasket.inspection import NamesArg as NamesArg
+from taskbasket.inspection import StateArg as StateArg
 from taskbasket.maintenance.pruner import DEFAULT_RETENTION, RetentionArg, parse_retention
 from taskbasket.redaction import redact_url, remember_secrets
 from taskbasket.retry import BackoffPolicy, as_policy
-from taskbasket.task import (
-    FINAL_STATES,
-    PENDING_STATES,
-    CorruptTask,
-    State,
-    Task,
-    TaskList,
-    TaskRef,
-)
-from taskbasket.validation import (
-    MAX_DELAY,
-    check_delay,
-    check_max_attempts,
-    check_name,
-    check_priority,
-    check_run_at,
-    check_timeout,
-    check_unique_key,
-    parse_duration,
-)
+from taskbasket.task import State, Task, TaskList, TaskRef
+from taskbasket.validation import check_max_attempts, check_name, check_priority, check_timeout
 
 if TYPE_CHECKING:
     from taskbasket.worker import Worker
@@ -62,43 +37,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 DEFAULT_QUEUE = "default"
-DEFAULT_MAX_ATTEMPTS = 10
-DEFAULT_TIMEOUT = 300.0
-
-StateArg = State | str | Sequence[State | str] | None
-NamesArg = str | Sequence[str] | None
-
-
-def _states(state: StateArg) -> list[State] | None:
-    if state is None:
-        return None
-    values = [state] if isinstance(state, str) else list(state)
-    result = []
-    for value in values:
-        try:
-            result.append(State(value))
-        except ValueError:
-            raise ConfigurationError(
-                f"unknown state {value!r}; states are {', '.join(s.value for s in State)}"
-            ) from None
-    return result
-
-
-def _names(value: NamesArg) -> list[str] | None:
-    if value is None:
-        return None
-    return [value] if isinstance(value, str) else list(value)
-
-
-def _readable(stored: StoredTask | CorruptTask) -> StoredTask:
-    """The stored task, or StoreCorruptedError naming it and what is wrong with its row."""
-    if isinstance(stored, CorruptTask):
-        raise StoreCorruptedError(
-            f"task {stored.id} is corrupt in the store: {stored.reason}. It was not "
-            "written by taskbasket (or was changed since): fix its row, or delete it "
-            f"(taskbasket delete {stored.id})"
-        )
-    return stored
 
 
 class Basket:
@@ -141,6 +79,8 @@ class Basket:
         self._lock = threading.Lock()
         self.registry: dict[str, TaskDefinition[Any, Any]] = {}
         self.hooks = Hooks()
+        self.inline_runner: enqueueing.InlineTasks | None = None
+        """Set by ``taskbasket.testing.inline``: enqueued tasks run at once, unstored."""
         if backend is None:
             # fail fast on a bad scheme without connecting
             from urllib.parse import urlsplit
@@ -162,6 +102,15 @@ class Basket:
                 if self._backend is None:
                     self._backend = open_backend(self.url, **self._backend_options)
         return self._backend
+
+    def swap_store(self, url: str, backend: Backend | None) -> tuple[str, Backend | None]:
+        """Use ``backend`` (the store ``url`` names; None: open ``url`` on next use) from
+        now on; the URL and store it used until now, to swap back. For test helpers
+        (``taskbasket.testing.isolated``): a worker already made keeps its store."""
+        with self._lock:
+            previous = (self.url, self._backend)
+            self.url, self._backend = url, backend
+        return previous
 
     def use_url(self, url: str) -> None:
         """Point this basket at another store, before it has been opened: an explicit
@@ -379,47 +328,7 @@ class Basket:
         options: EnqueueOptions,
         headers: Mapping[str, str] | None = None,
     ) -> list[NewTask]:
-        check_name("task", name)
-        definition = self.registry.get(name)
-        if definition is not None:
-            definition.check_arguments(calls)
-        queue = options.queue if options.queue is not None else (
-            definition.queue if definition else self.default_queue
-        )
-        check_name("queue", queue)
-        priority = check_priority(
-            options.priority if options.priority is not None
-            else (definition.priority if definition else 0)
-        )
-        max_attempts = check_max_attempts(
-            options.max_attempts if options.max_attempts is not None
-            else (definition.max_attempts if definition else DEFAULT_MAX_ATTEMPTS)
-        )
-        timeout = check_timeout(
-            options.timeout if options.timeout is not None
-            else (definition.timeout if definition else DEFAULT_TIMEOUT)
-        )
-        if options.delay is not None and options.run_at is not None:
-            raise ConfigurationError("pass either delay or run_at, not both")
-        delay = check_delay("delay", options.delay) if options.delay else 0.0
-        run_at = check_run_at(options.run_at) if options.run_at is not None else None
-        unique_key = check_unique_key(options.unique_key)
-        if unique_key is not None and len(calls) > 1:
-            raise ConfigurationError(
-                "unique_key applies to one task; enqueue_many would give every call the same "
-                "key. Enqueue them one by one with their own keys"
-            )
-        max_bytes = self.max_payload_bytes
-        payloads = [encode_arguments(name, args, kwargs, max_bytes, headers)
-                    for args, kwargs in calls]
-        return [
-            NewTask(
-                id=task_id, name=name, queue=queue, payload=payload, priority=priority,
-                max_attempts=max_attempts, timeout=timeout, unique_key=unique_key,
-                delay=delay, run_at=run_at,
-            )
-            for task_id, payload in zip(new_task_ids(len(payloads)), payloads, strict=True)
-        ]
+        return enqueueing.new_tasks(self, name, calls, options, headers)
 
     def enqueue_calls(
         self,
@@ -428,25 +337,7 @@ class Basket:
         options: EnqueueOptions,
     ) -> list[TaskRef]:
         """Validate, encode and store calls of task ``name`` in one transaction."""
-        if options.connection is not None and self.backend.capabilities.transactional_enqueue:
-            refuse_async_connection(options.connection)
-        headers: dict[str, str] = {}
-        # (without enqueue middleware, a null context: cheaper than an empty chain)
-        scope = (self.hooks.around_enqueue(name, headers) if self.hooks.enqueue_middleware
-                 else contextlib.nullcontext())
-        with scope:
-            tasks = self._new_tasks(name, calls, options, headers)
-            refs = self.backend.tasks_insert(tasks, driver_connection(options.connection))
-        self._enqueued(tasks, refs)
-        return refs
-
-    def _enqueued(self, tasks: Sequence[NewTask], refs: Sequence[TaskRef]) -> None:
-        if not self.hooks.wants(EventKind.ENQUEUED):
-            return
-        for task, ref in zip(tasks, refs, strict=True):
-            if ref.created:
-                self.hooks.emit(Event(EventKind.ENQUEUED, ref.id, task.name, task.queue,
-                                      max_attempts=task.max_attempts))
+        return enqueueing.enqueue_calls(self, name, calls, options)
 
     async def enqueue_calls_async(
         self,
@@ -455,49 +346,13 @@ class Basket:
         options: EnqueueOptions,
     ) -> list[TaskRef]:
         """``enqueue_calls`` without blocking the event loop."""
-        if self._backend is None:
+        if self._backend is None and self.inline_runner is None:
             import asyncio
 
             await asyncio.to_thread(lambda: self.backend)
-        headers: dict[str, str] = {}
-        with self.hooks.around_enqueue(name, headers):
-            tasks = self._new_tasks(name, calls, options, headers)
-            connection = await driver_connection_async(options.connection)
-            refs = await self.backend.tasks_insert_async(tasks, connection)
-        self._enqueued(tasks, refs)
-        return refs
+        return await enqueueing.enqueue_calls_async(self, name, calls, options)
 
     # ------------------------------------------------------------------ inspection
-
-    def _to_task(self, stored: StoredTask, with_arguments: bool = True) -> Task:
-        payload_error = None
-        args: list[Any] = []
-        kwargs: dict[str, Any] = {}
-        try:
-            if with_arguments:
-                args, kwargs = decode_arguments(stored.id, stored.payload)
-        except StoreCorruptedError as exc:
-            payload_error = str(exc)
-        return Task(
-            id=stored.id, name=stored.name, queue=stored.queue, state=stored.state,
-            priority=stored.priority, attempts=stored.attempts,
-            max_attempts=stored.max_attempts, timeout=stored.timeout, args=args,
-            kwargs=kwargs, unique_key=stored.unique_key, last_error=stored.last_error,
-            created_at=stored.created_at, run_at=stored.run_at, started_at=stored.started_at,
-            finished_at=stored.finished_at, lease_expires_at=stored.lease_expires_at,
-            worker_id=stored.worker_id, payload_error=payload_error,
-        )
-
-    @staticmethod
-    def _filter(
-        task_id: str | Sequence[str] | None = None,
-        state: StateArg = None,
-        queue: NamesArg = None,
-        name: NamesArg = None,
-    ) -> TaskFilter:
-        return TaskFilter(
-            ids=_names(task_id), states=_states(state), queues=_names(queue), names=_names(name)
-        )
 
     def get(self, task_id: str, *, with_arguments: bool = True) -> Task | None:
         """The task with this id, or None if there is none (any more).
@@ -506,12 +361,7 @@ class Basket:
         them from the store: a cheap look at a task's state, whatever its arguments' size.
         StoreCorruptedError, naming the task and what is wrong, if its row cannot be read.
         """
-        if with_arguments:
-            stored = self.backend.tasks_get(str(task_id))
-            return None if stored is None else self._to_task(_readable(stored))
-        found = self.backend.tasks_list(
-            ListParams(TaskFilter(ids=[str(task_id)]), limit=1, with_payload=False))
-        return self._to_task(_readable(found[0]), with_arguments=False) if found else None
+        return inspection.get_task(self.backend, task_id, with_arguments)
 
     def list(
         self,
@@ -532,24 +382,13 @@ class Basket:
         ``before`` must be a task id (a UUID); anything else is a ConfigurationError, on
         every store.
         """
-        if limit < 1:
-            raise ConfigurationError(f"limit must be >= 1, got {limit}")
-        if before is not None:
-            before = canonical_task_id(before, "before")
-        stored = self.backend.tasks_list(
-            ListParams(self._filter(None, state, queue, name), limit=limit, before_id=before,
-                       with_payload=with_arguments)
-        )
-        return TaskList(
-            [self._to_task(s, with_arguments) for s in stored if not isinstance(s, CorruptTask)],
-            [s for s in stored if isinstance(s, CorruptTask)],
-            stored[-1].id if stored else None,
-        )
+        return inspection.list_tasks(self.backend, state, queue, name, limit, before,
+                                     with_arguments)
 
     def count(
         self, state: StateArg = None, *, queue: NamesArg = None, name: NamesArg = None
     ) -> int:
-        return self.backend.tasks_count(self._filter(None, state, queue, name))
+        return self.backend.tasks_count(inspection.task_filter(None, state, queue, name))
 
     def stats(self) -> dict[tuple[str, State], int]:
         """Counts per (queue, state)."""
@@ -557,10 +396,7 @@ class Basket:
 
     def counts_by_state(self) -> dict[State, int]:
         """Counts per state over every queue; every state is present."""
-        totals = dict.fromkeys(State, 0)
-        for (_, state), count in self.stats().items():
-            totals[state] += count
-        return totals
+        return inspection.counts_by_state(self.stats())
 
     def unknown_names(
         self, queues: Sequence[str] | None = None, limit: int = 10_000
@@ -572,18 +408,7 @@ class Basket:
         counts among the newest ``limit`` waiting tasks of those queues, read without
         their arguments (a corrupt one, whose name cannot be trusted, is not counted).
         """
-        if queues is None:
-            waiting = self.backend.tasks_count_by_name(CountByNameParams(sorted(PENDING_STATES)))
-        else:
-            waiting = {}
-            for task in self.backend.tasks_list(ListParams(
-                TaskFilter(states=sorted(PENDING_STATES), queues=queues), limit=limit,
-                with_payload=False,
-            )):
-                if not isinstance(task, CorruptTask):
-                    waiting[task.name] = waiting.get(task.name, 0) + 1
-        return {name: count for name, count in waiting.items()
-                if count and name not in self.registry}
+        return inspection.unknown_names(self.backend, self.registry, queues, limit)
 
     # ------------------------------------------------------------------ operators
 
@@ -600,9 +425,7 @@ class Basket:
         Without ``state`` it retries failed tasks when selecting by queue or name, and any
         retryable state when given ids. Returns how many tasks were requeued.
         """
-        if task_id is None and state is None:
-            state = State.FAILED
-        return self.backend.tasks_retry(self._filter(task_id, state, queue, name))
+        return steering.retry_tasks(self.backend, task_id, queue, name, state)
 
     def cancel(
         self,
@@ -613,37 +436,17 @@ class Basket:
         state: StateArg = None,
     ) -> int:
         """Cancel tasks that are not final yet; returns how many."""
-        if task_id is None and queue is None and name is None and state is None:
-            raise ConfigurationError("cancel needs ids or a queue, name or state to select by")
-        selection = self._filter(task_id, state, queue, name)
-        if not self.hooks.wants(EventKind.CANCELLED):
-            return self.backend.tasks_cancel(selection)
-        # with cancelled hooks: find the tasks first, so each hook learns which one
-        open_states = [s for s in State if s not in FINAL_STATES]
-        states = [s for s in (selection.states or open_states) if s in open_states]
-        candidates = [t for t in self.backend.tasks_list(ListParams(
-            TaskFilter(selection.ids, states, selection.queues, selection.names),
-            limit=1_000_000)) if not isinstance(t, CorruptTask)]
-        if not candidates:
-            return 0
-        count = self.backend.tasks_cancel(TaskFilter(ids=[t.id for t in candidates]))
-        for task in candidates:
-            current = self.backend.tasks_get(task.id) if count < len(candidates) else None
-            if current is None or (
-                    not isinstance(current, CorruptTask) and current.state is State.CANCELLED):
-                self.hooks.emit(Event(EventKind.CANCELLED, task.id, task.name, task.queue,
-                                      task.attempts, task.max_attempts))
-        return count
+        return steering.cancel_tasks(self.backend, self.hooks, task_id, queue, name, state)
 
     def delete(self, task_id: str | Sequence[str]) -> int:
         """Delete tasks by id, whatever their state; returns how many."""
-        return self.backend.tasks_delete(self._filter(task_id))
+        return self.backend.tasks_delete(inspection.task_filter(task_id))
 
     def purge(
         self, state: StateArg = None, *, queue: NamesArg = None, name: NamesArg = None
     ) -> int:
         """Delete every task that matches (all tasks when nothing is given)."""
-        return self.backend.tasks_delete(self._filter(None, state, queue, name))
+        return self.backend.tasks_delete(inspection.task_filter(None, state, queue, name))
 
     def clean(
         self,
@@ -653,23 +456,7 @@ class Basket:
         batch_size: int = 1000,
     ) -> int:
         """Delete final tasks that finished longer than ``older_than`` ago, in batches."""
-        states = _states(state) or sorted(FINAL_STATES)
-        not_final = [s for s in states if s not in FINAL_STATES]
-        if not_final:
-            raise ConfigurationError(
-                f"clean removes only final tasks; {', '.join(not_final)} are not final "
-                "(use purge to delete those)"
-            )
-        if batch_size < 1:
-            raise ConfigurationError(f"batch_size must be at least 1, got {batch_size!r}")
-        age = parse_duration(older_than, "older_than", MAX_DELAY)
-        params = PruneParams(dict.fromkeys(states, age), batch_size)
-        total = 0
-        while True:
-            deleted = self.backend.tasks_prune(params)
-            total += deleted
-            if deleted < batch_size:
-                return total
+        return steering.clean_tasks(self.backend, older_than, state, batch_size)
 
     # ------------------------------------------------------------------ workers
 

@@ -489,9 +489,9 @@ def _lose_reply_after(monkeypatch: pytest.MonkeyPatch, marker: str) -> list[str]
     The statement runs (and commits) on the real server; the client then sees the error
     PyMySQL raises when a connection drops mid-reply.
     """
-    import taskbasket.backends.mysql as module
+    from taskbasket.backends.mysql.session import Session
 
-    original = module._Session.execute
+    original = Session.execute
     fired: list[str] = []
 
     def execute(self: Any, sql: str, args: Any = None, *, commit: bool = False) -> int:
@@ -501,7 +501,7 @@ def _lose_reply_after(monkeypatch: pytest.MonkeyPatch, marker: str) -> list[str]
             raise pymysql.err.OperationalError(2013, "Lost connection (injected)")
         return count
 
-    monkeypatch.setattr(module._Session, "execute", execute)
+    monkeypatch.setattr(Session, "execute", execute)
     return fired
 
 

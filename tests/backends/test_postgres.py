@@ -4,18 +4,20 @@ enqueue, the claim's plan, and recovery from dropped connections and a server re
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from importlib import resources
 from typing import Any
 
 import pytest
 
 from taskbasket import BackendUnavailableError, Basket, ConfigurationError, State
-from taskbasket.backends.base import ClaimParams, Outcome, OutcomeKind
+from taskbasket.backends.base import ClaimParams, Outcome, OutcomeKind, TaskFilter
 from tests.helpers import ROOT, maintain, wait_for
 from tests.servers.postgres import PrivatePostgres
 from tests.stores import factory, skip_unless_required
@@ -77,9 +79,10 @@ def test_unreachable_server_names_host_and_port() -> None:
     ("url", "match"),
     [
         ("postgresql://u@h/db?schema=no-dashes", "not a plain identifier"),
-        ("postgresql://u@h/db?pool_max_size=0", "pool_max_size must be an integer >= 1"),
+        ("postgresql://u@h/db?pool_max_size=0", "pool_max_size='0' must be a whole number >= 1"),
         ("postgresql://u@h/db?pool_min_size=5&pool_max_size=2", "must be >= pool_min_size"),
-        ("postgresql://u@h/db?pool_timeout=soon", "pool_timeout must be a number"),
+        ("postgresql://u@h/db?pool_timeout=soon",
+         "pool_timeout='soon' must be a number of seconds > 0"),
         ("postgresql://u@h/db?shema=x", "did you mean .schema."),
         ("postgresql://u@h/db?sslmod=disable", "did you mean .sslmode."),
     ],
@@ -178,6 +181,34 @@ def test_newer_schema_is_refused(url: str) -> None:
     backend.close()
 
 
+# The sha256 of each shipped migration file: a shipped migration is never edited (a store
+# migrated by it would not get the edit); a change of schema is a new file.
+SHIPPED_MIGRATIONS = {
+    1: "a909d8589b32938c1f0987bf91ce714bacbad1d9e1d9fc922fb13f94754344bd",
+    2: "c5430efea24f80c171bc8862bb26bfdafb9f46b392c600509df708dfde2f3d9e",
+    3: "8e8f9c22328eb743b548fdea6374f90af05e2814b55db3e39c0a5a3e4cfb4f11",
+    4: "6b7b3fb750a665f99178c88e604e87686d929626c0b9bfd9352ccc73e608ffbe",
+}
+
+
+def test_migration_files_are_numbered_one_to_schema_version() -> None:
+    folder = resources.files("taskbasket.backends.postgres").joinpath("migrations")
+    names = sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".sql"))
+    assert [int(name.split("_", 1)[0]) for name in names] == list(range(1, SCHEMA_VERSION + 1))
+    assert [m.number for m in MIGRATIONS] == list(range(1, len(names) + 1))
+    assert len(MIGRATIONS) == SCHEMA_VERSION
+    assert all("{s}." in m.text for m in MIGRATIONS)  # the schema's placeholder
+
+
+def test_shipped_migrations_are_unchanged() -> None:
+    for migration in MIGRATIONS:
+        if migration.number in SHIPPED_MIGRATIONS:
+            digest = hashlib.sha256(migration.text.encode()).hexdigest()
+            assert digest == SHIPPED_MIGRATIONS[migration.number], (
+                f"migration {migration.number} ({migration.name}) has shipped: add a new "
+                "migration file instead of editing it")
+
+
 # --------------------------------------------------------------------------- claims
 
 
@@ -243,7 +274,8 @@ def _claim_plan(backend: PostgresBackend, names: list[str] | None = None,
                         "log_level = notice", "log_analyze = on"):
             conn.execute(f"SET auto_explain.{setting}")
         with conn.transaction(force_rollback=True):
-            rows = conn.execute(sql or backend._sql_claim, ["t", 30.0, "w", names, None, 32, 1])
+            rows = conn.execute(sql or backend.statements.claim,
+                                ["t", 30.0, "w", names, None, 32, 1])
             assert len(rows.fetchall()) == 32
     [plan] = [n for n in notices if "SKIP LOCKED" in n and "claimed AS" in n]
     return plan
@@ -265,7 +297,7 @@ def test_created_order_claim_walks_its_own_index(url: str) -> None:
         backend = basket.backend
         assert isinstance(backend, PostgresBackend)
         for names in (["job"], None):
-            plan = _claim_plan(backend, names, backend._sql_claim_created)
+            plan = _claim_plan(backend, names, backend.statements.claim_created)
             assert "Index Scan using tasks_ready_created" in plan, plan
             assert "Sort" not in plan and "Seq Scan" not in plan
 
@@ -665,3 +697,21 @@ def test_server_restart_loses_no_task(private_server: PrivatePostgres) -> None:
         worker.stop()
         listener.close()
         basket.close()
+
+
+def test_a_url_with_no_host_connects_over_the_local_socket() -> None:
+    """``postgresql:///db`` is libpq's local-socket form: its "//" must survive into the
+    connection string (rebuilding the URL with urlsplit once dropped it, and libpq then
+    refused the URL)."""
+    socket_dir = "/var/run/postgresql"
+    if not os.path.exists(os.path.join(socket_dir, ".s.PGSQL.5432")):
+        skip_unless_required("postgres", f"no local PostgreSQL socket in {socket_dir}")
+    url = f"postgresql:///test?schema=tb_socket_{os.getpid()}"
+    backend = PostgresBackend(url)
+    assert backend.conninfo == "postgresql:///test"
+    try:
+        backend.migrate()
+        assert backend.tasks_count(TaskFilter()) == 0
+    finally:
+        backend.close()
+        factory("postgres").drop(url)

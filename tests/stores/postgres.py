@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from functools import cache
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 BASE_URL = os.environ.get(
     "TASKBASKET_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
@@ -22,7 +22,8 @@ def split_url(url: str) -> tuple[str, str]:
     query = parse_qsl(parts.query)
     schema = dict(query).get("schema", "taskbasket")
     rest = urlencode([(k, v) for k, v in query if k != "schema"])
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), schema
+    # written out: urlunsplit drops the "//" of a URL with no host (a local socket)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{rest}" if rest else ""), schema
 
 
 @cache

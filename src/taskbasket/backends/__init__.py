@@ -21,9 +21,9 @@ BACKENDS: dict[str, tuple[str, str, str | None]] = {
     "rediss": ("taskbasket.backends.redis", "RedisBackend", "redis"),
     "amqp": ("taskbasket.backends.bus.amqp", "AmqpBackend", "amqp"),
     "nats": ("taskbasket.backends.bus.nats", "NatsBackend", "nats"),
-    "file": ("taskbasket.backends.file", "FileBackend", None),
-    "stdin": ("taskbasket.backends.file", "StreamBackend", None),
-    "stdout": ("taskbasket.backends.file", "StreamBackend", None),
+    "file": ("taskbasket.backends.lines", "FileBackend", None),
+    "stdin": ("taskbasket.backends.lines", "StreamBackend", None),
+    "stdout": ("taskbasket.backends.lines", "StreamBackend", None),
     "memory": ("taskbasket.backends.memory", "MemoryBackend", None),
 }
 

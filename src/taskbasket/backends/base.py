@@ -11,364 +11,51 @@ made by the client, so they sort by creation time); a store may keep them as nat
 and an id that is not a UUID matches no task.
 """
 
+
 from __future__ import annotations
 
 import asyncio
-import enum
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from taskbasket.backends.capabilities import BackendKind, Capabilities, Inspection
+from taskbasket.backends.params import (
+    ClaimedTask,
+    ClaimOrder,
+    ClaimParams,
+    CountByNameParams,
+    ExpiredLease,
+    LeaderParams,
+    Lease,
+    LeaseExtendParams,
+    LeaseRescue,
+    LeasesExpiredParams,
+    LeasesRescueParams,
+    ListParams,
+    NewTask,
+    Outcome,
+    OutcomeKind,
+    PromoteParams,
+    PruneParams,
+    RescueKind,
+    StoredTask,
+    TaskFilter,
+    stored_state,
+)
 from taskbasket.errors import BackendUnavailableError
 from taskbasket.redaction import redact_url as redact_url  # its old home: still importable
 from taskbasket.task import CorruptTask, State, TaskRef
 
-# --------------------------------------------------------------------------- parameters
-
-
-@dataclass(frozen=True, slots=True)
-class NewTask:
-    """One task to insert. ``payload`` is the encoded arguments (JSON text).
-
-    The task becomes due at ``run_at`` if given, else ``delay`` seconds after the store's
-    clock reads now (0 means now). A due task is ``queued``, a future one ``scheduled``.
-    """
-
-    id: str
-    name: str
-    queue: str
-    payload: str
-    priority: int = 0
-    max_attempts: int = 10
-    timeout: float = 300.0
-    unique_key: str | None = None
-    delay: float = 0.0
-    run_at: datetime | None = None
-
-
-class ClaimOrder(enum.StrEnum):
-    """Which due tasks a claim takes first."""
-
-    PRIORITY = "priority"
-    """Higher priority first, then earlier run_at, then earlier enqueue (the default)."""
-    CREATED = "created"
-    """Earlier enqueue first, whatever the priority and run_at: by id, as task ids are
-    UUIDv7 and sort by the time they were made."""
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimParams:
-    """Claim up to ``limit`` due tasks whose name is in ``names`` (never others).
-
-    ``names`` None means every name and ``queues`` None every queue. Each claimed task
-    moves to ``running``, its ``attempts`` grows by one (unless ``count_attempt`` is
-    False: the outbox relay's claims move tasks without running them), and it gets a
-    fresh ``lease_token`` and a lease that ends ``lease_seconds`` from the store's now.
-    ``order`` says which due tasks come first; a store walks an index in that order. A
-    store without ``capabilities.created_order`` raises UnsupportedOperationError for
-    ``ClaimOrder.CREATED``.
-    """
-
-    worker_id: str
-    names: Sequence[str] | None
-    limit: int
-    lease_seconds: float
-    queues: Sequence[str] | None = None
-    count_attempt: bool = True
-    order: ClaimOrder = ClaimOrder.PRIORITY
-
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """Proof of holding a task: its id and the token its claim handed out."""
-
-    task_id: str
-    token: str
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedTask:
-    """A task as a claim hands it to a worker."""
-
-    id: str
-    name: str
-    queue: str
-    payload: str
-    priority: int
-    attempts: int
-    max_attempts: int
-    timeout: float
-    lease_token: str
-    created_at: datetime
-    run_at: datetime
-    unique_key: str | None = None
-
-    @property
-    def lease(self) -> Lease:
-        return Lease(self.id, self.lease_token)
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseExtendParams:
-    """Extend each held lease to ``lease_seconds`` from the store's now."""
-
-    leases: Sequence[Lease]
-    lease_seconds: float
-
-
-class OutcomeKind(enum.StrEnum):
-    SUCCEEDED = "succeeded"
-    RETRY = "retry"
-    FAILED = "failed"
-    RELEASED = "released"
-    """Handed back unstarted: back to ``queued``, the claim's attempt not counted."""
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """The end of one attempt, recorded only if ``lease`` is still the current one.
-
-    RETRY makes the task ``retrying`` until ``retry_at`` (or ``retry_delay`` seconds after
-    the store's now); SUCCEEDED and FAILED are final; RELEASED is described on its kind.
-    SUCCEEDED with ``delete_on_success`` removes the task instead, in the same fenced,
-    atomic step (a stale success deletes nothing).
-    """
-
-    lease: Lease
-    kind: OutcomeKind
-    error: str | None = None
-    retry_delay: float = 0.0
-    retry_at: datetime | None = None
-    delete_on_success: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class TaskFilter:
-    """Selects tasks for inspection and operator actions. Empty fields select all.
-
-    ``finished_before`` keeps final tasks that finished more than that many seconds ago
-    (by the store's clock).
-    """
-
-    ids: Sequence[str] | None = None
-    states: Sequence[State] | None = None
-    queues: Sequence[str] | None = None
-    names: Sequence[str] | None = None
-    finished_before: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ListParams:
-    """A page of tasks, newest first; ``before_id`` is the cursor (the last id seen).
-
-    With ``with_payload`` False the caller needs no arguments (a listing that does not
-    show them, a check for changes): a store then returns ``payload`` as "" and does not
-    read it, so a page costs its rows' small columns only, however large the arguments.
-    """
-
-    filter: TaskFilter = field(default_factory=TaskFilter)
-    limit: int = 50
-    before_id: str | None = None
-    with_payload: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class CountByNameParams:
-    """Count the tasks of each name among the tasks in ``states``."""
-
-    states: Sequence[State]
-
-
-@dataclass(frozen=True, slots=True)
-class LeasesExpiredParams:
-    """Find up to ``limit`` running tasks whose lease ended before the store's now,
-    those that expired first first. Finding changes nothing."""
-
-    limit: int = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class ExpiredLease:
-    """A running task whose lease ran out: what the core needs to decide its fate.
-
-    ``corrupt`` is what is wrong with its stored row, if the store found it unsound (see
-    ``backends/rows.expired_lease``): the core then fails it with that reason, whatever
-    its counts say, so one bad row never stalls the rescue of the others.
-    """
-
-    id: str
-    lease_token: str
-    name: str
-    queue: str
-    attempts: int
-    max_attempts: int
-    corrupt: str | None = None
-
-    @property
-    def lease(self) -> Lease:
-        return Lease(self.id, self.lease_token)
-
-
-class RescueKind(enum.StrEnum):
-    REQUEUE = "requeue"
-    """Back to ``queued`` (or ``retrying`` until its delay ends); attempts stay counted."""
-    FAIL = "fail"
-    """Final: ``failed``, with the error."""
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseRescue:
-    """The core's decision about one expired lease; ``error`` becomes the task's
-    ``last_error``. A REQUEUE with a ``delay`` makes the task ``retrying`` until
-    ``delay`` seconds after the store's now; without one, ``queued`` and due now."""
-
-    lease: Lease
-    kind: RescueKind
-    error: str
-    delay: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class LeasesRescueParams:
-    """Apply each decision atomically, and only to a task that is still ``running``
-    under that lease token with its lease still expired: a lease that was renewed,
-    finished, cancelled or rescued meanwhile is left untouched."""
-
-    rescues: Sequence[LeaseRescue]
-
-
-@dataclass(frozen=True, slots=True)
-class PromoteParams:
-    """Make up to ``limit`` ``scheduled`` and ``retrying`` tasks whose ``run_at`` has
-    passed ``queued``, so the inspector shows them as ready (claims take them either way).
-    """
-
-    limit: int = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class PruneParams:
-    """Delete up to ``limit`` final tasks of the states in ``older_than`` that finished
-    more than that many seconds before the store's now. Fewer than ``limit`` deleted
-    means none is left to delete; the caller repeats for the next batch."""
-
-    older_than: Mapping[State, float]
-    limit: int = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class LeaderParams:
-    """A term of leadership: ``holder`` (a process's unique id) leads ``name`` until
-    ``ttl`` seconds after the store's now, unless it renews."""
-
-    name: str
-    holder: str
-    ttl: float
-
-
-@dataclass(frozen=True, slots=True)
-class StoredTask:
-    """A task row as stored; the core decodes ``payload`` into arguments."""
-
-    id: str
-    name: str
-    queue: str
-    state: State
-    payload: str
-    priority: int
-    attempts: int
-    max_attempts: int
-    timeout: float
-    unique_key: str | None
-    last_error: str | None
-    created_at: datetime
-    run_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    lease_expires_at: datetime | None
-    worker_id: str | None
-
-
-class BackendKind(enum.StrEnum):
-    STORE = "store"
-    """Keeps every task as a row: leases expire in it, so it needs maintenance."""
-    BUS = "bus"
-    """A message broker (or a line transport): it redelivers what a dead consumer held,
-    keeps no finished task, and needs no maintenance."""
-
-
-class Inspection(enum.StrEnum):
-    FULL = "full"
-    """Every task by id, state, queue and name."""
-    DEAD_LETTERS = "dead_letters"
-    """Failed tasks (the dead letters) and ready counts per queue only."""
-
-
-@dataclass(frozen=True, slots=True)
-class Capabilities:
-    """What a backend can do. The core, the CLI, the dashboard and the conformance suite
-    read this, never the backend's class."""
-
-    transactional_enqueue: bool
-    """Enqueue on the application's own connection, inside its transaction."""
-    server_clock: bool
-    """Leases and schedules use the server's clock, not this host's."""
-    notifications: bool
-    """Idle workers are woken when work arrives, not only by polling."""
-    multi_host: bool
-    """Workers on several hosts can share the store."""
-    kind: BackendKind = BackendKind.STORE
-    inspection: Inspection = Inspection.FULL
-    unique_keys: bool = True
-    """Enqueue with ``unique_key`` returns the task that holds the key while it is not
-    final."""
-    priority: bool = True
-    """Claims take higher priority first, then earlier run_at, then earlier enqueue."""
-    many_workers: bool = True
-    """Several worker processes can serve the store at once."""
-    leader_lock: bool = False
-    """The backend is a :class:`LeaderLock`: one process per store runs maintenance."""
-    created_order: bool = False
-    """Claims can take tasks in enqueue order whatever their priority
-    (``ClaimOrder.CREATED``)."""
-    shared_between_processes: bool = True
-    """Other processes (worker processes, the command line) opening the same URL see the
-    same tasks; False for a store kept in one process's memory (``memory://``)."""
-
-    @property
-    def task_records(self) -> bool:
-        """Every task is kept in every state, to look up by id, list, count, cancel,
-        delete and prune (a bus keeps messages: failed ones in its dead-letter queue, and
-        counts of ready ones)."""
-        return self.inspection is Inspection.FULL
-
-    @property
-    def lease_expiry(self) -> bool:
-        """The core's rescuer applies to expired leases (requeued, or failed on the last
-        attempt); a bus redelivers on its own terms instead."""
-        return self.kind is BackendKind.STORE
-
-    @property
-    def is_bus(self) -> bool:
-        return self.kind is BackendKind.BUS
-
-
-def stored_state(task_id: str, value: str) -> State:
-    """A stored state, or a StoreCorruptedError naming the task and the bad value."""
-    from taskbasket.errors import StoreCorruptedError
-
-    try:
-        return State(value)
-    except ValueError:
-        raise StoreCorruptedError(
-            f"task {task_id} has unknown state {value!r} in the store (not written by "
-            f"taskbasket); set it to one of {', '.join(s.value for s in State)} or delete "
-            "the task"
-        ) from None
-
-
-# --------------------------------------------------------------------------- protocol
+__all__ = [  # the parameter, record and capability types keep this, their old home
+    "COUNT_BY_NAME_FALLBACK_ROWS", "Backend", "BackendBase", "BackendKind", "Capabilities",
+    "ClaimOrder", "ClaimParams", "ClaimedTask", "CountByNameParams", "ExpiredLease",
+    "FiniteBackend", "Inspection", "LeaderLock", "LeaderParams", "Lease", "LeaseExtendParams",
+    "LeaseRescue", "LeasesExpiredParams", "LeasesRescueParams", "ListParams", "Listener",
+    "NewTask", "Outcome", "OutcomeKind", "PollingListener", "PromoteParams", "PruneParams",
+    "RescueKind", "StoredTask", "TaskFilter", "columns_without_payload", "redact_url",
+    "stored_state",
+]
 
 
 @runtime_checkable

@@ -8,7 +8,7 @@ Layers, lowest first:
   taskbasket's broker objects. They know nothing of tasks.
 - ``backends/bus/message.py``: :class:`TaskMessage`, a task as one message.
 - this module: :class:`BusBackendBase`, the Backend protocol's share every bus keeps alike.
-- ``backends/bus/amqp.py``, ``nats.py`` (with ``nats_leases.py``) and ``backends/file.py``:
+- ``backends/bus/amqp.py``, ``nats.py`` (with ``nats_leases.py``) and ``backends/lines/``:
   the Backend adapters, so a ``Basket("amqp://...")`` and ``taskbasket worker ... --url
   nats://...`` work unchanged.
 """

@@ -1,0 +1,73 @@
+"""Capabilities: what a backend can do, read by the core, the CLI, the dashboard and tests.
+
+``taskbasket.backends.base`` re-exports every name here.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class BackendKind(enum.StrEnum):
+    STORE = "store"
+    """Keeps every task as a row: leases expire in it, so it needs maintenance."""
+    BUS = "bus"
+    """A message broker (or a line transport): it redelivers what a dead consumer held,
+    keeps no finished task, and needs no maintenance."""
+
+
+class Inspection(enum.StrEnum):
+    FULL = "full"
+    """Every task by id, state, queue and name."""
+    DEAD_LETTERS = "dead_letters"
+    """Failed tasks (the dead letters) and ready counts per queue only."""
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a backend can do. The core, the CLI, the dashboard and the conformance suite
+    read this, never the backend's class."""
+
+    transactional_enqueue: bool
+    """Enqueue on the application's own connection, inside its transaction."""
+    server_clock: bool
+    """Leases and schedules use the server's clock, not this host's."""
+    notifications: bool
+    """Idle workers are woken when work arrives, not only by polling."""
+    multi_host: bool
+    """Workers on several hosts can share the store."""
+    kind: BackendKind = BackendKind.STORE
+    inspection: Inspection = Inspection.FULL
+    unique_keys: bool = True
+    """Enqueue with ``unique_key`` returns the task that holds the key while it is not
+    final."""
+    priority: bool = True
+    """Claims take higher priority first, then earlier run_at, then earlier enqueue."""
+    many_workers: bool = True
+    """Several worker processes can serve the store at once."""
+    leader_lock: bool = False
+    """The backend is a :class:`LeaderLock`: one process per store runs maintenance."""
+    created_order: bool = False
+    """Claims can take tasks in enqueue order whatever their priority
+    (``ClaimOrder.CREATED``)."""
+    shared_between_processes: bool = True
+    """Other processes (worker processes, the command line) opening the same URL see the
+    same tasks; False for a store kept in one process's memory (``memory://``)."""
+
+    @property
+    def task_records(self) -> bool:
+        """Every task is kept in every state, to look up by id, list, count, cancel,
+        delete and prune (a bus keeps messages: failed ones in its dead-letter queue, and
+        counts of ready ones)."""
+        return self.inspection is Inspection.FULL
+
+    @property
+    def lease_expiry(self) -> bool:
+        """The core's rescuer applies to expired leases (requeued, or failed on the last
+        attempt); a bus redelivers on its own terms instead."""
+        return self.kind is BackendKind.STORE
+
+    @property
+    def is_bus(self) -> bool:
+        return self.kind is BackendKind.BUS

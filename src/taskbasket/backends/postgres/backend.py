@@ -1,0 +1,404 @@
+"""The PostgreSQL store's ``Backend``: each operation one statement (``statements``) on a
+pooled connection, the schema migrated on first use (``schema``), inserts in ``inserts``
+and the LISTEN side in ``listener``. Thread-safe; a pool inherited through ``fork`` is
+never touched, the child opens its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from taskbasket.backends.base import (
+    BackendBase,
+    Capabilities,
+    ClaimedTask,
+    ClaimOrder,
+    ClaimParams,
+    CountByNameParams,
+    ExpiredLease,
+    LeaderParams,
+    LeaseExtendParams,
+    LeasesExpiredParams,
+    LeasesRescueParams,
+    Listener,
+    ListParams,
+    NewTask,
+    Outcome,
+    OutcomeKind,
+    PromoteParams,
+    PruneParams,
+    RescueKind,
+    StoredTask,
+    TaskFilter,
+)
+from taskbasket.backends.postgres import inserts
+from taskbasket.backends.postgres.connections import Connection, open_pool, pooled_connection
+from taskbasket.backends.postgres.filters import is_uuid, where_clause
+from taskbasket.backends.postgres.inserts import COPY_THRESHOLD, MAX_FIND_TRIES
+from taskbasket.backends.postgres.listener import PostgresListener
+from taskbasket.backends.postgres.rows import claimed_task, read_row
+from taskbasket.backends.postgres.schema import migrate_schema
+from taskbasket.backends.postgres.settings import read_settings
+from taskbasket.backends.postgres.statements import Statements
+from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
+from taskbasket.errors import BackendUnavailableError, ConfigurationError
+from taskbasket.ids import new_token
+from taskbasket.task import FINAL_STATES, CorruptTask, State, TaskRef
+
+
+def _deletes(outcome: Outcome) -> bool:
+    """Whether recording ``outcome`` deletes its task (a success of delete_on_success)."""
+    return outcome.kind is OutcomeKind.SUCCEEDED and outcome.delete_on_success
+
+
+class PostgresBackend(BackendBase):
+    """A store in one schema of a PostgreSQL database; thread-safe, pooled connections.
+
+    URL: ``postgresql://user:password@host:port/db?schema=taskbasket``. Our options
+    (``schema``, ``pool_min_size`` (2), ``pool_max_size`` (10), ``pool_timeout`` (10 s, the
+    longest an operation waits for a free connection)) may be given in the query string or
+    as keyword arguments; every other query parameter (``sslmode``, ``connect_timeout``,
+    ``application_name`` ...) goes to libpq.
+    """
+
+    capabilities = Capabilities(
+        transactional_enqueue=True, server_clock=True, notifications=True, multi_host=True,
+        leader_lock=True,
+        created_order=True,
+    )
+    transient_errors = (BackendUnavailableError, OSError, psycopg.OperationalError,
+                        psycopg.InterfaceError)
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """Connection loss, an outage, deadlocks, lock and pool timeouts, a full disk
+        (psycopg's OperationalError) are transient; a program limit the statement hit is
+        not, nor is text the server refused (DataError, such as a NUL)."""
+        return isinstance(exc, self.transient_errors) and not isinstance(
+            exc, psycopg.errors.ProgramLimitExceeded)
+
+    def __init__(self, url: str, **options: Any) -> None:
+        settings = read_settings(url, options)
+        self.settings = settings
+        self.url = url
+        self.schema = settings.schema
+        self.pool_min_size = settings.pool_min_size
+        self.pool_max_size = settings.pool_max_size
+        self.pool_timeout = settings.pool_timeout
+        self.conninfo = settings.conninfo
+        self.connect_kwargs = settings.connect_kwargs
+        self.table = settings.table
+        self.channel = settings.channel
+        self.statements = Statements(settings.table, settings.quoted_schema)
+
+        self._lock = threading.Lock()
+        self._pool: ConnectionPool[Connection] | None = None
+        self._pool_pid = 0
+        self._migrated = False
+        self._listeners: list[PostgresListener] = []
+
+    def __repr__(self) -> str:
+        return f"<PostgresBackend {self.describe()} schema={self.schema}>"
+
+    def describe(self) -> str:
+        """host:port/db (user), for messages; never the password."""
+        return self.settings.describe()
+
+    # ------------------------------------------------------------------ connections
+
+    def _get_pool(self) -> ConnectionPool[Connection]:
+        pool = self._pool
+        if pool is not None and self._pool_pid == os.getpid():
+            return pool
+        with self._lock:
+            if self._pool is not None and self._pool_pid != os.getpid():
+                self._pool = None  # inherited through fork: never touch the parent's sockets
+            if self._pool is None:
+                if not self._migrated:
+                    self._migrate_locked()
+                self._pool = open_pool(self.settings)
+                self._pool_pid = os.getpid()
+            return self._pool
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        with pooled_connection(self._get_pool(), self.settings) as conn:
+            yield conn
+
+    def _fetch(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._connection() as conn:
+            cursor = conn.execute(query, params)
+            return cursor.fetchall() if cursor.description is not None else []
+
+    def _rowcount(self, query: str, params: Sequence[Any] = ()) -> int:
+        with self._connection() as conn:
+            return conn.execute(query, params).rowcount
+
+    # ------------------------------------------------------------------ schema
+
+    def migrate(self) -> None:
+        with self._lock:
+            if not self._migrated:
+                self._migrate_locked()
+
+    def _migrate_locked(self) -> None:
+        migrate_schema(self.settings)
+        self._migrated = True
+
+    def close(self) -> None:
+        with self._lock:
+            listeners, self._listeners = self._listeners, []
+            pool, self._pool = self._pool, None
+        for listener in listeners:
+            listener.close()
+        if pool is not None and self._pool_pid == os.getpid():
+            pool.close(timeout=5.0)
+
+    def now(self) -> datetime:
+        value: datetime = self._fetch("SELECT now()")[0][0]
+        return value.astimezone(UTC)
+
+    # ------------------------------------------------------------------ producers
+
+    def _ensure_migrated(self) -> None:
+        if not self._migrated:
+            self.migrate()
+
+    def tasks_insert(self, tasks: Sequence[NewTask], connection: Any = None) -> list[TaskRef]:
+        if not tasks:
+            return []
+        if connection is not None:
+            conn = connection  # (a SQLAlchemy object was unwrapped: app_connection.py)
+            if isinstance(conn, psycopg.AsyncConnection):
+                raise ConfigurationError(
+                    "connection= is a psycopg AsyncConnection: enqueue with enqueue_async() "
+                    "(tasks_insert_async) to use it, or pass a psycopg.Connection here"
+                )
+            if not isinstance(conn, psycopg.Connection):
+                raise inserts.wrong_connection(connection, "psycopg.Connection")
+            self._ensure_migrated()
+            # the app's transaction: insert, never commit or roll back
+            try:
+                return inserts.insert(conn, tasks, self.statements, self.channel)
+            except inserts.MISSING_SCHEMA as exc:
+                raise inserts.elsewhere(exc, self.settings) from exc
+        with self._connection() as conn:
+            if len(tasks) >= COPY_THRESHOLD or any(t.unique_key is not None for t in tasks):
+                # several statements (COPY; a second try of a unique key): all or none
+                with conn.transaction():
+                    return inserts.insert(conn, tasks, self.statements, self.channel)
+            return inserts.insert(conn, tasks, self.statements, self.channel)
+
+    async def tasks_insert_async(
+        self, tasks: Sequence[NewTask], connection: Any = None
+    ) -> list[TaskRef]:
+        if not tasks:
+            return []
+        if connection is None:
+            return await asyncio.to_thread(self.tasks_insert, tasks)
+        conn = connection
+        if isinstance(conn, psycopg.Connection):
+            return await asyncio.to_thread(self.tasks_insert, tasks, conn)
+        if not isinstance(conn, psycopg.AsyncConnection):
+            raise inserts.wrong_connection(connection, "psycopg.AsyncConnection")
+        if not self._migrated:
+            await asyncio.to_thread(self.migrate)
+        try:
+            return await inserts.insert_async(conn, tasks, self.statements, self.channel)
+        except inserts.MISSING_SCHEMA as exc:
+            raise inserts.elsewhere(exc, self.settings) from exc
+
+    # ------------------------------------------------------------------ workers
+
+    def tasks_claim(self, params: ClaimParams) -> list[ClaimedTask]:
+        if params.limit <= 0 or (params.names is not None and not params.names) or (
+            params.queues is not None and not params.queues
+        ):
+            return []
+        token = new_token()
+        names = None if params.names is None else list(params.names)
+        queues = None if params.queues is None else list(params.queues)
+        created = params.order is ClaimOrder.CREATED
+        statement = self.statements.claim_created if created else self.statements.claim
+        rows = self._fetch(statement, [
+            token, float(params.lease_seconds), params.worker_id, names, queues,
+            params.limit, 1 if params.count_attempt else 0,
+        ])
+        claimed = claimed_tasks(self, token, [
+            (r[0], functools.partial(claimed_task, r, token)) for r in rows])
+        if created:
+            claimed.sort(key=lambda t: t.id)
+        else:
+            claimed.sort(key=lambda t: (-t.priority, t.run_at, t.id))
+        return claimed
+
+    def leases_extend(self, params: LeaseExtendParams) -> set[str]:
+        leases = sorted(
+            (lease for lease in params.leases if is_uuid(lease.task_id)),
+            key=lambda lease: lease.task_id,
+        )
+        if not leases:
+            return set()
+        rows = self._fetch(self.statements.extend, [
+            float(params.lease_seconds), [lease.task_id for lease in leases],
+            [lease.token for lease in leases],
+        ])
+        held = {row[0] for row in rows}
+        # answer in the caller's spelling of each id
+        return {lease.task_id for lease in leases if str(uuid.UUID(lease.task_id)) in held}
+
+    def tasks_finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        if not outcomes:
+            return []
+        order = sorted(
+            (i for i, o in enumerate(outcomes) if is_uuid(o.lease.task_id)),
+            key=lambda i: outcomes[i].lease.task_id,
+        )
+        accepted = [False] * len(outcomes)
+        deleted = [i for i in order if _deletes(outcomes[i])]
+        if deleted:
+            order = [i for i in order if not _deletes(outcomes[i])]
+            rows = self._fetch(self.statements.finish_delete, [
+                deleted, [outcomes[i].lease.task_id for i in deleted],
+                [outcomes[i].lease.token for i in deleted],
+            ])
+            for row in rows:
+                accepted[row[0]] = True
+        if not order:
+            return accepted
+        chosen = [outcomes[i] for i in order]
+        args: list[Any] = [
+            order, [o.lease.task_id for o in chosen], [o.lease.token for o in chosen],
+            [o.kind.value for o in chosen], [o.error for o in chosen],
+            [float(o.retry_delay) for o in chosen], [o.retry_at for o in chosen],
+        ]
+        if any(o.kind is OutcomeKind.RELEASED for o in chosen):
+            rows = self._fetch(self.statements.finish_notify, [*args, self.channel])
+        else:
+            rows = self._fetch(self.statements.finish, args)
+        for row in rows:
+            accepted[row[0]] = True
+        return accepted
+
+    # ------------------------------------------------------------------ maintenance
+
+    def leases_expired(self, params: LeasesExpiredParams) -> list[ExpiredLease]:
+        rows = self._fetch(self.statements.expired, [max(0, params.limit)])
+        return [expired_lease(*row) for row in rows]
+
+    def leases_rescue(self, params: LeasesRescueParams) -> list[bool]:
+        rescues = params.rescues
+        order = sorted((i for i, r in enumerate(rescues) if is_uuid(r.lease.task_id)),
+                       key=lambda i: rescues[i].lease.task_id)
+        applied = [False] * len(rescues)
+        if not order:
+            return applied
+        chosen = [rescues[i] for i in order]
+        rows = self._fetch(self.statements.rescue, [
+            order, [r.lease.task_id for r in chosen], [r.lease.token for r in chosen],
+            [r.kind.value for r in chosen], [r.error for r in chosen],
+            [float(r.delay) if r.kind is RescueKind.REQUEUE else 0.0 for r in chosen],
+            self.channel,
+        ])
+        for row in rows:
+            applied[row[0]] = True
+        return applied
+
+    def tasks_promote(self, params: PromoteParams) -> int:
+        if params.limit <= 0:
+            return 0
+        return int(self._fetch(self.statements.promote, [params.limit, self.channel])[0][0])
+
+    def tasks_prune(self, params: PruneParams) -> int:
+        ages = [(s.value, float(age)) for s, age in params.older_than.items()
+                if s in FINAL_STATES]
+        if not ages or params.limit <= 0:
+            return 0
+        values = [x for age in ages for x in age]
+        return self._rowcount(self.statements.prune(len(ages)),
+                              [*values, params.limit, *values])
+
+    def leader_try(self, params: LeaderParams) -> bool:
+        rows = self._fetch(self.statements.leader_try,
+                           [params.name, params.holder, float(params.ttl)])
+        return bool(rows)
+
+    def leader_resign(self, params: LeaderParams) -> None:
+        self._rowcount(self.statements.leader_resign, [params.name, params.holder])
+
+    def listener(self, queues: Sequence[str] | None) -> Listener:
+        listener = PostgresListener(self.settings, queues)
+        with self._lock:
+            self._listeners = [item for item in self._listeners if not item.closed]
+            self._listeners.append(listener)
+        return listener
+
+    # ------------------------------------------------------------------ inspection
+
+    def tasks_get(self, task_id: str) -> StoredTask | CorruptTask | None:
+        if not is_uuid(task_id):
+            return None
+        rows = self._fetch(self.statements.get, [str(task_id)])
+        return read_row(rows[0]) if rows else None
+
+    def tasks_list(self, params: ListParams) -> list[StoredTask | CorruptTask]:
+        where, args = where_clause(params.filter)
+        if params.before_id is not None:
+            if not is_uuid(params.before_id):
+                raise ConfigurationError(
+                    f"before={params.before_id!r} is not a task id; pass the id of the last "
+                    "task of the previous page"
+                )
+            where += " AND id < %s::uuid"
+            args.append(str(params.before_id))
+        rows = self._fetch(self.statements.page(where, params.with_payload),
+                           [*args, params.limit])
+        return [read_row(row) for row in rows]
+
+    def tasks_count(self, task_filter: TaskFilter) -> int:
+        where, args = where_clause(task_filter)
+        return int(self._fetch(self.statements.count(where), args)[0][0])
+
+    def tasks_stats(self) -> dict[tuple[str, State], int]:
+        return state_counts(self._fetch(self.statements.stats))
+
+    def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:
+        if not params.states:
+            return {}
+        rows = self._fetch(self.statements.count_by_name, [[str(s) for s in params.states]])
+        return {name: int(count) for name, count in rows}
+
+    # ------------------------------------------------------------------ operators
+
+    def tasks_retry(self, task_filter: TaskFilter) -> int:
+        where, args = where_clause(task_filter)
+        query = self.statements.retry(where)
+        for attempt in range(MAX_FIND_TRIES):
+            try:
+                return int(self._fetch(query, [*args, self.channel])[0][0])
+            except psycopg.errors.UniqueViolation:
+                # a task with one of the keys was enqueued meanwhile: look again
+                if attempt == MAX_FIND_TRIES - 1:
+                    raise
+        return 0  # pragma: no cover
+
+    def tasks_cancel(self, task_filter: TaskFilter) -> int:
+        where, args = where_clause(task_filter)
+        return self._rowcount(self.statements.cancel(where), args)
+
+    def tasks_delete(self, task_filter: TaskFilter) -> int:
+        where, args = where_clause(task_filter)
+        return self._rowcount(self.statements.delete(where), args)
+
+
+__all__ = ["PostgresBackend"]

@@ -1,0 +1,342 @@
+"""The SQLite store's Backend methods: each runs its statements (``statements.py``) on this
+thread's connection (``connections.py``), writes in one short ``BEGIN IMMEDIATE``
+transaction, and pokes the wake-up directory when a task becomes ready."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sqlite3
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from taskbasket.backends.base import (
+    BackendBase,
+    Capabilities,
+    ClaimedTask,
+    ClaimOrder,
+    ClaimParams,
+    CountByNameParams,
+    ExpiredLease,
+    LeaderParams,
+    LeaseExtendParams,
+    LeasesExpiredParams,
+    LeasesRescueParams,
+    Listener,
+    ListParams,
+    NewTask,
+    Outcome,
+    OutcomeKind,
+    PollingListener,
+    PromoteParams,
+    PruneParams,
+    RescueKind,
+    StoredTask,
+    TaskFilter,
+)
+from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
+from taskbasket.backends.sql_filters import filter_where
+from taskbasket.backends.sqlite import statements
+from taskbasket.backends.sqlite.connections import SQLiteConnections
+from taskbasket.backends.sqlite.rows import claimed_task, read_row
+from taskbasket.backends.sqlite.schema import TABLE, migrate_file
+from taskbasket.backends.sqlite.settings import read_settings
+from taskbasket.backends.sqlite.statements import FILTERS
+from taskbasket.backends.wakeup import WakeupDirectory
+from taskbasket.errors import BackendUnavailableError, ConfigurationError
+from taskbasket.ids import new_token
+from taskbasket.task import FINAL_STATES, CorruptTask, State, TaskRef
+
+
+class SQLiteBackend(BackendBase):
+    """A store in one SQLite file; one connection per thread."""
+
+    capabilities = Capabilities(
+        transactional_enqueue=True, server_clock=False, notifications=True, multi_host=False,
+        leader_lock=True,
+        created_order=True,
+    )
+    transient_errors = (BackendUnavailableError, OSError, sqlite3.OperationalError)
+    """Busy past the timeout, disk full or read-only: the file may accept the call later."""
+
+    def __init__(self, url: str, **options: Any) -> None:
+        self.url = url
+        settings = read_settings(url, options)
+        self.path = settings.path
+        self._connections = SQLiteConnections(
+            settings.path, synchronous=settings.synchronous,
+            busy_timeout=settings.busy_timeout, on_open=self._migrate_once,
+        )
+        self._migrated = False
+        self._wakeups = WakeupDirectory(self.path + ".wake")
+
+    def _migrate_once(self) -> None:
+        if not self._migrated:
+            self.migrate()
+
+    def migrate(self) -> None:
+        conn = self._connections.connection(prepare=False)
+        try:
+            migrate_file(conn, self.path)
+        except sqlite3.DatabaseError as exc:
+            raise self._connections.explain(exc) from exc
+        self._migrated = True
+
+    def close(self) -> None:
+        self._connections.close()
+        self._wakeups.close()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    # ------------------------------------------------------------------ producers
+
+    def _insert_rows(self, conn: sqlite3.Connection, tasks: Sequence[NewTask]) -> list[TaskRef]:
+        now = time.time()
+        refs: list[TaskRef] = []
+        plain: list[tuple[Any, ...]] = []
+        for task in tasks:
+            run_at = task.run_at.timestamp() if task.run_at is not None else now + task.delay
+            state = State.QUEUED if run_at <= now else State.SCHEDULED
+            row = (
+                task.id, task.name, task.queue, state.value, task.payload, task.priority,
+                task.max_attempts, task.timeout, task.unique_key, now, run_at,
+            )
+            if task.unique_key is None:
+                plain.append(row)
+                refs.append(TaskRef(task.id, True))
+                continue
+            if plain:
+                conn.executemany(statements.INSERT, plain)
+                plain.clear()
+            cursor = conn.execute(statements.INSERT_UNIQUE, row)
+            if cursor.rowcount == 1:
+                refs.append(TaskRef(task.id, True))
+            else:
+                existing = conn.execute(
+                    statements.UNFINISHED_WITH_KEY, (task.unique_key,)).fetchone()
+                refs.append(TaskRef(existing[0], False))
+        if plain:
+            conn.executemany(statements.INSERT, plain)
+        return refs
+
+    def tasks_insert(self, tasks: Sequence[NewTask], connection: Any = None) -> list[TaskRef]:
+        if not tasks:
+            return []
+        if connection is not None:
+            self._check_connection(connection)
+            try:
+                return self._insert_rows(connection, tasks)
+            finally:
+                self._wakeups.notify()  # early is harmless: workers re-check and poll
+        with self._connections.write() as conn:
+            refs = self._insert_rows(conn, tasks)
+        self._wakeups.notify()
+        return refs
+
+    def _check_connection(self, connection: Any) -> None:
+        if not isinstance(connection, sqlite3.Connection):
+            raise ConfigurationError(
+                f"connection= must be a sqlite3.Connection for the SQLite store (or a "
+                f"SQLAlchemy Session/Connection on sqlite+pysqlite), got "
+                f"{type(connection).__module__}.{type(connection).__name__}"
+            )
+        rows = connection.execute("PRAGMA database_list").fetchall()
+        files = {os.path.realpath(row[2]) for row in rows if row[1] == "main" and row[2]}
+        if os.path.realpath(self.path) not in files:
+            raise ConfigurationError(
+                f"connection= is open on {sorted(files) or ['an in-memory database']}, not on "
+                f"this store's file {self.path}; open the connection on the store's file "
+                "(tasks must live in the database whose transaction they join)"
+            )
+        if not connection.execute(statements.HAS_TABLE, (TABLE,)).fetchone():
+            self.migrate()
+
+    # ------------------------------------------------------------------ workers
+
+    def tasks_claim(self, params: ClaimParams) -> list[ClaimedTask]:
+        if params.limit <= 0 or (params.names is not None and not params.names):
+            return []
+        now = time.time()
+        token = new_token()
+        sql_params: list[Any] = [token, now + params.lease_seconds, now, params.worker_id, now]
+        if params.names is not None:
+            sql_params.extend(params.names)
+        if params.queues is not None:
+            sql_params.extend(params.queues)
+        sql_params.append(params.limit)
+        statement = statements.claim_sql(None if params.names is None else len(params.names),
+                                  None if params.queues is None else len(params.queues),
+                                  params.count_attempt, params.order)
+        with self._connections.write() as conn:
+            rows = conn.execute(statement, sql_params).fetchall()
+        claimed = claimed_tasks(self, token, [
+            (r[0], functools.partial(claimed_task, r, token)) for r in rows])
+        if params.order is ClaimOrder.CREATED:
+            claimed.sort(key=lambda t: t.id)
+        else:
+            claimed.sort(key=lambda t: (-t.priority, t.run_at, t.id))
+        return claimed
+
+    def leases_extend(self, params: LeaseExtendParams) -> set[str]:
+        if not params.leases:
+            return set()
+        expires = time.time() + params.lease_seconds
+        held: set[str] = set()
+        with self._connections.write() as conn:
+            for lease in params.leases:
+                cursor = conn.execute(
+                    statements.EXTEND_LEASE, (expires, lease.task_id, lease.token))
+                if cursor.rowcount:
+                    held.add(lease.task_id)
+        return held
+
+    def tasks_finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        if not outcomes:
+            return []
+        now = time.time()
+        accepted: list[bool] = []
+        released = False
+        with self._connections.write() as conn:
+            for outcome in outcomes:
+                key = (outcome.lease.task_id, outcome.lease.token)
+                if outcome.kind is OutcomeKind.SUCCEEDED and outcome.delete_on_success:
+                    cursor = conn.execute(statements.FINISH_DELETE, key)
+                elif outcome.kind is OutcomeKind.SUCCEEDED:
+                    cursor = conn.execute(statements.FINISH_SUCCEEDED, (now, *key))
+                elif outcome.kind is OutcomeKind.FAILED:
+                    cursor = conn.execute(statements.FINISH_FAILED, (now, outcome.error, *key))
+                elif outcome.kind is OutcomeKind.RETRY:
+                    run_at = (
+                        outcome.retry_at.timestamp() if outcome.retry_at is not None
+                        else now + outcome.retry_delay
+                    )
+                    cursor = conn.execute(statements.FINISH_RETRY, (run_at, outcome.error, *key))
+                else:
+                    released = True
+                    cursor = conn.execute(statements.FINISH_RELEASE, key)
+                accepted.append(cursor.rowcount == 1)
+        if released:
+            self._wakeups.notify()
+        return accepted
+
+    # ------------------------------------------------------------------ maintenance
+
+    def leases_expired(self, params: LeasesExpiredParams) -> list[ExpiredLease]:
+        rows = self._connections.read(
+            statements.EXPIRED_LEASES, (time.time(), max(0, params.limit)))
+        return [expired_lease(*row) for row in rows]
+
+    def leases_rescue(self, params: LeasesRescueParams) -> list[bool]:
+        if not params.rescues:
+            return []
+        now = time.time()
+        applied: list[bool] = []
+        with self._connections.write() as conn:
+            for rescue in params.rescues:
+                key = (rescue.lease.task_id, rescue.lease.token, now)
+                if rescue.kind is RescueKind.FAIL:
+                    cursor = conn.execute(statements.RESCUE_FAIL, (now, rescue.error, *key))
+                else:
+                    state = State.RETRYING if rescue.delay > 0 else State.QUEUED
+                    cursor = conn.execute(
+                        statements.RESCUE_REQUEUE,
+                        (state.value, now + max(0.0, rescue.delay), rescue.error, *key))
+                applied.append(cursor.rowcount == 1)
+        if any(ok and r.kind is RescueKind.REQUEUE and r.delay <= 0
+               for ok, r in zip(applied, params.rescues, strict=True)):
+            self._wakeups.notify()
+        return applied
+
+    def tasks_promote(self, params: PromoteParams) -> int:
+        now = time.time()
+        if params.limit <= 0 or not self._connections.read(statements.ANY_DUE, (now,)):
+            return 0
+        with self._connections.write() as conn:
+            promoted = conn.execute(statements.PROMOTE, (now, params.limit)).rowcount
+        if promoted:
+            self._wakeups.notify()
+        return promoted
+
+    def tasks_prune(self, params: PruneParams) -> int:
+        now = time.time()
+        ages = [(s.value, now - float(age)) for s, age in params.older_than.items()
+                if s in FINAL_STATES]
+        if not ages or params.limit <= 0:
+            return 0
+        with self._connections.write() as conn:
+            return conn.execute(
+                statements.prune_sql(len(ages)), [*(x for age in ages for x in age), params.limit],
+            ).rowcount
+
+    def leader_try(self, params: LeaderParams) -> bool:
+        now = time.time()
+        with self._connections.write() as conn:
+            cursor = conn.execute(
+                statements.LEADER_TRY, (params.name, params.holder, now + params.ttl, now))
+            return cursor.rowcount == 1
+
+    def leader_resign(self, params: LeaderParams) -> None:
+        with self._connections.write() as conn:
+            conn.execute(statements.LEADER_RESIGN, (params.name, params.holder))
+
+    def listener(self, queues: Sequence[str] | None) -> Listener:
+        listener = self._wakeups.listener()
+        return listener if listener is not None else PollingListener()
+
+    # ------------------------------------------------------------------ inspection
+
+    def tasks_get(self, task_id: str) -> StoredTask | CorruptTask | None:
+        rows = self._connections.read(statements.GET, (task_id,))
+        return read_row(rows[0]) if rows else None
+
+    def tasks_list(self, params: ListParams) -> list[StoredTask | CorruptTask]:
+        where, sql_params = filter_where(params.filter, FILTERS)
+        if params.before_id is not None:
+            where += " AND id < ?"
+            sql_params.append(params.before_id)
+        rows = self._connections.read(
+            statements.list_sql(where, params.with_payload), [*sql_params, params.limit])
+        return [read_row(row) for row in rows]
+
+    def tasks_count(self, task_filter: TaskFilter) -> int:
+        where, sql_params = filter_where(task_filter, FILTERS)
+        count: int = self._connections.read(statements.count_sql(where), sql_params)[0][0]
+        return count
+
+    def tasks_stats(self) -> dict[tuple[str, State], int]:
+        return state_counts(self._connections.read(statements.STATS))
+
+    def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:
+        states = [str(s) for s in params.states]
+        if not states:
+            return {}
+        rows = self._connections.read(statements.count_by_name_sql(len(states)), states)
+        return {name: count for name, count in rows}
+
+    # ------------------------------------------------------------------ operators
+
+    def tasks_retry(self, task_filter: TaskFilter) -> int:
+        now = time.time()
+        where, sql_params = filter_where(task_filter, FILTERS)
+        with self._connections.write() as conn:
+            count = conn.execute(statements.retry_sql(where), [now, *sql_params]).rowcount
+        if count:
+            self._wakeups.notify()
+        return count
+
+    def tasks_cancel(self, task_filter: TaskFilter) -> int:
+        now = time.time()
+        where, sql_params = filter_where(task_filter, FILTERS)
+        with self._connections.write() as conn:
+            return conn.execute(statements.cancel_sql(where), [now, *sql_params]).rowcount
+
+    def tasks_delete(self, task_filter: TaskFilter) -> int:
+        where, sql_params = filter_where(task_filter, FILTERS)
+        with self._connections.write() as conn:
+            return conn.execute(statements.delete_sql(where), sql_params).rowcount
+
+
+__all__ = ["SQLiteBackend"]

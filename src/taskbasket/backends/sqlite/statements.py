@@ -1,0 +1,214 @@
+"""The SQLite store's statement texts, with ``?`` placeholders; the comment on each names
+its parameters in order. Which statement runs, and with what, is the backend's business.
+
+Lease fences (``WHERE id=? AND lease_token=? AND state='running'``) make every change to
+a running task conditional on still holding its lease.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from taskbasket.backends.base import ClaimOrder
+from taskbasket.backends.sql_filters import SQL_FINAL, SQL_PENDING, FilterDialect, Fragment
+from taskbasket.backends.sqlite.rows import CLAIMED_COLUMNS, COLUMNS, COLUMNS_WITHOUT_PAYLOAD
+from taskbasket.backends.sqlite.schema import LEADERS, TABLE
+
+
+def placeholders(values: Sequence[Any]) -> str:
+    """``?,?,?``: one placeholder per value."""
+    return ",".join("?" * len(values))
+
+
+def _values(column: str, values: Sequence[str]) -> Fragment:
+    return f"{column} IN ({placeholders(values)})", list(values)
+
+
+def _finished_before(seconds: float) -> Fragment:
+    return "finished_at < ?", [time.time() - seconds]
+
+
+FILTERS = FilterDialect(
+    true="1", false="0",
+    ids=lambda ids: _values("id", ids),
+    values=_values,
+    finished_before=_finished_before,
+)
+"""SQLite's fragments for ``sql_filters.filter_where``; this host's clock ages tasks."""
+
+
+def claim_sql(
+    name_count: int | None, queue_count: int | None, count_attempt: bool = True,
+    order: ClaimOrder = ClaimOrder.PRIORITY,
+) -> str:
+    """The claim statement: it walks the ready index of ``order`` in that order, so a
+    claim reads only the rows it takes (plus any of other names or queues ahead of them,
+    or not due yet). A count of None means any name or queue.
+
+    Parameters: lease token, lease expiry, now (started_at), worker id, now (due), the
+    names, the queues, the limit."""
+    where = [f"state IN {SQL_PENDING}", "run_at <= ?"]
+    if name_count is not None:
+        where.append(f"name IN ({','.join('?' * name_count)})")
+    if queue_count is not None:
+        where.append(f"queue IN ({','.join('?' * queue_count)})")
+    attempts = "attempts+1" if count_attempt else "attempts"
+    index, order_by = (
+        (f"{TABLE}_ready_created", "id") if order is ClaimOrder.CREATED
+        else (f"{TABLE}_ready", "priority DESC, run_at, id")
+    )
+    return (
+        f"UPDATE {TABLE} SET state='running', attempts={attempts}, lease_token=?, "
+        "lease_expires_at=?, started_at=?, worker_id=? "
+        f"WHERE id IN (SELECT id FROM {TABLE} INDEXED BY {index} "
+        f"WHERE {' AND '.join(where)} ORDER BY {order_by} LIMIT ?) "
+        f"RETURNING {CLAIMED_COLUMNS}"
+    )
+
+
+# ------------------------------------------------------------------ producers
+
+INSERT = (
+    f"INSERT INTO {TABLE} (id, name, queue, state, payload, priority, max_attempts, "
+    "timeout, unique_key, created_at, run_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+)
+"""Parameters: the columns it names, in order."""
+INSERT_UNIQUE = INSERT + " ON CONFLICT DO NOTHING"
+"""As ``INSERT``; nothing when an unfinished task has the same unique key."""
+UNFINISHED_WITH_KEY = f"SELECT id FROM {TABLE} WHERE unique_key = ? AND state NOT IN {SQL_FINAL}"
+"""Parameters: the unique key."""
+HAS_TABLE = "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?"
+"""Parameters: the table name."""
+
+# ------------------------------------------------------------------ workers
+
+_FENCE = "WHERE id=? AND lease_token=? AND state='running'"
+_CLEAR_LEASE = "lease_token=NULL, lease_expires_at=NULL"
+
+EXTEND_LEASE = f"UPDATE {TABLE} SET lease_expires_at=? {_FENCE}"
+"""Parameters: the new expiry, task id, lease token."""
+FINISH_DELETE = f"DELETE FROM {TABLE} {_FENCE}"
+"""Parameters: task id, lease token."""
+FINISH_SUCCEEDED = f"UPDATE {TABLE} SET state='succeeded', finished_at=?, {_CLEAR_LEASE} {_FENCE}"
+"""Parameters: now, task id, lease token."""
+FINISH_FAILED = (
+    f"UPDATE {TABLE} SET state='failed', finished_at=?, last_error=?, {_CLEAR_LEASE} {_FENCE}"
+)
+"""Parameters: now, error, task id, lease token."""
+FINISH_RETRY = (
+    f"UPDATE {TABLE} SET state='retrying', run_at=?, last_error=?, {_CLEAR_LEASE} {_FENCE}"
+)
+"""Parameters: when to run again, error, task id, lease token."""
+FINISH_RELEASE = (
+    f"UPDATE {TABLE} SET state='queued', attempts=max(attempts-1, 0), "
+    f"started_at=NULL, worker_id=NULL, {_CLEAR_LEASE} {_FENCE}"
+)
+"""Parameters: task id, lease token. The claim's attempt is given back."""
+
+# ------------------------------------------------------------------ maintenance
+
+EXPIRED_LEASES = (
+    f"SELECT id, lease_token, name, queue, attempts, max_attempts FROM {TABLE} "
+    "WHERE state='running' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?"
+)
+"""Parameters: now, the limit."""
+
+_EXPIRED_FENCE = f"{_FENCE} AND lease_expires_at < ?"
+RESCUE_FAIL = (
+    f"UPDATE {TABLE} SET state='failed', finished_at=?, last_error=?, {_CLEAR_LEASE} "
+    f"{_EXPIRED_FENCE}"
+)
+"""Parameters: now, error, task id, lease token, now."""
+RESCUE_REQUEUE = (
+    f"UPDATE {TABLE} SET state=?, run_at=?, last_error=?, {_CLEAR_LEASE} {_EXPIRED_FENCE}"
+)
+"""Parameters: the new state, when to run, error, task id, lease token, now."""
+
+_DUE = "state IN ('scheduled','retrying') AND run_at <= ?"
+ANY_DUE = f"SELECT 1 FROM {TABLE} WHERE {_DUE} LIMIT 1"
+"""Parameters: now. A cheap read: most promotions find nothing and need no write lock."""
+PROMOTE = (
+    f"UPDATE {TABLE} SET state='queued' WHERE id IN "
+    f"(SELECT id FROM {TABLE} WHERE {_DUE} LIMIT ?)"
+)
+"""Parameters: now, the limit."""
+
+
+def prune_sql(state_count: int) -> str:
+    """Delete finished tasks older than their state's age. Parameters: a state and the
+    time it must have finished before, ``state_count`` times, then the limit."""
+    condition = " OR ".join("(state = ? AND finished_at < ?)" for _ in range(state_count))
+    return (
+        f"DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} "
+        f"WHERE finished_at IS NOT NULL AND ({condition}) LIMIT ?)"
+    )
+
+
+LEADER_TRY = (
+    f"INSERT INTO {LEADERS} (name, holder, expires_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET holder=excluded.holder, "
+    f"expires_at=excluded.expires_at WHERE {LEADERS}.holder=excluded.holder "
+    f"OR {LEADERS}.expires_at <= ?"
+)
+"""Parameters: lock name, holder, expiry, now. One row changed: the holder leads."""
+LEADER_RESIGN = f"DELETE FROM {LEADERS} WHERE name=? AND holder=?"
+"""Parameters: lock name, holder."""
+
+# ------------------------------------------------------------------ inspection and operators
+
+GET = f"SELECT {COLUMNS} FROM {TABLE} WHERE id = ?"
+"""Parameters: task id."""
+
+
+def list_sql(where: str, with_payload: bool) -> str:
+    """Tasks matching ``where``, newest first. Parameters: ``where``'s, then the limit."""
+    columns = COLUMNS if with_payload else COLUMNS_WITHOUT_PAYLOAD
+    return f"SELECT {columns} FROM {TABLE} WHERE {where} ORDER BY id DESC LIMIT ?"
+
+
+def count_sql(where: str) -> str:
+    return f"SELECT count(*) FROM {TABLE} WHERE {where}"
+
+
+STATS = f"SELECT queue, state, count(*) FROM {TABLE} GROUP BY queue, state"
+
+
+def count_by_name_sql(state_count: int) -> str:
+    """Parameters: the states."""
+    return (f"SELECT name, count(*) FROM {TABLE} WHERE state IN "
+            f"({','.join('?' * state_count)}) GROUP BY name")
+
+
+def retry_sql(where: str) -> str:
+    """Queue again, from scratch, the tasks matching ``where`` that may be retried (a
+    unique key held by an unfinished task is skipped). Parameters: now, ``where``'s."""
+    retryable = "('failed','cancelled','retrying','scheduled')"
+    return (
+        f"UPDATE OR IGNORE {TABLE} SET state='queued', attempts=0, run_at=?, "
+        "finished_at=NULL, started_at=NULL, lease_token=NULL, lease_expires_at=NULL "
+        f"WHERE state IN {retryable} AND {where}"
+    )
+
+
+def cancel_sql(where: str) -> str:
+    """Cancel the unfinished tasks matching ``where``. Parameters: now, ``where``'s."""
+    return (
+        f"UPDATE {TABLE} SET state='cancelled', finished_at=?, {_CLEAR_LEASE} "
+        f"WHERE state NOT IN {SQL_FINAL} AND {where}"
+    )
+
+
+def delete_sql(where: str) -> str:
+    return f"DELETE FROM {TABLE} WHERE {where}"
+
+
+__all__ = [
+    "ANY_DUE", "EXPIRED_LEASES", "EXTEND_LEASE", "FILTERS", "FINISH_DELETE", "FINISH_FAILED",
+    "FINISH_RELEASE", "FINISH_RETRY", "FINISH_SUCCEEDED", "GET", "HAS_TABLE", "INSERT",
+    "INSERT_UNIQUE", "LEADER_RESIGN", "LEADER_TRY", "PROMOTE", "RESCUE_FAIL",
+    "RESCUE_REQUEUE", "STATS", "UNFINISHED_WITH_KEY", "cancel_sql", "claim_sql",
+    "count_by_name_sql", "count_sql", "delete_sql", "list_sql", "placeholders", "prune_sql",
+    "retry_sql",
+]

@@ -1,0 +1,86 @@
+"""The Basket's operator actions that take several steps: retry, cancel and clean.
+
+Retry picks its default states, cancel finds the tasks first when ``cancelled`` hooks
+listen (so that each hook learns which task it was), and clean deletes final tasks in
+batches. The store does each step; nothing here decides a task's fate on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from taskbasket.backends.base import Backend, ListParams, PruneParams, TaskFilter
+from taskbasket.errors import ConfigurationError
+from taskbasket.events import Event, EventKind, Hooks
+from taskbasket.inspection import NamesArg, StateArg, task_filter, task_states
+from taskbasket.task import FINAL_STATES, CorruptTask, State
+from taskbasket.validation import MAX_DELAY, parse_duration
+
+
+def retry_tasks(
+    backend: Backend,
+    task_id: str | Sequence[str] | None,
+    queue: NamesArg,
+    name: NamesArg,
+    state: StateArg,
+) -> int:
+    """What :meth:`Basket.retry <taskbasket.Basket.retry>` does."""
+    if task_id is None and state is None:
+        state = State.FAILED
+    return backend.tasks_retry(task_filter(task_id, state, queue, name))
+
+
+def cancel_tasks(
+    backend: Backend,
+    hooks: Hooks,
+    task_id: str | Sequence[str] | None,
+    queue: NamesArg,
+    name: NamesArg,
+    state: StateArg,
+) -> int:
+    """What :meth:`Basket.cancel <taskbasket.Basket.cancel>` does."""
+    if task_id is None and queue is None and name is None and state is None:
+        raise ConfigurationError("cancel needs ids or a queue, name or state to select by")
+    selection = task_filter(task_id, state, queue, name)
+    if not hooks.wants(EventKind.CANCELLED):
+        return backend.tasks_cancel(selection)
+    # with cancelled hooks: find the tasks first, so each hook learns which one
+    open_states = [s for s in State if s not in FINAL_STATES]
+    states = [s for s in (selection.states or open_states) if s in open_states]
+    candidates = [t for t in backend.tasks_list(ListParams(
+        TaskFilter(selection.ids, states, selection.queues, selection.names),
+        limit=1_000_000)) if not isinstance(t, CorruptTask)]
+    if not candidates:
+        return 0
+    count = backend.tasks_cancel(TaskFilter(ids=[t.id for t in candidates]))
+    for task in candidates:
+        current = backend.tasks_get(task.id) if count < len(candidates) else None
+        if current is None or (
+                not isinstance(current, CorruptTask) and current.state is State.CANCELLED):
+            hooks.emit(Event(EventKind.CANCELLED, task.id, task.name, task.queue,
+                             task.attempts, task.max_attempts))
+    return count
+
+
+def clean_tasks(
+    backend: Backend, older_than: float | str | timedelta, state: StateArg, batch_size: int
+) -> int:
+    """What :meth:`Basket.clean <taskbasket.Basket.clean>` does."""
+    states = task_states(state) or sorted(FINAL_STATES)
+    not_final = [s for s in states if s not in FINAL_STATES]
+    if not_final:
+        raise ConfigurationError(
+            f"clean removes only final tasks; {', '.join(not_final)} are not final "
+            "(use purge to delete those)"
+        )
+    if batch_size < 1:
+        raise ConfigurationError(f"batch_size must be at least 1, got {batch_size!r}")
+    age = parse_duration(older_than, "older_than", MAX_DELAY)
+    params = PruneParams(dict.fromkeys(states, age), batch_size)
+    total = 0
+    while True:
+        deleted = backend.tasks_prune(params)
+        total += deleted
+        if deleted < batch_size:
+            return total
