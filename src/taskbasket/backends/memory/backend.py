@@ -109,8 +109,8 @@ class MemoryBackend(BackendBase):
     def now(self) -> datetime:
         return self.store.clock.now()
 
-    def _selected(self, task_filter: TaskFilter, now: float) -> Iterable[Record]:
-        """The records a filter selects (a list, so the caller may change them)."""
+    def _selected(self, task_filter: TaskFilter, now: float) -> list[Record]:
+        """The records a filter selects (a list: the caller may change them as it goes)."""
         tasks = self.store.tasks
         if task_filter.ids is not None:
             candidates: Iterable[Record] = [
@@ -366,7 +366,7 @@ class MemoryBackend(BackendBase):
                            if (states is None or state in states)
                            and (task_filter.queues is None or queue in task_filter.queues)
                            and (task_filter.names is None or name in task_filter.names))
-            return len(list(self._selected(task_filter, store.clock.time())))
+            return len(self._selected(task_filter, store.clock.time()))
 
     def tasks_stats(self) -> dict[tuple[str, State], int]:
         with self.store.condition:
@@ -421,7 +421,7 @@ class MemoryBackend(BackendBase):
     def tasks_delete(self, task_filter: TaskFilter) -> int:
         store = self.store
         with store.condition:
-            selected = list(self._selected(task_filter, store.clock.time()))
+            selected = self._selected(task_filter, store.clock.time())
             for record in selected:
                 store.remove(record)
         return len(selected)
