@@ -30,6 +30,11 @@ class Overran(Exception):
     """The attempt ran past its timeout (its outcome is then a TaskTimeout)."""
 
 
+class LoopRunning(RuntimeError):
+    """An async handler was to run from sync code inside a running event loop; raised
+    before the attempt starts."""
+
+
 class AttemptRunner:
     """Runs attempts of one basket's handlers in the calling thread; ``stats`` counts
     them as a worker's ``stats`` does."""
@@ -51,7 +56,7 @@ class AttemptRunner:
                 asyncio.get_running_loop()
             except RuntimeError:
                 return asyncio.run(self.run_async(job))
-            raise RuntimeError(
+            raise LoopRunning(
                 f"task {job.claimed.name} is async and an event loop is running in this "
                 "thread: use `await drain_async(basket)` (or enqueue outside the loop)")
         self._begin(job)
@@ -126,4 +131,4 @@ def _explained(job: Job, exc: Exception, args: list[Any], kwargs: dict[str, Any]
     return found if isinstance(found, Exception) else exc
 
 
-__all__ = ["AttemptRunner", "Overran"]
+__all__ = ["AttemptRunner", "LoopRunning", "Overran"]

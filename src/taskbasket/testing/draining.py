@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from taskbasket.backends.base import ClaimedTask, ClaimParams, LeaseExtendParams, TaskFilter
 from taskbasket.errors import ConfigurationError, TaskbasketError
 from taskbasket.task import State
-from taskbasket.testing.attempt import AttemptRunner
+from taskbasket.testing.attempt import AttemptRunner, LoopRunning
 
 if TYPE_CHECKING:
     from taskbasket.basket import Basket
@@ -155,7 +155,11 @@ def drain(basket: Basket, *, queues: Sequence[str] | None = None, advance_time: 
     loop = _Drain(basket, queues, advance_time, max_tasks)
     while (task := loop.next()) is not None:
         job = loop.runner.job(task)
-        outcome, _ = loop.runner.run(job)
+        try:
+            outcome, _ = loop.runner.run(job)
+        except LoopRunning:
+            basket.backend.tasks_finish([_released(task)])  # back to queued, unattempted
+            raise
         loop.record(task, job, outcome)
     return loop.summary()
 
