@@ -40,7 +40,7 @@ os.environ.setdefault("TASKBASKET_TEST_POSTGRES",
 
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
-from tests.stores import STORES, factory  # noqa: E402
+from tests.stores import SHARED_STORES, factory  # noqa: E402
 
 from benchmarks import buses  # noqa: E402
 from benchmarks.buses import BUSES  # noqa: E402
@@ -158,7 +158,7 @@ def verdict(store: str, metric: str, value: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--store", default=",".join(STORES + BUSES),
+    parser.add_argument("--store", default=",".join(SHARED_STORES + BUSES),
                         help="comma-separated stores and buses (default: every one "
                              "reachable)")
     parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
-from tests.stores import STORES, factory  # noqa: E402
+from tests.stores import SHARED_STORES, factory  # noqa: E402
 
 from chaos.audit import ChaosReport  # noqa: E402
 from chaos.run import ChaosConfig, run_chaos  # noqa: E402
@@ -60,7 +60,7 @@ def _unavailable(store: str, restart: bool) -> str | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--store", default=",".join([*STORES, *BUSES]))
+    parser.add_argument("--store", default=",".join([*SHARED_STORES, *BUSES]))
     parser.add_argument("--tasks", type=int, default=20_000)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--seed", type=int, default=None)

@@ -54,10 +54,9 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     skip_unless_required("redis", f"redis-py is not installed ({exc})", allow_module_level=True)
 
-from taskbasket.backends import redis as redis_backend
-from taskbasket.backends.redis import RedisBackend
+from taskbasket.backends.redis import RedisBackend, inserts
 
-SOURCE = Path(__file__).resolve().parents[2] / "src/taskbasket/backends/redis.py"
+PACKAGE = Path(__file__).resolve().parents[2] / "src/taskbasket/backends/redis"
 
 
 @pytest.fixture(autouse=True)
@@ -167,7 +166,7 @@ def _all(b: RedisBackend) -> list:  # type: ignore[type-arg]
 def test_url_options_are_checked() -> None:
     with pytest.raises(ConfigurationError, match="prefix"):
         RedisBackend("redis://127.0.0.1:6379/0?prefix=a:b")
-    with pytest.raises(ConfigurationError, match="Did you mean 'prefix'"):
+    with pytest.raises(ConfigurationError, match="did you mean 'prefix'"):
         RedisBackend("redis://127.0.0.1:6379/0?prefx=a")
     with pytest.raises(ConfigurationError, match="unknown Redis store option"):
         RedisBackend("redis://127.0.0.1:6379/0", busy_timeout=3)
@@ -362,7 +361,7 @@ def test_a_batch_of_several_calls_stores_nothing_if_a_later_call_would_fail(
     """A batch above INSERT_CHUNK is several script calls in one MULTI; each checks the keys
     of the whole batch, so the first fails before it writes."""
     b = backend
-    monkeypatch.setattr(redis_backend, "INSERT_CHUNK", 10)
+    monkeypatch.setattr(inserts, "INSERT_CHUNK", 10)
     client = admin()
     client.set(f"{b.prefix}:ready:z\tjob", "not a sorted set")
     before = _snapshot(b)
@@ -391,7 +390,7 @@ def test_a_batch_with_a_bad_task_stores_nothing(backend: RedisBackend) -> None:
         b.tasks_insert([new(), no_payload])
     # the script checks its arguments too, before it writes: a group that claims more
     # tasks than it holds
-    args = redis_backend._insert_args(b.prefix, [new(), new()], ())
+    args = inserts.insert_args(b.prefix, [new(), new()], ())
     args[2] = 3
     with pytest.raises(redis.exceptions.ResponseError, match="malformed"):
         b._call_insert(args)
@@ -415,13 +414,13 @@ def test_an_id_sent_twice_or_sent_again_is_stored_once(backend: RedisBackend) ->
     assert b.tasks_get(claimed.id).state == State.SUCCEEDED  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("chunk", [4, redis_backend.INSERT_CHUNK])
+@pytest.mark.parametrize("chunk", [4, inserts.INSERT_CHUNK])
 def test_unique_keys_within_a_batch_and_across_its_calls(
     backend: RedisBackend, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
     b = backend
     [held] = b.tasks_insert([new(unique_key="k0")])
-    monkeypatch.setattr(redis_backend, "INSERT_CHUNK", chunk)
+    monkeypatch.setattr(inserts, "INSERT_CHUNK", chunk)
     batch = [new() for _ in range(5)] + [
         new(unique_key="k1"), new(unique_key="k1"), new(unique_key="k0"),
         new(unique_key="k2", delay=3600),
@@ -513,7 +512,9 @@ def _clients(name: str) -> int:
 def test_the_backend_never_sends_keys_or_scan(url: str) -> None:
     """Run every operation as a Redis user that may not call KEYS or SCAN (ACL): any such
     call, from Python or from a script, would fail with NOPERM."""
-    code = SOURCE.read_text()
+    code = "\n".join(path.read_text() for path in sorted(PACKAGE.rglob("*"))
+                     if path.suffix in (".py", ".lua"))
+    assert "redis.call('ZRANGE'" in code  # the Lua scripts are read too
     assert not re.search(r"""['"](KEYS|SCAN)['"]""", code, re.IGNORECASE)
     assert ".keys(" not in code and "scan_iter" not in code
     user, password = f"tb-nokeys-{os.urandom(4).hex()}", os.urandom(8).hex()

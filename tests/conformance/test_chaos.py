@@ -13,7 +13,7 @@ from tests.stores import available_store, factory
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-@pytest.mark.needs("many_workers", "task_records")
+@pytest.mark.needs("many_workers", "task_records", "shared_between_processes")
 def test_nothing_is_lost_while_workers_are_killed(store_name: str, store_url: str) -> None:
     config = ChaosConfig(tasks=2000, workers=3, concurrency=8, visibility_timeout=1.5,
                          kill_every=(0.7, 1.5), cut_connections_every=3.0,

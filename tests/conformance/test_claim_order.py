@@ -114,7 +114,7 @@ def producer(store_url: str) -> Iterator[Basket]:
     basket.close()
 
 
-@pytest.mark.needs("created_order")
+@pytest.mark.needs("created_order", "shared_between_processes")
 def test_taskbasket_worker_order_created_runs_in_enqueue_order(
     producer: Basket, store_url: str, tmp_path: Path
 ) -> None:

@@ -58,13 +58,21 @@ CORRUPTIONS: dict[str, dict[str, list[str]]] = {
         "time": ["created_at", "garbage"],
         "running": ["attempts", "many"],
     },
+    "memory": {  # a field of the record and what a stray program set it to
+        "state": ["state", "exploded"],
+        "claimable": ["priority", "high"],
+        "time": ["created_at", "garbage"],
+        "running": ["attempts", "many"],
+    },
 }
 
 
 def corrupt(store_name: str, url: str, task_id: str, kind: str) -> None:
     """Change one task's row with the store's own client."""
     statements = CORRUPTIONS[store_name][kind]
-    if store_name == "sqlite":
+    if store_name == "memory":  # the record itself: the store has no other client
+        _memory_store(url).corrupt(task_id, **{statements[0]: statements[1]})
+    elif store_name == "sqlite":
         import sqlite3
 
         with sqlite3.connect(urlsplit(url).path[1:]) as conn:
@@ -104,7 +112,10 @@ def corrupt(store_name: str, url: str, task_id: str, kind: str) -> None:
 
 def stored_state(store_name: str, url: str, task_id: str) -> tuple[str, str]:
     """(state, last_error) as the store holds them, read with its own client."""
-    if store_name == "sqlite":
+    if store_name == "memory":
+        record = _memory_store(url).tasks[task_id]
+        row: Any = (record.state, record.last_error)
+    elif store_name == "sqlite":
         import sqlite3
 
         with sqlite3.connect(urlsplit(url).path[1:]) as conn:
@@ -143,6 +154,13 @@ def stored_state(store_name: str, url: str, task_id: str) -> tuple[str, str]:
     return str(row[0]), str(row[1] or "")
 
 
+def _memory_store(url: str) -> Any:
+    """The named memory store of ``url`` (every opening of the URL shares it)."""
+    from taskbasket.backends.memory import MemoryBackend
+
+    return MemoryBackend(url).store
+
+
 def _basket(url: str) -> tuple[Basket, list[str]]:
     basket = Basket(url)
     ran: list[str] = []
@@ -156,6 +174,8 @@ def _basket(url: str) -> tuple[Basket, list[str]]:
 
 def _check_cli(url: str, bad: str, good: list[str]) -> None:
     """``taskbasket ls`` names the corrupt task and lists the others; --json lists those."""
+    if url.startswith("memory://"):  # a store of this process: the CLI runs in it
+        return _check_cli_here(url, bad, good)
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "250"}
     listed = subprocess.run([sys.executable, "-m", "taskbasket", "--url", url, "ls"],
                             capture_output=True, text=True, timeout=60, env=env)
@@ -163,6 +183,19 @@ def _check_cli(url: str, bad: str, good: list[str]) -> None:
     assert f"corrupt task {bad}" in listed.stderr and good[0] in listed.stdout
     as_json = subprocess.run([sys.executable, "-m", "taskbasket", "--url", url, "ls", "--json"],
                              capture_output=True, text=True, timeout=60, env=env)
+    assert {t["id"] for t in json.loads(as_json.stdout)} == set(good)
+
+
+def _check_cli_here(url: str, bad: str, good: list[str]) -> None:
+    """``_check_cli`` with the command line run in this process (``CliRunner``)."""
+    from click.testing import CliRunner
+
+    from taskbasket.cli import main
+
+    listed = CliRunner(env={"COLUMNS": "250"}).invoke(main, ["--url", url, "ls"])
+    assert listed.exit_code == 0, listed.output
+    assert f"corrupt task {bad}" in listed.stderr and good[0] in listed.stdout
+    as_json = CliRunner().invoke(main, ["--url", url, "ls", "--json"])
     assert {t["id"] for t in json.loads(as_json.stdout)} == set(good)
 
 

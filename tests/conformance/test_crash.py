@@ -12,7 +12,8 @@ from taskbasket import Basket, State
 from tests.apps import crashapp
 from tests.helpers import Effects, WorkerProcess, wait_for
 
-pytestmark = pytest.mark.slow
+# worker processes open the store by its URL
+pytestmark = [pytest.mark.slow, pytest.mark.needs("shared_between_processes")]
 
 
 @pytest.fixture

@@ -176,7 +176,7 @@ def _unreachable(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{userinfo}{at}{host}:1"))
 
 
-def test_backend_tells_an_outage_from_a_refusal(basket: Basket, store_url: str) -> None:
+def test_backend_tells_a_refusal_from_an_outage(basket: Basket) -> None:
     @basket.task
     def job() -> None: ...
 
@@ -186,6 +186,11 @@ def test_backend_tells_an_outage_from_a_refusal(basket: Basket, store_url: str) 
         basket.backend.tasks_finish([Outcome(task.lease, OutcomeKind.FAILED, error=SURROGATE)])
     assert not basket.backend.is_transient(refused.value)
 
+
+# a store kept in this process (memory://) cannot be out of reach; the others, a file or
+# a server, can
+@pytest.mark.needs("shared_between_processes")
+def test_backend_tells_an_outage_from_a_refusal(store_url: str) -> None:
     down = Basket(_unreachable(store_url))
     try:
         with pytest.raises(Exception) as outage:

@@ -11,7 +11,8 @@ import pytest
 from taskbasket import Basket, State
 from tests.helpers import Effects, WorkerProcess, wait_for
 
-pytestmark = pytest.mark.slow
+# worker processes open the store by its URL
+pytestmark = [pytest.mark.slow, pytest.mark.needs("shared_between_processes")]
 
 TTL = 3.0
 """A worker's leader ttl is its visibility timeout (capped at 30 s)."""

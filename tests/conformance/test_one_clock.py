@@ -26,7 +26,8 @@ from tests import faketime
 from tests.apps import clockapp
 from tests.helpers import ROOT, Effects, WorkerProcess, wait_for
 
-pytestmark = pytest.mark.slow
+# worker processes open the store by its URL
+pytestmark = [pytest.mark.slow, pytest.mark.needs("shared_between_processes")]
 
 SKEW = 600.0
 """Ten minutes, in seconds: far beyond any lease, backoff or delay used below."""

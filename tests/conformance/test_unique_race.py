@@ -33,7 +33,7 @@ def _enqueue_each_key(url: str, barrier: Any, results: Any) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.needs("unique_keys", "task_records")
+@pytest.mark.needs("unique_keys", "task_records", "shared_between_processes")
 def test_processes_racing_on_a_unique_key_get_one_task(store_url: str) -> None:
     """Four processes enqueue each of 25 keys at the same moment (a barrier per key): each
     key gets exactly one task, every process is given that task's id, and exactly one

@@ -18,10 +18,13 @@ from typing import NoReturn, Protocol
 
 import pytest
 
-STORES = ["sqlite", "postgres", "mysql", "redis"]
+STORES = ["sqlite", "postgres", "mysql", "redis", "memory"]
 TRANSPORTS = ["amqp", "nats", "file"]
 BACKENDS = STORES + TRANSPORTS
 """Every backend the conformance suite runs against."""
+SHARED_STORES = [name for name in STORES if name != "memory"]
+"""The stores that other processes can open by URL (``memory://`` lives in one process):
+the chaos runs and the benchmarks, which start worker processes, use these."""
 
 
 class StoreFactory(Protocol):

@@ -24,6 +24,7 @@ BACKENDS: dict[str, tuple[str, str, str | None]] = {
     "file": ("taskbasket.backends.lines", "FileBackend", None),
     "stdin": ("taskbasket.backends.lines", "StreamBackend", None),
     "stdout": ("taskbasket.backends.lines", "StreamBackend", None),
+    "memory": ("taskbasket.backends.memory", "MemoryBackend", None),
 }
 
 DEFAULT_URL = "sqlite:///taskbasket.db"

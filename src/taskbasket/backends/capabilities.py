@@ -51,6 +51,9 @@ class Capabilities:
     created_order: bool = False
     """Claims can take tasks in enqueue order whatever their priority
     (``ClaimOrder.CREATED``)."""
+    shared_between_processes: bool = True
+    """Other processes (worker processes, the command line) opening the same URL see the
+    same tasks; False for a store kept in one process's memory (``memory://``)."""
 
     @property
     def task_records(self) -> bool:

@@ -16,6 +16,7 @@ from django.test import TestCase, TransactionTestCase
 
 from taskbasket import State
 from taskbasket.contrib.django import basket
+from taskbasket.testing import inline
 from tests.django_project.shop.models import Order
 from tests.django_project.shop.tasks import send_confirmation
 
@@ -95,6 +96,20 @@ class RolledBackByTestCase(TestCase):
     def test_2_the_task_of_the_test_before_was_rolled_back(self) -> None:
         ref = send_confirmation.options(unique_key="order:1").enqueue(1)
         self.assertTrue(ref.created, "the previous test's task survived its rollback")
+
+
+class InlineInTestCase(TestCase):
+    """Inline mode (taskbasket.testing.inline) runs the handler in the test's thread, so
+    inside TestCase's transaction it sees the rows the test made and has not committed."""
+
+    def test_the_handler_sees_the_tests_uncommitted_order(self) -> None:
+        order = Order.objects.create(email="inline@b.c")
+        with inline(basket) as mode:
+            ref = send_confirmation.enqueue(order.id)
+        order.refresh_from_db()
+        self.assertTrue(order.confirmed, "the handler did not see the test's order")
+        self.assertEqual(mode.runner.stats["succeeded"], 1)
+        self.assertIsNone(basket.get(ref.id), "an inline task is never stored")
 
 
 class Dashboard(TransactionTestCase):

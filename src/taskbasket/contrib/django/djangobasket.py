@@ -129,15 +129,23 @@ class DjangoBasket(Basket):
 
 def _django_connections(task: TaskContext) -> Generator[None, None, None]:
     """Close Django's broken or expired connections before and after every task, as
-    Django does around a request (async handlers' loop thread holds none)."""
+    Django does around a request (async handlers' loop thread holds none); never while
+    this thread is inside a transaction (a handler run inline, in a test's ``TestCase``:
+    closing would end the test's transaction)."""
     sync = not _in_event_loop()
     if sync:
-        close_old_connections()
+        _close_old_connections()
     try:
         yield
     finally:
         if sync:
-            close_old_connections()
+            _close_old_connections()
+
+
+def _close_old_connections() -> None:
+    if any(conn.in_atomic_block for conn in connections.all(initialized_only=True)):
+        return
+    close_old_connections()
 
 
 def _in_event_loop() -> bool:

@@ -1,0 +1,109 @@
+"""The Redis store's Lua scripts: their text, read from the ``.lua`` files in ``scripts/``.
+
+A script is the shared prelude ``lib_base.lua``, then the ``lib_*.lua`` parts of this
+library it uses, then its own file (Redis runs a script's top level on every call, so a
+smaller prelude is a faster script). The insert script stands alone. ``script_text`` gives
+the text sent to Redis; ``RedisScripts`` holds every script registered with a client.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, fields
+from importlib import resources
+
+import redis
+from redis.commands.core import Script
+
+from taskbasket.backends.redis.keys import LISTED_FIELDS
+
+WAKE_CAP = 32
+"""At most this many wake-up tokens wait in one list (one token wakes one idle worker)."""
+
+BASE = "lib_base"
+"""The prelude of every script but the insert: the prefix, the clock, the key layout and the
+batched sorted-set, counter and wake-up writes."""
+
+PARTS: dict[str, tuple[str, ...]] = {
+    "claim": ("lib_move", "lib_promote", "lib_spec", "lib_unsound", "lib_set_aside"),
+    "extend": (),
+    "finish": ("lib_move", "lib_remove"),
+    "expired": ("lib_unsound",),
+    "rescue": ("lib_move",),
+    "promote": ("lib_move", "lib_promote"),
+    "leader": (),
+    "page": ("lib_spec",),
+    "count_by_name": ("lib_spec",),
+    "count": ("lib_spec",),
+    "operate": ("lib_move", "lib_remove", "lib_spec"),
+    "prune": ("lib_move", "lib_remove"),
+}
+"""Each script that starts with the prelude, and the library parts it uses after it."""
+
+STANDALONE = ("insert",)
+"""Scripts without the prelude. The insert keeps the layout of ``lib_base``'s helpers (tkey,
+readykey, idxkey, rank, push) and of the counters: change both together. A single enqueue is
+one call, so it carries no prelude it does not need."""
+
+PLACEHOLDERS = {
+    "__WAKE_CAP__": str(WAKE_CAP),
+    "__LISTED_FIELDS__": ", ".join(f"'{name}'" for name in LISTED_FIELDS),
+}
+"""Names in the ``.lua`` files replaced by Python's values, so that both sides agree."""
+
+
+def script_names() -> tuple[str, ...]:
+    """Every script the store runs."""
+    return (*STANDALONE, *PARTS)
+
+
+def read_lua(name: str) -> str:
+    """The text of ``scripts/<name>.lua``."""
+    folder = resources.files("taskbasket.backends.redis").joinpath("scripts")
+    return folder.joinpath(f"{name}.lua").read_text(encoding="utf-8")
+
+
+@functools.cache
+def script_text(name: str) -> str:
+    """The text of one script as Redis gets it: its parts, then its own file."""
+    if name in STANDALONE:
+        files: tuple[str, ...] = (name,)
+    elif name in PARTS:
+        files = (BASE, *PARTS[name], name)
+    else:
+        raise KeyError(f"no Redis script named {name!r}")
+    text = "".join(read_lua(file) for file in files)
+    for placeholder, value in PLACEHOLDERS.items():
+        text = text.replace(placeholder, value)
+    return text
+
+
+@dataclass(frozen=True)
+class RedisScripts:
+    """The store's scripts, registered with one client (``register_script``: run by SHA,
+    loaded again when the server lost them). One field per script name."""
+
+    insert: Script
+    claim: Script
+    extend: Script
+    finish: Script
+    expired: Script
+    rescue: Script
+    promote: Script
+    leader: Script
+    page: Script
+    count_by_name: Script
+    count: Script
+    operate: Script
+    prune: Script
+
+    @classmethod
+    def register(cls, client: redis.Redis) -> RedisScripts:
+        return cls(**{
+            field.name: client.register_script(script_text(field.name))
+            for field in fields(cls)
+        })
+
+
+__all__ = ["PARTS", "STANDALONE", "WAKE_CAP", "RedisScripts", "read_lua", "script_names",
+           "script_text"]

@@ -1,0 +1,47 @@
+
+-- ARGV: P, JSON array of outcomes: [id, token, kind (s, f, r, x; d: succeeded, and
+-- deleted), error or false, retry mode ('a' absolute, 'd' delay), retry value
+-- (microseconds)]
+local out = {}
+local names = fields('lease_token')
+for _, o in ipairs(cjson.decode(ARGV[2])) do
+  local id, token, kind, err, mode, value = o[1], o[2], o[3], o[4], o[5], o[6]
+  local h = load(id, names)
+  if h and h.state == 'running' and h.lease_token == token and kind == 'd' then
+    remove(id, h)
+    out[#out + 1] = 1
+  elseif h and h.state == 'running' and h.lease_token == token then
+    local set, del = {}, {'lease_token', 'lease_expires_at'}
+    if kind == 'f' or kind == 'r' then
+      if err then
+        set = {'last_error', err}
+      else
+        del[#del + 1] = 'last_error'
+      end
+    end
+    if kind == 's' or kind == 'f' then
+      set[#set + 1] = 'finished_at'
+      set[#set + 1] = us(NOW)
+      local to = 'succeeded'
+      if kind == 'f' then to = 'failed' end
+      move(id, h, to, set, del, NOW)
+    elseif kind == 'r' then
+      local at = value
+      if mode == 'd' then at = NOW + value end
+      set[#set + 1] = 'run_at'
+      set[#set + 1] = us(at)
+      move(id, h, 'retrying', set, del, at)
+      if at <= NOW then wake(h.queue) end
+    else
+      local attempts = h.attempts - 1
+      if attempts < 0 then attempts = 0 end
+      move(id, h, 'queued', {'attempts', us(attempts)},
+           {'lease_token', 'lease_expires_at', 'started_at', 'worker_id'}, h.run_at)
+    end
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+flush()
+return out

@@ -1,0 +1,134 @@
+"""One attempt of a claimed task run in the calling thread, as a worker would run it:
+the same context, middleware, hooks, outcome rules and log lines, without the worker's
+threads. ``drain`` and ``inline`` are built on it.
+
+A sync handler cannot be stopped from its own thread, so one that runs past its
+task's timeout finishes, and its attempt is then recorded as timed out (retried or
+failed as a worker records it). An async handler is cancelled at its timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from typing import TYPE_CHECKING, Any
+
+from taskbasket.backends.base import ClaimedTask, Outcome, OutcomeKind
+from taskbasket.codec import decode_payload
+from taskbasket.context import _current
+from taskbasket.definition import binding_failure
+from taskbasket.worker.executors import task_context
+from taskbasket.worker.job import Job, JobPhase, error_outcome, timeout_outcome
+from taskbasket.worker.telemetry import Telemetry, WorkerStats
+
+if TYPE_CHECKING:
+    from taskbasket.basket import Basket
+
+
+class Overran(Exception):
+    """The attempt ran past its timeout (its outcome is then a TaskTimeout)."""
+
+
+class LoopRunning(RuntimeError):
+    """An async handler was to run from sync code inside a running event loop; raised
+    before the attempt starts."""
+
+
+class AttemptRunner:
+    """Runs attempts of one basket's handlers in the calling thread; ``stats`` counts
+    them as a worker's ``stats`` does."""
+
+    def __init__(self, basket: Basket) -> None:
+        self.basket = basket
+        self.stats = WorkerStats()
+        self.telemetry = Telemetry(basket.hooks, self.stats)
+
+    def job(self, claimed: ClaimedTask) -> Job:
+        return Job(claimed, self.basket.get_definition(claimed.name))
+
+    def run(self, job: Job) -> tuple[Outcome, BaseException | None]:
+        """Run the attempt (an async handler on a new event loop); its outcome, and the
+        exception it raised (None on success). Raises RuntimeError inside a running event
+        loop for an async handler: await ``run_async`` there."""
+        if job.definition.is_async:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return asyncio.run(self.run_async(job))
+            raise LoopRunning(
+                f"task {job.claimed.name} is async and an event loop is running in this "
+                "thread: use `await drain_async(basket)` (or enqueue outside the loop)")
+        self._begin(job)
+        error: BaseException | None = None
+        token = None
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        try:
+            args, kwargs, headers = decode_payload(job.claimed.id, job.claimed.payload)
+            context = task_context(job, headers)
+            token = _current.set(context)
+            with self.basket.hooks.around(context):
+                job.definition.func(*args, **kwargs)
+        except Exception as exc:  # the handler's failure is data here
+            error = _explained(job, exc, args, kwargs)
+        finally:
+            if token is not None:
+                _current.reset(token)
+        if error is None and time.monotonic() > job.deadline:
+            error = Overran()
+        return self._end(job, error), error
+
+    async def run_async(self, job: Job) -> tuple[Outcome, BaseException | None]:
+        """Run the attempt on the running event loop (a sync handler runs in place)."""
+        if not job.definition.is_async:
+            return self.run(job)
+        self._begin(job)
+        error: BaseException | None = None
+        token = None
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        try:
+            args, kwargs, headers = decode_payload(job.claimed.id, job.claimed.payload)
+            context = task_context(job, headers)
+            token = _current.set(context)
+            with self.basket.hooks.around(context):
+                result = job.definition.func(*args, **kwargs)
+                if inspect.isawaitable(result):
+                    await asyncio.wait_for(result, job.claimed.timeout)
+        except TimeoutError:
+            error = Overran()
+        except Exception as exc:
+            error = _explained(job, exc, args, kwargs)
+        finally:
+            if token is not None:
+                _current.reset(token)
+        return self._end(job, error), error
+
+    def _begin(self, job: Job) -> None:
+        job.move(JobPhase.PENDING, JobPhase.RUNNING)
+        self.stats.increment("claimed")
+        self.telemetry.started(job)
+
+    def _end(self, job: Job, error: BaseException | None) -> Outcome:
+        job.ended = time.monotonic()
+        job.move(JobPhase.RUNNING, JobPhase.DONE)
+        if error is None:
+            return Outcome(job.lease, OutcomeKind.SUCCEEDED,
+                           delete_on_success=job.definition.delete_on_success)
+        if isinstance(error, Overran):
+            self.stats.increment("timed_out")
+            return timeout_outcome(job)
+        return error_outcome(job, error)
+
+
+def _explained(job: Job, exc: Exception, args: list[Any], kwargs: dict[str, Any]) -> Exception:
+    """Arguments that do not bind to the handler, as the worker explains them."""
+    if not isinstance(exc, TypeError):
+        return exc
+    found = binding_failure(job.claimed.name, job.definition.func, exc, args, kwargs,
+                            job.definition.arguments)
+    return found if isinstance(found, Exception) else exc
+
+
+__all__ = ["AttemptRunner", "LoopRunning", "Overran"]

@@ -1,0 +1,102 @@
+"""``inline(basket)``: within the block, enqueueing a task runs it at once, in the
+calling thread, instead of storing it.
+
+The call is checked, encoded and passed through enqueue middleware exactly as a real
+enqueue is; then the handler runs as a worker runs it (``testing/attempt.py``), and a
+failed attempt that may retry is retried at once (backoff and ``Retry(delay=...)`` are
+not waited out). When the last attempt fails, its exception propagates from the enqueue
+call; ``Fail`` and arguments that do not bind fail at once, as they do in a worker.
+Tasks that the handler enqueues run inline too, depth first. Nothing reaches the store:
+``basket.get(ref.id)`` finds no inline task, and a ``delay`` or ``run_at`` is ignored
+(the task runs now). Running in the caller's thread is what lets a handler see the test's
+open transaction (Django's ``TestCase``, a SQLAlchemy session).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from taskbasket.backends.base import ClaimedTask, NewTask, OutcomeKind
+from taskbasket.task import TaskRef
+from taskbasket.testing.attempt import AttemptRunner, Overran
+from taskbasket.testing.draining import DEFAULT_MAX_TASKS, DrainLimitError
+
+if TYPE_CHECKING:
+    from taskbasket.basket import Basket
+
+
+class InlineRunner:
+    """What a basket in inline mode calls in place of storing its new tasks."""
+
+    def __init__(self, basket: Basket, max_tasks: int = DEFAULT_MAX_TASKS) -> None:
+        self.runner = AttemptRunner(basket)
+        self.max_tasks = max_tasks
+
+    def _claimed(self, task: NewTask, attempt: int) -> ClaimedTask:
+        now = datetime.now(UTC)
+        return ClaimedTask(
+            id=task.id, name=task.name, queue=task.queue, payload=task.payload,
+            priority=task.priority, attempts=attempt, max_attempts=task.max_attempts,
+            timeout=task.timeout, lease_token=f"inline-{attempt}", created_at=now, run_at=now,
+            unique_key=task.unique_key)
+
+    def _check_limit(self, task: NewTask) -> None:
+        if self.runner.stats["claimed"] >= self.max_tasks:
+            raise DrainLimitError(
+                f"inline mode ran {self.max_tasks} attempts (the next: {task.name}): does a "
+                "task enqueue itself for ever? Pass inline(basket, max_tasks=...) if so many "
+                "are meant")
+
+    def run(self, tasks: Sequence[NewTask]) -> list[TaskRef]:
+        """Run each task to its end, here; its ref. The last error propagates."""
+        for task in tasks:
+            for attempt in range(1, task.max_attempts + 1):
+                self._check_limit(task)
+                job = self.runner.job(self._claimed(task, attempt))
+                outcome, error = self.runner.run(job)
+                self.runner.telemetry.recorded(job, outcome, True)
+                if outcome.kind is not OutcomeKind.RETRY:
+                    break
+            _raise_if_failed(outcome.kind, error)
+        return [TaskRef(task.id) for task in tasks]
+
+    async def run_async(self, tasks: Sequence[NewTask]) -> list[TaskRef]:
+        """``run`` on the running event loop: async handlers are awaited on it."""
+        for task in tasks:
+            for attempt in range(1, task.max_attempts + 1):
+                self._check_limit(task)
+                job = self.runner.job(self._claimed(task, attempt))
+                outcome, error = await self.runner.run_async(job)
+                self.runner.telemetry.recorded(job, outcome, True)
+                if outcome.kind is not OutcomeKind.RETRY:
+                    break
+            _raise_if_failed(outcome.kind, error)
+        return [TaskRef(task.id) for task in tasks]
+
+
+def _raise_if_failed(kind: OutcomeKind, error: BaseException | None) -> None:
+    if kind is OutcomeKind.FAILED and error is not None:
+        if isinstance(error, Overran):
+            from taskbasket.errors import TaskTimeout
+
+            raise TaskTimeout("the task ran past its timeout (inline mode)") from None
+        raise error
+
+
+@contextlib.contextmanager
+def inline(basket: Basket, *, max_tasks: int = DEFAULT_MAX_TASKS) -> Iterator[InlineRunner]:
+    """Run every task ``basket`` enqueues within the block at once, in this thread (see
+    the module's docstring); the runner's ``runner.stats`` counts the attempts."""
+    runner = InlineRunner(basket, max_tasks)
+    previous = basket.inline_runner
+    basket.inline_runner = runner
+    try:
+        yield runner
+    finally:
+        basket.inline_runner = previous
+
+
+__all__ = ["InlineRunner", "inline"]
