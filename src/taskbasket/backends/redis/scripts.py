@@ -117,5 +117,5 @@ class RedisScripts:
         })
 
 
-__all__ = ["COMPOSED", "PARTS", "STANDALONE", "WAKE_CAP", "RedisScripts", "read_lua", "script_names",
-           "script_text"]
+__all__ = ["COMPOSED", "PARTS", "STANDALONE", "WAKE_CAP", "RedisScripts", "read_lua",
+           "script_names", "script_text"]
