@@ -77,7 +77,7 @@ def test_bad_input_names_the_field(options: dict[str, object], message: str) -> 
 def test_a_task_that_is_not_registered_is_refused() -> None:
     basket = Basket("memory://")
     basket.task(name="job")(lambda: None)
-    with pytest.raises(LookupError, match="no task named 'jobs'.*Did you mean 'job'"):
+    with pytest.raises(LookupError, match=r"no task named 'jobs'.*Did you mean 'job'"):
         basket.schedule("tick", "jobs", every=5)
 
 
