@@ -3,6 +3,7 @@ restarted: every slot of the window fires exactly once (one task per slot, none 
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from collections import Counter
@@ -68,7 +69,7 @@ def test_every_slot_fires_once_across_killed_workers(store_url: str, tmp_path: P
         assert [s for s, n in counts.items() if n > 1] == [], "a slot fired twice"
         ordered = sorted(counts)
         assert len(ordered) >= WINDOW, f"only {len(ordered)} slots fired"
-        gaps = [(a, b) for a, b in zip(ordered, ordered[1:], strict=False)
+        gaps = [(a, b) for a, b in itertools.pairwise(ordered)
                 if b - a != timedelta(seconds=1)]
         assert gaps == [], "slots were missed"
         assert ordered[-1] >= stopped_at - timedelta(seconds=3)
