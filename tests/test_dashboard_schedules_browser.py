@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from taskbasket import Basket
 from taskbasket.dashboard import create_app
-from tests.test_dashboard_browser import TOKEN, LiveServer, page  # noqa: F401 - the fixture
+from tests.test_dashboard_browser import TOKEN, LiveServer, page
 
 __all__ = ["page"]
 
@@ -36,7 +36,7 @@ def basket(sqlite_url: str) -> Iterator[Basket]:
 
 
 def test_the_schedules_page_pauses_resumes_triggers_and_deletes(
-    basket: Basket, page: Page, tmp_path: Path,  # noqa: F811
+    basket: Basket, page: Page, tmp_path: Path,
 ) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
