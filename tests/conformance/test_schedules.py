@@ -209,6 +209,8 @@ def test_a_worker_fires_a_one_second_schedule_and_handlers_see_it(basket: Basket
         assert context is not None
         seen.append((context.schedule, context.slot))
 
+    enqueued: list[str] = []
+    basket.on("enqueued")(lambda event: enqueued.append(event.name))
     worker = basket.worker(concurrency=2)
     worker.start()
     try:
@@ -223,3 +225,4 @@ def test_a_worker_fires_a_one_second_schedule_and_handlers_see_it(basket: Basket
     assert [s.name for s in basket.schedules()] == ["beat"]
     slots = [slot for name, slot in seen if name == "beat"]
     assert len(set(slots)) == len(slots)
+    assert enqueued.count("beat") >= 2  # a fired slot's task is announced as enqueued

@@ -91,6 +91,14 @@ def slot_task(basket: Basket, schedule: Schedule, slot: datetime) -> NewTask:
                      EnqueueOptions(), headers)[0]
 
 
+def announce_fired(basket: Basket, task: NewTask) -> None:
+    """The ``enqueued`` event of a slot's task, as for any enqueue."""
+    from taskbasket.enqueueing import emit_enqueued
+    from taskbasket.task import TaskRef
+
+    emit_enqueued(basket.hooks, [task], [TaskRef(task.id)])
+
+
 def write_declared(basket: Basket) -> int:
     """Write the basket's ``@basket.periodic`` schedules to its store; how many."""
     declared = list(basket.declared_schedules.values())

@@ -38,6 +38,8 @@ SHORTEST_WAIT = 0.02
 
 MakeTask = Callable[[Schedule, datetime], NewTask]
 """The task of a schedule's slot (its arguments encoded, its options resolved)."""
+Fired = Callable[[NewTask], None]
+"""Told of each slot task this scheduler stored (the worker emits ``enqueued``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,8 @@ class Scheduler(Service):
     def __init__(self, backend: Backend, *, names: Callable[[], Collection[str]],
                  make_task: MakeTask, interval: float = 1.0, jitter: float = 0.1,
                  late_after: float = LATE_AFTER, catch_up_limit: int = CATCH_UP_LIMIT,
-                 now: Callable[[], datetime] | None = None) -> None:
+                 now: Callable[[], datetime] | None = None,
+                 on_fired: Fired | None = None) -> None:
         super().__init__(interval, jitter=jitter)
         self.backend = backend
         self.names = names
@@ -67,6 +70,7 @@ class Scheduler(Service):
         self.late_after = late_after
         self.catch_up_limit = catch_up_limit
         self._now = now
+        self.on_fired = on_fired
         self._soonest: float | None = None
         self._failing: dict[str, str] = {}
 
@@ -169,6 +173,12 @@ class Scheduler(Service):
         log.info("schedule %r fired the slot %s: task %s", schedule.name, slot.isoformat(),
                  task.id if task else "-")
         report.ran.append((schedule.name, slot))
+        if task is not None and self.on_fired is not None:
+            try:
+                self.on_fired(task)
+            except Exception:  # a hook's failure never undoes a fired slot
+                log.exception("telling of schedule %r's task %s failed", schedule.name,
+                              task.id)
         return True
 
     def _previous_pending(self, schedule: Schedule) -> bool:

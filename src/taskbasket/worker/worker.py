@@ -43,7 +43,7 @@ from taskbasket.maintenance import Maintenance, MaintenanceReport, RetentionArg,
 from taskbasket.pool import Pool
 from taskbasket.runtime import Outage, install_stop_signals
 from taskbasket.schedules import Scheduler
-from taskbasket.schedules.operations import slot_task, write_declared
+from taskbasket.schedules.operations import announce_fired, slot_task, write_declared
 from taskbasket.validation import (
     MAX_LEASE,
     MAX_WORKER_INTERVAL,
@@ -165,7 +165,8 @@ class Worker:
         self.order = check_claim_order(order, self._backend)
         self.scheduler: Scheduler | None = (
             Scheduler(self._backend, names=lambda: self.names,
-                      make_task=functools.partial(slot_task, basket))
+                      make_task=functools.partial(slot_task, basket),
+                      on_fired=functools.partial(announce_fired, basket))
             if self._backend.capabilities.schedules else None)
         """Fires the due slots of the stored schedules of this worker's tasks (every
         worker runs one; the store's compare-and-set lets one of them fire each slot)."""
