@@ -7,6 +7,7 @@ comes back after downtime, so no test waits for a real minute to pass.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
@@ -14,8 +15,9 @@ from functools import partial
 import pytest
 
 from taskbasket import Basket
-from taskbasket.backends.base import ScheduleFireParams
-from taskbasket.context import current_task
+from taskbasket.backends.base import ListParams, ScheduleFireParams, StoredTask, TaskFilter
+from taskbasket.codec import decode_payload
+from taskbasket.context import SLOT_HEADER, current_task
 from taskbasket.schedules import Scheduler
 from taskbasket.schedules.operations import slot_task
 from tests.helpers import wait_for
@@ -226,3 +228,27 @@ def test_a_worker_fires_a_one_second_schedule_and_handlers_see_it(basket: Basket
     slots = [slot for name, slot in seen if name == "beat"]
     assert len(set(slots)) == len(slots)
     assert enqueued.count("beat") >= 2  # a fired slot's task is announced as enqueued
+
+
+def test_schedulers_whose_clocks_are_seconds_apart_fire_each_slot_once(
+    basket: Basket,
+) -> None:
+    job_basket(basket)
+    basket.schedule("tick", "job", every=1, catch_up="all")
+    for step in range(12):  # host A's clock, and host B's three seconds ahead of it
+        for skew in (0.0, 3.0) if step % 2 else (3.0, 0.0):
+            scheduler(basket, ahead=step + skew).run_once()
+    fired = sorted(_slots_of(basket))
+    assert len(fired) == len(set(fired)) >= 12
+    assert all(b - a == timedelta(seconds=1) for a, b in itertools.pairwise(fired))
+
+
+def _slots_of(basket: Basket) -> list[datetime]:
+    """The slot of each stored task of ``job`` (from the headers a slot's task carries)."""
+    rows = basket.backend.tasks_list(ListParams(TaskFilter(names=["job"]), limit=1000))
+    slots = []
+    for row in rows:
+        assert isinstance(row, StoredTask)
+        headers = decode_payload(row.id, row.payload)[2]
+        slots.append(datetime.fromisoformat(headers[SLOT_HEADER]))
+    return slots
