@@ -118,7 +118,10 @@ def claim_select(table: str, params: ClaimParams) -> tuple[str, list[str]]:
     union's first ``limit`` in claim order are taken. So a claim never walks past tasks
     that are not due yet. Among more due scheduled or retrying tasks than the limit, the
     earliest run_at come first (the stager queues them within its interval, after which
-    the order is exact); rows a branch locked but the merge left are free at commit."""
+    the order is exact); rows a branch locked but the merge left are free at commit. The
+    branches and their merge carry the sort columns only, so the merge's temporary table
+    has no text column and stays in memory; then the claimed rows are read by primary key
+    (STRAIGHT_JOIN: never a scan of the table looking each row up in the merge)."""
     where = ""
     args: list[str] = []
     if params.names is not None:
@@ -138,12 +141,19 @@ def claim_select(table: str, params: ClaimParams) -> tuple[str, list[str]]:
         ("due", "retrying", "run_at"),
     ]
     selects = [
-        f"(SELECT {CLAIM_COLUMNS} FROM {table} FORCE INDEX ({index}) "
+        f"(SELECT id, priority, run_at FROM {table} FORCE INDEX ({index}) "
         f"WHERE state = '{state}' AND run_at <= {NOW}{where} ORDER BY {order} "
         f"LIMIT {limit} FOR UPDATE SKIP LOCKED)"
         for index, state, order in branches
     ]
-    return f"{' UNION ALL '.join(selects)} ORDER BY {order_by} LIMIT {limit}", args * 3
+    columns = ", ".join(f"t.{column.strip()}" for column in CLAIM_COLUMNS.split(","))
+    merged = f"{' UNION ALL '.join(selects)} ORDER BY {order_by} LIMIT {limit}"
+    in_order = ", ".join(f"c.{key}" for key in order_by.split(", "))
+    return (
+        f"SELECT {columns} FROM ({merged}) AS c STRAIGHT_JOIN {table} AS t "
+        "FORCE INDEX (PRIMARY) ON t.id = c.id "
+        f"ORDER BY {in_order}"
+    ), args * 3
 
 
 def claim_update(table: str, ids: Sequence[bytes], added: int, lease_seconds: float) -> str:
