@@ -64,6 +64,7 @@ def test_new_york_and_an_interval_anchored_at_the_epoch() -> None:
     ({}, "exactly one of cron= .* got neither"),
     ({"cron": "* * * * *", "every": 5}, "got both"),
     ({"every": 5, "timezone": "Mars/Olympus"}, "timezone='Mars/Olympus' is not a known"),
+    ({"every": 5, "timezone": "Europe"}, "timezone='Europe' is not a known"),
     ({"every": 5, "overlap": "queue"}, "overlap='queue' is unknown"),
     ({"every": 5, "catch_up": "some"}, "catch_up='some' is unknown"),
 ])

@@ -8,6 +8,7 @@ comes back after downtime, so no test waits for a real minute to pass.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
@@ -198,11 +199,13 @@ def test_trigger_delete_and_unknown_names(basket: Basket) -> None:
 
 def test_a_worker_fires_a_one_second_schedule_and_handlers_see_it(basket: Basket) -> None:
     seen: list[tuple[str | None, datetime | None]] = []
+    late: list[float] = []
 
     @basket.periodic(every=1, timezone="Europe/Berlin")
     def beat() -> None:
         context = current_task()
-        assert context is not None
+        assert context is not None and context.slot is not None
+        late.append(time.time() - context.slot.timestamp())
         seen.append((context.schedule, context.slot))
 
     @basket.task
@@ -228,6 +231,7 @@ def test_a_worker_fires_a_one_second_schedule_and_handlers_see_it(basket: Basket
     slots = [slot for name, slot in seen if name == "beat"]
     assert len(set(slots)) == len(slots)
     assert enqueued.count("beat") >= 2  # a fired slot's task is announced as enqueued
+    assert min(late) < 2.5, f"a due slot starts within about a second, not {late}"
 
 
 def test_schedulers_whose_clocks_are_seconds_apart_fire_each_slot_once(

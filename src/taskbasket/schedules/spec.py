@@ -65,7 +65,7 @@ def check_timezone(value: Any) -> ZoneInfo:
                                  f"got {value!r}")
     try:
         return ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, e.g. "Europe"
         raise ConfigurationError(
             f"timezone={value!r} is not a known IANA time zone; use a name such as 'UTC', "
             "'Europe/Berlin' or 'America/New_York'") from None

@@ -277,8 +277,9 @@ class Worker:
         self._dispatcher.open({d.executor for d in self.basket.registry.values()},
                               self._attempts.finished, self._attempts.started)
         self._listener = self.backend.listener(self.queues)
-        if self.scheduler is not None:
-            write_declared(self.basket)
+        if self.scheduler is not None and write_declared(self.basket):
+            log.info("worker %s wrote its schedules: %s", self.worker_id,
+                     ",".join(self.basket.declared_schedules))
         log.info(
             "worker %s started: queues=%s concurrency=%d visibility_timeout=%ss tasks=%s",
             self.worker_id, ",".join(self.queues) if self.queues else "*", self.concurrency,
