@@ -256,3 +256,17 @@ def _slots_of(basket: Basket) -> list[datetime]:
         headers = decode_payload(row.id, row.payload)[2]
         slots.append(datetime.fromisoformat(headers[SLOT_HEADER]))
     return slots
+
+
+def test_a_schedule_that_cannot_fire_does_not_stop_the_others(basket: Basket) -> None:
+    from taskbasket.schedules.operations import ScheduleDefinition, upsert
+    from taskbasket.schedules.spec import ScheduleOptions, ScheduleSpec
+
+    job_basket(basket)
+    basket.schedule("good", "job", every=60)
+    # written by older code: an argument the handler no longer takes
+    upsert(basket.backend, ScheduleDefinition(
+        "stale", "job", ScheduleSpec.of(every=60), ScheduleOptions.of("job", (), {"nope": 1})))
+    report = scheduler(basket, ahead=61).run_once()
+    assert [name for name, _ in report.ran] == ["good"]
+    assert basket.get_schedule("stale").last_task_id is None

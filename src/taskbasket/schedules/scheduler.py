@@ -92,11 +92,11 @@ class Scheduler(Service):
                 self._fire_due(row, now, report)
                 self._failing.pop(row.name, None)
             except Exception as exc:
-                if not self.backend.is_transient(exc) and self._failing.get(row.name) != str(exc):
-                    log.exception("schedule %r could not fire", row.name)
+                if self.backend.is_transient(exc):
+                    raise  # the store is away: the whole pass waits (``run`` logs it)
+                if self._failing.get(row.name) != str(exc):  # e.g. arguments that no
+                    log.exception("schedule %r could not fire", row.name)  # longer fit
                     self._failing[row.name] = str(exc)
-                elif self.backend.is_transient(exc):
-                    raise
         self._soonest = soonest
         return report
 
