@@ -35,3 +35,34 @@ def test_the_nightly_report_runs_at_three_and_once() -> None:
     assert sorted(name for name, _ in fire_schedules(basket).ran) == ["hourly", "nightly"]
     assert drain(basket).succeeded == 2
     assert seen[-1] == ("nightly", datetime(2026, 1, 4, 3, tzinfo=UTC))
+
+
+def _fired_walls(clock: FakeClock, basket: Basket, hours: int) -> list[str]:
+    """Advance ``hours`` a quarter hour at a time, firing and draining; the wall times
+    (in Berlin) of the slots that ran."""
+    from zoneinfo import ZoneInfo
+
+    walls: list[str] = []
+    for _ in range(hours * 4):
+        clock.advance(900)
+        for _, slot in fire_schedules(basket).ran:
+            walls.append(slot.astimezone(ZoneInfo("Europe/Berlin")).strftime("%d %H:%M%z"))
+        drain(basket)
+    return walls
+
+
+def test_a_berlin_schedule_across_spring_forward_and_fall_back() -> None:
+    clock = FakeClock(datetime(2026, 3, 28, 23, 0, tzinfo=UTC))  # 00:00 in Berlin
+    basket = Basket("memory://", clock=clock)
+
+    @basket.periodic("30 2 * * *", timezone="Europe/Berlin")
+    def nightly() -> None: ...
+
+    # 02:30 does not exist on 29 March: it runs once, at 03:00 CEST
+    assert _fired_walls(clock, basket, 24) == ["29 03:00+0200"]
+    clock.advance((datetime(2026, 10, 24, 22, 0, tzinfo=UTC) - clock.now()).total_seconds())
+    basket.schedule("nightly", nightly, cron="30 2 * * *", timezone="Europe/Berlin")
+    fire_schedules(basket)  # the missed slots of the months between: one run, then on
+    drain(basket)
+    # 02:30 happens twice on 25 October: it runs once, at the first
+    assert _fired_walls(clock, basket, 8) == ["25 02:30+0200"]
