@@ -50,7 +50,8 @@ class Scheduling:
 
         def register(fn: Callable[P, R]) -> TaskDefinition[P, R]:
             definition = basket.task(name=name, **task_options)(fn)
-            options = ScheduleOptions.of(definition.name, args, kwargs, overlap, catch_up)
+            options = ScheduleOptions.of(definition.name, args, kwargs, overlap, catch_up,
+                                         definition.queue)
             definition.check_arguments([(options.args, options.kwargs)])
             self.declared_schedules[definition.name] = ScheduleDefinition(
                 definition.name, definition.name, spec, options)
@@ -73,7 +74,8 @@ class Scheduling:
         task_name = task.name if isinstance(task, TaskDefinition) else check_name("task", task)
         definition = basket.get_definition(task_name)  # a task not registered raises
         spec = ScheduleSpec.of(cron, every, timezone)
-        options = ScheduleOptions.of(task_name, args, kwargs, overlap, catch_up)
+        options = ScheduleOptions.of(task_name, args, kwargs, overlap, catch_up,
+                                     definition.queue)
         definition.check_arguments([(options.args, options.kwargs)])
         operations.upsert(basket.backend, ScheduleDefinition(name, task_name, spec, options))
         return Schedule.of_row(operations.stored(basket.backend, name))

@@ -14,7 +14,7 @@ from taskbasket.cli import main
 def test_list_pause_resume_trigger_and_delete(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'tasks.db'}"
     basket = Basket(url)
-    basket.task(name="job")(lambda day="": None)
+    basket.task(name="job", queue="reports")(lambda day="": None)
     basket.schedule("nightly", "job", cron="0 3 * * *", timezone="Europe/Berlin",
                     kwargs={"day": "yesterday"})
     runner = CliRunner()
@@ -34,7 +34,9 @@ def test_list_pause_resume_trigger_and_delete(tmp_path: Path) -> None:
     assert basket.get_schedule("nightly").paused is False
     triggered = json.loads(run("schedule", "trigger", "nightly", "--json"))["triggered"]
     task = basket.get(triggered)
+    # the command line registers no task: the run goes to the task's queue all the same
     assert task is not None and task.kwargs == {"day": "yesterday"}
+    assert task.queue == "reports"
     run("schedule", "delete", "nightly")
     assert basket.schedules() == []
     missing = runner.invoke(main, ["schedule", "pause", "nightly", "--url", url])

@@ -81,14 +81,17 @@ def stored(backend: Backend, name: str) -> StoredSchedule:
 
 
 def slot_task(basket: Basket, schedule: Schedule, slot: datetime) -> NewTask:
-    """The task of ``schedule``'s ``slot``: its call with the task's options, and headers
+    """The task of ``schedule``'s ``slot``: its call with the task's options (the queue
+    stored with the schedule, where this basket does not register the task), and headers
     that ``current_task().schedule`` and ``.slot`` read."""
     from taskbasket.enqueueing import new_tasks
 
     headers = {SCHEDULE_HEADER: schedule.name, TIMEZONE_HEADER: schedule.timezone,
                SLOT_HEADER: slot.astimezone(schedule.spec.zone).isoformat()}
-    return new_tasks(basket, schedule.task, [(schedule.args, schedule.kwargs)],
-                     EnqueueOptions(), headers)[0]
+    known = schedule.task in basket.registry
+    options = EnqueueOptions(queue=None if known else schedule.queue)
+    return new_tasks(basket, schedule.task, [(schedule.args, schedule.kwargs)], options,
+                     headers)[0]
 
 
 def announce_fired(basket: Basket, task: NewTask) -> None:

@@ -149,36 +149,40 @@ class ScheduleSpec:
 
 @dataclass(frozen=True, slots=True)
 class ScheduleOptions:
-    """What a schedule runs and how: the call's arguments, overlap and catch-up."""
+    """What a schedule runs and how: the call's arguments, overlap and catch-up, and the
+    queue of its task where it was written (for a run triggered by code that does not
+    register the task)."""
 
     args: tuple[Any, ...]
     kwargs: Mapping[str, Any]
     overlap: Overlap
     catch_up: CatchUp
+    queue: str | None = None
 
     @classmethod
     def of(cls, task_name: str, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None,
-           overlap: Any = Overlap.ALLOW, catch_up: Any = CatchUp.LATEST) -> ScheduleOptions:
+           overlap: Any = Overlap.ALLOW, catch_up: Any = CatchUp.LATEST,
+           queue: str | None = None) -> ScheduleOptions:
         if isinstance(args, str | bytes) or not isinstance(args, Sequence):
             raise ConfigurationError(f"args= must be a list or tuple, got {args!r}")
         if kwargs is not None and not isinstance(kwargs, Mapping):
             raise ConfigurationError(f"kwargs= must be a dict, got {kwargs!r}")
         options = cls(tuple(args), dict(kwargs or {}), check_overlap(overlap),
-                      check_catch_up(catch_up))
+                      check_catch_up(catch_up), queue)
         encode_arguments(task_name, options.args, options.kwargs)  # JSON or a TypeError
         return options
 
     def to_json(self) -> str:
         return json.dumps({"args": list(self.args), "kwargs": dict(self.kwargs),
-                           "overlap": self.overlap.value, "catch_up": self.catch_up.value},
-                          sort_keys=True)
+                           "overlap": self.overlap.value, "catch_up": self.catch_up.value,
+                           "queue": self.queue}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> ScheduleOptions:
         data = json.loads(text)
         return cls(tuple(data.get("args") or ()), dict(data.get("kwargs") or {}),
                    Overlap(data.get("overlap", "allow")),
-                   CatchUp(data.get("catch_up", "latest")))
+                   CatchUp(data.get("catch_up", "latest")), data.get("queue"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +206,8 @@ class Schedule:
     last_run_at: datetime | None
     last_task_id: str | None
     skipped: int
+    queue: str | None = None
+    """The queue of the schedule's task where the schedule was written."""
 
     @classmethod
     def of_row(cls, row: StoredSchedule) -> Schedule:
@@ -214,7 +220,7 @@ class Schedule:
             overlap=options.overlap.value, catch_up=options.catch_up.value, paused=row.paused,
             next_run_at=row.next_run_at.astimezone(zone),
             last_run_at=None if row.last_run_at is None else row.last_run_at.astimezone(zone),
-            last_task_id=row.last_task_id, skipped=row.skipped,
+            last_task_id=row.last_task_id, skipped=row.skipped, queue=options.queue,
         )
 
     @property
@@ -231,5 +237,5 @@ class Schedule:
             "overlap": self.overlap, "catch_up": self.catch_up, "paused": self.paused,
             "next_run_at": self.next_run_at.isoformat(),
             "last_run_at": None if self.last_run_at is None else self.last_run_at.isoformat(),
-            "last_task_id": self.last_task_id, "skipped": self.skipped,
+            "last_task_id": self.last_task_id, "skipped": self.skipped, "queue": self.queue,
         }
