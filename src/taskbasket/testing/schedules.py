@@ -18,10 +18,14 @@ def fire_schedules(basket: Basket) -> SchedulerReport:
     """Write the basket's ``@basket.periodic`` schedules (as a starting worker does), then
     fire every due slot of the stored schedules of its tasks; what the pass did."""
     write_declared(basket)
-    scheduler = Scheduler(basket.backend, names=lambda: list(basket.registry),
-                          make_task=functools.partial(slot_task, basket),
-                          on_fired=functools.partial(announce_fired, basket))
-    return scheduler.run_once()
+    return scheduler_of(basket).run_once()
 
 
-__all__ = ["fire_schedules"]
+def scheduler_of(basket: Basket) -> Scheduler:
+    """A scheduler of ``basket``'s tasks on its store, as a worker's (``drain`` steps it)."""
+    return Scheduler(basket.backend, names=lambda: list(basket.registry),
+                     make_task=functools.partial(slot_task, basket),
+                     on_fired=functools.partial(announce_fired, basket))
+
+
+__all__ = ["fire_schedules", "scheduler_of"]
