@@ -217,6 +217,13 @@ def test_no_cli_command_prints_a_secret(secret_url: str, tmp_path: Path) -> None
                     ["retry", ids[1]], ["delete", ids[2]], ["clean", "--older-than", "1s"],
                     ["purge", "--state", "failed", "--yes"]):
         run(" ".join(command), *command)
+    with Basket(secret_url) as producer:  # a stored schedule for the schedule commands
+        producer.task(name="job")(lambda n: None)
+        producer.schedule("hourly", "job", every=3600, kwargs={"n": 1})
+    for command in (["schedules"], ["schedules", "--json"], ["schedule", "pause", "hourly"],
+                    ["schedule", "resume", "hourly"], ["schedule", "trigger", "hourly"],
+                    ["schedule", "delete", "hourly"]):
+        run(" ".join(command), *command)
     outputs["purge prompt"] = _purge_prompt(tmp_path, secret_url)
     assert "***" in outputs["purge prompt"]
     nats = f"nats://{NATS_TOKEN}@127.0.0.1:4222?prefix=tb_{os.urandom(3).hex()}"
