@@ -10,9 +10,11 @@ from taskbasket.errors import (
     BackendUnavailableError,
     ConfigurationError,
     Fail,
+    ResultTimeout,
     Retry,
     StoreCorruptedError,
     TaskbasketError,
+    TaskFailed,
     TaskTimeout,
     UnknownScheduleError,
     UnknownTaskError,
@@ -22,7 +24,7 @@ from taskbasket.events import Event, EventKind
 from taskbasket.pool import Pool, PoolStatus
 from taskbasket.retry import BackoffPolicy, ConstantBackoff, ExponentialBackoff
 from taskbasket.schedules import Schedule
-from taskbasket.task import FINAL_STATES, CorruptTask, State, Task, TaskList, TaskRef
+from taskbasket.task import FINAL_STATES, CorruptTask, State, Task, TaskList, TaskProgress, TaskRef
 from taskbasket.worker import Worker
 
 try:
@@ -47,6 +49,7 @@ __all__ = [
     "Fail",
     "Pool",
     "PoolStatus",
+    "ResultTimeout",
     "Retry",
     "Schedule",
     "State",
@@ -54,7 +57,9 @@ __all__ = [
     "Task",
     "TaskContext",
     "TaskDefinition",
+    "TaskFailed",
     "TaskList",
+    "TaskProgress",
     "TaskRef",
     "TaskTimeout",
     "TaskbasketError",

@@ -26,6 +26,7 @@ from taskbasket.inspection import NamesArg as NamesArg
 from taskbasket.inspection import StateArg as StateArg
 from taskbasket.maintenance.pruner import DEFAULT_RETENTION, RetentionArg, parse_retention
 from taskbasket.redaction import redact_url, remember_secrets
+from taskbasket.result_methods import DEFAULT_MAX_RESULT_BYTES, Results, check_byte_limit
 from taskbasket.retry import BackoffPolicy, as_policy
 from taskbasket.scheduling import Scheduling
 from taskbasket.task import State, Task, TaskList, TaskRef
@@ -40,7 +41,7 @@ R = TypeVar("R")
 DEFAULT_QUEUE = "default"
 
 
-class Basket(Scheduling):
+class Basket(Scheduling, Results):
     """The client of one store: a registry of tasks plus enqueue and inspection.
 
     ``Basket(url)`` uses ``url``; ``Basket()`` uses ``$TASKBASKET_URL`` or else
@@ -60,6 +61,7 @@ class Basket(Scheduling):
         *,
         default_queue: str = DEFAULT_QUEUE,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
         retention: RetentionArg = DEFAULT_RETENTION,
         backend: Backend | None = None,
         **backend_options: Any,
@@ -70,9 +72,8 @@ class Basket(Scheduling):
         if isinstance(url, str):
             remember_secrets(url)  # so that no error or log line of this process shows them
         self.default_queue = check_name("queue", default_queue)
-        if max_payload_bytes < 1:
-            raise ConfigurationError("max_payload_bytes must be >= 1")
-        self.max_payload_bytes = max_payload_bytes
+        self.max_payload_bytes = check_byte_limit("max_payload_bytes", max_payload_bytes)
+        self.max_result_bytes = check_byte_limit("max_result_bytes", max_result_bytes)
         self.retention = parse_retention(retention)
         """Seconds each final state is kept (a state not in it is kept for ever)."""
         self._backend = backend
@@ -123,6 +124,7 @@ class Basket(Scheduling):
         self.url = url
 
     def close(self) -> None:
+        self.close_results()
         if self._backend is not None:
             self._backend.close()
             self._backend = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +25,18 @@ class TaskContext:
     max_attempts: int
     headers: Mapping[str, str] = field(default_factory=dict)
     """What enqueue middleware stored beside the arguments (e.g. a trace context)."""
+    reporter: Callable[[float, float | None, str | None], None] | None = field(
+        default=None, repr=False, compare=False)
+    """Where ``progress`` reports go (None: they are dropped, as in a child process)."""
+
+    def progress(self, done: float, total: float | None = None, note: str | None = None
+                 ) -> None:
+        """Report how far the handler is: ``done`` of ``total`` (None: unknown), with an
+        optional ``note``. Cheap to call in a tight loop: reports are coalesced (a few
+        writes a second per task, the last one always kept) and fenced by the lease.
+        ValueError for a number that is not finite."""
+        if self.reporter is not None:
+            self.reporter(done, total, note)
 
     @property
     def is_last_attempt(self) -> bool:

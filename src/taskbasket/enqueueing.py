@@ -112,7 +112,7 @@ def enqueue_calls(
             return runner.run(tasks)
         refs = basket.backend.tasks_insert(tasks, driver_connection(options.connection))
     emit_enqueued(basket.hooks, tasks, refs)
-    return refs
+    return [TaskRef(ref.id, ref.created, basket) for ref in refs]
 
 
 async def enqueue_calls_async(
@@ -129,7 +129,7 @@ async def enqueue_calls_async(
         connection = await driver_connection_async(options.connection)
         refs = await basket.backend.tasks_insert_async(tasks, connection)
     emit_enqueued(basket.hooks, tasks, refs)
-    return refs
+    return [TaskRef(ref.id, ref.created, basket) for ref in refs]
 
 
 class InlineTasks(Protocol):

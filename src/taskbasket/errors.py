@@ -81,3 +81,23 @@ class Fail(Exception):
 
 class TaskTimeout(TaskbasketError, TimeoutError):
     """An attempt ran past the task's timeout; the attempt counts as failed."""
+
+
+class TaskFailed(TaskbasketError):
+    """The task whose result was awaited ended ``failed`` or ``cancelled``: it has none.
+
+    ``task_id``, ``state`` (a :class:`~taskbasket.State`) and ``last_error`` (the
+    error text of its last attempt, None for a cancel) say which and why.
+    """
+
+    def __init__(self, task_id: str, state: str, last_error: str | None) -> None:
+        line = (last_error or "").strip().splitlines()[-1:] or [""]
+        why = f": {line[0]}" if line[0] else ""
+        super().__init__(f"task {task_id} ended {state}{why}")
+        self.task_id = task_id
+        self.state = state
+        self.last_error = last_error
+
+
+class ResultTimeout(TaskbasketError, TimeoutError):
+    """Waiting for a task's result took longer than the timeout; the task goes on."""

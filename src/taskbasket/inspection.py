@@ -14,6 +14,7 @@ from taskbasket.backends.base import Backend, CountByNameParams, ListParams, Sto
 from taskbasket.codec import decode_arguments
 from taskbasket.errors import ConfigurationError, StoreCorruptedError
 from taskbasket.ids import canonical_task_id
+from taskbasket.results import decode_progress, decode_result
 from taskbasket.task import PENDING_STATES, CorruptTask, State, Task, TaskList
 
 StateArg = State | str | Sequence[State | str] | None
@@ -78,6 +79,11 @@ def to_task(stored: StoredTask, with_arguments: bool = True) -> Task:
             args, kwargs = decode_arguments(stored.id, stored.payload)
     except StoreCorruptedError as exc:
         payload_error = str(exc)
+    result = None
+    try:
+        result = decode_result(stored.id, stored.result)
+    except StoreCorruptedError as exc:
+        payload_error = payload_error or str(exc)
     return Task(
         id=stored.id, name=stored.name, queue=stored.queue, state=stored.state,
         priority=stored.priority, attempts=stored.attempts,
@@ -85,7 +91,8 @@ def to_task(stored: StoredTask, with_arguments: bool = True) -> Task:
         kwargs=kwargs, unique_key=stored.unique_key, last_error=stored.last_error,
         created_at=stored.created_at, run_at=stored.run_at, started_at=stored.started_at,
         finished_at=stored.finished_at, lease_expires_at=stored.lease_expires_at,
-        worker_id=stored.worker_id, payload_error=payload_error,
+        worker_id=stored.worker_id, payload_error=payload_error, result=result,
+        progress=decode_progress(stored.progress),
     )
 
 

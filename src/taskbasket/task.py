@@ -42,6 +42,28 @@ PRIORITY_MAX = 32767
 
 
 @dataclass(frozen=True, slots=True)
+class TaskProgress:
+    """A handler's last progress report: ``done`` of ``total`` (None: unknown), a
+    ``note``, and when it was made (``updated_at``, aware UTC)."""
+
+    done: float
+    total: float | None
+    note: str | None
+    updated_at: datetime
+
+    @property
+    def fraction(self) -> float | None:
+        """``done / total`` clamped to 0..1, or None without a positive total."""
+        if not self.total or self.total <= 0:
+            return None
+        return min(1.0, max(0.0, self.done / self.total))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"done": self.done, "total": self.total, "note": self.note,
+                "updated_at": self.updated_at}
+
+
+@dataclass(frozen=True, slots=True)
 class Task:
     """A stored task as the inspector sees it: a snapshot, not a live handle."""
 
@@ -65,6 +87,10 @@ class Task:
     worker_id: str | None = None
     payload_error: str | None = field(default=None, repr=False)
     """Set when the stored arguments cannot be decoded; ``args``/``kwargs`` are then empty."""
+    result: Any = None
+    """What the handler returned, decoded from JSON, once the task succeeded; else None."""
+    progress: TaskProgress | None = None
+    """The handler's last progress report (``current_task().progress(...)``), or None."""
 
     @property
     def is_final(self) -> bool:
@@ -84,6 +110,7 @@ class Task:
         """Every field by name, the state as its str; times stay datetimes."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["state"] = self.state.value
+        data["progress"] = None if self.progress is None else self.progress.as_dict()
         return data
 
 
@@ -124,6 +151,21 @@ class TaskRef:
 
     id: str
     created: bool = True
+    basket: Any = field(default=None, compare=False, repr=False)
+    """The Basket that enqueued it (for ``result``); not part of equality or repr."""
 
     def __str__(self) -> str:
         return self.id
+
+    def _waiting_basket(self) -> Any:
+        if self.basket is None:
+            raise RuntimeError(f"TaskRef {self.id} has no basket: use basket.result(ref.id)")
+        return self.basket
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Wait for the task's result: see :meth:`taskbasket.Basket.result`."""
+        return self._waiting_basket().result(self.id, timeout=timeout)
+
+    async def result_async(self, timeout: float | None = None) -> Any:
+        """Wait for the task's result without blocking the event loop."""
+        return await self._waiting_basket().result_async(self.id, timeout=timeout)

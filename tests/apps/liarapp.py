@@ -25,7 +25,7 @@ def lying_child_main(conn: Connection) -> None:
             return
         qualname = request[3]
         if qualname == "refuse":
-            conn.send((STALE_ID, "stale-token", "ok"))
+            conn.send((STALE_ID, "stale-token", "ok", None))
         elif qualname == "explode":
             conn.send_bytes(b"not a pickle")
         else:

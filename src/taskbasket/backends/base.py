@@ -36,6 +36,7 @@ from taskbasket.backends.params import (
     NewTask,
     Outcome,
     OutcomeKind,
+    ProgressParams,
     PromoteParams,
     PruneParams,
     RescueKind,
@@ -83,6 +84,7 @@ __all__ = [  # the parameter, record and capability types keep this, their old h
     "Outcome",
     "OutcomeKind",
     "PollingListener",
+    "ProgressParams",
     "PromoteParams",
     "PruneParams",
     "RescueKind",
@@ -168,6 +170,15 @@ class Backend(Protocol):
 
     def listener(self, queues: Sequence[str] | None) -> Listener:
         """A listener for tasks becoming ready in ``queues`` (None: all)."""
+        ...
+
+    def tasks_progress(self, params: ProgressParams) -> bool:
+        """Record a progress report, fenced by its lease; True if the lease was current."""
+        ...
+
+    def finish_listener(self) -> Listener:
+        """A listener woken when some task may have become final (a store that cannot
+        push returns a ``PollingListener``: the waiting core then polls)."""
         ...
 
     # inspection and operators
@@ -293,6 +304,12 @@ class BackendBase:
     def tasks_list(self, params: ListParams) -> Sequence[StoredTask | CorruptTask]:
         raise NotImplementedError
 
+    def tasks_progress(self, params: ProgressParams) -> bool:
+        return False  # a store that keeps no progress records none
+
+    def finish_listener(self) -> Listener:
+        return PollingListener()
+
     def schedules_unsupported(self) -> UnsupportedOperationError:
         """The error of a schedule operation on a backend that cannot keep schedules."""
         return UnsupportedOperationError(f"{type(self).__name__} cannot keep schedules")
@@ -326,11 +343,13 @@ class BackendBase:
 
 
 def columns_without_payload(columns: str) -> str:
-    """A SQL select list with its ``payload`` column read as '' (``with_payload=False``)."""
+    """A SQL select list with its ``payload`` column read as '' and its ``result`` column
+    (if any) as NULL (``with_payload=False``: a listing reads neither)."""
     parts = [part.strip() for part in columns.split(",")]
     if parts.count("payload") != 1:
         raise ValueError(f"no single payload column in {columns!r}")
-    return ", ".join("'' AS payload" if part == "payload" else part for part in parts)
+    blank = {"payload": "'' AS payload", "result": "NULL AS result"}
+    return ", ".join(blank.get(part, part) for part in parts)
 
 
 class PollingListener:

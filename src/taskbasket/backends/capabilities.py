@@ -75,5 +75,11 @@ class Capabilities:
         return self.kind is BackendKind.STORE
 
     @property
+    def results(self) -> bool:
+        """A succeeded task's result and its progress reports are kept with the task, to
+        read and wait for; a bus keeps no finished task, so it cannot keep them."""
+        return self.kind is BackendKind.STORE
+
+    @property
     def is_bus(self) -> bool:
         return self.kind is BackendKind.BUS

@@ -121,7 +121,9 @@ class Outcome:
     RETRY makes the task ``retrying`` until ``retry_at`` (or ``retry_delay`` seconds after
     the store's now); SUCCEEDED and FAILED are final; RELEASED is described on its kind.
     SUCCEEDED with ``delete_on_success`` removes the task instead, in the same fenced,
-    atomic step (a stale success deletes nothing).
+    atomic step (a stale success deletes nothing). A SUCCEEDED ``result`` (the handler's
+    return value, encoded JSON) is written in that same fenced step, so a stale attempt
+    never writes one.
     """
 
     lease: Lease
@@ -130,6 +132,7 @@ class Outcome:
     retry_delay: float = 0.0
     retry_at: datetime | None = None
     delete_on_success: bool = False
+    result: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +260,15 @@ class LeaderParams:
 
 
 @dataclass(frozen=True, slots=True)
+class ProgressParams:
+    """Record ``progress`` (JSON: done, total, note, updated_at) on the task that ``lease``
+    holds, only if that lease is still the current one (a stale attempt writes nothing)."""
+
+    lease: Lease
+    progress: str
+
+
+@dataclass(frozen=True, slots=True)
 class StoredTask:
     """A task row as stored; the core decodes ``payload`` into arguments."""
 
@@ -277,6 +289,10 @@ class StoredTask:
     finished_at: datetime | None
     lease_expires_at: datetime | None
     worker_id: str | None
+    result: str | None = None
+    """The encoded result of a succeeded task (JSON), None when it has none."""
+    progress: str | None = None
+    """The last progress report (JSON: done, total, note, updated_at), None when none."""
 
 
 

@@ -75,6 +75,8 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "finished_at": (lambda v: v is None or _is_time(v), "a time or nothing"),
     "lease_expires_at": (lambda v: v is None or _is_time(v), "a time or nothing"),
     "worker_id": (lambda v: v is None or isinstance(v, str), "a worker id or nothing"),
+    "result": (lambda v: v is None or isinstance(v, str), "a result's JSON text or nothing"),
+    "progress": (lambda v: v is None or isinstance(v, str), "a progress JSON text or nothing"),
 }
 
 

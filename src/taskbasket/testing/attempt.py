@@ -12,14 +12,16 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from taskbasket.backends.base import ClaimedTask, Outcome, OutcomeKind
+from taskbasket.backends.base import ClaimedTask, Outcome
 from taskbasket.codec import decode_payload
 from taskbasket.context import _current
 from taskbasket.definition import binding_failure
 from taskbasket.worker.executors import task_context
-from taskbasket.worker.job import Job, JobPhase, error_outcome, timeout_outcome
+from taskbasket.worker.job import Job, JobPhase, error_outcome, success_outcome, timeout_outcome
+from taskbasket.worker.progress import ProgressWriter
 from taskbasket.worker.telemetry import Telemetry, WorkerStats
 
 if TYPE_CHECKING:
@@ -43,6 +45,15 @@ class AttemptRunner:
         self.basket = basket
         self.stats = WorkerStats()
         self.telemetry = Telemetry(basket.hooks, self.stats)
+        self._progress: ProgressWriter | None = None
+
+    @property
+    def progress(self) -> ProgressWriter:
+        """Where progress reports go, coalesced as a worker's (the store is opened on the
+        first report)."""
+        if self._progress is None:
+            self._progress = ProgressWriter(self.basket.backend)
+        return self._progress
 
     def job(self, claimed: ClaimedTask) -> Job:
         return Job(claimed, self.basket.get_definition(claimed.name))
@@ -69,7 +80,7 @@ class AttemptRunner:
             context = task_context(job, headers)
             token = _current.set(context)
             with self.basket.hooks.around(context):
-                job.definition.func(*args, **kwargs)
+                job.value = job.definition.func(*args, **kwargs)
         except Exception as exc:  # the handler's failure is data here
             error = _explained(job, exc, args, kwargs)
         finally:
@@ -95,7 +106,8 @@ class AttemptRunner:
             with self.basket.hooks.around(context):
                 result = job.definition.func(*args, **kwargs)
                 if inspect.isawaitable(result):
-                    await asyncio.wait_for(result, job.claimed.timeout)
+                    result = await asyncio.wait_for(result, job.claimed.timeout)
+                job.value = result
         except TimeoutError:
             error = Overran()
         except Exception as exc:
@@ -107,15 +119,24 @@ class AttemptRunner:
 
     def _begin(self, job: Job) -> None:
         job.move(JobPhase.PENDING, JobPhase.RUNNING)
+        if self.basket.inline_runner is None:  # an inline task is not stored: no progress
+            job.reporter = self._report_progress(job)
         self.stats.increment("claimed")
         self.telemetry.started(job)
+
+    def _report_progress(self, job: Job) -> Callable[[float, float | None, str | None], None]:
+        def report(done: float, total: float | None, note: str | None) -> None:
+            self.progress.report(job.lease, done, total, note)
+
+        return report
 
     def _end(self, job: Job, error: BaseException | None) -> Outcome:
         job.ended = time.monotonic()
         job.move(JobPhase.RUNNING, JobPhase.DONE)
+        if self._progress is not None:
+            self._progress.flush(job.lease)
         if error is None:
-            return Outcome(job.lease, OutcomeKind.SUCCEEDED,
-                           delete_on_success=job.definition.delete_on_success)
+            return success_outcome(job, self.basket.max_result_bytes)
         if isinstance(error, Overran):
             self.stats.increment("timed_out")
             return timeout_outcome(job)

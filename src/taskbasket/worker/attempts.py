@@ -6,16 +6,19 @@ ending win, and a late result of an abandoned attempt is discarded."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 
 from taskbasket.backends.base import Outcome, OutcomeKind
+from taskbasket.results import DEFAULT_MAX_RESULT_BYTES
 from taskbasket.worker.completer import Completer
 from taskbasket.worker.deadlines import DeadlineWatcher
 from taskbasket.worker.dispatcher import Dispatcher
 from taskbasket.worker.executors import is_timeout
 from taskbasket.worker.inflight import InFlight
-from taskbasket.worker.job import Job, JobPhase, error_outcome, timeout_outcome
+from taskbasket.worker.job import Job, JobPhase, error_outcome, success_outcome, timeout_outcome
+from taskbasket.worker.progress import ProgressWriter
 from taskbasket.worker.telemetry import Telemetry
 
 log = logging.getLogger("taskbasket.worker")
@@ -28,8 +31,11 @@ class Attempts:
 
     def __init__(
         self, inflight: InFlight, completer: Completer, telemetry: Telemetry,
-        dispatcher: Dispatcher,
+        dispatcher: Dispatcher, progress: ProgressWriter,
+        max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
     ) -> None:
+        self.progress = progress
+        self.max_result_bytes = max_result_bytes
         self._inflight = inflight
         self._completer = completer
         self._telemetry = telemetry
@@ -38,6 +44,8 @@ class Attempts:
 
     def started(self, job: Job) -> None:
         """A handler starts, in the thread that will run it."""
+        if job.definition.executor != "process":  # a child reaches no store
+            job.reporter = functools.partial(self.progress.report, job.lease)
         if job.definition.executor == "thread":
             self.deadlines.watch(job)
         self._telemetry.started(job)
@@ -56,9 +64,10 @@ class Attempts:
                 self._inflight.forget(job)  # the store no longer holds it for us
                 return
             error = RuntimeError("the task was cancelled while the worker was stopping")
+        if job.reporter is not None:
+            self.progress.flush(job.lease)  # the last report lands before the outcome
         if error is None:
-            outcome = Outcome(job.lease, OutcomeKind.SUCCEEDED,
-                              delete_on_success=job.definition.delete_on_success)
+            outcome = success_outcome(job, self.max_result_bytes)
         elif is_timeout(error):
             self._telemetry.stats.increment("timed_out")
             outcome = timeout_outcome(job)

@@ -34,7 +34,7 @@ def task_context(job: Job, headers: Mapping[str, str] | None = None) -> TaskCont
     claimed = job.claimed
     return TaskContext(
         claimed.id, claimed.name, claimed.queue, claimed.attempts, claimed.max_attempts,
-        headers or {},
+        headers or {}, job.reporter,
     )
 
 
@@ -80,7 +80,7 @@ class ThreadExecutor:
             context = task_context(job, headers)
             token = _current.set(context)
             with self._around(context):
-                job.definition.func(*args, **kwargs)
+                job.value = job.definition.func(*args, **kwargs)
         except BaseException as exc:  # the handler's failure is data here
             error = _explained(job, exc, args, kwargs)
         finally:
@@ -147,7 +147,7 @@ class AsyncExecutor:
             _current.set(context)
             with self._around(context):
                 async with timeout:
-                    await job.definition.func(*args, **kwargs)
+                    job.value = await job.definition.func(*args, **kwargs)
         except asyncio.CancelledError as exc:
             error = exc  # lease lost or worker stopping: the worker knows which
         except TimeoutError as exc:

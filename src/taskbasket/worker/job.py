@@ -6,12 +6,14 @@ import enum
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from taskbasket.backends.base import ClaimedTask, Lease, Outcome, OutcomeKind
 from taskbasket.errors import ArgumentsError, Fail, Retry, StoreCorruptedError
+from taskbasket.results import DEFAULT_MAX_RESULT_BYTES, UnstorableResult, encode_result
 from taskbasket.storable import storable_text
 
 if TYPE_CHECKING:
@@ -42,6 +44,11 @@ class Job:
     ended: float = 0.0
     async_task: asyncio.Task[Any] | None = None
     thread: threading.Thread | None = None
+    value: Any = field(default=None, repr=False)
+    """What the handler returned (its result, stored when the attempt succeeds)."""
+    reporter: Callable[[float, float | None, str | None], None] | None = field(
+        default=None, repr=False)
+    """Where ``current_task().progress(...)`` reports go (None: they are dropped)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -61,6 +68,20 @@ class Job:
             if to is JobPhase.RUNNING:
                 self.started = time.monotonic()
             return True
+
+
+def success_outcome(job: Job, max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES) -> Outcome:
+    """The outcome of an attempt whose handler returned ``job.value``: succeeded with that
+    result encoded (none for a ``delete_on_success`` task), or failed at once, naming why,
+    if the value cannot be stored (not JSON, or over ``max_result_bytes``)."""
+    value, job.value = job.value, None  # the outcome holds the text; drop the object
+    delete = job.definition.delete_on_success
+    try:
+        result = None if delete else encode_result(job.claimed.name, value, max_result_bytes)
+    except UnstorableResult as exc:
+        return Outcome(job.lease, OutcomeKind.FAILED,
+                       error=storable_text(f"UnstorableResult: {exc}"))
+    return Outcome(job.lease, OutcomeKind.SUCCEEDED, delete_on_success=delete, result=result)
 
 
 def _error_text(exc: BaseException) -> str:

@@ -40,7 +40,7 @@ _CONTEXT = multiprocessing.get_context("spawn")
 POLL_SLICE = 3600.0
 """The longest single wait on a child's pipe: ``Connection.poll`` takes at most 2**31 ms
 (24.8 days), so a longer timeout is waited out in slices."""
-_KINDS = {"ok": 3, "fail": 4, "retry": 6, "arguments": 4, "error": 6}  # reply kind -> its length
+_KINDS = {"ok": 4, "fail": 4, "retry": 6, "arguments": 4, "error": 6}  # reply kind -> its length
 
 
 class RemoteError(Exception):
@@ -74,6 +74,28 @@ def _text(value: object) -> str:
         return f"<str() failed: {type(exc).__name__}>"
 
 
+def _picklable(value: Any) -> Any:
+    """The result as the reply carries it: a value the pipe cannot pickle (a lock, an
+    open file) is replaced by its type's name, which the parent then refuses to store."""
+    import pickle
+
+    try:
+        pickle.dumps(value)
+    except Exception:
+        return _Unpicklable(type(value).__name__)
+    return value
+
+
+class _Unpicklable:
+    """What a child sends for a result the pipe cannot carry: JSON cannot hold it either."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+    def __repr__(self) -> str:
+        return f"<unpicklable {self.type_name}>"
+
+
 def run_request(request: tuple[Any, ...]) -> tuple[Any, ...]:
     """Run one task in this (child) process: the reply to ``request``.
 
@@ -93,8 +115,8 @@ def run_request(request: tuple[Any, ...]) -> tuple[Any, ...]:
                                  headers))
         result = func(*args, **kwargs)
         if inspect.isawaitable(result):
-            asyncio.run(result)  # type: ignore[arg-type]
-        return (task_id, lease_token, "ok")
+            result = asyncio.run(result)  # type: ignore[arg-type]
+        return (task_id, lease_token, "ok", _picklable(result))
     except Fail as exc:
         return (task_id, lease_token, "fail", _text(exc.reason))
     except Retry as exc:
@@ -245,6 +267,7 @@ class ProcessExecutor:
             return None, ChildProtocolError(error)
         kind = reply[2]
         if kind == "ok":
+            job.value = reply[3]
             return child, None
         if kind == "fail":
             return child, Fail(reply[3])

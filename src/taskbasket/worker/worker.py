@@ -60,6 +60,7 @@ from taskbasket.worker.health import WorkerHealth
 from taskbasket.worker.housekeeper import Housekeeper
 from taskbasket.worker.inflight import InFlight
 from taskbasket.worker.job import Job
+from taskbasket.worker.progress import ProgressWriter
 from taskbasket.worker.startup import reach_store, store_description, warn_unknown_names
 from taskbasket.worker.telemetry import Telemetry, WorkerStats
 
@@ -194,7 +195,8 @@ class Worker:
         )
         self._completer = Completer(self._backend, self._inflight, telemetry, outage,
                                     self._closing, self.poll_interval)
-        self._attempts = Attempts(self._inflight, self._completer, telemetry, self._dispatcher)
+        self._attempts = Attempts(self._inflight, self._completer, telemetry, self._dispatcher,
+                                  ProgressWriter(self._backend), basket.max_result_bytes)
         self._deadlines = self._attempts.deadlines
         self._claimer = Claimer(
             basket, self._backend, worker_id=self.worker_id, queues=self.queues,
@@ -347,6 +349,7 @@ class Worker:
         self._attempts.hand_back()
         leftover = self._inflight.wait_while_running(time.monotonic() + grace)
         self._attempts.interrupt(leftover, grace)
+        self._attempts.progress.close()
         # record everything, then stop the threads
         self._completer.close(timeout=max(5.0, self.visibility_timeout))
         self._dispatcher.shutdown()

@@ -27,6 +27,7 @@ from taskbasket.backends.base import (
     NewTask,
     Outcome,
     OutcomeKind,
+    ProgressParams,
     PromoteParams,
     PruneParams,
     RescueKind,
@@ -231,7 +232,8 @@ class MemoryBackend(MemorySchedules, BackendBase):
                 if outcome.kind is OutcomeKind.SUCCEEDED and outcome.delete_on_success:
                     store.remove(record)
                 elif outcome.kind is OutcomeKind.SUCCEEDED:
-                    store.change(record, now, state=State.SUCCEEDED, finished_at=now, **clear)
+                    store.change(record, now, state=State.SUCCEEDED, finished_at=now,
+                                 result=outcome.result, **clear)
                 elif outcome.kind is OutcomeKind.FAILED:
                     store.change(record, now, state=State.FAILED, finished_at=now,
                                  last_error=outcome.error, **clear)
@@ -253,6 +255,16 @@ class MemoryBackend(MemorySchedules, BackendBase):
         listener = MemoryListener(self.store)
         self._listeners.append(listener)
         return listener
+
+    def tasks_progress(self, params: ProgressParams) -> bool:
+        with self.store.condition:
+            record = self._leased(params.lease.task_id, params.lease.token)
+            if record is not None:
+                record.progress = params.progress
+            return record is not None
+
+    def finish_listener(self) -> Listener:
+        return self.listener(None)  # the store's condition is notified by every finish
 
     # ------------------------------------------------------------------ maintenance
 
@@ -421,6 +433,8 @@ class MemoryBackend(MemorySchedules, BackendBase):
                 store.change(record, now, state=State.CANCELLED, finished_at=now,
                              lease_token=None, lease_expires_at=None)
                 changed += 1
+            if changed:
+                store.wake()  # those waiting for a result see the cancel
         return changed
 
     def tasks_delete(self, task_filter: TaskFilter) -> int:

@@ -45,6 +45,7 @@ def stored(record: Record, with_payload: bool = True) -> StoredTask | CorruptTas
             finished_at=lenient(_time, record.finished_at),
             lease_expires_at=lenient(_time, record.lease_expires_at),
             worker_id=record.worker_id,
+            result=record.result if with_payload else None, progress=record.progress,
         )
 
     return stored_or_corrupt(record.id, build)

@@ -56,6 +56,8 @@ class Record:
     lease_token: str | None = None
     worker_id: str | None = None
     version: int = 0
+    result: str | None = None
+    progress: str | None = None
 
     @property
     def state_value(self) -> str:

@@ -29,6 +29,7 @@ from taskbasket.backends.base import (
     NewTask,
     Outcome,
     OutcomeKind,
+    ProgressParams,
     PromoteParams,
     PruneParams,
     RescueKind,
@@ -38,7 +39,7 @@ from taskbasket.backends.base import (
 from taskbasket.backends.mysql import inserts
 from taskbasket.backends.mysql.connection import MAX_STATEMENT_BYTES, Connection, connect
 from taskbasket.backends.mysql.listener import PollingListener
-from taskbasket.backends.mysql.outcomes import held, lease_rows, plan_outcomes
+from taskbasket.backends.mysql.outcomes import held, lease_rows, plan_outcomes, progress_sql
 from taskbasket.backends.mysql.pool import Pool
 from taskbasket.backends.mysql.schedules import MySQLSchedules
 from taskbasket.backends.mysql.schema import migrate_schema
@@ -309,6 +310,10 @@ class MySQLBackend(MySQLSchedules, BackendBase):
             index in positions and outcome.lease.task_id in accepted
             for index, outcome in enumerate(outcomes)
         ]
+
+    def tasks_progress(self, params: ProgressParams) -> bool:
+        update = progress_sql(self.table, params)
+        return update is not None and self._write(*update) == 1
 
     # ------------------------------------------------------------------ maintenance
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from taskbasket.backends.base import Lease, Outcome, OutcomeKind
+from taskbasket.backends.base import Lease, Outcome, OutcomeKind, ProgressParams
 from taskbasket.backends.mysql.session import Session
 from taskbasket.backends.mysql.statements import (
     KINDS,
@@ -63,6 +64,11 @@ def held(session: Session, table: str, pairs: Sequence[LeaseRow], states: str,
 def _deletes(outcome: Outcome) -> bool:
     """Whether recording ``outcome`` deletes its task (a success of delete_on_success)."""
     return outcome.kind is OutcomeKind.SUCCEEDED and outcome.delete_on_success
+
+
+def _plain_success(outcome: Outcome) -> bool:
+    """A success without a result: recorded by the plain update fenced per claim."""
+    return outcome.kind is OutcomeKind.SUCCEEDED and outcome.result is None
 
 
 _STATES_OF_KINDS = (
@@ -144,7 +150,7 @@ def plan_outcomes(
     # one token).
     by_token: dict[str, list[bytes]] = {}
     for lease, raw in pairs:
-        if by_id[lease.task_id].kind is OutcomeKind.SUCCEEDED:
+        if _plain_success(by_id[lease.task_id]):
             by_token.setdefault(lease.token, []).append(raw)
     fences = [
         f"(lease_token = {hex_literal(token.encode('utf-8'))} AND id IN "
@@ -157,7 +163,7 @@ def plan_outcomes(
     rows: list[tuple[str, ...]] = []
     for lease, raw in pairs:
         outcome = by_id[lease.task_id]
-        if outcome.kind is OutcomeKind.SUCCEEDED:
+        if _plain_success(outcome):
             continue
         error = "NULL" if outcome.error is None else quote(outcome.error)
         retry_at = (
@@ -168,10 +174,24 @@ def plan_outcomes(
         rows.append((
             hex_literal(raw), hex_literal(lease.token.encode("utf-8")), KINDS[outcome.kind],
             error, retry_at, str(micros(outcome.retry_delay)),
+            "NULL" if outcome.result is None else quote(outcome.result),
         ))
     statements.extend(outcomes_update(table, chunk, stamped_t)
                       for chunk in chunks(rows, "task outcome", ", ".join, limit))
     return OutcomeBatch(table, by_id, pairs, deletes, statements, stamp)
 
 
-__all__ = ["LeaseRow", "OutcomeBatch", "held", "lease_rows", "plan_outcomes"]
+def progress_sql(table: str, params: ProgressParams) -> tuple[str, list[Any]] | None:
+    """The UPDATE that records a progress report, fenced by its lease (None for an id
+    that no task can have)."""
+    pairs, _ = lease_rows([params.lease])
+    if not pairs:
+        return None
+    lease, raw = pairs[0]
+    return (f"UPDATE {table} SET progress = %s WHERE id = {hex_literal(raw)} AND "
+            f"lease_token = {hex_literal(lease.token.encode('utf-8'))} AND state = 'running'",
+            [params.progress])
+
+
+__all__ = ["LeaseRow", "OutcomeBatch", "held", "lease_rows", "plan_outcomes",
+           "progress_sql"]

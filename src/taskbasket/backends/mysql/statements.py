@@ -196,19 +196,20 @@ def successes_update(table: str, fences: Sequence[str], stamped: str) -> str:
     )
 
 
-OUTCOME_COLUMNS = ("id", "token", "kind", "err", "retry_at", "delay_us")
+OUTCOME_COLUMNS = ("id", "token", "kind", "err", "retry_at", "delay_us", "res")
 
 
 def outcomes_update(table: str, rows: Sequence[Sequence[str]], stamped: str) -> str:
-    """Failures, retries and releases: an UPDATE joined to a derived table of
-    ``OUTCOME_COLUMNS`` rows, fenced by each row's lease token."""
+    """Failures, retries, releases and successes with a result: an UPDATE joined to a
+    derived table of ``OUTCOME_COLUMNS`` rows, fenced by each row's lease token."""
     return (
         f"UPDATE {table} AS t JOIN ("
         + derived(rows, OUTCOME_COLUMNS)
         + ") AS v ON t.id = v.id SET "
         "t.state = CASE v.kind WHEN 'f' THEN 'failed' WHEN 'r' THEN 'retrying' "
-        "ELSE 'queued' END, "
-        f"t.finished_at = IF(v.kind = 'f', {NOW}, NULL), "
+        "WHEN 's' THEN 'succeeded' ELSE 'queued' END, "
+        f"t.finished_at = IF(v.kind IN ('f','s'), {NOW}, NULL), "
+        "t.result = IF(v.kind = 's', v.res, t.result), "
         "t.last_error = IF(v.kind IN ('f','r'), v.err, t.last_error), "
         f"t.run_at = IF(v.kind = 'r', COALESCE(v.retry_at, {NOW} + INTERVAL "
         # (a zero date that a lax session wrote is refused by ours: write now instead)

@@ -36,6 +36,7 @@ from taskbasket.backends.base import (
     NewTask,
     Outcome,
     OutcomeKind,
+    ProgressParams,
     PromoteParams,
     PruneParams,
     RescueKind,
@@ -100,6 +101,8 @@ class PostgresBackend(PostgresSchedules, BackendBase):
         self.connect_kwargs = settings.connect_kwargs
         self.table = settings.table
         self.channel = settings.channel
+        self.done_channel = done_channel(settings.channel)
+        """The NOTIFY channel of finished tasks, for those waiting for results."""
         self.statements = Statements(settings.table, settings.quoted_schema)
 
         self._lock = threading.Lock()
@@ -282,6 +285,7 @@ class PostgresBackend(PostgresSchedules, BackendBase):
             order, [o.lease.task_id for o in chosen], [o.lease.token for o in chosen],
             [o.kind.value for o in chosen], [o.error for o in chosen],
             [float(o.retry_delay) for o in chosen], [o.retry_at for o in chosen],
+            [o.result for o in chosen], self.done_channel,
         ]
         if any(o.kind is OutcomeKind.RELEASED for o in chosen):
             rows = self._fetch(self.statements.finish_notify, [*args, self.channel])
@@ -337,8 +341,20 @@ class PostgresBackend(PostgresSchedules, BackendBase):
     def leader_resign(self, params: LeaderParams) -> None:
         self._rowcount(self.statements.leader_resign, [params.name, params.holder])
 
-    def listener(self, queues: Sequence[str] | None) -> Listener:
-        listener = PostgresListener(self.settings, queues)
+    def tasks_progress(self, params: ProgressParams) -> bool:
+        lease = params.lease
+        if not is_uuid(lease.task_id):
+            return False
+        with self._connection() as conn:
+            cursor = conn.execute(self.statements.progress,
+                                  (params.progress, lease.task_id, lease.token))
+            return cursor.rowcount == 1
+
+    def finish_listener(self) -> Listener:
+        return self.listener(None, channel=self.done_channel)
+
+    def listener(self, queues: Sequence[str] | None, channel: str | None = None) -> Listener:
+        listener = PostgresListener(self.settings, queues, channel)
         with self._lock:
             self._listeners = [item for item in self._listeners if not item.closed]
             self._listeners.append(listener)
@@ -395,7 +411,10 @@ class PostgresBackend(PostgresSchedules, BackendBase):
 
     def tasks_cancel(self, task_filter: TaskFilter) -> int:
         where, args = where_clause(task_filter)
-        return self._rowcount(self.statements.cancel(where), args)
+        count = self._rowcount(self.statements.cancel(where), args)
+        if count:
+            self._fetch("SELECT pg_notify(%s, '')", [self.done_channel])
+        return count
 
     def tasks_delete(self, task_filter: TaskFilter) -> int:
         where, args = where_clause(task_filter)
@@ -403,3 +422,13 @@ class PostgresBackend(PostgresSchedules, BackendBase):
 
 
 __all__ = ["PostgresBackend"]
+
+
+def done_channel(channel: str) -> str:
+    """The channel of finished tasks beside the ready channel ``channel`` (at most 63 bytes)."""
+    name = f"{channel}.done"
+    if len(name.encode()) <= 63:
+        return name
+    import hashlib
+
+    return f"taskbasket.done.{hashlib.sha1(channel.encode()).hexdigest()[:20]}"

@@ -24,8 +24,10 @@ class PostgresListener:
     which then returns True (notifications may have been missed, so the worker re-polls).
     """
 
-    def __init__(self, settings: PostgresSettings, queues: Sequence[str] | None) -> None:
+    def __init__(self, settings: PostgresSettings, queues: Sequence[str] | None,
+                 channel: str | None = None) -> None:
         self._settings = settings
+        self._channel = channel or settings.channel
         self._queues = None if queues is None else frozenset(queues)
         self._conn: Connection | None = None
         self._lock = threading.Lock()
@@ -47,7 +49,7 @@ class PostgresListener:
         kwargs = dict(self._settings.connect_kwargs)
         conn = psycopg.connect(self._settings.conninfo, **kwargs)
         try:
-            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._settings.channel)))
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
         except BaseException:
             conn.close()
             raise

@@ -13,7 +13,7 @@ from taskbasket.task import RETRYABLE_STATES
 COLUMNS = (
     "id::text, name, queue, state, payload, priority, attempts, max_attempts, timeout, "
     "unique_key, last_error, created_at, run_at, started_at, finished_at, lease_expires_at, "
-    "worker_id"
+    "worker_id, result, progress"
 )
 """A stored task's columns, in the order ``rows.read_row`` reads them."""
 COLUMNS_WITHOUT_PAYLOAD = columns_without_payload(COLUMNS)
@@ -108,13 +108,24 @@ class Statements:
             "ELSE t.attempts END, "
             "started_at = CASE WHEN o.kind = 'released' THEN NULL ELSE t.started_at END, "
             "worker_id = CASE WHEN o.kind = 'released' THEN NULL ELSE t.worker_id END, "
+            "result = CASE WHEN o.kind = 'succeeded' THEN o.result ELSE t.result END, "
             "lease_token = NULL, lease_expires_at = NULL "
             "FROM unnest(%b::int[], %b::uuid[], %b::text[], %b::text[], %b::text[], "
-            "%b::float8[], %b::timestamptz[]) "
-            "AS o(ord, id, token, kind, error, retry_delay, retry_at) "
+            "%b::float8[], %b::timestamptz[], %b::text[]) "
+            "AS o(ord, id, token, kind, error, retry_delay, retry_at, result) "
             "WHERE t.id = o.id AND t.lease_token = o.token AND t.state = 'running' "
         )
-        self.finish = finish_update + "RETURNING o.ord"
+        # those waiting for results hear one notification per batch that ended tasks
+        done_notify = ("(SELECT count(pg_notify(%s, '')) FROM (SELECT 1 FROM done "
+                       "WHERE state IN ('succeeded', 'failed') LIMIT 1) f)")
+        self.finish = (
+            f"WITH done AS ({finish_update} RETURNING o.ord, t.queue, t.state) "
+            f"SELECT ord, {done_notify} FROM done"
+        )
+        self.progress = (
+            f"UPDATE {t} SET progress = %s WHERE id = %s::uuid AND lease_token = %s "
+            "AND state = 'running'"
+        )
         # a success of a delete_on_success task: the row goes, fenced like an update
         self.finish_delete = (
             f"DELETE FROM {t} t USING unnest(%b::int[], %b::uuid[], %b::text[]) "
@@ -124,7 +135,7 @@ class Statements:
         )
         self.finish_notify = (
             f"WITH done AS ({finish_update} RETURNING o.ord, t.queue, t.state) "
-            "SELECT ord, (SELECT count(pg_notify(%s, q)) FROM "
+            f"SELECT ord, {done_notify}, (SELECT count(pg_notify(%s, q)) FROM "
             "(SELECT DISTINCT queue AS q FROM done WHERE state = 'queued') d) FROM done"
         )
         # maintenance: each one round trip, walking a partial index, so a run that finds

@@ -39,6 +39,7 @@ from taskbasket.backends.base import (
     NewTask,
     Outcome,
     OutcomeKind,
+    ProgressParams,
     PromoteParams,
     PruneParams,
     RescueKind,
@@ -52,7 +53,7 @@ from taskbasket.backends.redis.errors import translated
 from taskbasket.backends.redis.filters import filter_spec, matches
 from taskbasket.backends.redis.inserts import insert_calls, task_refs
 from taskbasket.backends.redis.keys import KeyLayout
-from taskbasket.backends.redis.listener import LISTEN_SLICE, RedisListener
+from taskbasket.backends.redis.listener import LISTEN_SLICE, RedisFinishListener, RedisListener
 from taskbasket.backends.redis.reading import TaskReader
 from taskbasket.backends.redis.records import claimed, decode_hash, read_row, text
 from taskbasket.backends.redis.schedules import RedisSchedules
@@ -278,6 +279,7 @@ class RedisBackend(RedisSchedules, BackendBase):
             rows.append([
                 outcome.lease.task_id, outcome.lease.token, kind,
                 False if outcome.error is None else outcome.error, mode, value,
+                False if outcome.result is None else outcome.result,
             ])
         payload = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
         return [bool(x) for x in self._run(self._scripts.finish, [payload])]
@@ -326,6 +328,15 @@ class RedisBackend(RedisSchedules, BackendBase):
     @translated
     def leader_resign(self, params: LeaderParams) -> None:
         self._run(self._scripts.leader, [params.name, params.holder, 0])
+
+    @translated
+    def tasks_progress(self, params: ProgressParams) -> bool:
+        lease = params.lease
+        return bool(self._run(self._scripts.progress,
+                              [lease.task_id, lease.token, params.progress]))
+
+    def finish_listener(self) -> Listener:
+        return RedisFinishListener(self._new_client(listener=True), f"{self.prefix}:finished")
 
     def listener(self, queues: Sequence[str] | None) -> Listener:
         listener = RedisListener(self._new_client(listener=True), self._client,
@@ -454,7 +465,10 @@ class RedisBackend(RedisSchedules, BackendBase):
 
     @translated
     def tasks_cancel(self, task_filter: TaskFilter) -> int:
-        return self._operate_on("cancel", task_filter, _NOT_FINAL)
+        count = self._operate_on("cancel", task_filter, _NOT_FINAL)
+        if count:
+            self._client.publish(f"{self.prefix}:finished", "1")
+        return count
 
     @translated
     def tasks_delete(self, task_filter: TaskFilter) -> int:

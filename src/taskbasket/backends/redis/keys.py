@@ -18,6 +18,7 @@ Layout under the prefix ``P`` (``?prefix=`` in the URL, default ``taskbasket``):
     P:pairs                     hash "<queue>\\t<name>" -> count: the queues and names in use
     P:wake:<queue>, P:wake-all  wake-up lists for idle workers
     P:wake-close:<random>       the list one listener's ``close`` pushes to
+    P:finished                  a pub/sub channel: a batch of outcomes ended tasks
     P:leader:<name>             the holder of a leader lock
     P:schema                    the layout version
 """
@@ -30,7 +31,7 @@ from collections.abc import Iterable
 LISTED_FIELDS = (
     "name", "queue", "state", "priority", "attempts", "max_attempts", "timeout", "unique_key",
     "last_error", "created_at", "run_at", "started_at", "finished_at", "lease_expires_at",
-    "worker_id",
+    "worker_id", "progress",
 )
 """The task hash fields a listing without payloads reads: all a StoredTask holds but it."""
 

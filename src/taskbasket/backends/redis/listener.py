@@ -71,4 +71,46 @@ class RedisListener:
             self._client.connection_pool.disconnect(inuse_connections=False)
 
 
-__all__ = ["LISTEN_SLICE", "RedisListener"]
+class RedisFinishListener:
+    """Subscribed to the store's ``finished`` channel on its own ``client``: wakes those
+    waiting for results when a batch of outcomes ended tasks. While Redis is down ``wait``
+    returns True after a pause (a message may have been missed: the waiter re-reads)."""
+
+    def __init__(self, client: redis.Redis, channel: str) -> None:
+        self._client = client
+        self._channel = channel
+        self._pubsub: Any = None
+        self._closed = threading.Event()
+
+    def wait(self, timeout: float) -> bool:
+        if self._closed.is_set():
+            return False
+        try:
+            if self._pubsub is None:
+                self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+                self._pubsub.subscribe(self._channel)
+                return True  # just subscribed: a finish may have come before
+            message = self._pubsub.get_message(timeout=max(0.0, min(timeout, LISTEN_SLICE)))
+        except redis.exceptions.RedisError:
+            self._drop()
+            self._closed.wait(min(max(timeout, 0.0), LISTEN_SLICE))
+            return True
+        woken = message is not None
+        while message is not None:  # take every queued message: one wake-up for all
+            message = self._pubsub.get_message(timeout=0.0)
+        return woken
+
+    def _drop(self) -> None:
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                self._pubsub.close()
+            self._pubsub = None
+
+    def close(self) -> None:
+        self._closed.set()
+        self._drop()
+        with contextlib.suppress(redis.exceptions.RedisError):
+            self._client.connection_pool.disconnect(inuse_connections=False)
+
+
+__all__ = ["LISTEN_SLICE", "RedisFinishListener", "RedisListener"]

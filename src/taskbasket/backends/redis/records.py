@@ -48,7 +48,7 @@ def stored(row: dict[str, str]) -> StoredTask:
         started_at=lenient(optional_from_us, get("started_at")),
         finished_at=lenient(optional_from_us, get("finished_at")),
         lease_expires_at=lenient(optional_from_us, get("lease_expires_at")),
-        worker_id=get("worker_id"),
+        worker_id=get("worker_id"), result=get("result"), progress=get("progress"),
     )
 
 

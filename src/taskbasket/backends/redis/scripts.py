@@ -27,6 +27,7 @@ batched sorted-set, counter and wake-up writes."""
 PARTS: dict[str, tuple[str, ...]] = {
     "claim": ("lib_move", "lib_promote", "lib_spec", "lib_unsound", "lib_set_aside"),
     "extend": (),
+    "progress": (),
     "finish": ("lib_move", "lib_remove"),
     "expired": ("lib_unsound",),
     "rescue": ("lib_move",),
@@ -95,6 +96,7 @@ class RedisScripts:
     insert: Script
     claim: Script
     extend: Script
+    progress: Script
     finish: Script
     expired: Script
     rescue: Script

@@ -30,6 +30,7 @@ from taskbasket.backends.base import (
     Outcome,
     OutcomeKind,
     PollingListener,
+    ProgressParams,
     PromoteParams,
     PruneParams,
     RescueKind,
@@ -72,6 +73,8 @@ class SQLiteBackend(SQLiteSchedules, BackendBase):
         )
         self._migrated = False
         self._wakeups = WakeupDirectory(self.path + ".wake")
+        self._finishes = WakeupDirectory(self.path + ".done")
+        """Wakes those waiting for a result (``finish_listener``) when tasks became final."""
 
     def _migrate_once(self) -> None:
         if not self._migrated:
@@ -88,6 +91,7 @@ class SQLiteBackend(SQLiteSchedules, BackendBase):
     def close(self) -> None:
         self._connections.close()
         self._wakeups.close()
+        self._finishes.close()
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -206,7 +210,8 @@ class SQLiteBackend(SQLiteSchedules, BackendBase):
                 if outcome.kind is OutcomeKind.SUCCEEDED and outcome.delete_on_success:
                     cursor = conn.execute(statements.FINISH_DELETE, key)
                 elif outcome.kind is OutcomeKind.SUCCEEDED:
-                    cursor = conn.execute(statements.FINISH_SUCCEEDED, (now, *key))
+                    cursor = conn.execute(
+                        statements.FINISH_SUCCEEDED, (now, outcome.result, *key))
                 elif outcome.kind is OutcomeKind.FAILED:
                     cursor = conn.execute(statements.FINISH_FAILED, (now, outcome.error, *key))
                 elif outcome.kind is OutcomeKind.RETRY:
@@ -221,7 +226,20 @@ class SQLiteBackend(SQLiteSchedules, BackendBase):
                 accepted.append(cursor.rowcount == 1)
         if released:
             self._wakeups.notify()
+        if any(o.kind in (OutcomeKind.SUCCEEDED, OutcomeKind.FAILED) for o in outcomes):
+            self._finishes.notify()
         return accepted
+
+    def tasks_progress(self, params: ProgressParams) -> bool:
+        lease = params.lease
+        with self._connections.write() as conn:
+            cursor = conn.execute(
+                statements.PROGRESS, (params.progress, lease.task_id, lease.token))
+            return cursor.rowcount == 1
+
+    def finish_listener(self) -> Listener:
+        listener = self._finishes.listener()
+        return listener if listener is not None else PollingListener()
 
     # ------------------------------------------------------------------ maintenance
 
@@ -249,6 +267,9 @@ class SQLiteBackend(SQLiteSchedules, BackendBase):
         if any(ok and r.kind is RescueKind.REQUEUE and r.delay <= 0
                for ok, r in zip(applied, params.rescues, strict=True)):
             self._wakeups.notify()
+        if any(ok and r.kind is RescueKind.FAIL
+               for ok, r in zip(applied, params.rescues, strict=True)):
+            self._finishes.notify()
         return applied
 
     def tasks_promote(self, params: PromoteParams) -> int:
@@ -332,7 +353,10 @@ class SQLiteBackend(SQLiteSchedules, BackendBase):
         now = time.time()
         where, sql_params = filter_where(task_filter, FILTERS)
         with self._connections.write() as conn:
-            return conn.execute(statements.cancel_sql(where), [now, *sql_params]).rowcount
+            count = conn.execute(statements.cancel_sql(where), [now, *sql_params]).rowcount
+        if count:
+            self._finishes.notify()
+        return count
 
     def tasks_delete(self, task_filter: TaskFilter) -> int:
         where, sql_params = filter_where(task_filter, FILTERS)

@@ -117,8 +117,12 @@ EXTEND_LEASE = f"UPDATE {TABLE} SET lease_expires_at=? {_FENCE}"
 """Parameters: the new expiry, task id, lease token."""
 FINISH_DELETE = f"DELETE FROM {TABLE} {_FENCE}"
 """Parameters: task id, lease token."""
-FINISH_SUCCEEDED = f"UPDATE {TABLE} SET state='succeeded', finished_at=?, {_CLEAR_LEASE} {_FENCE}"
-"""Parameters: now, task id, lease token."""
+FINISH_SUCCEEDED = (
+    f"UPDATE {TABLE} SET state='succeeded', finished_at=?, result=?, {_CLEAR_LEASE} {_FENCE}"
+)
+"""Parameters: now, the encoded result (or None), task id, lease token."""
+PROGRESS = f"UPDATE {TABLE} SET progress=? {_FENCE}"
+"""Parameters: the progress JSON, task id, lease token."""
 FINISH_FAILED = (
     f"UPDATE {TABLE} SET state='failed', finished_at=?, last_error=?, {_CLEAR_LEASE} {_FENCE}"
 )
@@ -231,7 +235,7 @@ def delete_sql(where: str) -> str:
 __all__ = [
     "ANY_DUE", "EXPIRED_LEASES", "EXTEND_LEASE", "FILTERS", "FINISH_DELETE", "FINISH_FAILED",
     "FINISH_RELEASE", "FINISH_RETRY", "FINISH_SUCCEEDED", "GET", "HAS_TABLE", "INSERT",
-    "INSERT_UNIQUE", "LEADER_RESIGN", "LEADER_TRY", "PROMOTE", "RESCUE_FAIL",
+    "INSERT_UNIQUE", "LEADER_RESIGN", "LEADER_TRY", "PROGRESS", "PROMOTE", "RESCUE_FAIL",
     "RESCUE_REQUEUE", "STATS", "UNFINISHED_WITH_KEY", "cancel_sql", "claim_parameters", "claim_sql",
     "count_by_name_sql", "count_sql", "delete_sql", "list_sql", "placeholders", "prune_sql",
     "retry_sql",

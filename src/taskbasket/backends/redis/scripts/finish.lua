@@ -1,11 +1,13 @@
 
 -- ARGV: P, JSON array of outcomes: [id, token, kind (s, f, r, x; d: succeeded, and
 -- deleted), error or false, retry mode ('a' absolute, 'd' delay), retry value
--- (microseconds)]
+-- (microseconds), result (encoded JSON) or false]; a batch that ended tasks publishes
+-- on P:finished for those waiting for results
 local out = {}
+local ended = false
 local names = fields('lease_token')
 for _, o in ipairs(cjson.decode(ARGV[2])) do
-  local id, token, kind, err, mode, value = o[1], o[2], o[3], o[4], o[5], o[6]
+  local id, token, kind, err, mode, value, result = o[1], o[2], o[3], o[4], o[5], o[6], o[7]
   local h = load(id, names)
   if h and h.state == 'running' and h.lease_token == token and kind == 'd' then
     remove(id, h)
@@ -19,7 +21,11 @@ for _, o in ipairs(cjson.decode(ARGV[2])) do
         del[#del + 1] = 'last_error'
       end
     end
+    if kind == 's' and result then
+      set = {'result', result}
+    end
     if kind == 's' or kind == 'f' then
+      ended = true
       set[#set + 1] = 'finished_at'
       set[#set + 1] = us(NOW)
       local to = 'succeeded'
@@ -44,4 +50,5 @@ for _, o in ipairs(cjson.decode(ARGV[2])) do
   end
 end
 flush()
+if ended then redis.call('PUBLISH', P .. ':finished', '1') end
 return out
