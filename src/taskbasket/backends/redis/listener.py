@@ -87,7 +87,8 @@ class RedisFinishListener:
             return False
         try:
             if self._pubsub is None:
-                self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+                self._pubsub = self._client.pubsub(  # type: ignore[no-untyped-call]
+                    ignore_subscribe_messages=True)
                 self._pubsub.subscribe(self._channel)
                 return True  # just subscribed: a finish may have come before
             message = self._pubsub.get_message(timeout=max(0.0, min(timeout, LISTEN_SLICE)))
