@@ -31,7 +31,7 @@ from taskbasket.cli.output import (
     when,
 )
 from taskbasket.cli.root import main
-from taskbasket.task import CorruptTask, State, Task
+from taskbasket.task import CorruptTask, State, Task, TaskProgress
 
 FOLDED_WIDTH = 24
 """Names and queues longer than this are cut with "…" in ``ls`` (``show`` has them all)."""
@@ -157,6 +157,17 @@ def count(
                 f"{name} ({n})" for name, n in sorted(unknown.items())))
 
 
+def progress_text(progress: TaskProgress) -> str:
+    """``3 of 4 (75%) - note, at 2026-12-01 20:53:00``: a progress report on one line."""
+    done = f"{progress.done:g}"
+    if progress.total is not None:
+        done += f" of {progress.total:g}"
+    if progress.fraction is not None:
+        done += f" ({progress.fraction:.0%})"
+    note = f" - {progress.note}" if progress.note else ""
+    return f"{done}{note}, at {when(progress.updated_at)}"
+
+
 @main.command()
 @common_options
 @click.argument("task_id")
@@ -178,6 +189,10 @@ def show(ctx: Context, task_id: str) -> None:
             continue
         if key == "state":
             shown = state_cell(task.state)
+        elif key == "progress" and task.progress is not None:
+            shown = plain(progress_text(task.progress))
+        elif key == "result":
+            shown = plain(json.dumps(value, ensure_ascii=False))
         elif isinstance(value, datetime):
             shown = Text(when(value))
         elif isinstance(value, list | dict):

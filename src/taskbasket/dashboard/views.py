@@ -77,8 +77,11 @@ def task_version(task: Task) -> str:
 
     Arguments never change, so a version read without them equals one read with them.
     """
+    progress = task.progress
     return _digest(task.state.value, task.attempts, task.run_at, task.started_at,
-                   task.finished_at, task.last_error)
+                   task.finished_at, task.last_error,
+                   None if progress is None else (progress.done, progress.note,
+                                                  progress.updated_at))
 
 
 def task_dict(task: Task) -> dict[str, Any]:
