@@ -5,7 +5,8 @@ real `taskbasket worker` process (16 slots), from its launch to the last task do
 no-op handler and for a one-round-trip handler (one Redis ``INCR``), with the CPU per task
 of the worker and of the store's server processes and the worker's RSS
 (benchmarks/drain.py); and the pickup latency of an idle worker in another process (from
-the task's creation to its start, both read from the store); and the worker's resident
+the task's creation to its start, both read from the store); the result round trip
+(enqueue to ``ref.result()``, benchmarks/result_wait.py); and the worker's resident
 memory idle and after draining 20,000 and 100,000 tasks (benchmarks/memory.py). For each
 bus (``amqp``,
 ``nats``): enqueue and drain rates, and the outbox relay's rate onto it (see
@@ -47,6 +48,7 @@ from benchmarks.buses import BUSES  # noqa: E402
 from benchmarks.common import bench_enqueue, producer, start_worker, wait_until  # noqa: E402
 from benchmarks.drain import bench_drain  # noqa: E402
 from benchmarks.memory import bench_memory  # noqa: E402
+from benchmarks.result_wait import bench_result  # noqa: E402
 from benchmarks.servers import ServerCpu  # noqa: E402
 from taskbasket import State  # noqa: E402
 
@@ -78,6 +80,11 @@ for _targets in TARGETS.values():
 for _store in ("sqlite", "postgres", "mysql"):
     TARGETS[_store]["claim_future_slowdown"] = ("<=", 1.5)
     TARGETS[_store]["claim_created_future_slowdown"] = ("<=", 1.5)
+# issue #19: enqueue to result of a no-op task, an idle worker in another process
+# (benchmarks/result_wait.py); MySQL cannot push, so its waiters poll
+for _store in ("sqlite", "postgres", "redis"):
+    TARGETS[_store]["result_p50_ms"] = ("<=", 3)
+TARGETS["mysql"]["result_p50_ms"] = ("<=", 150)
 
 
 def bench_pickup(url: str, samples: int) -> dict[str, float]:
@@ -137,6 +144,7 @@ def run_store(store: str, quick: bool) -> dict[str, float]:
         for job in ("noop", "incr"):
             results.update(bench_drain(url, job, 3000 if quick else 20_000, server))
         results.update(bench_pickup(url, 30 if quick else 200))
+        results.update(bench_result(url, 30 if quick else 200))
         results.update(bench_memory(url, [2_000, 10_000] if quick else [20_000, 100_000]))
         if not quick:
             for name in scenarios(store):
