@@ -42,9 +42,9 @@ def bench_result(url: str, samples: int) -> dict[str, float]:
 
 def main() -> None:
     from rich.console import Console
+    from tests.stores import factory
 
     from benchmarks.__main__ import verdict
-    from tests.stores import factory
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--store", default="sqlite")
