@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from taskbasket import Basket, Fail, Retry
+from taskbasket import Basket, Fail, Retry, current_task
 from taskbasket.errors import ConfigurationError
 from taskbasket.testing import (
     DrainLimitError,
@@ -315,3 +315,27 @@ def test_drain_fires_due_schedule_slots_and_runs_them() -> None:
     assert drain(basket).succeeded == 1 and beats == [1]
     assert drain(basket, advance_time=True).attempts == 0  # never advances to a slot
     basket.close()
+
+
+def test_drain_stores_results_and_progress_and_inline_keeps_results(basket: Basket) -> None:
+    @basket.task
+    def double(n: int) -> int:
+        ctx = current_task()
+        assert ctx is not None
+        ctx.progress(n, 10, note="halfway")
+        return n * 2
+
+    @basket.task(max_attempts=3)
+    def opaque() -> object:
+        return object()
+
+    ref = double.enqueue(5)
+    drain(basket)
+    task = basket.get(ref.id)
+    assert task is not None and task.result == 10 and ref.result(timeout=1) == 10
+    assert task.progress is not None and (task.progress.done, task.progress.note) == (
+        5, "halfway")
+    with inline(basket):
+        assert double.enqueue(4).result() == 8
+        with pytest.raises(TypeError, match="of type object"):
+            opaque.enqueue()

@@ -109,7 +109,7 @@ def enqueue_calls(
         tasks = new_tasks(basket, name, calls, options, headers)
         if runner is not None:
             emit_enqueued(basket.hooks, tasks, [TaskRef(task.id) for task in tasks])
-            return runner.run(tasks)
+            return [TaskRef(ref.id, ref.created, basket) for ref in runner.run(tasks)]
         refs = basket.backend.tasks_insert(tasks, driver_connection(options.connection))
     emit_enqueued(basket.hooks, tasks, refs)
     return [TaskRef(ref.id, ref.created, basket) for ref in refs]
@@ -125,7 +125,8 @@ async def enqueue_calls_async(
         runner = basket.inline_runner
         if runner is not None:
             emit_enqueued(basket.hooks, tasks, [TaskRef(task.id) for task in tasks])
-            return await runner.run_async(tasks)
+            refs = await runner.run_async(tasks)
+            return [TaskRef(ref.id, ref.created, basket) for ref in refs]
         connection = await driver_connection_async(options.connection)
         refs = await basket.backend.tasks_insert_async(tasks, connection)
     emit_enqueued(basket.hooks, tasks, refs)

@@ -7,7 +7,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from taskbasket.errors import ConfigurationError
-from taskbasket.results import DEFAULT_MAX_RESULT_BYTES
+from taskbasket.results import DEFAULT_MAX_RESULT_BYTES, decode_result
 from taskbasket.waiting import FinishSignal, check_results, wait_final, wait_final_async
 
 if TYPE_CHECKING:
@@ -26,6 +26,9 @@ class Results:
 
     _finish_signal: FinishSignal | None = None
     _finish_lock = threading.Lock()
+    inline_results: dict[str, str | None] | None = None
+    """The encoded results of tasks run in inline mode (``taskbasket.testing.inline``),
+    which never reach the store, by id."""
 
     def _signal(self) -> FinishSignal:
         basket: Basket = self  # type: ignore[assignment]
@@ -47,11 +50,15 @@ class Results:
         for ever), LookupError for an unknown id, and UnsupportedOperationError on a
         message bus (it keeps no results). Waiting is pushed where the store can push.
         """
+        if self.inline_results is not None and str(task_id) in self.inline_results:
+            return decode_result(str(task_id), self.inline_results[str(task_id)])
         signal = self._signal()
         return wait_final(signal.backend, signal, str(task_id), timeout)
 
     async def result_async(self, task_id: str, timeout: float | None = None) -> Any:
         """``result`` without blocking the event loop."""
+        if self.inline_results is not None and str(task_id) in self.inline_results:
+            return decode_result(str(task_id), self.inline_results[str(task_id)])
         signal = self._signal()
         return await wait_final_async(signal.backend, signal, str(task_id), timeout)
 

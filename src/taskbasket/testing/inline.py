@@ -7,8 +7,8 @@ failed attempt that may retry is retried at once (backoff and ``Retry(delay=...)
 not waited out). When the last attempt fails, its exception propagates from the enqueue
 call; ``Fail`` and arguments that do not bind fail at once, as they do in a worker.
 Tasks that the handler enqueues run inline too, depth first. Nothing reaches the store:
-``basket.get(ref.id)`` finds no inline task, and a ``delay`` or ``run_at`` is ignored
-(the task runs now). Running in the caller's thread is what lets a handler see the test's
+``basket.get(ref.id)`` finds no inline task (``ref.result()`` returns its result, kept
+by the basket), and a ``delay`` or ``run_at`` is ignored (the task runs now). Running in the caller's thread is what lets a handler see the test's
 open transaction (Django's ``TestCase``, a SQLAlchemy session).
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from taskbasket.backends.base import ClaimedTask, NewTask, OutcomeKind
+from taskbasket.backends.base import ClaimedTask, NewTask, Outcome, OutcomeKind
 from taskbasket.task import TaskRef
 from taskbasket.testing.attempt import AttemptRunner, Overran
 from taskbasket.testing.draining import DEFAULT_MAX_TASKS, DrainLimitError
@@ -43,6 +43,14 @@ class InlineRunner:
             timeout=task.timeout, lease_token=f"inline-{attempt}", created_at=now, run_at=now,
             unique_key=task.unique_key)
 
+    def _keep_result(self, task: NewTask, outcome: Outcome) -> None:
+        """A succeeded inline task's result, for ``ref.result()`` (the store has none)."""
+        if outcome.kind is OutcomeKind.SUCCEEDED:
+            basket = self.runner.basket
+            if basket.inline_results is None:
+                basket.inline_results = {}
+            basket.inline_results[task.id] = outcome.result
+
     def _check_limit(self, task: NewTask) -> None:
         if self.runner.stats["claimed"] >= self.max_tasks:
             raise DrainLimitError(
@@ -60,7 +68,8 @@ class InlineRunner:
                 self.runner.telemetry.recorded(job, outcome, True)
                 if outcome.kind is not OutcomeKind.RETRY:
                     break
-            _raise_if_failed(outcome.kind, error)
+            _raise_if_failed(outcome.kind, error, outcome.error)
+            self._keep_result(task, outcome)
         return [TaskRef(task.id) for task in tasks]
 
     async def run_async(self, tasks: Sequence[NewTask]) -> list[TaskRef]:
@@ -73,11 +82,17 @@ class InlineRunner:
                 self.runner.telemetry.recorded(job, outcome, True)
                 if outcome.kind is not OutcomeKind.RETRY:
                     break
-            _raise_if_failed(outcome.kind, error)
+            _raise_if_failed(outcome.kind, error, outcome.error)
+            self._keep_result(task, outcome)
         return [TaskRef(task.id) for task in tasks]
 
 
-def _raise_if_failed(kind: OutcomeKind, error: BaseException | None) -> None:
+def _raise_if_failed(kind: OutcomeKind, error: BaseException | None,
+                     text: str | None = None) -> None:
+    if kind is OutcomeKind.FAILED and error is None:  # the handler returned, unstorably
+        from taskbasket.results import UnstorableResult
+
+        raise UnstorableResult(text or "the task's result cannot be stored")
     if kind is OutcomeKind.FAILED and error is not None:
         if isinstance(error, Overran):
             from taskbasket.errors import TaskTimeout
