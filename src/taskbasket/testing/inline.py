@@ -9,7 +9,8 @@ call; ``Fail`` and arguments that do not bind fail at once, as they do in a work
 Tasks that the handler enqueues run inline too, depth first. Nothing reaches the store:
 ``basket.get(ref.id)`` finds no inline task (``ref.result()`` returns its result, kept
 by the basket), and a ``delay`` or ``run_at`` is ignored (the task runs now). Running in
-the caller's thread is what lets a handler see the test's open transaction (Django's ``TestCase``, a SQLAlchemy session).
+the caller's thread is what lets a handler see the test's open transaction (Django's
+``TestCase``, a SQLAlchemy session).
 """
 
 from __future__ import annotations
