@@ -70,3 +70,21 @@ def wait_for_file(path: str) -> None:
     deadline = time.monotonic() + 30
     while not os.path.exists(path) and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+@basket.task(executor="process")
+def answer(n: int) -> dict[str, int]:
+    """A result carried back from the child (#19); progress there is dropped."""
+    from taskbasket import current_task
+
+    ctx = current_task()
+    assert ctx is not None
+    ctx.progress(1, 2)  # the child reaches no store: a no-op, never an error
+    return {"answer": n * 2}
+
+
+@basket.task(executor="process", max_attempts=2)
+def unpicklable() -> object:
+    import threading
+
+    return threading.Lock()

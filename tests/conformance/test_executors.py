@@ -129,3 +129,14 @@ def test_process_executor_keeps_outcomes_right_after_a_huge_timeout(cpu_basket: 
     for task in (tasks[0], tasks[2]):
         assert task is not None and "not worth retrying" in (task.last_error or "")
     assert worker.killed_children == 0
+
+
+@pytest.mark.needs("results")
+def test_process_executor_carries_results_back(cpu_basket: Basket) -> None:
+    good = cpu_basket.enqueue("answer", [21])
+    bad = cpu_basket.enqueue("unpicklable")
+    cpu_basket.worker(concurrency=2, processes=2, visibility_timeout=10).run_until_empty(90)
+    assert cpu_basket.result(good.id, timeout=5) == {"answer": 42}
+    task = cpu_basket.get(bad.id)
+    assert task is not None and task.state == "failed" and task.attempts == 1
+    assert "UnstorableResult" in (task.last_error or "")
