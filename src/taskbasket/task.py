@@ -157,6 +157,9 @@ class TaskRef:
     def __str__(self) -> str:
         return self.id
 
+    def __reduce__(self) -> tuple[type[TaskRef], tuple[str, bool]]:
+        return TaskRef, (self.id, self.created)  # a pickled ref leaves its basket behind
+
     def _waiting_basket(self) -> Any:
         if self.basket is None:
             raise RuntimeError(f"TaskRef {self.id} has no basket: use basket.result(ref.id)")

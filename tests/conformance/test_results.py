@@ -6,6 +6,7 @@ no results and say so."""
 from __future__ import annotations
 
 import asyncio
+import pickle
 import threading
 import time
 
@@ -41,6 +42,8 @@ def test_a_result_is_stored_with_the_success_and_read_back(basket: Basket) -> No
     assert basket.get(empty.id).result is None  # type: ignore[union-attr]
     assert ref.result(timeout=5) == task.result and basket.result(ref.id, timeout=5) == task.result
     assert basket.result(empty.id, timeout=5) is None
+    copied = pickle.loads(pickle.dumps(ref))  # the ref travels without its basket
+    assert copied == ref and copied.basket is None and repr(copied) == repr(ref)
     # a listing that reads no arguments need not read results either
     [listed] = basket.list(name="add", with_arguments=False)
     assert listed.state == State.SUCCEEDED
