@@ -97,3 +97,29 @@ def test_error_line_is_the_exception_line() -> None:
                 ).error_line == "ValueError: boom"
     assert task("Fail: [x] is [/] odd").error_line == "Fail: [x] is [/] odd"
     assert task("KeyError: 'a'\n").error_line == "KeyError: 'a'"
+
+
+def test_show_prints_the_result_and_the_progress(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    basket = Basket(url)
+
+    @basket.task
+    def measure() -> dict[str, object]:
+        from taskbasket import current_task
+
+        ctx = current_task()
+        assert ctx is not None
+        ctx.progress(3, 4, note="[bold]nearly[/]")
+        return {"width": 640, "label": "[red]x[/]"}
+
+    ref = measure.enqueue()
+    basket.worker(concurrency=1).run_until_empty(30)
+    basket.close()
+    shown = run_taskbasket("show", ref.id, "--url", url, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert '{"width": 640, "label": "[red]x[/]"}' in shown.stdout  # as stored, no markup
+    assert "3 of 4 (75%) - [bold]nearly[/], at " in shown.stdout
+    data = json.loads(run_taskbasket("show", ref.id, "--url", url, "--json",
+                                     cwd=tmp_path).stdout)
+    assert data["result"] == {"width": 640, "label": "[red]x[/]"}
+    assert data["progress"]["done"] == 3 and data["progress"]["note"] == "[bold]nearly[/]"
