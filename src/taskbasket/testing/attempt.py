@@ -15,9 +15,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from taskbasket.backends.base import ClaimedTask, Outcome, OutcomeKind
-from taskbasket.codec import decode_payload
 from taskbasket.context import _current
 from taskbasket.definition import binding_failure
+from taskbasket.typed import decode_call
 from taskbasket.worker.executors import task_context
 from taskbasket.worker.job import Job, JobPhase, error_outcome, timeout_outcome
 from taskbasket.worker.telemetry import Telemetry, WorkerStats
@@ -65,7 +65,8 @@ class AttemptRunner:
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
         try:
-            args, kwargs, headers = decode_payload(job.claimed.id, job.claimed.payload)
+            args, kwargs, headers = decode_call(
+                job.definition.func, job.claimed.id, job.claimed.name, job.claimed.payload)
             context = task_context(job, headers)
             token = _current.set(context)
             with self.basket.hooks.around(context):
@@ -89,7 +90,8 @@ class AttemptRunner:
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
         try:
-            args, kwargs, headers = decode_payload(job.claimed.id, job.claimed.payload)
+            args, kwargs, headers = decode_call(
+                job.definition.func, job.claimed.id, job.claimed.name, job.claimed.payload)
             context = task_context(job, headers)
             token = _current.set(context)
             with self.basket.hooks.around(context):
