@@ -7,9 +7,11 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,19 @@ from taskbasket import Basket
 from taskbasket.errors import ArgumentsError
 from taskbasket.testing import drain, inline
 from taskbasket.typed import from_wire_result, plan_for, to_wire_result
+
+try:
+    import pydantic
+except ImportError:  # an optional extra: taskbasket[pydantic]
+    pydantic = None  # type: ignore[assignment]
+try:
+    import msgspec
+except ImportError:  # an optional extra: taskbasket[msgspec]
+    msgspec = None  # type: ignore[assignment]
+needs_pydantic = pytest.mark.skipif(
+    pydantic is None, reason="pydantic is not installed (pip install 'taskbasket[pydantic]')")
+needs_msgspec = pytest.mark.skipif(
+    msgspec is None, reason="msgspec is not installed (pip install 'taskbasket[msgspec]')")
 
 
 class Colour(enum.Enum):
@@ -43,7 +58,7 @@ class Order:
     notes: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-PLACED = datetime(2026, 12, 1, 20, 30, tzinfo=timezone.utc)
+PLACED = datetime(2026, 12, 1, 20, 30, tzinfo=UTC)
 ORDER = Order(uuid.UUID(int=7), [Item("a", Decimal("1.10")), Item("b", Decimal("2"),
               Colour.BLUE)], PLACED, date(2026, 12, 24), {"gift": True})
 
@@ -244,3 +259,78 @@ def test_result_conversion_follows_the_return_annotation() -> None:
     with pytest.raises(TypeError, match="stored result of task 'total' cannot be converted"):
         from_wire_result(plan, [{"sku": 1}])
     assert to_wire_result(plan_for(untyped), {"a": 1}) == {"a": 1}
+
+
+if pydantic is not None:
+    class Customer(pydantic.BaseModel):
+        name: str
+        joined: datetime
+        balance: Decimal
+
+if msgspec is not None:
+    class Parcel(msgspec.Struct):
+        weight: float
+        sent: date
+        ref: uuid.UUID
+
+
+@needs_pydantic
+def test_pydantic_models_and_lists_of_them(basket: Basket) -> None:
+    seen: list[Any] = []
+
+    @basket.task(max_attempts=1)
+    def welcome(customer: Customer, others: list[Customer] | None = None) -> None:
+        seen.append((customer, others))
+
+    alice = Customer(name="alice", joined=PLACED, balance=Decimal("3.50"))
+    welcome.enqueue(alice, others=[alice])
+    welcome.enqueue({"name": "bob", "joined": "2026-12-01T20:30:00Z", "balance": "1"})  # type: ignore[arg-type]
+    drain(basket)
+    assert seen[0] == (alice, [alice]) and isinstance(seen[0][1][0], Customer)
+    assert seen[1][0].name == "bob" and seen[1][0].joined == PLACED and seen[1][1] is None
+    (stored, _) = sorted(basket.list(), key=lambda task: len(task.kwargs), reverse=True)
+    assert stored.args[0] == {"name": "alice", "joined": "2026-12-01T20:30:00Z",
+                              "balance": "3.50"}
+    with pytest.raises(ArgumentsError, match=r"argument 'customer' .*not a valid Customer"):
+        welcome.enqueue({"name": "carol"})  # type: ignore[arg-type]
+    with pytest.raises(ArgumentsError, match=r"'others\[0\]' .*must be Customer, got int"):
+        welcome.enqueue(alice, others=[1])  # type: ignore[list-item]
+
+
+@needs_msgspec
+def test_msgspec_structs(basket: Basket) -> None:
+    seen: list[Any] = []
+
+    @basket.task(max_attempts=1)
+    def post(parcel: Parcel, extra: Parcel | None = None) -> None:
+        seen.append((parcel, extra))
+
+    parcel = Parcel(1.5, date(2026, 12, 2), uuid.UUID(int=3))
+    post.enqueue(parcel)
+    basket.worker(concurrency=1).run_until_empty(30)
+    assert seen == [(parcel, None)] and isinstance(seen[0][0], Parcel)
+    assert basket.list()[0].args[0] == {"weight": 1.5, "sent": "2026-12-02",
+                                        "ref": str(uuid.UUID(int=3))}
+    with pytest.raises(ArgumentsError, match=r"argument 'parcel' .*not a valid Parcel"):
+        post.enqueue({"weight": "heavy"})  # type: ignore[arg-type]
+
+
+def test_the_core_imports_neither_pydantic_nor_msgspec() -> None:
+    code = (
+        "import sys, dataclasses, datetime\n"
+        "from taskbasket import Basket\n"
+        "from taskbasket.testing import drain\n"
+        "@dataclasses.dataclass\n"
+        "class Point:\n"
+        "    x: int\n"
+        "    at: datetime.date\n"
+        "basket = Basket('memory://')\n"
+        "@basket.task()\n"
+        "def move(p: Point) -> None: ...\n"
+        "move.enqueue(Point(1, datetime.date.today()))\n"
+        "drain(basket)\n"
+        "print(sorted({'pydantic', 'msgspec'} & set(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"
