@@ -334,3 +334,22 @@ def test_the_core_imports_neither_pydantic_nor_msgspec() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_schedule_stores_typed_arguments_in_json_form(basket: Basket) -> None:
+    seen: list[Any] = []
+
+    @basket.task(max_attempts=1)
+    def ship(item: Item, when: datetime) -> None:
+        seen.append((item, when))
+
+    item = Item("a", Decimal("1.10"), Colour.BLUE)
+    schedule = basket.schedule("nightly", ship, every=3600, args=[item],
+                               kwargs={"when": PLACED})
+    assert schedule.args == [{"sku": "a", "price": "1.10", "colour": "blue"}]
+    assert schedule.kwargs == {"when": PLACED.isoformat()}
+    basket.trigger_schedule("nightly")
+    drain(basket)
+    assert seen == [(item, PLACED)]
+    with pytest.raises(ArgumentsError, match=r"argument 'item' .*must be Item, got int"):
+        basket.schedule("broken", ship, every=3600, args=[1, PLACED])
