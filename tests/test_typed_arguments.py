@@ -14,14 +14,17 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from taskbasket import Basket
 from taskbasket.errors import ArgumentsError
 from taskbasket.testing import drain, inline
-from taskbasket.typed import from_wire_result, plan_for, to_wire_result
+from taskbasket.typed import from_wire, from_wire_result, plan_for, to_wire, to_wire_result
+
+if TYPE_CHECKING:
+    from decimal import Context  # resolvable by a type checker only
 
 try:
     import pydantic
@@ -56,6 +59,13 @@ class Order:
     placed: datetime
     due: date | None = None
     notes: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Node:
+    name: str
+    children: list[Node] = dataclasses.field(default_factory=list)
+    stamp: date | None = None
 
 
 PLACED = datetime(2026, 12, 1, 20, 30, tzinfo=UTC)
@@ -353,3 +363,32 @@ def test_a_schedule_stores_typed_arguments_in_json_form(basket: Basket) -> None:
     assert seen == [(item, PLACED)]
     with pytest.raises(ArgumentsError, match=r"argument 'item' .*must be Item, got int"):
         basket.schedule("broken", ship, every=3600, args=[1, PLACED])
+
+
+def test_containers_recursion_and_variadic_parameters() -> None:
+    def walk(tree: Node, pair: tuple[uuid.UUID, int], tags: set[Colour], /,
+             *more: Decimal, **named: dict[str, date]) -> None: ...
+
+    tree = Node("root", [Node("leaf", stamp=date(2026, 1, 1))])
+    args = (tree, (uuid.UUID(int=2), 5), {Colour.RED}, Decimal("1.5"))
+    kwargs = {"extra": {"d": date(2026, 2, 2)}}
+    plan = plan_for(walk)
+    wire = to_wire(plan, args, kwargs)
+    assert wire == ([{"name": "root", "stamp": None, "children": [
+                        {"name": "leaf", "children": [], "stamp": "2026-01-01"}]},
+                     [str(uuid.UUID(int=2)), 5], ["red"], "1.5"],
+                    {"extra": {"d": "2026-02-02"}})
+    back = from_wire(plan, *json.loads(json.dumps(wire)))
+    assert back == (list(args), kwargs) and isinstance(back[0][1], tuple)
+    with pytest.raises(ArgumentsError, match=r"'pair' .*must be tuple\[UUID, int\]"):
+        to_wire(plan, (tree, (1,), set()), {})
+    with pytest.raises(ArgumentsError, match=r"'\*args\[0\]' .*must be Decimal"):
+        to_wire(plan, (*args[:3], 1.5), {})
+
+
+def test_an_annotation_that_cannot_be_resolved_is_passed_as_it_is() -> None:
+    def handler(context: Context, when: date, loose) -> None: ...  # type: ignore[no-untyped-def]
+
+    plan = plan_for(handler)
+    assert to_wire(plan, ({"a": 1}, date(2026, 3, 4), object), {})[0] == [
+        {"a": 1}, "2026-03-04", object]

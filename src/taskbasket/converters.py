@@ -152,9 +152,10 @@ class _Items(Converter):
 class _Tuple(Converter):
     """tuple[X, Y]: a JSON array of that length."""
 
-    def __init__(self, members: list[Converter | None]) -> None:
+    def __init__(self, members: list[Converter | None], annotations: tuple[Any, ...]) -> None:
         self.members = members
-        names = ", ".join("Any" if m is None else m.expected for m in members)
+        names = ", ".join(getattr(a, "__name__", repr(a)) if m is None else m.expected
+                          for m, a in zip(members, annotations, strict=True))
         self.expected = f"tuple[{names}]"
 
     def _each(self, value: Any, where: str, dumping: bool) -> list[Any]:
@@ -280,10 +281,13 @@ def _loaded_subclass(module: str, attribute: str, annotation: Any) -> Any:
 def converter_for(annotation: Any, memo: dict[Any, Converter] | None = None) -> Converter | None:
     """The converter of an annotation, or None for a plain (unconverted) one."""
     memo = {} if memo is None else memo
-    if annotation in memo:
-        return memo[annotation]
-    if annotation in SCALARS:
-        return SCALARS[annotation]
+    try:
+        if annotation in memo:
+            return memo[annotation]
+        if annotation in SCALARS:
+            return SCALARS[annotation]
+    except TypeError:
+        return None  # an unhashable annotation is none of these
     origin = typing.get_origin(annotation)
     members = typing.get_args(annotation)
     if origin is typing.Union or origin is types.UnionType:
@@ -297,7 +301,7 @@ def converter_for(annotation: Any, memo: dict[Any, Converter] | None = None) -> 
         return None if inner is None else _Items(origin, inner)
     if origin is tuple:
         converters = [converter_for(m, memo) for m in members]
-        return _Tuple(converters) if any(converters) else None
+        return _Tuple(converters, members) if any(converters) else None
     if origin is dict and len(members) == 2 and members[0] is str:
         inner = converter_for(members[1], memo)
         return None if inner is None else _Dict(inner)

@@ -75,8 +75,7 @@ def build_plan(func: Callable[..., Any]) -> SignaturePlan:
     keywords: dict[str, Converter | None] = {}
     var_positional = var_keyword = None
     for parameter in signature.parameters.values():
-        converter = converter_for(hints[parameter.name], memo) if (
-            parameter.name in hints) else None
+        converter = _converter(hints, parameter.name, memo)
         if parameter.kind in (_KIND.POSITIONAL_ONLY, _KIND.POSITIONAL_OR_KEYWORD):
             positional.append((parameter.name, converter))
         if parameter.kind in (_KIND.POSITIONAL_OR_KEYWORD, _KIND.KEYWORD_ONLY):
@@ -85,8 +84,20 @@ def build_plan(func: Callable[..., Any]) -> SignaturePlan:
             var_positional = converter
         if parameter.kind is _KIND.VAR_KEYWORD:
             var_keyword = converter
-    result = converter_for(hints["return"], memo) if "return" in hints else None
+    result = _converter(hints, "return", memo)
     return SignaturePlan(name, tuple(positional), keywords, var_positional, var_keyword, result)
+
+
+def _converter(hints: Mapping[str, Any], name: str, memo: dict[Any, Converter],
+               ) -> Converter | None:
+    """The converter of one annotation; None (passed as it is) if there is none or it
+    cannot be built: a plan must never break a handler that ran before typed arguments."""
+    if name not in hints:
+        return None
+    try:
+        return converter_for(hints[name], memo)
+    except Exception:
+        return None
 
 
 def _convert(plan: SignaturePlan, args: Sequence[Any], kwargs: Mapping[str, Any],
