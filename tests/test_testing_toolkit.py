@@ -299,3 +299,19 @@ def test_the_pytest_plugin_gives_fixtures_for_a_users_basket(tmp_path: Path) -> 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "5 passed" in done.stdout
     assert not (tmp_path / "never-opened.db").exists()
+
+
+def test_drain_fires_due_schedule_slots_and_runs_them() -> None:
+    clock = FakeClock()
+    basket = Basket("memory://", clock=clock)
+    beats: list[int] = []
+
+    @basket.periodic(every=60)
+    def beat() -> None:
+        beats.append(1)
+
+    assert drain(basket).attempts == 0  # written, and not due yet
+    clock.advance(61)
+    assert drain(basket).succeeded == 1 and beats == [1]
+    assert drain(basket, advance_time=True).attempts == 0  # never advances to a slot
+    basket.close()

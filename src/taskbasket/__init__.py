@@ -14,12 +14,14 @@ from taskbasket.errors import (
     StoreCorruptedError,
     TaskbasketError,
     TaskTimeout,
+    UnknownScheduleError,
     UnknownTaskError,
     UnsupportedOperationError,
 )
 from taskbasket.events import Event, EventKind
 from taskbasket.pool import Pool, PoolStatus
 from taskbasket.retry import BackoffPolicy, ConstantBackoff, ExponentialBackoff
+from taskbasket.schedules import Schedule
 from taskbasket.task import FINAL_STATES, CorruptTask, State, Task, TaskList, TaskRef
 from taskbasket.worker import Worker
 
@@ -46,6 +48,7 @@ __all__ = [
     "Pool",
     "PoolStatus",
     "Retry",
+    "Schedule",
     "State",
     "StoreCorruptedError",
     "Task",
@@ -55,6 +58,7 @@ __all__ = [
     "TaskRef",
     "TaskTimeout",
     "TaskbasketError",
+    "UnknownScheduleError",
     "UnknownTaskError",
     "UnsupportedOperationError",
     "Worker",

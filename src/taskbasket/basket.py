@@ -27,6 +27,7 @@ from taskbasket.inspection import StateArg as StateArg
 from taskbasket.maintenance.pruner import DEFAULT_RETENTION, RetentionArg, parse_retention
 from taskbasket.redaction import redact_url, remember_secrets
 from taskbasket.retry import BackoffPolicy, as_policy
+from taskbasket.scheduling import Scheduling
 from taskbasket.task import State, Task, TaskList, TaskRef
 from taskbasket.validation import check_max_attempts, check_name, check_priority, check_timeout
 
@@ -39,7 +40,7 @@ R = TypeVar("R")
 DEFAULT_QUEUE = "default"
 
 
-class Basket:
+class Basket(Scheduling):
     """The client of one store: a registry of tasks plus enqueue and inspection.
 
     ``Basket(url)`` uses ``url``; ``Basket()`` uses ``$TASKBASKET_URL`` or else
@@ -80,6 +81,7 @@ class Basket:
         self.registry: dict[str, TaskDefinition[Any, Any]] = {}
         self.hooks = Hooks()
         self.inline_runner: enqueueing.InlineTasks | None = None
+        self.declared_schedules = {}  # @basket.periodic's, written when a worker starts
         """Set by ``taskbasket.testing.inline``: enqueued tasks run at once, unstored."""
         if backend is None:
             # fail fast on a bad scheme without connecting

@@ -5,6 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
+
+SCHEDULE_HEADER = "taskbasket-schedule"
+"""The header of a task a schedule started: the schedule's name."""
+SLOT_HEADER = "taskbasket-slot"
+"""The header of a task a schedule started: its slot, ISO 8601 in the schedule's zone."""
+TIMEZONE_HEADER = "taskbasket-timezone"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +29,26 @@ class TaskContext:
     @property
     def is_last_attempt(self) -> bool:
         return self.attempt >= self.max_attempts
+
+    @property
+    def schedule(self) -> str | None:
+        """The name of the schedule that started this task, or None."""
+        return self.headers.get(SCHEDULE_HEADER)
+
+    @property
+    def slot(self) -> datetime | None:
+        """The slot (an aware datetime in the schedule's time zone) this task runs for, if
+        a schedule started it; a run triggered by hand has the moment it was triggered."""
+        text = self.headers.get(SLOT_HEADER)
+        if text is None:
+            return None
+        moment = datetime.fromisoformat(text)
+        zone = self.headers.get(TIMEZONE_HEADER)
+        if zone:
+            from zoneinfo import ZoneInfo
+
+            moment = moment.astimezone(ZoneInfo(zone))
+        return moment
 
 
 _current: ContextVar[TaskContext | None] = ContextVar("taskbasket_current_task", default=None)

@@ -26,6 +26,10 @@ class UnknownTaskError(TaskbasketError, LookupError):
     """A task name is not registered in this basket."""
 
 
+class UnknownScheduleError(TaskbasketError, LookupError):
+    """No schedule of that name is stored; the message names those that are."""
+
+
 class ArgumentsError(TaskbasketError, TypeError):
     """A call's arguments do not fit its handler's signature (a missing, unexpected or
     doubled parameter). Raised at enqueue when the handler is registered in the enqueuing

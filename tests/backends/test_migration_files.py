@@ -23,6 +23,7 @@ SHIPPED: dict[str, dict[int, str]] = {
         2: "8a10e36d997baef9316375afe977d1c3a2d55b882d583428e6246ed1cd99d967",
         3: "9ab13547b50eb9f5d358b88f9e6c9ee82ffa3a3379a0e68bd888908bebfec274",
         4: "01bf67fead5311f657d314622655e1482c90a8bd3b3feb4d6bde82676026e992",
+        5: "9db8967fda95818012eb5a0e3ee78c9bff3dda539fbd207ebdbb4381e0b9158f",
     },
 }
 """The sha256 of each shipped migration file: a shipped migration is never edited (add

@@ -19,6 +19,7 @@ SHIPPED_MIGRATIONS = {
     2: "647b4afffdd1846f91ed424d1a34c47c04d8425e7489eb964dbacba8a1abe88f",
     3: "335d852e4037f6988349727235721c09c38aec39d16537d67dc1d652b8024e4b",
     4: "422575df4a6ee9c315a2f9fe85dea2c35b3b7822ec57d4d03744ba0cf8bb97e6",
+    5: "970231e58017b0884895637481a6a9c07a3629b4df7f31ee80d4c74ad0841e7c",
 }
 
 
@@ -30,7 +31,8 @@ def test_migration_files_are_numbered_one_to_schema_version() -> None:
 
 
 def test_each_migration_renders_to_statements_without_placeholders() -> None:
-    names = {"tasks": "`db`.`t_tasks`", "leaders": "`db`.`t_leaders`"}
+    names = {"tasks": "`db`.`t_tasks`", "leaders": "`db`.`t_leaders`",
+             "schedules": "`db`.`t_schedules`"}
     for migration in MIGRATIONS:
         statements = migration.statements(names)
         assert statements, f"migration {migration.number} has no statement"

@@ -24,6 +24,8 @@ def lua_files() -> set[str]:
 def files_of(name: str) -> tuple[str, ...]:
     if name in scripts.STANDALONE:
         return (name,)
+    if name in scripts.COMPOSED:
+        return scripts.COMPOSED[name]
     return (scripts.BASE, *scripts.PARTS[name], name)
 
 

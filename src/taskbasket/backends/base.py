@@ -43,18 +43,62 @@ from taskbasket.backends.params import (
     TaskFilter,
     stored_state,
 )
-from taskbasket.errors import BackendUnavailableError
+from taskbasket.backends.schedule_params import (
+    ScheduleDeleteParams,
+    ScheduleFireParams,
+    ScheduleListParams,
+    SchedulePauseParams,
+    ScheduleUpsertParams,
+    StoredSchedule,
+    from_micros,
+    to_micros,
+)
+from taskbasket.errors import BackendUnavailableError, UnsupportedOperationError
 from taskbasket.redaction import redact_url as redact_url  # its old home: still importable
 from taskbasket.task import CorruptTask, State, TaskRef
 
 __all__ = [  # the parameter, record and capability types keep this, their old home
-    "COUNT_BY_NAME_FALLBACK_ROWS", "Backend", "BackendBase", "BackendKind", "Capabilities",
-    "ClaimOrder", "ClaimParams", "ClaimedTask", "CountByNameParams", "ExpiredLease",
-    "FiniteBackend", "Inspection", "LeaderLock", "LeaderParams", "Lease", "LeaseExtendParams",
-    "LeaseRescue", "LeasesExpiredParams", "LeasesRescueParams", "ListParams", "Listener",
-    "NewTask", "Outcome", "OutcomeKind", "PollingListener", "PromoteParams", "PruneParams",
-    "RescueKind", "StoredTask", "TaskFilter", "columns_without_payload", "redact_url",
+    "COUNT_BY_NAME_FALLBACK_ROWS",
+    "Backend",
+    "BackendBase",
+    "BackendKind",
+    "Capabilities",
+    "ClaimOrder",
+    "ClaimParams",
+    "ClaimedTask",
+    "CountByNameParams",
+    "ExpiredLease",
+    "FiniteBackend",
+    "Inspection",
+    "LeaderLock",
+    "LeaderParams",
+    "Lease",
+    "LeaseExtendParams",
+    "LeaseRescue",
+    "LeasesExpiredParams",
+    "LeasesRescueParams",
+    "ListParams",
+    "Listener",
+    "NewTask",
+    "Outcome",
+    "OutcomeKind",
+    "PollingListener",
+    "PromoteParams",
+    "PruneParams",
+    "RescueKind",
+    "ScheduleDeleteParams",
+    "ScheduleFireParams",
+    "ScheduleListParams",
+    "SchedulePauseParams",
+    "ScheduleUpsertParams",
+    "StoredSchedule",
+    "StoredTask",
+    "TaskFilter",
+    "columns_without_payload",
+    "from_micros",
+    "redact_url",
     "stored_state",
+    "to_micros",
 ]
 
 
@@ -180,6 +224,20 @@ class Backend(Protocol):
         """Delete one batch of old final tasks; how many."""
         ...
 
+    # schedules (``capabilities.schedules``; see ``schedule_params``): rows the core reads
+    def schedules_upsert(self, params: ScheduleUpsertParams) -> None: ...
+
+    def schedules_list(self, params: ScheduleListParams) -> list[StoredSchedule]: ...
+
+    def schedules_fire(self, params: ScheduleFireParams) -> bool:
+        """The compare-and-set of a slot and the insert of its task, in one atomic step;
+        True if this call fired it."""
+        ...
+
+    def schedules_set_paused(self, params: SchedulePauseParams) -> bool: ...
+
+    def schedules_delete(self, params: ScheduleDeleteParams) -> bool: ...
+
 
 @runtime_checkable
 class LeaderLock(Protocol):
@@ -234,6 +292,25 @@ class BackendBase:
 
     def tasks_list(self, params: ListParams) -> Sequence[StoredTask | CorruptTask]:
         raise NotImplementedError
+
+    def schedules_unsupported(self) -> UnsupportedOperationError:
+        """The error of a schedule operation on a backend that cannot keep schedules."""
+        return UnsupportedOperationError(f"{type(self).__name__} cannot keep schedules")
+
+    def schedules_upsert(self, params: ScheduleUpsertParams) -> None:
+        raise self.schedules_unsupported()
+
+    def schedules_list(self, params: ScheduleListParams) -> list[StoredSchedule]:
+        raise self.schedules_unsupported()
+
+    def schedules_fire(self, params: ScheduleFireParams) -> bool:
+        raise self.schedules_unsupported()
+
+    def schedules_set_paused(self, params: SchedulePauseParams) -> bool:
+        raise self.schedules_unsupported()
+
+    def schedules_delete(self, params: ScheduleDeleteParams) -> bool:
+        raise self.schedules_unsupported()
 
     def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:
         """Counted from a listing without payloads, for stores with no grouped count; a

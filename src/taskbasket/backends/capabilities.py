@@ -69,5 +69,11 @@ class Capabilities:
         return self.kind is BackendKind.STORE
 
     @property
+    def schedules(self) -> bool:
+        """Schedules (cron and interval) are kept in the store and fired from it; a bus
+        keeps no rows, so it cannot hold them."""
+        return self.kind is BackendKind.STORE
+
+    @property
     def is_bus(self) -> bool:
         return self.kind is BackendKind.BUS

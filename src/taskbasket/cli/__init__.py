@@ -5,7 +5,7 @@ show), ``operating`` (retry, cancel, delete, purge, clean), ``store`` (migrate, 
 and ``serving`` (dashboard, metrics); ``root`` holds the group they attach to.
 """
 
-from taskbasket.cli import inspecting, operating, running, serving, store  # noqa: F401
+from taskbasket.cli import inspecting, operating, running, scheduling, serving, store  # noqa: F401
 from taskbasket.cli.root import main
 
 __all__ = ["main"]

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from taskbasket.basket import Basket
 from taskbasket.dashboard.charts import charts
 from taskbasket.dashboard.sampling import Sample, Sampler
+from taskbasket.dashboard.schedules import SchedulePages
 from taskbasket.dashboard.security import (
     CSRF_COOKIE,
     CSRF_FIELD,
@@ -98,6 +99,7 @@ def create_app(
         finally:
             await run_in_threadpool(d.sampler.stop)
 
+    schedules = SchedulePages(d)
     app = Starlette(
         routes=[
             Route("/", d.overview, methods=["GET"], name="overview"),
@@ -107,6 +109,10 @@ def create_app(
                   name="task_action"),
             Route("/purge", d.purge_page, methods=["GET"], name="purge_page"),
             Route("/purge", d.purge, methods=["POST"], name="purge"),
+            Route("/schedules", schedules.page, methods=["GET"], name="schedules"),
+            Route("/schedules/{action}", schedules.action, methods=["POST"],
+                  name="schedule_action"),
+            Route("/api/schedules", schedules.api, methods=["GET"], name="api_schedules"),
             Route("/api/overview", d.api_overview, methods=["GET"], name="api_overview"),
             Route("/api/tasks", d.api_tasks, methods=["GET"], name="api_tasks"),
             Route("/api/tasks/{task_id}", d.api_task, methods=["GET"], name="api_task"),

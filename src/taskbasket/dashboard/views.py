@@ -48,6 +48,10 @@ NOTICES = {
     "deleted": "The task is deleted.",
     "not_deleted": "Nothing deleted: the task was gone already.",
     "purged": "Deleted {n} tasks.",
+    "schedule_paused": "The schedule is paused: it fires nothing until it is resumed.",
+    "schedule_resumed": "The schedule is resumed.",
+    "schedule_triggered": "One run of the schedule is queued now.",
+    "schedule_deleted": "The schedule is deleted (the tasks it started stay).",
 }
 
 

@@ -7,7 +7,10 @@ is claimed, so a test sees every effect once ``drain`` returns. A retry with bac
 delayed task or a schedule waits for its time, as with a worker; on a store with a
 :class:`~taskbasket.testing.FakeClock` (``Basket("memory://", clock=clock)``),
 ``advance_time=True`` moves the clock to the next such time whenever nothing else is
-due, so they all run at once. After ``max_tasks`` attempts with work still due,
+due, so they all run at once. Due slots of the basket's schedules (``@basket.periodic``
+and ``basket.schedule``) are fired whenever nothing else is due, as a worker fires them;
+``advance_time`` never moves the clock to a slot (a schedule has no end), so advance the
+clock yourself to reach one. After ``max_tasks`` attempts with work still due,
 ``DrainLimitError``: a task that enqueues itself for ever stops the test instead of
 hanging it.
 """
@@ -91,6 +94,13 @@ class _Drain:
         self.max_tasks = max_tasks
         self.runner = AttemptRunner(basket)
         self.worker_id = f"drain:{os.getpid()}"
+        self.scheduler: Any = None
+        if basket.backend.capabilities.schedules:  # due schedule slots are due work too
+            from taskbasket.schedules.operations import write_declared
+            from taskbasket.testing.schedules import scheduler_of
+
+            write_declared(basket)
+            self.scheduler = scheduler_of(basket)
 
     def next(self) -> ClaimedTask | None:
         """The next due task, claimed (the clock advanced to it if need be), or None."""
@@ -110,6 +120,8 @@ class _Drain:
                 if task.timeout + _LEASE > _LEASE:
                     backend.leases_extend(LeaseExtendParams([task.lease], task.timeout + _LEASE))
                 return task
+            if self.scheduler is not None and self.scheduler.run_once().ran:
+                continue  # slots came due: their tasks are queued now
             if self.clock is None or not self._advance(names):
                 return None
 

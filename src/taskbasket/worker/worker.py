@@ -27,7 +27,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from taskbasket.backends.base import (
@@ -42,6 +42,8 @@ from taskbasket.errors import ConfigurationError
 from taskbasket.maintenance import Maintenance, MaintenanceReport, RetentionArg, parse_retention
 from taskbasket.pool import Pool
 from taskbasket.runtime import Outage, install_stop_signals
+from taskbasket.schedules import Scheduler
+from taskbasket.schedules.operations import announce_fired, slot_task, write_declared
 from taskbasket.validation import (
     MAX_LEASE,
     MAX_WORKER_INTERVAL,
@@ -161,6 +163,13 @@ class Worker:
             hooks=basket.hooks, backoff=self._rescue_backoff,
         )
         self.order = check_claim_order(order, self._backend)
+        self.scheduler: Scheduler | None = (
+            Scheduler(self._backend, names=lambda: self.names,
+                      make_task=functools.partial(slot_task, basket),
+                      on_fired=functools.partial(announce_fired, basket))
+            if self._backend.capabilities.schedules else None)
+        """Fires the due slots of the stored schedules of this worker's tasks (every
+        worker runs one; the store's compare-and-set lets one of them fire each slot)."""
 
         self._stopping = threading.Event()  # set first: stop claiming
         self._closing = threading.Event()  # set once outcomes are flushed: threads exit
@@ -214,6 +223,8 @@ class Worker:
         self._claimer.backend = backend
         self._completer.backend = backend
         self._housekeeper.backend = backend
+        if self.scheduler is not None:
+            self.scheduler.backend = backend
 
     @property
     def names(self) -> list[str]:
@@ -266,6 +277,9 @@ class Worker:
         self._dispatcher.open({d.executor for d in self.basket.registry.values()},
                               self._attempts.finished, self._attempts.started)
         self._listener = self.backend.listener(self.queues)
+        if self.scheduler is not None and write_declared(self.basket):
+            log.info("worker %s wrote its schedules: %s", self.worker_id,
+                     ",".join(self.basket.declared_schedules))
         log.info(
             "worker %s started: queues=%s concurrency=%d visibility_timeout=%ss tasks=%s",
             self.worker_id, ",".join(self.queues) if self.queues else "*", self.concurrency,
@@ -273,12 +287,15 @@ class Worker:
         )
         warn_unknown_names(self.basket, self.backend, self.queues, self.names,
                            store_description(self.backend))
-        for target, name in (
+        targets: list[tuple[Callable[[], None], str]] = [
             (functools.partial(self._claimer.run, self._listener), "claim"),
             (self._housekeeper.run, "housekeeper"),
             (self._completer.run, "completer"),
             (self._deadlines.run, "timeouts"),
-        ):
+        ]
+        if self.scheduler is not None:
+            targets.append((functools.partial(self.scheduler.run, self._stopping), "scheduler"))
+        for target, name in targets:
             thread = threading.Thread(target=target, name=f"taskbasket-{name}", daemon=True)
             self._threads.append(thread)
             thread.start()

@@ -117,6 +117,12 @@ class BusBackendBase(BackendBase):
         priority=False,
     )
 
+    def schedules_unsupported(self) -> UnsupportedOperationError:
+        return unsupported(
+            self.transport_name, "hold schedules: it keeps no rows to fire them from.",
+            "Keep the schedule in a store and move its tasks onto the bus with the outbox "
+            "relay (docs/schedules.md).")
+
     @property
     def is_bus(self) -> bool:
         """``capabilities.is_bus``, which the core reads; kept for code that read this."""

@@ -44,6 +44,7 @@ from taskbasket.backends.memory.records import (
     stored,
 )
 from taskbasket.backends.memory.registry import named_store
+from taskbasket.backends.memory.schedules import MemorySchedules
 from taskbasket.backends.memory.store import MemoryStore, Record
 from taskbasket.backends.options import StoreOption, StoreOptions
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
@@ -71,7 +72,7 @@ _RETRYABLE = frozenset(s.value for s in RETRYABLE_STATES)
 _WAITING = frozenset({State.SCHEDULED.value, State.RETRYING.value})
 
 
-class MemoryBackend(BackendBase):
+class MemoryBackend(MemorySchedules, BackendBase):
     """A store held in this process's memory (see ``taskbasket.backends.memory``)."""
 
     capabilities = Capabilities(
@@ -132,30 +133,34 @@ class MemoryBackend(BackendBase):
         if not tasks:
             return []
         check_new_tasks(tasks)
+        with self.store.condition:
+            return self._insert_held(tasks)
+
+    def _insert_held(self, tasks: Sequence[NewTask]) -> list[TaskRef]:
+        """Insert checked tasks; the caller holds the store's lock."""
         store = self.store
-        with store.condition:
-            seen: set[str] = set()
-            for task in tasks:
-                if task.id in store.tasks or task.id in seen:
-                    raise ConfigurationError(f"task id {task.id!r} is taken in {self.url}")
-                seen.add(task.id)
-            now = store.clock.time()
-            refs: list[TaskRef] = []
-            for task in tasks:
-                holder = None if task.unique_key is None else store.key_holder(task.unique_key)
-                if holder is not None:
-                    refs.append(TaskRef(holder, False))
-                    continue
-                run_at = task.run_at.timestamp() if task.run_at is not None else now + task.delay
-                store.add(Record(
-                    id=task.id, name=task.name, queue=task.queue,
-                    state=State.QUEUED if run_at <= now else State.SCHEDULED,
-                    payload=task.payload, priority=task.priority, attempts=0,
-                    max_attempts=task.max_attempts, timeout=task.timeout,
-                    unique_key=task.unique_key, created_at=now, run_at=run_at,
-                ), now)
-                refs.append(TaskRef(task.id, True))
-            store.wake()
+        seen: set[str] = set()
+        for task in tasks:
+            if task.id in store.tasks or task.id in seen:
+                raise ConfigurationError(f"task id {task.id!r} is taken in {self.url}")
+            seen.add(task.id)
+        now = store.clock.time()
+        refs: list[TaskRef] = []
+        for task in tasks:
+            holder = None if task.unique_key is None else store.key_holder(task.unique_key)
+            if holder is not None:
+                refs.append(TaskRef(holder, False))
+                continue
+            run_at = task.run_at.timestamp() if task.run_at is not None else now + task.delay
+            store.add(Record(
+                id=task.id, name=task.name, queue=task.queue,
+                state=State.QUEUED if run_at <= now else State.SCHEDULED,
+                payload=task.payload, priority=task.priority, attempts=0,
+                max_attempts=task.max_attempts, timeout=task.timeout,
+                unique_key=task.unique_key, created_at=now, run_at=run_at,
+            ), now)
+            refs.append(TaskRef(task.id, True))
+        store.wake()
         return refs
 
     # ------------------------------------------------------------------ workers

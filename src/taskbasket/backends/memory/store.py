@@ -92,6 +92,8 @@ class MemoryStore:
         self.tasks: dict[str, Record] = {}
         self.unique: dict[str, str] = {}
         self.leaders: dict[str, tuple[str, float]] = {}
+        self.schedules: dict[str, Any] = {}
+        """Schedule name -> its StoredSchedule (``schedules.py``)."""
         self.counts: Counter[tuple[str, str, str]] = Counter()
         """(queue, name, stored state) -> how many tasks."""
         self._ids: list[str] = []

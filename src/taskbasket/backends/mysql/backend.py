@@ -40,6 +40,7 @@ from taskbasket.backends.mysql.connection import MAX_STATEMENT_BYTES, Connection
 from taskbasket.backends.mysql.listener import PollingListener
 from taskbasket.backends.mysql.outcomes import held, lease_rows, plan_outcomes
 from taskbasket.backends.mysql.pool import Pool
+from taskbasket.backends.mysql.schedules import MySQLSchedules
 from taskbasket.backends.mysql.schema import migrate_schema
 from taskbasket.backends.mysql.server_errors import (
     is_conflict,
@@ -84,7 +85,7 @@ T = TypeVar("T")
 _DELETE_BATCH = 5000
 
 
-class MySQLBackend(BackendBase):
+class MySQLBackend(MySQLSchedules, BackendBase):
     """Tasks in one InnoDB table of a MySQL 8 or MariaDB 10.6+ database.
 
     ``mysql://user:password@host:3306/database?table_prefix=taskbasket_`` (also

@@ -30,7 +30,8 @@ class SchemaTarget:
     def __init__(self, session: Session, settings: Settings) -> None:
         self._session = session
         self._settings = settings
-        self._names = {"tasks": settings.tasks_table, "leaders": settings.leaders_table}
+        self._names = {"tasks": settings.tasks_table, "leaders": settings.leaders_table,
+                       "schedules": settings.schedules_table}
 
     def schema_version(self) -> int:
         try:

@@ -100,6 +100,10 @@ class Settings:
         return self._qualified("leaders")
 
     @property
+    def schedules_table(self) -> str:
+        return self._qualified("schedules")
+
+    @property
     def migration_lock(self) -> str:
         """The server-wide GET_LOCK name that serialises migrations of this store."""
         digest = hashlib.sha1(f"{self.database}.{self.table_prefix}".encode()).hexdigest()

@@ -55,6 +55,7 @@ from taskbasket.backends.redis.keys import KeyLayout
 from taskbasket.backends.redis.listener import LISTEN_SLICE, RedisListener
 from taskbasket.backends.redis.reading import TaskReader
 from taskbasket.backends.redis.records import claimed, decode_hash, read_row, text
+from taskbasket.backends.redis.schedules import RedisSchedules
 from taskbasket.backends.redis.scripts import RedisScripts
 from taskbasket.backends.redis.settings import read_settings
 from taskbasket.backends.redis.times import EPOCH, moment_us, seconds_us
@@ -81,7 +82,7 @@ _RETRYABLE = frozenset({State.FAILED, State.CANCELLED, State.RETRYING, State.SCH
 _NOT_FINAL = frozenset(s for s in ALL_STATES if s not in FINAL_STATES)
 
 
-class RedisBackend(BackendBase):
+class RedisBackend(RedisSchedules, BackendBase):
     """A store in one Redis server (7 or newer) under a key prefix; thread-safe.
 
     ``redis://[[user]:password@]host[:port][/db][?prefix=NAME&socket_timeout=...]``; the

@@ -40,7 +40,7 @@ PARTS: dict[str, tuple[str, ...]] = {
 }
 """Each script that starts with the prelude, and the library parts it uses after it."""
 
-STANDALONE = ("insert",)
+STANDALONE = ("insert", "schedule_upsert", "schedule_set")
 """Scripts without the prelude. The insert keeps the layout of ``lib_base``'s helpers (tkey,
 readykey, idxkey, rank, push) and of the counters: change both together. A single enqueue is
 one call, so it carries no prelude it does not need."""
@@ -52,9 +52,14 @@ PLACEHOLDERS = {
 """Names in the ``.lua`` files replaced by Python's values, so that both sides agree."""
 
 
+COMPOSED: dict[str, tuple[str, ...]] = {"schedule_fire": ("schedule_fire", "insert")}
+"""Scripts made of whole scripts run one after the other (the later files' shebangs
+dropped): a schedule's fire is its compare-and-set, then the insert of the slot's task."""
+
+
 def script_names() -> tuple[str, ...]:
     """Every script the store runs."""
-    return (*STANDALONE, *PARTS)
+    return (*STANDALONE, *PARTS, *COMPOSED)
 
 
 def read_lua(name: str) -> str:
@@ -70,9 +75,13 @@ def script_text(name: str) -> str:
         files: tuple[str, ...] = (name,)
     elif name in PARTS:
         files = (BASE, *PARTS[name], name)
+    elif name in COMPOSED:
+        files = COMPOSED[name]
     else:
         raise KeyError(f"no Redis script named {name!r}")
-    text = "".join(read_lua(file) for file in files)
+    texts = [read_lua(file) for file in files]
+    text = texts[0] + "".join(
+        t.split("\n", 1)[1] if t.startswith("#!lua") else t for t in texts[1:])
     for placeholder, value in PLACEHOLDERS.items():
         text = text.replace(placeholder, value)
     return text
@@ -96,6 +105,9 @@ class RedisScripts:
     count: Script
     operate: Script
     prune: Script
+    schedule_upsert: Script
+    schedule_set: Script
+    schedule_fire: Script
 
     @classmethod
     def register(cls, client: redis.Redis) -> RedisScripts:
@@ -105,5 +117,5 @@ class RedisScripts:
         })
 
 
-__all__ = ["PARTS", "STANDALONE", "WAKE_CAP", "RedisScripts", "read_lua", "script_names",
-           "script_text"]
+__all__ = ["COMPOSED", "PARTS", "STANDALONE", "WAKE_CAP", "RedisScripts", "read_lua",
+           "script_names", "script_text"]

@@ -41,6 +41,7 @@ from taskbasket.backends.sql_filters import filter_where
 from taskbasket.backends.sqlite import statements
 from taskbasket.backends.sqlite.connections import SQLiteConnections
 from taskbasket.backends.sqlite.rows import claimed_task, read_row
+from taskbasket.backends.sqlite.schedules import SQLiteSchedules
 from taskbasket.backends.sqlite.schema import TABLE, migrate_file
 from taskbasket.backends.sqlite.settings import read_settings
 from taskbasket.backends.sqlite.statements import FILTERS
@@ -50,7 +51,7 @@ from taskbasket.ids import new_token
 from taskbasket.task import FINAL_STATES, CorruptTask, State, TaskRef
 
 
-class SQLiteBackend(BackendBase):
+class SQLiteBackend(SQLiteSchedules, BackendBase):
     """A store in one SQLite file; one connection per thread."""
 
     capabilities = Capabilities(
@@ -135,6 +136,9 @@ class SQLiteBackend(BackendBase):
             refs = self._insert_rows(conn, tasks)
         self._wakeups.notify()
         return refs
+
+    def _task_ready(self) -> None:
+        self._wakeups.notify()
 
     def _check_connection(self, connection: Any) -> None:
         if not isinstance(connection, sqlite3.Connection):

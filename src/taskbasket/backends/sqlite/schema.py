@@ -14,7 +14,8 @@ from taskbasket.backends.migrations import Migration, load_migrations, migrate
 
 TABLE = "taskbasket_tasks"
 LEADERS = "taskbasket_leaders"
-NAMES = {"tasks": TABLE, "leaders": LEADERS}
+SCHEDULES = "taskbasket_schedules"
+NAMES = {"tasks": TABLE, "leaders": LEADERS, "schedules": SCHEDULES}
 """What the placeholders of the migration files stand for."""
 
 MIGRATION_FILES: tuple[Migration, ...] = load_migrations("taskbasket.backends.sqlite")
@@ -56,5 +57,6 @@ def migrate_file(conn: sqlite3.Connection, where: str) -> None:
         raise
 
 
-__all__ = ["LEADERS", "MIGRATIONS", "MIGRATION_FILES", "NAMES", "SCHEMA_VERSION", "TABLE",
+__all__ = ["LEADERS", "MIGRATIONS", "MIGRATION_FILES", "NAMES", "SCHEDULES", "SCHEMA_VERSION",
+           "TABLE",
            "UserVersionSchema", "migrate_file"]

@@ -32,10 +32,11 @@ from taskbasket.backends.base import (
 )
 from taskbasket.task import State
 from taskbasket.testing.conformance.helpers import claim_one, new_task, wait_until
+from taskbasket.testing.conformance.schedules import ScheduleContract
 from taskbasket.testing.conformance.stored import LeaderContract
 
 
-class BackendContract(LeaderContract):
+class BackendContract(LeaderContract, ScheduleContract):
     """Subclass it (its name must start with ``Test`` for pytest) and implement
     ``open_backend``; override ``drop_backend`` to remove what it made."""
 
