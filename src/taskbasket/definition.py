@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 from taskbasket.errors import ArgumentsError, ConfigurationError
 from taskbasket.retry import BackoffPolicy
 from taskbasket.task import TaskRef
+from taskbasket.typed import plan_for, to_wire
 
 if TYPE_CHECKING:
     from taskbasket.basket import Basket
@@ -177,6 +178,23 @@ class TaskDefinition(Generic[P, R]):
             if found is not None:
                 where = f" (call {number} of {len(calls)})" if len(calls) > 1 else ""
                 raise arguments_error(self.name, self.func, found + where, self.arguments)
+
+    def wire_calls(self, calls: Sequence[tuple[Sequence[Any], Mapping[str, Any]]],
+                   ) -> Sequence[tuple[Sequence[Any], Mapping[str, Any]]]:
+        """The calls with their typed arguments in JSON form (``taskbasket.typed``);
+        ArgumentsError names a parameter whose value is not of its annotated type."""
+        plan = plan_for(self.func)
+        if not plan.converts_arguments:
+            return calls
+        wired = []
+        for number, (args, kwargs) in enumerate(calls):
+            try:
+                wired.append(to_wire(plan, args, kwargs, self.name))
+            except ArgumentsError as exc:
+                if len(calls) == 1:
+                    raise
+                raise ArgumentsError(f"{exc} (call {number} of {len(calls)})") from None
+        return wired
 
     def options(self, **options: Any) -> BoundTask[P, R]:
         """The same task with other enqueue options (queue, priority, delay, run_at,

@@ -53,6 +53,7 @@ def new_tasks(
     definition = basket.registry.get(name)
     if definition is not None:
         definition.check_arguments(calls)
+        calls = definition.wire_calls(calls)
     queue = options.queue if options.queue is not None else (
         definition.queue if definition else basket.default_queue
     )

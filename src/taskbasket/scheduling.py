@@ -50,8 +50,9 @@ class Scheduling:
 
         def register(fn: Callable[P, R]) -> TaskDefinition[P, R]:
             definition = basket.task(name=name, **task_options)(fn)
-            options = ScheduleOptions.of(definition.name, args, kwargs, overlap, catch_up,
-                                         definition.queue)
+            wired_args, wired_kwargs = _wired(definition, args, kwargs)
+            options = ScheduleOptions.of(definition.name, wired_args, wired_kwargs, overlap,
+                                         catch_up, definition.queue)
             definition.check_arguments([(options.args, options.kwargs)])
             self.declared_schedules[definition.name] = ScheduleDefinition(
                 definition.name, definition.name, spec, options)
@@ -74,7 +75,8 @@ class Scheduling:
         task_name = task.name if isinstance(task, TaskDefinition) else check_name("task", task)
         definition = basket.get_definition(task_name)  # a task not registered raises
         spec = ScheduleSpec.of(cron, every, timezone)
-        options = ScheduleOptions.of(task_name, args, kwargs, overlap, catch_up,
+        wired_args, wired_kwargs = _wired(definition, args, kwargs)
+        options = ScheduleOptions.of(task_name, wired_args, wired_kwargs, overlap, catch_up,
                                      definition.queue)
         definition.check_arguments([(options.args, options.kwargs)])
         operations.upsert(basket.backend, ScheduleDefinition(name, task_name, spec, options))
@@ -123,3 +125,17 @@ class Scheduling:
         operations.refuse_without_schedules(basket)
         if not basket.backend.schedules_delete(ScheduleDeleteParams(name)):
             operations.stored(basket.backend, name)  # raises, naming those that exist
+
+
+def _wired(definition: TaskDefinition[Any, Any], args: Sequence[Any],
+           kwargs: Mapping[str, Any] | None) -> tuple[Sequence[Any], Mapping[str, Any] | None]:
+    """A schedule's arguments with typed ones in their JSON form (``taskbasket.typed``),
+    since a schedule stores JSON; arguments that are not a list and a dict, or do not bind,
+    are left as they are for the checks that word those problems."""
+    if not isinstance(args, list | tuple) or not isinstance(kwargs, Mapping | None):
+        return args, kwargs
+    call = (args, kwargs or {})
+    if definition.arguments.problem(*call) is not None:
+        return args, kwargs
+    return definition.wire_calls([call])[0]
+

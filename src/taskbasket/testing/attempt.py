@@ -16,9 +16,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from taskbasket.backends.base import ClaimedTask, Outcome
-from taskbasket.codec import decode_payload
 from taskbasket.context import _current
 from taskbasket.definition import binding_failure
+from taskbasket.typed import decode_call
 from taskbasket.worker.executors import task_context
 from taskbasket.worker.job import Job, JobPhase, error_outcome, success_outcome, timeout_outcome
 from taskbasket.worker.progress import ProgressWriter
@@ -76,7 +76,8 @@ class AttemptRunner:
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
         try:
-            args, kwargs, headers = decode_payload(job.claimed.id, job.claimed.payload)
+            args, kwargs, headers = decode_call(
+                job.definition.func, job.claimed.id, job.claimed.name, job.claimed.payload)
             context = task_context(job, headers)
             token = _current.set(context)
             with self.basket.hooks.around(context):
@@ -100,7 +101,8 @@ class AttemptRunner:
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
         try:
-            args, kwargs, headers = decode_payload(job.claimed.id, job.claimed.payload)
+            args, kwargs, headers = decode_call(
+                job.definition.func, job.claimed.id, job.claimed.name, job.claimed.payload)
             context = task_context(job, headers)
             token = _current.set(context)
             with self.basket.hooks.around(context):

@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
-from taskbasket.codec import decode_payload
 from taskbasket.context import TaskContext, _current
 from taskbasket.definition import binding_failure
 from taskbasket.pool import Pool
+from taskbasket.typed import decode_call
 from taskbasket.worker.job import Job, JobPhase
 
 log = logging.getLogger("taskbasket.worker")
@@ -76,7 +76,8 @@ class ThreadExecutor:
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
         try:
-            args, kwargs, headers = decode_payload(job.claimed.id, job.claimed.payload)
+            args, kwargs, headers = decode_call(
+                job.definition.func, job.claimed.id, job.claimed.name, job.claimed.payload)
             context = task_context(job, headers)
             token = _current.set(context)
             with self._around(context):
@@ -142,7 +143,8 @@ class AsyncExecutor:
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
         try:
-            args, kwargs, headers = decode_payload(job.claimed.id, job.claimed.payload)
+            args, kwargs, headers = decode_call(
+                job.definition.func, job.claimed.id, job.claimed.name, job.claimed.payload)
             context = task_context(job, headers)
             _current.set(context)
             with self._around(context):

@@ -33,6 +33,7 @@ from taskbasket.codec import decode_payload
 from taskbasket.context import TaskContext, _current
 from taskbasket.definition import binding_failure
 from taskbasket.errors import ArgumentsError, Fail, Retry
+from taskbasket.typed import decode_call
 from taskbasket.worker.executors import Around, Finished, Started, TimedOut, task_context
 from taskbasket.worker.job import Job, JobPhase
 
@@ -109,8 +110,8 @@ def run_request(request: tuple[Any, ...]) -> tuple[Any, ...]:
     kwargs: dict[str, Any] = {}
     try:
         func = resolve_handler(module_name, qualname)
-        args, kwargs, headers = decode_payload(task_id, payload)
         context_id, name, queue_name, attempt, max_attempts = context
+        args, kwargs, headers = decode_call(func, task_id, name, payload)
         _current.set(TaskContext(context_id, name, queue_name, attempt, max_attempts,
                                  headers))
         result = func(*args, **kwargs)
