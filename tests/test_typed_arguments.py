@@ -392,3 +392,35 @@ def test_an_annotation_that_cannot_be_resolved_is_passed_as_it_is() -> None:
     plan = plan_for(handler)
     assert to_wire(plan, ({"a": 1}, date(2026, 3, 4), object), {})[0] == [
         {"a": 1}, "2026-03-04", object]
+
+
+def test_a_result_comes_back_as_its_return_annotation(tmp_path: Path) -> None:
+    """The worker stores a typed result in its JSON form; ``basket.result`` (a basket with
+    the handler) returns it as the annotated type, and a wrong type fails the task."""
+    basket = Basket(f"sqlite:///{tmp_path / 'typed-result.db'}")
+
+    @basket.task
+    def invoice(n: int) -> Invoice:
+        return Invoice(n, date(2027, 1, n))
+
+    @basket.task(max_attempts=3)
+    def wrong() -> Invoice:
+        return "not an invoice"  # type: ignore[return-value]
+
+    good, bad = invoice.enqueue(5), wrong.enqueue()
+    basket.worker(poll_interval=0.05).run_until_empty(timeout=30)
+    assert basket.result(good.id, timeout=10) == Invoice(5, date(2027, 1, 5))
+    stored = basket.get(good.id)
+    assert stored is not None and stored.result == {"number": 5, "due": "2027-01-05"}
+    failed = basket.get(bad.id)
+    assert failed is not None and failed.state == "failed" and failed.attempts == 1
+    assert "TypeError" in (failed.last_error or "")
+    basket.close()
+
+
+@dataclasses.dataclass
+class Invoice:
+    """A typed result (at module level, so the return annotation resolves)."""
+
+    number: int
+    due: date

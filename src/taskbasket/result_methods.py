@@ -53,14 +53,26 @@ class Results:
         if self.inline_results is not None and str(task_id) in self.inline_results:
             return decode_result(str(task_id), self.inline_results[str(task_id)])
         signal = self._signal()
-        return wait_final(signal.backend, signal, str(task_id), timeout)
+        return wait_final(signal.backend, signal, str(task_id), timeout, self._typed_result)
 
     async def result_async(self, task_id: str, timeout: float | None = None) -> Any:
         """``result`` without blocking the event loop."""
         if self.inline_results is not None and str(task_id) in self.inline_results:
             return decode_result(str(task_id), self.inline_results[str(task_id)])
         signal = self._signal()
-        return await wait_final_async(signal.backend, signal, str(task_id), timeout)
+        return await wait_final_async(signal.backend, signal, str(task_id), timeout,
+                                      self._typed_result)
+
+    def _typed_result(self, name: str, value: Any) -> Any:
+        """``value`` as the return annotation of this basket's handler ``name`` says (a
+        dataclass, a datetime, ...); as stored (JSON) when this basket has no such handler."""
+        basket: Basket = self  # type: ignore[assignment]
+        definition = basket.registry.get(name)
+        if definition is None:
+            return value
+        from taskbasket.typed import from_wire_result, plan_for
+
+        return from_wire_result(plan_for(definition.func), value)
 
     def close_results(self) -> None:
         """Stop the listener of finished tasks (``Basket.close`` calls this)."""

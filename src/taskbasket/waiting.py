@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from taskbasket.backends.base import Backend, Listener, PollingListener, StoredTask
@@ -97,7 +98,12 @@ def check_results(backend: Backend, url: str) -> None:
             "(postgresql, mysql, sqlite, redis) to wait for results")
 
 
-def _final_value(backend: Backend, task_id: str) -> tuple[bool, Any]:
+Typed = Callable[[str, Any], Any]
+"""(task name, stored result) -> the result as the handler's return annotation says."""
+
+
+def _final_value(backend: Backend, task_id: str, typed: Typed | None = None
+                 ) -> tuple[bool, Any]:
     """(True, the result) once the task succeeded, (False, None) while it is not final;
     TaskFailed for failed or cancelled, LookupError for no such task."""
     stored = backend.tasks_get(str(task_id))
@@ -106,7 +112,8 @@ def _final_value(backend: Backend, task_id: str) -> tuple[bool, Any]:
                           "delete_on_success task that succeeded: it keeps no result)")
     task: StoredTask = readable(stored)
     if task.state is State.SUCCEEDED:
-        return True, decode_result(task.id, task.result)
+        value = decode_result(task.id, task.result)
+        return True, value if typed is None else typed(task.name, value)
     if task.state in (State.FAILED, State.CANCELLED):
         raise TaskFailed(task.id, task.state.value, task.last_error)
     return False, None
@@ -118,13 +125,13 @@ def _timeout_error(task_id: str, timeout: float | None) -> ResultTimeout:
 
 
 def wait_final(backend: Backend, signal: FinishSignal, task_id: str,
-               timeout: float | None) -> Any:
+               timeout: float | None, typed: Typed | None = None) -> Any:
     """The result of ``task_id`` once it succeeded (see the module's contract)."""
     signal.start()
     deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
     while True:
         seen = signal.generation
-        done, value = _final_value(backend, task_id)
+        done, value = _final_value(backend, task_id, typed)
         if done:
             return value
         remaining = PUSHED_RECHECK if deadline is None else deadline - time.monotonic()
@@ -134,14 +141,14 @@ def wait_final(backend: Backend, signal: FinishSignal, task_id: str,
 
 
 async def wait_final_async(backend: Backend, signal: FinishSignal, task_id: str,
-                           timeout: float | None) -> Any:
+                           timeout: float | None, typed: Typed | None = None) -> Any:
     """``wait_final`` without blocking the event loop (reads and waits run in threads,
     each wait at most ``PUSHED_RECHECK`` long, so cancelling returns soon)."""
     await asyncio.to_thread(signal.start)
     deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
     while True:
         seen = signal.generation
-        done, value = await asyncio.to_thread(_final_value, backend, task_id)
+        done, value = await asyncio.to_thread(_final_value, backend, task_id, typed)
         if done:
             return value
         remaining = PUSHED_RECHECK if deadline is None else deadline - time.monotonic()

@@ -15,6 +15,7 @@ from taskbasket.backends.base import ClaimedTask, Lease, Outcome, OutcomeKind
 from taskbasket.errors import ArgumentsError, Fail, Retry, StoreCorruptedError
 from taskbasket.results import DEFAULT_MAX_RESULT_BYTES, UnstorableResult, encode_result
 from taskbasket.storable import storable_text
+from taskbasket.typed import plan_for, to_wire_result
 
 if TYPE_CHECKING:
     import asyncio
@@ -77,10 +78,14 @@ def success_outcome(job: Job, max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES) 
     value, job.value = job.value, None  # the outcome holds the text; drop the object
     delete = job.definition.delete_on_success
     try:
+        if not delete:
+            value = to_wire_result(plan_for(job.definition.func), value)
         result = None if delete else encode_result(job.claimed.name, value, max_result_bytes)
     except UnstorableResult as exc:
         return Outcome(job.lease, OutcomeKind.FAILED,
                        error=storable_text(f"UnstorableResult: {exc}"))
+    except TypeError as exc:  # not of the return annotation's type: retrying cannot mend it
+        return Outcome(job.lease, OutcomeKind.FAILED, error=storable_text(f"TypeError: {exc}"))
     return Outcome(job.lease, OutcomeKind.SUCCEEDED, delete_on_success=delete, result=result)
 
 
