@@ -74,12 +74,14 @@ def wait_for_file(path: str) -> None:
 
 @basket.task(executor="process")
 def answer(n: int) -> dict[str, int]:
-    """A result carried back from the child (#19); progress there is dropped."""
+    """A result carried back from the child (#19), and its progress over the pipe: many
+    reports in a tight loop, the last one kept."""
     from taskbasket import current_task
 
     ctx = current_task()
     assert ctx is not None
-    ctx.progress(1, 2)  # the child reaches no store: a no-op, never an error
+    for i in range(1, 2001):
+        ctx.progress(i, 2000, note="halfway" if i < 2000 else "done")
     return {"answer": n * 2}
 
 

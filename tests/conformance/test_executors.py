@@ -137,6 +137,10 @@ def test_process_executor_carries_results_back(cpu_basket: Basket) -> None:
     bad = cpu_basket.enqueue("unpicklable")
     cpu_basket.worker(concurrency=2, processes=2, visibility_timeout=10).run_until_empty(90)
     assert cpu_basket.result(good.id, timeout=5) == {"answer": 42}
+    answered = cpu_basket.get(good.id)
+    assert answered is not None and answered.progress is not None
+    assert (answered.progress.done, answered.progress.total, answered.progress.note) == (
+        2000, 2000, "done")  # the child's last report, through the parent
     task = cpu_basket.get(bad.id)
     assert task is not None and task.state == "failed" and task.attempts == 1
     assert "UnstorableResult" in (task.last_error or "")

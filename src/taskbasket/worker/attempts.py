@@ -44,8 +44,8 @@ class Attempts:
 
     def started(self, job: Job) -> None:
         """A handler starts, in the thread that will run it."""
-        if job.definition.executor != "process":  # a child reaches no store
-            job.reporter = functools.partial(self.progress.report, job.lease)
+        # (a process handler's reports come from its child over the pipe, through this)
+        job.reporter = functools.partial(self.progress.report, job.lease)
         if job.definition.executor == "thread":
             self.deadlines.watch(job)
         self._telemetry.started(job)

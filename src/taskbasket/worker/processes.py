@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -34,6 +35,7 @@ from taskbasket.context import TaskContext, _current
 from taskbasket.definition import binding_failure
 from taskbasket.errors import ArgumentsError, Fail, Retry
 from taskbasket.typed import decode_call
+from taskbasket.worker.child_progress import ChildProgress, is_progress
 from taskbasket.worker.executors import Around, Finished, Started, TimedOut, task_context
 from taskbasket.worker.job import Job, JobPhase
 
@@ -97,8 +99,10 @@ class _Unpicklable:
         return f"<unpicklable {self.type_name}>"
 
 
-def run_request(request: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Run one task in this (child) process: the reply to ``request``.
+def run_request(request: tuple[Any, ...],
+                send: Callable[[tuple[Any, ...]], None] | None = None) -> tuple[Any, ...]:
+    """Run one task in this (child) process: the reply to ``request``. With ``send``, the
+    handler's progress reports go through it to the parent (``child_progress``).
 
     A request is ``(task_id, lease_token, module, qualname, payload, context)``; the
     reply starts with the same ``task_id, lease_token``, then the kind (``ok``, ``fail``,
@@ -108,12 +112,13 @@ def run_request(request: tuple[Any, ...]) -> tuple[Any, ...]:
     func: Any = None
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
+    reporter = None if send is None else ChildProgress(task_id, lease_token, send)
     try:
         func = resolve_handler(module_name, qualname)
         context_id, name, queue_name, attempt, max_attempts = context
         args, kwargs, headers = decode_call(func, task_id, name, payload)
         _current.set(TaskContext(context_id, name, queue_name, attempt, max_attempts,
-                                 headers))
+                                 headers, reporter))
         result = func(*args, **kwargs)
         if inspect.isawaitable(result):
             result = asyncio.run(result)  # type: ignore[arg-type]
@@ -129,6 +134,10 @@ def run_request(request: tuple[Any, ...]) -> tuple[Any, ...]:
             return (task_id, lease_token, "arguments", _text(explained))
         return (task_id, lease_token, "error", type(exc).__name__, _text(exc),
                 "".join(traceback.format_exception(exc)))
+    finally:
+        if reporter is not None:
+            with contextlib.suppress(Exception):  # a pipe that broke fails the reply too
+                reporter.flush()  # the last report goes before the reply
 
 
 def _child_main(conn: Connection) -> None:
@@ -143,7 +152,7 @@ def _child_main(conn: Connection) -> None:
         if request is None:
             return
         try:
-            conn.send(run_request(request))
+            conn.send(run_request(request, conn.send))
         except (BrokenPipeError, OSError):
             return
 
@@ -244,7 +253,7 @@ class ProcessExecutor:
                    claimed.payload, _context_tuple(job))
         try:
             child.conn.send(request)
-            reply = child.reply(claimed.timeout)
+            reply = self._reply(child, job)
         except (EOFError, OSError):
             code = child.process.exitcode
             child.kill()
@@ -277,6 +286,22 @@ class ProcessExecutor:
         if kind == "arguments":
             return child, ArgumentsError(reply[3])
         return child, RemoteError(reply[3], reply[4], reply[5])
+
+    @staticmethod
+    def _reply(child: _Child, job: Job) -> tuple[Any, ...] | None:
+        """The child's reply to ``job`` within its timeout (None: none came), handing the
+        progress reports that come before it to the job's reporter."""
+        claimed = job.claimed
+        deadline = time.monotonic() + claimed.timeout
+        while True:
+            reply = child.reply(deadline - time.monotonic())
+            if reply is None or not is_progress(reply):
+                return reply
+            if (reply[0], reply[1]) != (claimed.id, claimed.lease_token):
+                return reply  # not this attempt's: refused as its reply, the child replaced
+            if job.reporter is not None:
+                with contextlib.suppress(ValueError):
+                    job.reporter(reply[3], reply[4], reply[5])
 
     def shutdown(self) -> None:
         for _ in self._slots:
