@@ -27,7 +27,8 @@ class TaskContext:
     """What enqueue middleware stored beside the arguments (e.g. a trace context)."""
     reporter: Callable[[float, float | None, str | None], None] | None = field(
         default=None, repr=False, compare=False)
-    """Where ``progress`` reports go (None: they are dropped, as in a child process)."""
+    """Where ``progress`` reports go (None: they are dropped; in a child process they go
+    to the parent over the task's pipe, see worker/child_progress.py)."""
 
     def progress(self, done: float, total: float | None = None, note: str | None = None
                  ) -> None:
