@@ -10,26 +10,18 @@ failed as a worker records it). An async handler is cancelled at its timeout.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from taskbasket.backends.base import ClaimedTask, Outcome
-from taskbasket.context import _current
-from taskbasket.definition import binding_failure
-from taskbasket.typed import decode_call
-from taskbasket.worker.executors import task_context
+from taskbasket.worker.executors import TimedOut, call_async, call_sync, is_timeout
 from taskbasket.worker.job import Job, JobPhase, error_outcome, success_outcome, timeout_outcome
 from taskbasket.worker.progress import ProgressWriter
 from taskbasket.worker.telemetry import Telemetry, WorkerStats
 
 if TYPE_CHECKING:
     from taskbasket.basket import Basket
-
-
-class Overran(Exception):
-    """The attempt ran past its timeout (its outcome is then a TaskTimeout)."""
 
 
 class LoopRunning(RuntimeError):
@@ -71,24 +63,9 @@ class AttemptRunner:
                 f"task {job.claimed.name} is async and an event loop is running in this "
                 "thread: use `await drain_async(basket)` (or enqueue outside the loop)")
         self._begin(job)
-        error: BaseException | None = None
-        token = None
-        args: list[Any] = []
-        kwargs: dict[str, Any] = {}
-        try:
-            args, kwargs, headers = decode_call(
-                job.definition.func, job.claimed.id, job.claimed.name, job.claimed.payload)
-            context = task_context(job, headers)
-            token = _current.set(context)
-            with self.basket.hooks.around(context):
-                job.value = job.definition.func(*args, **kwargs)
-        except Exception as exc:  # the handler's failure is data here
-            error = _explained(job, exc, args, kwargs)
-        finally:
-            if token is not None:
-                _current.reset(token)
+        error = call_sync(job, self.basket.hooks.around, catching=Exception)
         if error is None and time.monotonic() > job.deadline:
-            error = Overran()
+            error = TimedOut()  # it could not be stopped: recorded as timed out after
         return self._end(job, error), error
 
     async def run_async(self, job: Job) -> tuple[Outcome, BaseException | None]:
@@ -96,27 +73,7 @@ class AttemptRunner:
         if not job.definition.is_async:
             return self.run(job)
         self._begin(job)
-        error: BaseException | None = None
-        token = None
-        args: list[Any] = []
-        kwargs: dict[str, Any] = {}
-        try:
-            args, kwargs, headers = decode_call(
-                job.definition.func, job.claimed.id, job.claimed.name, job.claimed.payload)
-            context = task_context(job, headers)
-            token = _current.set(context)
-            with self.basket.hooks.around(context):
-                result = job.definition.func(*args, **kwargs)
-                if inspect.isawaitable(result):
-                    result = await asyncio.wait_for(result, job.claimed.timeout)
-                job.value = result
-        except TimeoutError:
-            error = Overran()
-        except Exception as exc:
-            error = _explained(job, exc, args, kwargs)
-        finally:
-            if token is not None:
-                _current.reset(token)
+        error = await call_async(job, self.basket.hooks.around, catching=Exception)
         return self._end(job, error), error
 
     def _begin(self, job: Job) -> None:
@@ -139,19 +96,10 @@ class AttemptRunner:
             self._progress.flush(job.lease)
         if error is None:
             return success_outcome(job, self.basket.max_result_bytes)
-        if isinstance(error, Overran):
+        if is_timeout(error):
             self.stats.increment("timed_out")
             return timeout_outcome(job)
         return error_outcome(job, error)
 
 
-def _explained(job: Job, exc: Exception, args: list[Any], kwargs: dict[str, Any]) -> Exception:
-    """Arguments that do not bind to the handler, as the worker explains them."""
-    if not isinstance(exc, TypeError):
-        return exc
-    found = binding_failure(job.claimed.name, job.definition.func, exc, args, kwargs,
-                            job.definition.arguments)
-    return found if isinstance(found, Exception) else exc
-
-
-__all__ = ["AttemptRunner", "LoopRunning", "Overran"]
+__all__ = ["AttemptRunner", "LoopRunning"]

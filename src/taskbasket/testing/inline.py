@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 
 from taskbasket.backends.base import ClaimedTask, NewTask, Outcome, OutcomeKind
 from taskbasket.task import TaskRef
-from taskbasket.testing.attempt import AttemptRunner, Overran
+from taskbasket.testing.attempt import AttemptRunner
 from taskbasket.testing.draining import DEFAULT_MAX_TASKS, DrainLimitError
+from taskbasket.worker.executors import is_timeout
 
 if TYPE_CHECKING:
     from taskbasket.basket import Basket
@@ -95,7 +96,7 @@ def _raise_if_failed(kind: OutcomeKind, error: BaseException | None,
 
         raise UnstorableResult(text or "the task's result cannot be stored")
     if kind is OutcomeKind.FAILED and error is not None:
-        if isinstance(error, Overran):
+        if is_timeout(error):
             from taskbasket.errors import TaskTimeout
 
             raise TaskTimeout("the task ran past its timeout (inline mode)") from None

@@ -71,22 +71,7 @@ class ThreadExecutor:
             return  # released by a stopping worker, which recorded that
         job.thread = threading.current_thread()
         self._on_started(job)
-        error: BaseException | None = None
-        token = None
-        args: list[Any] = []
-        kwargs: dict[str, Any] = {}
-        try:
-            args, kwargs, headers = decode_call(
-                job.definition.func, job.claimed.id, job.claimed.name, job.claimed.payload)
-            context = task_context(job, headers)
-            token = _current.set(context)
-            with self._around(context):
-                job.value = job.definition.func(*args, **kwargs)
-        except BaseException as exc:  # the handler's failure is data here
-            error = _explained(job, exc, args, kwargs)
-        finally:
-            if token is not None:
-                _current.reset(token)
+        error = call_sync(job, self._around)
         self._on_finished(job, error)
 
     def abandon(self, job: Job) -> None:
@@ -138,25 +123,7 @@ class AsyncExecutor:
         job.async_task = self._loop.create_task(self._run(job))
 
     async def _run(self, job: Job) -> None:
-        error: BaseException | None = None
-        timeout = asyncio.timeout(job.claimed.timeout)
-        args: list[Any] = []
-        kwargs: dict[str, Any] = {}
-        try:
-            args, kwargs, headers = decode_call(
-                job.definition.func, job.claimed.id, job.claimed.name, job.claimed.payload)
-            context = task_context(job, headers)
-            _current.set(context)
-            with self._around(context):
-                async with timeout:
-                    job.value = await job.definition.func(*args, **kwargs)
-        except asyncio.CancelledError as exc:
-            error = exc  # lease lost or worker stopping: the worker knows which
-        except TimeoutError as exc:
-            error = TimedOut() if timeout.expired() else exc
-        except BaseException as exc:
-            error = _explained(job, exc, args, kwargs)
-        self._on_finished(job, error)
+        self._on_finished(job, await call_async(job, self._around))
 
     def cancel(self, job: Job) -> None:
         task = job.async_task
@@ -167,6 +134,61 @@ class AsyncExecutor:
         if self._loop.is_running():
             self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+
+
+def call_sync(job: Job, around: Around,
+              catching: type[BaseException] = BaseException) -> BaseException | None:
+    """Run ``job``'s sync handler in this thread, inside its task context and ``around``
+    (the middleware), its return value left on ``job.value``; the exception of type
+    ``catching`` it raised (arguments that do not bind as an ArgumentsError), or None."""
+    token = None
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    try:
+        args, kwargs, headers = decode_call(
+            job.definition.func, job.claimed.id, job.claimed.name, job.claimed.payload)
+        context = task_context(job, headers)
+        token = _current.set(context)
+        with around(context):
+            job.value = job.definition.func(*args, **kwargs)
+    except catching as exc:  # the handler's failure is data here
+        return _explained(job, exc, args, kwargs)
+    finally:
+        if token is not None:
+            _current.reset(token)
+    return None
+
+
+async def call_async(job: Job, around: Around,
+                     catching: type[BaseException] = BaseException) -> BaseException | None:
+    """``call_sync`` for an async handler, awaited on the running loop and stopped at the
+    task's timeout (``TimedOut``). A cancellation is returned as the error (the worker
+    knows whether the lease was lost or it is stopping), unless ``catching`` is narrower
+    than BaseException: then it propagates."""
+    timeout = asyncio.timeout(job.claimed.timeout)
+    token = None
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    try:
+        args, kwargs, headers = decode_call(
+            job.definition.func, job.claimed.id, job.claimed.name, job.claimed.payload)
+        context = task_context(job, headers)
+        token = _current.set(context)
+        with around(context):
+            async with timeout:
+                job.value = await job.definition.func(*args, **kwargs)
+    except asyncio.CancelledError as exc:
+        if catching is not BaseException:
+            raise
+        return exc
+    except TimeoutError as exc:
+        return TimedOut() if timeout.expired() else exc
+    except catching as exc:
+        return _explained(job, exc, args, kwargs)
+    finally:
+        if token is not None:
+            _current.reset(token)
+    return None
 
 
 def _explained(job: Job, exc: BaseException, args: list[Any],
