@@ -22,16 +22,26 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from taskbasket.backends.base import ClaimedTask, ClaimParams, LeaseExtendParams, TaskFilter
+from taskbasket.backends.base import (
+    ClaimedTask,
+    ClaimParams,
+    LeaseExtendParams,
+    Outcome,
+    OutcomeKind,
+)
 from taskbasket.errors import ConfigurationError, TaskbasketError
-from taskbasket.task import State
+from taskbasket.task import State, Task
 from taskbasket.testing.attempt import AttemptRunner, LoopRunning
+from taskbasket.worker.job import Job
 
 if TYPE_CHECKING:
     from taskbasket.basket import Basket
 
 DEFAULT_MAX_TASKS = 10_000
-_LEASE = 60.0
+_LEASE = 3600.0
+"""A drain's claims hold their task this long (no heartbeat runs while a handler does);
+a task whose timeout needs more is extended to its timeout plus ``_MARGIN``."""
+_MARGIN = 60.0
 _COUNTED = ("succeeded", "retried", "failed", "timed_out", "lost_leases")
 
 
@@ -117,8 +127,8 @@ class _Drain:
                         f"next: {claimed[0].name}): does a task enqueue itself for ever? "
                         "Pass max_tasks=... if so many are meant")
                 task = claimed[0]
-                if task.timeout + _LEASE > _LEASE:
-                    backend.leases_extend(LeaseExtendParams([task.lease], task.timeout + _LEASE))
+                if task.timeout + _MARGIN > _LEASE:  # no heartbeats here: outlast the handler
+                    backend.leases_extend(LeaseExtendParams([task.lease], task.timeout + _MARGIN))
                 return task
             if self.scheduler is not None and self.scheduler.run_once().ran:
                 continue  # slots came due: their tasks are queued now
@@ -134,7 +144,7 @@ class _Drain:
         self.clock.advance(max(0.0, (earliest - self.clock.now()).total_seconds()) + 1e-6)
         return True
 
-    def record(self, task: ClaimedTask, job: Any, outcome: Any) -> None:
+    def record(self, job: Job, outcome: Outcome) -> None:
         [accepted] = self.basket.backend.tasks_finish([outcome])
         self.runner.telemetry.recorded(job, outcome, accepted)
 
@@ -143,21 +153,14 @@ class _Drain:
         return DrainSummary(stats, stats["claimed"])
 
 
-def _released(task: ClaimedTask) -> Any:
-    from taskbasket.backends.base import Outcome, OutcomeKind
-
+def _released(task: ClaimedTask) -> Outcome:
     return Outcome(task.lease, OutcomeKind.RELEASED)
 
 
-def _waiting(basket: Basket, names: list[str], queues: list[str] | None) -> list[Any]:
-    backend = basket.backend
-    found = basket.list([State.SCHEDULED, State.RETRYING], queue=queues, name=names,
-                        limit=1000, with_arguments=False)
-    if backend.tasks_count(TaskFilter(states=[State.SCHEDULED, State.RETRYING],
-                                      queues=queues, names=names)) > len(found):
-        found = basket.list([State.SCHEDULED, State.RETRYING], queue=queues, name=names,
-                            limit=100_000, with_arguments=False)
-    return list(found)
+def _waiting(basket: Basket, names: list[str], queues: list[str] | None) -> list[Task]:
+    """The tasks waiting for their time (scheduled or retrying), in one listing."""
+    return list(basket.list([State.SCHEDULED, State.RETRYING], queue=queues, name=names,
+                            limit=100_000, with_arguments=False))
 
 
 def drain(basket: Basket, *, queues: Sequence[str] | None = None, advance_time: bool = False,
@@ -172,7 +175,7 @@ def drain(basket: Basket, *, queues: Sequence[str] | None = None, advance_time: 
         except LoopRunning:
             basket.backend.tasks_finish([_released(task)])  # back to queued, unattempted
             raise
-        loop.record(task, job, outcome)
+        loop.record(job, outcome)
     return loop.summary()
 
 
@@ -184,7 +187,7 @@ async def drain_async(basket: Basket, *, queues: Sequence[str] | None = None,
     while (task := loop.next()) is not None:
         job = loop.runner.job(task)
         outcome, _ = await loop.runner.run_async(job)
-        loop.record(task, job, outcome)
+        loop.record(job, outcome)
     return loop.summary()
 
 
