@@ -472,9 +472,12 @@ def test_a_sigkilled_file_worker_is_resumed_from_the_offset_file(
     slow = basket.enqueue("slow", args=[2.0], max_attempts=3, timeout=120)
     quick = basket.enqueue_many("quick", [("b",), ("c",)], max_attempts=3)
     victim = spawn(url, "--concurrency", "2", app_name=CRASH)
-    wait_for(lambda: len(effects.events(event="done")) == 2, 20, "the quick tasks")
-    assert effects.events(slow.id, "start") and not effects.events(slow.id, "done")
-    assert ledger(tasks)["pending"] == {"0": [1, slow.id]}  # only the running one
+    # The slow task's "start" row may land after the quick tasks' rows: wait for both.
+    wait_for(lambda: len(effects.events(event="done")) == 2
+             and bool(effects.events(slow.id, "start")), 20, "the quick tasks, slow started")
+    # The ledger is written after a handler returns: wait until only the running one is left.
+    wait_for(lambda: ledger(tasks)["pending"] == {"0": [1, slow.id]}, 20, "the ledger")
+    assert not effects.events(slow.id, "done")
     victim.proc.kill()
     assert victim.exit_code() == -signal.SIGKILL
     assert spawn(url, "--concurrency", "2", app_name=CRASH).exit_code() == 0
