@@ -12,15 +12,18 @@ from taskbasket.errors import (
     Fail,
     ResultTimeout,
     Retry,
+    Snooze,
     StoreCorruptedError,
     TaskbasketError,
     TaskFailed,
+    TaskStateError,
     TaskTimeout,
     UnknownScheduleError,
     UnknownTaskError,
     UnsupportedOperationError,
 )
 from taskbasket.events import Event, EventKind
+from taskbasket.history import AttemptEntry, EditEntry, HistoryEntry
 from taskbasket.pool import Pool, PoolStatus
 from taskbasket.retry import BackoffPolicy, ConstantBackoff, ExponentialBackoff
 from taskbasket.schedules import Schedule
@@ -34,6 +37,7 @@ except _metadata.PackageNotFoundError:  # run from a source tree that was never 
 
 __all__ = [
     "FINAL_STATES",
+    "AttemptEntry",
     "Backend",
     "BackendUnavailableError",
     "BackoffPolicy",
@@ -43,15 +47,18 @@ __all__ = [
     "ConfigurationError",
     "ConstantBackoff",
     "CorruptTask",
+    "EditEntry",
     "Event",
     "EventKind",
     "ExponentialBackoff",
     "Fail",
+    "HistoryEntry",
     "Pool",
     "PoolStatus",
     "ResultTimeout",
     "Retry",
     "Schedule",
+    "Snooze",
     "State",
     "StoreCorruptedError",
     "Task",
@@ -61,6 +68,7 @@ __all__ = [
     "TaskList",
     "TaskProgress",
     "TaskRef",
+    "TaskStateError",
     "TaskTimeout",
     "TaskbasketError",
     "UnknownScheduleError",

@@ -18,6 +18,7 @@ from taskbasket.backends import DEFAULT_URL, open_backend, open_backend_check
 from taskbasket.backends.base import Backend, NewTask
 from taskbasket.codec import DEFAULT_MAX_PAYLOAD_BYTES
 from taskbasket.definition import EXECUTORS, EnqueueOptions, TaskDefinition, split_call
+from taskbasket.editing import Editing
 from taskbasket.enqueueing import DEFAULT_MAX_ATTEMPTS as DEFAULT_MAX_ATTEMPTS
 from taskbasket.enqueueing import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
 from taskbasket.errors import ConfigurationError, UnknownTaskError
@@ -30,7 +31,13 @@ from taskbasket.result_methods import DEFAULT_MAX_RESULT_BYTES, Results, check_b
 from taskbasket.retry import BackoffPolicy, as_policy
 from taskbasket.scheduling import Scheduling
 from taskbasket.task import State, Task, TaskList, TaskRef
-from taskbasket.validation import check_max_attempts, check_name, check_priority, check_timeout
+from taskbasket.validation import (
+    check_max_attempts,
+    check_max_snoozes,
+    check_name,
+    check_priority,
+    check_timeout,
+)
 
 if TYPE_CHECKING:
     from taskbasket.worker import Worker
@@ -41,7 +48,7 @@ R = TypeVar("R")
 DEFAULT_QUEUE = "default"
 
 
-class Basket(Scheduling, Results):
+class Basket(Editing, Scheduling, Results):
     """The client of one store: a registry of tasks plus enqueue and inspection.
 
     ``Basket(url)`` uses ``url``; ``Basket()`` uses ``$TASKBASKET_URL`` or else
@@ -158,6 +165,7 @@ class Basket(Scheduling, Results):
         backoff: float | BackoffPolicy | None = None,
         executor: str | None = None,
         delete_on_success: bool = False,
+        max_snoozes: int = 100,
     ) -> Callable[[Callable[P, R]], TaskDefinition[P, R]]: ...
 
     def task(
@@ -173,6 +181,7 @@ class Basket(Scheduling, Results):
         backoff: float | BackoffPolicy | None = None,
         executor: str | None = None,
         delete_on_success: bool = False,
+        max_snoozes: int = 100,
     ) -> TaskDefinition[P, R] | Callable[[Callable[P, R]], TaskDefinition[P, R]]:
         """Register a handler, as ``@basket.task`` or ``@basket.task(queue=..., ...)``.
 
@@ -180,6 +189,7 @@ class Basket(Scheduling, Results):
         handler by that name, so renaming a function strands its queued tasks. With
         ``delete_on_success=True`` a task is deleted in the step that records its success
         (a failed one is kept): nothing can wait for its result or see it succeeded.
+        ``max_snoozes`` caps how often a task may ``raise Snooze(...)``.
         """
         if not isinstance(delete_on_success, bool):
             raise ConfigurationError(
@@ -201,6 +211,7 @@ class Basket(Scheduling, Results):
                 backoff=as_policy(backoff),
                 executor=_check_executor(executor, fn),
                 delete_on_success=delete_on_success,
+                max_snoozes=check_max_snoozes(max_snoozes),
             )
             existing = self.registry.get(task_name)
             if existing is not None and existing.func is not fn:
@@ -415,21 +426,6 @@ class Basket(Scheduling, Results):
         return inspection.unknown_names(self.backend, self.registry, queues, limit)
 
     # ------------------------------------------------------------------ operators
-
-    def retry(
-        self,
-        task_id: str | Sequence[str] | None = None,
-        *,
-        queue: NamesArg = None,
-        name: NamesArg = None,
-        state: StateArg = None,
-    ) -> int:
-        """Run tasks again from attempt zero: one id, or every failed task of a queue/name.
-
-        Without ``state`` it retries failed tasks when selecting by queue or name, and any
-        retryable state when given ids. Returns how many tasks were requeued.
-        """
-        return steering.retry_tasks(self.backend, task_id, queue, name, state)
 
     def cancel(
         self,

@@ -146,6 +146,7 @@ class TaskDefinition(Generic[P, R]):
         backoff: BackoffPolicy,
         executor: str,
         delete_on_success: bool = False,
+        max_snoozes: int = 100,
     ) -> None:
         self.basket = basket
         self.func = func
@@ -158,6 +159,8 @@ class TaskDefinition(Generic[P, R]):
         self.executor = executor
         self.delete_on_success = delete_on_success
         """Whether a success removes the task, in the step that records it."""
+        self.max_snoozes = max_snoozes
+        """How many times a task may ``Snooze``; the snooze past it fails the task."""
         self.is_async = inspect.iscoroutinefunction(func)
         self.arguments = ArgumentCheck(func)
         self.__doc__ = func.__doc__

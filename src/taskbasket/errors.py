@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 class TaskbasketError(Exception):
@@ -48,6 +48,11 @@ class UnsupportedOperationError(TaskbasketError, NotImplementedError):
     """The chosen store cannot do this (for example transactional enqueue on Redis)."""
 
 
+class TaskStateError(TaskbasketError, ValueError):
+    """An operator action that the task's state does not allow (an edit and retry of a
+    task that is not failed or cancelled); nothing was changed."""
+
+
 class Retry(Exception):
     """Raise from a handler to retry at a given time or after a given delay.
 
@@ -67,6 +72,33 @@ class Retry(Exception):
         if delay is not None:
             delay = check_delay("Retry delay", delay)
         self.reason = reason
+        self.delay = delay
+        self.at = at
+
+
+class Snooze(Exception):
+    """Raise from a handler to end this attempt without counting it: the task waits
+    ``scheduled`` until ``at``, or ``delay`` seconds from now, and then runs again.
+
+    Its ``attempts`` stay as they were and its ``snoozes`` count grows by one; past the
+    task's ``max_snoozes`` (default 100) the task fails instead, with an error naming
+    the cap. Give ``delay`` (seconds, or a timedelta) or ``at`` (an aware datetime).
+    """
+
+    def __init__(self, delay: float | timedelta | None = None, *,
+                 at: datetime | None = None) -> None:
+        from taskbasket.validation import check_delay, check_run_at
+
+        if (delay is None) == (at is None):
+            raise TypeError("Snooze takes one of delay= (seconds) or at= (an aware "
+                            f"datetime), got delay={delay!r}, at={at!r}")
+        if at is not None:
+            check_run_at(at)
+        if isinstance(delay, timedelta):
+            delay = delay.total_seconds()
+        if delay is not None:
+            delay = check_delay("Snooze delay", delay)
+        super().__init__(f"snoozed for {delay} s" if at is None else f"snoozed until {at}")
         self.delay = delay
         self.at = at
 

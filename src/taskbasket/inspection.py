@@ -13,6 +13,7 @@ from typing import Any
 from taskbasket.backends.base import Backend, CountByNameParams, ListParams, StoredTask, TaskFilter
 from taskbasket.codec import decode_arguments
 from taskbasket.errors import ConfigurationError, StoreCorruptedError
+from taskbasket.history import read_history
 from taskbasket.ids import canonical_task_id
 from taskbasket.results import decode_progress, decode_result
 from taskbasket.task import PENDING_STATES, CorruptTask, State, Task, TaskList
@@ -93,6 +94,7 @@ def to_task(stored: StoredTask, with_arguments: bool = True) -> Task:
         finished_at=stored.finished_at, lease_expires_at=stored.lease_expires_at,
         worker_id=stored.worker_id, payload_error=payload_error, result=result,
         progress=decode_progress(stored.progress),
+        snoozes=stored.snoozes, history=read_history(stored.history),
     )
 
 

@@ -11,13 +11,44 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 
-from taskbasket.backends.base import ExpiredLease, LeaseRescue, Outcome, OutcomeKind, RescueKind
+from taskbasket.backends.base import (
+    ExpiredLease,
+    Lease,
+    LeaseRescue,
+    Outcome,
+    OutcomeKind,
+    RescueKind,
+)
 
 __all__ = [
-    "BusAction", "BusStep", "LostDelivery", "bus_action", "corrupt_lease_error",
-    "expired_lease_fails", "lease_expired_error", "rescue_decision",
+    "BusAction", "BusStep", "LostDelivery", "bus_action", "corrupt_lease_error", "deferred",
+    "expired_lease_fails", "lease_expired_error", "rescue_decision", "snooze_cap_error",
 ]
+
+
+def deferred(lease: Lease, *, delay: float | None = None, at: datetime | None = None,
+             snoozes_added: int = 0) -> Outcome:
+    """The outcome that ends an attempt without costing one: the task waits ``scheduled``
+    until ``at`` (or ``delay`` seconds after the store's now), its ``attempts`` as they
+    were before the claim, its ``snoozes`` grown by ``snoozes_added``, its ``last_error``
+    kept. ``raise Snooze`` makes one with ``snoozes_added=1``; a durable sleep, which is
+    no snooze, makes one with 0. Stores apply it (``OutcomeKind.DEFERRED``) fenced by the
+    lease, like every outcome; a bus cannot (the worker fails the attempt instead)."""
+    return Outcome(lease, OutcomeKind.DEFERRED, retry_delay=max(0.0, delay or 0.0),
+                   retry_at=at, snoozes_added=snoozes_added)
+
+
+def snooze_cap_error(snoozes: int, max_snoozes: int) -> str | None:
+    """None while a task may snooze once more (it snoozed ``snoozes`` times, fewer than
+    ``max_snoozes``); else the error that fails it, naming the cap."""
+    if snoozes < max_snoozes:
+        return None
+    return (f"Snooze: the task already snoozed {snoozes} times, its max_snoozes of "
+            f"{max_snoozes}; this snooze passed the cap, so the task failed. Raise the cap "
+            "with @basket.task(max_snoozes=...), or retry the task")
+
 
 
 def expired_lease_fails(attempts: int, max_attempts: int) -> bool:
@@ -132,4 +163,8 @@ def bus_action(event: Outcome | LostDelivery, attempts: int, max_attempts: int,
         run_at = (event.retry_at.timestamp() if event.retry_at is not None
                   else now + event.retry_delay)
         return BusAction(BusStep.PUBLISH, attempts, event.error, run_at)
+    if event.kind is OutcomeKind.DEFERRED:  # not counted, due later
+        run_at = (event.retry_at.timestamp() if event.retry_at is not None
+                  else now + event.retry_delay)
+        return BusAction(BusStep.PUBLISH, max(0, attempts - 1), None, run_at)
     return BusAction(BusStep.PUBLISH, max(0, attempts - 1))  # RELEASED: not counted

@@ -7,7 +7,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from taskbasket.history import HistoryEntry
 
 
 class State(enum.StrEnum):
@@ -91,6 +94,11 @@ class Task:
     """What the handler returned, decoded from JSON, once the task succeeded; else None."""
     progress: TaskProgress | None = None
     """The handler's last progress report (``current_task().progress(...)``), or None."""
+    snoozes: int = 0
+    """How many times the task snoozed (``raise Snooze``) since it was enqueued or retried."""
+    history: tuple[HistoryEntry, ...] = ()
+    """Its last attempts (``AttemptEntry``, at most 20) and edits (``EditEntry``), oldest
+    first (see ``taskbasket.history``)."""
 
     @property
     def is_final(self) -> bool:
@@ -111,6 +119,10 @@ class Task:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["state"] = self.state.value
         data["progress"] = None if self.progress is None else self.progress.as_dict()
+        data["history"] = [
+            {"kind": "edit" if hasattr(e, "previous") else "attempt",
+             **{name: getattr(e, name) for name in e.__slots__}}
+            for e in self.history]
         return data
 
 

@@ -77,6 +77,16 @@ def check_max_attempts(value: Any) -> int:
     return value
 
 
+def check_max_snoozes(value: Any) -> int:
+    """A task's ``max_snoozes``: 0 (a snooze fails the task) up to 1000000."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1_000_000:
+        raise ConfigurationError(
+            f"max_snoozes must be an int from 0 to 1000000 (how many times a task may "
+            f"raise Snooze), got {value!r}"
+        )
+    return value
+
+
 def check_seconds(
     option: str, value: Any, *, allow_zero: bool, maximum: float | None = None
 ) -> float:

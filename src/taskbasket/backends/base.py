@@ -41,6 +41,7 @@ from taskbasket.backends.params import (
     PruneParams,
     RescueKind,
     StoredTask,
+    TaskEditParams,
     TaskFilter,
     stored_state,
 )
@@ -95,6 +96,7 @@ __all__ = [  # the parameter, record and capability types keep this, their old h
     "ScheduleUpsertParams",
     "StoredSchedule",
     "StoredTask",
+    "TaskEditParams",
     "TaskFilter",
     "columns_without_payload",
     "from_micros",
@@ -212,6 +214,11 @@ class Backend(Protocol):
         """
         ...
 
+    def tasks_edit(self, params: TaskEditParams) -> bool:
+        """Edit a failed or cancelled task and queue it again, atomically (see the
+        params); True if it was applied (``capabilities.edit_retry``)."""
+        ...
+
     def tasks_cancel(self, task_filter: TaskFilter) -> int:
         """Cancel matching tasks that are not final (running ones lose their lease)."""
         ...
@@ -309,6 +316,11 @@ class BackendBase:
 
     def finish_listener(self) -> Listener:
         return PollingListener()
+
+    def tasks_edit(self, params: TaskEditParams) -> bool:
+        raise UnsupportedOperationError(
+            f"{type(self).__name__} cannot edit a task and retry it: it keeps no task row "
+            "to change")
 
     def schedules_unsupported(self) -> UnsupportedOperationError:
         """The error of a schedule operation on a backend that cannot keep schedules."""

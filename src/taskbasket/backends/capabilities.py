@@ -81,5 +81,23 @@ class Capabilities:
         return self.kind is BackendKind.STORE
 
     @property
+    def snooze(self) -> bool:
+        """An attempt can end without costing one (``Snooze``, ``OutcomeKind.DEFERRED``):
+        the task waits ``scheduled`` with its snoozes counted in its row; a bus keeps no
+        row to count them in."""
+        return self.kind is BackendKind.STORE
+
+    @property
+    def history(self) -> bool:
+        """Each task keeps the history of its last attempts and edits (``Task.history``)."""
+        return self.kind is BackendKind.STORE
+
+    @property
+    def edit_retry(self) -> bool:
+        """``basket.retry(id, args=..., kwargs=..., queue=..., priority=...)`` edits a
+        failed or cancelled task and queues it again in one atomic step."""
+        return self.kind is BackendKind.STORE
+
+    @property
     def is_bus(self) -> bool:
         return self.kind is BackendKind.BUS

@@ -92,6 +92,10 @@ class ClaimedTask:
     created_at: datetime
     run_at: datetime
     unique_key: str | None = None
+    snoozes: int = 0
+    """How many times the task was snoozed (``Snooze``) since it was enqueued or retried."""
+    history: str | None = None
+    """The task's history as stored (JSON, see ``taskbasket.history``), None when none."""
 
     @property
     def lease(self) -> Lease:
@@ -112,6 +116,11 @@ class OutcomeKind(enum.StrEnum):
     FAILED = "failed"
     RELEASED = "released"
     """Handed back unstarted: back to ``queued``, the claim's attempt not counted."""
+    DEFERRED = "deferred"
+    """The attempt ends without costing one: ``scheduled`` until ``retry_at`` (or
+    ``retry_delay`` seconds after the store's now), the claim's attempt given back, and
+    ``snoozes`` grown by the outcome's ``snoozes_added`` (a ``Snooze`` adds one; a
+    durable sleep may add none). ``last_error`` is left as it was."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +142,10 @@ class Outcome:
     retry_at: datetime | None = None
     delete_on_success: bool = False
     result: str | None = None
+    history: str | None = None
+    """The task's new history (JSON), written in the same fenced step; None: unchanged."""
+    snoozes_added: int = 0
+    """DEFERRED only: how much the task's ``snoozes`` count grows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +306,30 @@ class StoredTask:
     """The encoded result of a succeeded task (JSON), None when it has none."""
     progress: str | None = None
     """The last progress report (JSON: done, total, note, updated_at), None when none."""
+    snoozes: int = 0
+    """How many times the task was snoozed since it was enqueued or retried."""
+    history: str | None = None
+    """The task's history (JSON, see ``taskbasket.history``), None when it has none."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEditParams:
+    """Edit a failed or cancelled task and queue it again, in one atomic step.
+
+    Applied only if the task is ``failed`` or ``cancelled`` and its stored history is
+    still ``expected_history`` (what the caller read: a task that ran, or was edited,
+    meanwhile is left alone), and no other unfinished task holds its unique key. Then
+    ``payload``, ``queue`` and ``priority`` are set where not None, ``history`` is
+    written, and the task is ``queued`` due now with ``attempts`` and ``snoozes`` at zero
+    (as ``tasks_retry`` does).
+    """
+
+    task_id: str
+    expected_history: str | None
+    history: str
+    payload: str | None = None
+    queue: str | None = None
+    priority: int | None = None
 
 
 

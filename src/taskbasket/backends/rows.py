@@ -77,6 +77,8 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "worker_id": (lambda v: v is None or isinstance(v, str), "a worker id or nothing"),
     "result": (lambda v: v is None or isinstance(v, str), "a result's JSON text or nothing"),
     "progress": (lambda v: v is None or isinstance(v, str), "a progress JSON text or nothing"),
+    "snoozes": (lambda v: _is_int(v) and v >= 0, "a count of snoozes (>= 0)"),
+    "history": (lambda v: v is None or isinstance(v, str), "a history JSON text or nothing"),
 }
 
 

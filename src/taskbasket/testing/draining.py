@@ -32,6 +32,7 @@ from taskbasket.backends.base import (
 from taskbasket.errors import ConfigurationError, TaskbasketError
 from taskbasket.task import State, Task
 from taskbasket.testing.attempt import AttemptRunner, LoopRunning
+from taskbasket.worker.completer import store_ready
 from taskbasket.worker.job import Job
 
 if TYPE_CHECKING:
@@ -145,6 +146,8 @@ class _Drain:
         return True
 
     def record(self, job: Job, outcome: Outcome) -> None:
+        job.worker_id = self.worker_id
+        outcome = store_ready(self.basket.backend, job, outcome)
         [accepted] = self.basket.backend.tasks_finish([outcome])
         self.runner.telemetry.recorded(job, outcome, accepted)
 

@@ -77,7 +77,7 @@ class Claimer:
                 if definition is None:
                     unregistered.append(task)
                 else:
-                    jobs.append(Job(task, definition))
+                    jobs.append(Job(task, definition, worker_id=self.worker_id))
             self._inflight.add(jobs)
         self._stats.increment("claimed", len(jobs))
         for job in jobs:

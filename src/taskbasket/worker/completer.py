@@ -12,10 +12,11 @@ import threading
 import time
 from collections.abc import Sequence
 
-from taskbasket.backends.base import Backend, Outcome
+from taskbasket.backends.base import Backend, Outcome, OutcomeKind
+from taskbasket.errors import UnsupportedOperationError
 from taskbasket.runtime import Outage
 from taskbasket.worker.inflight import InFlight
-from taskbasket.worker.job import Job, placeholder_outcome
+from taskbasket.worker.job import Job, error_outcome, placeholder_outcome, with_history
 from taskbasket.worker.telemetry import Telemetry
 
 log = logging.getLogger("taskbasket.worker")
@@ -26,6 +27,18 @@ COMPLETION_BATCH = 500
 Recorded = tuple[Job, Outcome, bool | None]
 """A job, the outcome recorded for it, and whether its lease was current (None: it could
 not be stored at all and was dropped)."""
+
+
+def store_ready(backend: Backend, job: Job, outcome: Outcome) -> Outcome:
+    """``outcome`` as ``backend`` can record it: with the task's history where it keeps
+    one, and a DEFERRED outcome replaced by an error outcome where it cannot defer."""
+    capabilities = backend.capabilities
+    if outcome.kind is OutcomeKind.DEFERRED and not capabilities.snooze:
+        outcome = error_outcome(job, UnsupportedOperationError(
+            f"{type(backend).__name__} cannot snooze a task (a message bus keeps no task "
+            "row to count snoozes in, so the attempt could not end uncounted); use a "
+            "store (SQLite, PostgreSQL, MySQL, Redis, memory) or raise Retry instead"))
+    return with_history(job, outcome) if capabilities.history else outcome
 
 
 class Completer:
@@ -52,9 +65,12 @@ class Completer:
         self._outcomes: queue.SimpleQueue[tuple[Job, Outcome] | None] = queue.SimpleQueue()
 
     def record(self, job: Job, outcome: Outcome) -> None:
-        """Hand an attempt's outcome over to be recorded; returns at once."""
+        """Hand an attempt's outcome over to be recorded; returns at once. It carries
+        the task's history with this attempt in it (``with_history``), where the store
+        keeps one; on a store that cannot defer a task, a DEFERRED outcome (a snooze)
+        becomes the error outcome of an UnsupportedOperationError naming the store."""
         self._inflight.outcome_queued()
-        self._outcomes.put((job, outcome))
+        self._outcomes.put((job, store_ready(self.backend, job, outcome)))
 
     def run(self) -> None:
         """The completer's loop: record batches until closed and empty, or closing."""

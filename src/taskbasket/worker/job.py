@@ -8,11 +8,13 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from taskbasket import rules
 from taskbasket.backends.base import ClaimedTask, Lease, Outcome, OutcomeKind
-from taskbasket.errors import ArgumentsError, Fail, Retry, StoreCorruptedError
+from taskbasket.errors import ArgumentsError, Fail, Retry, Snooze, StoreCorruptedError
+from taskbasket.history import AttemptEntry, error_summary, with_attempt
 from taskbasket.results import DEFAULT_MAX_RESULT_BYTES, UnstorableResult, encode_result
 from taskbasket.storable import storable_text
 from taskbasket.typed import plan_for, to_wire_result
@@ -50,6 +52,10 @@ class Job:
     reporter: Callable[[float, float | None, str | None], None] | None = field(
         default=None, repr=False)
     """Where ``current_task().progress(...)`` reports go (None: they are dropped)."""
+    worker_id: str | None = None
+    """The worker running it, named in the attempt's history entry."""
+    started_at: float = 0.0
+    """When the attempt started, by this host's wall clock (for its history entry)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -68,6 +74,7 @@ class Job:
             self.phase = to
             if to is JobPhase.RUNNING:
                 self.started = time.monotonic()
+                self.started_at = time.time()
             return True
 
 
@@ -110,6 +117,8 @@ def error_outcome(job: Job, exc: BaseException) -> Outcome:
 def _raw_error_outcome(job: Job, exc: BaseException) -> Outcome:
     attempts, max_attempts = job.claimed.attempts, job.claimed.max_attempts
     lease = job.lease
+    if isinstance(exc, Snooze):  # before the attempts check: a snooze costs no attempt
+        return snooze_outcome(job, exc)
     if isinstance(exc, Fail):
         return Outcome(lease, OutcomeKind.FAILED, error=f"Fail: {exc.reason}")
     if isinstance(exc, StoreCorruptedError):  # retrying cannot mend stored data
@@ -130,6 +139,36 @@ def _raw_error_outcome(job: Job, exc: BaseException) -> Outcome:
         )
     delay = job.definition.backoff.delay(attempts)
     return Outcome(lease, OutcomeKind.RETRY, error=_error_text(exc), retry_delay=delay)
+
+
+def snooze_outcome(job: Job, snooze: Snooze) -> Outcome:
+    """What ``raise Snooze(...)`` means: the attempt ends uncounted and the task waits
+    (``rules.deferred``, one snooze counted), or fails if it is past ``max_snoozes``."""
+    error = rules.snooze_cap_error(job.claimed.snoozes, job.definition.max_snoozes)
+    if error is not None:
+        return Outcome(job.lease, OutcomeKind.FAILED, error=error)
+    return rules.deferred(job.lease, delay=snooze.delay, at=snooze.at, snoozes_added=1)
+
+
+def _history_outcome(outcome: Outcome) -> str:
+    if outcome.kind is OutcomeKind.DEFERRED:
+        return "snoozed" if outcome.snoozes_added else "deferred"
+    return outcome.kind.value
+
+
+def with_history(job: Job, outcome: Outcome) -> Outcome:
+    """``outcome`` carrying the task's history with this attempt's entry appended (its
+    worker, start, end, outcome and error line), written in the outcome's fenced step. A
+    hand-back (RELEASED) was no attempt: it is returned as it is."""
+    if outcome.kind is OutcomeKind.RELEASED:
+        return outcome
+    now = time.time()
+    entry = AttemptEntry(
+        attempt=job.claimed.attempts, worker_id=job.worker_id,
+        started_at=datetime.fromtimestamp(job.started_at or now, UTC),
+        ended_at=datetime.fromtimestamp(now, UTC), outcome=_history_outcome(outcome),
+        error=error_summary(outcome.error))
+    return replace(outcome, history=with_attempt(job.claimed.history, entry))
 
 
 UNSTORABLE_ERROR = "taskbasket could not store this attempt's error text"

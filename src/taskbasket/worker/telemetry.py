@@ -19,12 +19,13 @@ task_log = logging.getLogger("taskbasket.tasks")
 """One line per task state change, with structured fields in ``extra``."""
 
 STAT_KEYS = ("claimed", "succeeded", "retried", "failed", "released", "timed_out",
-             "lost_leases", "discarded", "unstored")
+             "lost_leases", "discarded", "unstored", "deferred")
 """The counters of ``Worker.stats``."""
 
 _STAT_OF = {
     OutcomeKind.SUCCEEDED: "succeeded", OutcomeKind.RETRY: "retried",
     OutcomeKind.FAILED: "failed", OutcomeKind.RELEASED: "released",
+    OutcomeKind.DEFERRED: "deferred",
 }
 _EVENT_OF = {
     OutcomeKind.SUCCEEDED: EventKind.SUCCEEDED,
