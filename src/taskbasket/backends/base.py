@@ -355,12 +355,13 @@ class BackendBase:
 
 
 def columns_without_payload(columns: str) -> str:
-    """A SQL select list with its ``payload`` column read as '' and its ``result`` column
-    (if any) as NULL (``with_payload=False``: a listing reads neither)."""
+    """A SQL select list with its ``payload`` column read as '' and its ``result`` and
+    ``history`` columns (if any) as NULL (``with_payload=False``: a listing reads none)."""
     parts = [part.strip() for part in columns.split(",")]
     if parts.count("payload") != 1:
         raise ValueError(f"no single payload column in {columns!r}")
-    blank = {"payload": "'' AS payload", "result": "NULL AS result"}
+    blank = {"payload": "'' AS payload", "result": "NULL AS result",
+             "history": "NULL AS history"}
     return ", ".join(blank.get(part, part) for part in parts)
 
 

@@ -35,6 +35,7 @@ from taskbasket.backends.base import (
     PruneParams,
     RescueKind,
     StoredTask,
+    TaskEditParams,
     TaskFilter,
 )
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
@@ -210,16 +211,22 @@ class SQLiteBackend(SQLiteSchedules, BackendBase):
                 if outcome.kind is OutcomeKind.SUCCEEDED and outcome.delete_on_success:
                     cursor = conn.execute(statements.FINISH_DELETE, key)
                 elif outcome.kind is OutcomeKind.SUCCEEDED:
-                    cursor = conn.execute(
-                        statements.FINISH_SUCCEEDED, (now, outcome.result, *key))
+                    cursor = conn.execute(statements.FINISH_SUCCEEDED,
+                                          (now, outcome.result, outcome.history, *key))
                 elif outcome.kind is OutcomeKind.FAILED:
-                    cursor = conn.execute(statements.FINISH_FAILED, (now, outcome.error, *key))
-                elif outcome.kind is OutcomeKind.RETRY:
+                    cursor = conn.execute(statements.FINISH_FAILED,
+                                          (now, outcome.error, outcome.history, *key))
+                elif outcome.kind in (OutcomeKind.RETRY, OutcomeKind.DEFERRED):
+                    released = released or outcome.kind is OutcomeKind.DEFERRED
                     run_at = (
                         outcome.retry_at.timestamp() if outcome.retry_at is not None
                         else now + outcome.retry_delay
                     )
-                    cursor = conn.execute(statements.FINISH_RETRY, (run_at, outcome.error, *key))
+                    cursor = conn.execute(*(
+                        (statements.FINISH_RETRY, (run_at, outcome.error, outcome.history, *key))
+                        if outcome.kind is OutcomeKind.RETRY else
+                        (statements.FINISH_DEFER,
+                         (run_at, outcome.snoozes_added, outcome.history, *key))))
                 else:
                     released = True
                     cursor = conn.execute(statements.FINISH_RELEASE, key)
@@ -348,6 +355,16 @@ class SQLiteBackend(SQLiteSchedules, BackendBase):
         if count:
             self._wakeups.notify()
         return count
+
+    def tasks_edit(self, params: TaskEditParams) -> bool:
+        with self._connections.write() as conn:
+            cursor = conn.execute(statements.EDIT, (
+                params.payload, params.queue, params.priority, params.history, time.time(),
+                params.task_id, params.expected_history))
+            edited = cursor.rowcount == 1
+        if edited:
+            self._wakeups.notify()
+        return edited
 
     def tasks_cancel(self, task_filter: TaskFilter) -> int:
         now = time.time()

@@ -117,20 +117,31 @@ EXTEND_LEASE = f"UPDATE {TABLE} SET lease_expires_at=? {_FENCE}"
 """Parameters: the new expiry, task id, lease token."""
 FINISH_DELETE = f"DELETE FROM {TABLE} {_FENCE}"
 """Parameters: task id, lease token."""
+_HISTORY = "history=coalesce(?, history)"
 FINISH_SUCCEEDED = (
-    f"UPDATE {TABLE} SET state='succeeded', finished_at=?, result=?, {_CLEAR_LEASE} {_FENCE}"
+    f"UPDATE {TABLE} SET state='succeeded', finished_at=?, result=?, {_HISTORY}, "
+    f"{_CLEAR_LEASE} {_FENCE}"
 )
-"""Parameters: now, the encoded result (or None), task id, lease token."""
+"""Parameters: now, the encoded result (or None), the history (None: kept), task id,
+lease token."""
 PROGRESS = f"UPDATE {TABLE} SET progress=? {_FENCE}"
 """Parameters: the progress JSON, task id, lease token."""
 FINISH_FAILED = (
-    f"UPDATE {TABLE} SET state='failed', finished_at=?, last_error=?, {_CLEAR_LEASE} {_FENCE}"
+    f"UPDATE {TABLE} SET state='failed', finished_at=?, last_error=?, {_HISTORY}, "
+    f"{_CLEAR_LEASE} {_FENCE}"
 )
-"""Parameters: now, error, task id, lease token."""
+"""Parameters: now, error, the history (None: kept), task id, lease token."""
 FINISH_RETRY = (
-    f"UPDATE {TABLE} SET state='retrying', run_at=?, last_error=?, {_CLEAR_LEASE} {_FENCE}"
+    f"UPDATE {TABLE} SET state='retrying', run_at=?, last_error=?, {_HISTORY}, "
+    f"{_CLEAR_LEASE} {_FENCE}"
 )
-"""Parameters: when to run again, error, task id, lease token."""
+"""Parameters: when to run again, error, the history (None: kept), task id, lease token."""
+FINISH_DEFER = (
+    f"UPDATE {TABLE} SET state='scheduled', run_at=?, attempts=max(attempts-1, 0), "
+    f"snoozes=snoozes+?, {_HISTORY}, {_CLEAR_LEASE} {_FENCE}"
+)
+"""Parameters: when to run again, the snoozes added, the history (None: kept), task id,
+lease token. The claim's attempt is given back."""
 FINISH_RELEASE = (
     f"UPDATE {TABLE} SET state='queued', attempts=max(attempts-1, 0), "
     f"started_at=NULL, worker_id=NULL, {_CLEAR_LEASE} {_FENCE}"
@@ -214,10 +225,20 @@ def retry_sql(where: str) -> str:
     unique key held by an unfinished task is skipped). Parameters: now, ``where``'s."""
     retryable = "('failed','cancelled','retrying','scheduled')"
     return (
-        f"UPDATE OR IGNORE {TABLE} SET state='queued', attempts=0, run_at=?, "
+        f"UPDATE OR IGNORE {TABLE} SET state='queued', attempts=0, snoozes=0, run_at=?, "
         "finished_at=NULL, started_at=NULL, lease_token=NULL, lease_expires_at=NULL "
         f"WHERE state IN {retryable} AND {where}"
     )
+
+
+EDIT = (
+    f"UPDATE OR IGNORE {TABLE} SET payload=coalesce(?, payload), queue=coalesce(?, queue), "
+    "priority=coalesce(?, priority), history=?, state='queued', attempts=0, snoozes=0, "
+    "run_at=?, finished_at=NULL, started_at=NULL, lease_token=NULL, lease_expires_at=NULL "
+    "WHERE id=? AND state IN ('failed','cancelled') AND history IS ?"
+)
+"""Parameters: the new payload, queue and priority (None: kept), the history, now, task
+id, the expected history. ``OR IGNORE``: a unique key another task holds changes nothing."""
 
 
 def cancel_sql(where: str) -> str:
@@ -233,7 +254,7 @@ def delete_sql(where: str) -> str:
 
 
 __all__ = [
-    "ANY_DUE", "EXPIRED_LEASES", "EXTEND_LEASE", "FILTERS", "FINISH_DELETE", "FINISH_FAILED",
+    "ANY_DUE", "EDIT", "EXPIRED_LEASES", "EXTEND_LEASE", "FILTERS", "FINISH_DEFER", "FINISH_DELETE", "FINISH_FAILED",
     "FINISH_RELEASE", "FINISH_RETRY", "FINISH_SUCCEEDED", "GET", "HAS_TABLE", "INSERT",
     "INSERT_UNIQUE", "LEADER_RESIGN", "LEADER_TRY", "PROGRESS", "PROMOTE", "RESCUE_FAIL",
     "RESCUE_REQUEUE", "STATS", "UNFINISHED_WITH_KEY", "cancel_sql", "claim_parameters", "claim_sql",
