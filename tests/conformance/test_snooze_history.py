@@ -28,6 +28,7 @@ from taskbasket import (
 from taskbasket.backends.base import Outcome, OutcomeKind, TaskEditParams
 from taskbasket.history import MAX_ATTEMPT_ENTRIES
 from tests.conformance.test_enqueue import claim
+from tests.helpers import wait_for
 
 
 def _attempts(basket: Basket, task_id: str) -> list[AttemptEntry]:
@@ -100,7 +101,12 @@ def test_a_bus_cannot_snooze_and_says_so(basket: Basket) -> None:
         raise Snooze(delay=0)
 
     poll.enqueue()
-    basket.worker(visibility_timeout=10).run_until_empty(timeout=30)
+    worker = basket.worker(visibility_timeout=10)
+    worker.start()
+    try:
+        wait_for(lambda: len(basket.list(State.FAILED)) == 1, 30, "the task dead-lettered")
+    finally:
+        worker.stop()
     [failed] = basket.list(State.FAILED)
     assert "cannot snooze" in (failed.last_error or "")
     assert type(basket.backend).__name__ in (failed.last_error or "")
