@@ -32,9 +32,11 @@ from taskbasket.backends.base import (
     PruneParams,
     RescueKind,
     StoredTask,
+    TaskEditParams,
     TaskFilter,
 )
 from taskbasket.backends.memory.clock import Clock
+from taskbasket.backends.memory.edits import edit_record, given_back
 from taskbasket.backends.memory.listener import MemoryListener
 from taskbasket.backends.memory.records import (
     check_new_tasks,
@@ -192,7 +194,7 @@ class MemoryBackend(MemorySchedules, BackendBase):
                 taken.append((record.id, record.name, record.queue, record.payload,
                               record.priority, record.attempts, record.max_attempts,
                               record.timeout, record.created_at, record.run_at,
-                              record.unique_key))
+                              record.unique_key, record.snoozes, record.history))
         return claimed_tasks(self, token, [
             (values[0], functools.partial(claimed, values, token)) for values in taken])
 
@@ -231,22 +233,27 @@ class MemoryBackend(MemorySchedules, BackendBase):
                     continue
                 if outcome.kind is OutcomeKind.SUCCEEDED and outcome.delete_on_success:
                     store.remove(record)
-                elif outcome.kind is OutcomeKind.SUCCEEDED:
+                    continue
+                history = {} if outcome.history is None else {"history": outcome.history}
+                run_at = (outcome.retry_at.timestamp() if outcome.retry_at is not None
+                          else now + outcome.retry_delay)
+                if outcome.kind is OutcomeKind.SUCCEEDED:
                     store.change(record, now, state=State.SUCCEEDED, finished_at=now,
-                                 result=outcome.result, **clear)
+                                 result=outcome.result, **history, **clear)
                 elif outcome.kind is OutcomeKind.FAILED:
                     store.change(record, now, state=State.FAILED, finished_at=now,
-                                 last_error=outcome.error, **clear)
+                                 last_error=outcome.error, **history, **clear)
                 elif outcome.kind is OutcomeKind.RETRY:
-                    run_at = (outcome.retry_at.timestamp() if outcome.retry_at is not None
-                              else now + outcome.retry_delay)
                     store.change(record, now, state=State.RETRYING, run_at=run_at,
-                                 last_error=outcome.error, **clear)
+                                 last_error=outcome.error, **history, **clear)
+                elif outcome.kind is OutcomeKind.DEFERRED:
+                    store.change(record, now, state=State.SCHEDULED, run_at=run_at,
+                                 attempts=given_back(record.attempts),
+                                 snoozes=record.snoozes + outcome.snoozes_added,
+                                 **history, **clear)
                 else:
-                    attempts = record.attempts
                     store.change(record, now, state=State.QUEUED,
-                                 attempts=max(attempts - 1, 0) if isinstance(attempts, int)
-                                 else attempts,
+                                 attempts=given_back(record.attempts),
                                  started_at=None, worker_id=None, **clear)
             store.wake()
         return accepted
@@ -414,13 +421,19 @@ class MemoryBackend(MemorySchedules, BackendBase):
                 holder = None if key is None else store.key_holder(key)
                 if holder is not None and holder != record.id:
                     continue  # another task holds its unique key now
-                store.change(record, now, state=State.QUEUED, attempts=0, run_at=now,
-                             finished_at=None, started_at=None, lease_token=None,
-                             lease_expires_at=None)
+                store.change(record, now, state=State.QUEUED, attempts=0, snoozes=0,
+                             run_at=now, finished_at=None, started_at=None,
+                             lease_token=None, lease_expires_at=None)
                 changed += 1
             if changed:
                 store.wake()
         return changed
+
+    def tasks_edit(self, params: TaskEditParams) -> bool:
+        check_text("the arguments", params.payload)
+        check_text("the history", params.history)
+        with self.store.condition:
+            return edit_record(self.store, params)
 
     def tasks_cancel(self, task_filter: TaskFilter) -> int:
         store = self.store

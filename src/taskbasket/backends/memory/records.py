@@ -46,6 +46,7 @@ def stored(record: Record, with_payload: bool = True) -> StoredTask | CorruptTas
             lease_expires_at=lenient(_time, record.lease_expires_at),
             worker_id=record.worker_id,
             result=record.result if with_payload else None, progress=record.progress,
+            snoozes=record.snoozes, history=record.history if with_payload else None,
         )
 
     return stored_or_corrupt(record.id, build)
@@ -53,12 +54,12 @@ def stored(record: Record, with_payload: bool = True) -> StoredTask | CorruptTas
 
 def claimed(values: tuple[Any, ...], token: str) -> ClaimedTask:
     (task_id, name, queue, payload, priority, attempts, max_attempts, timeout, created_at,
-     run_at, unique_key) = values
+     run_at, unique_key, snoozes, history) = values
     return ClaimedTask(
         id=task_id, name=name, queue=queue, payload=payload, priority=priority,
         attempts=attempts, max_attempts=max_attempts, timeout=timeout, lease_token=token,
         created_at=lenient(_time, created_at), run_at=lenient(_time, run_at),
-        unique_key=unique_key,
+        unique_key=unique_key, snoozes=snoozes, history=history,
     )
 
 
@@ -107,7 +108,9 @@ def check_outcomes(outcomes: Sequence[Outcome]) -> None:
     """Refuse a batch of outcomes if the store cannot keep one of them."""
     for outcome in outcomes:
         _text("the error", outcome.error)
-        if outcome.kind is OutcomeKind.RETRY and outcome.retry_at is None:
+        _text("the history", outcome.history)
+        if outcome.kind in (OutcomeKind.RETRY, OutcomeKind.DEFERRED) and (
+                outcome.retry_at is None):
             _seconds("the retry delay", outcome.retry_delay)
 
 

@@ -58,6 +58,8 @@ class Record:
     version: int = 0
     result: str | None = None
     progress: str | None = None
+    snoozes: Any = 0
+    history: str | None = None
 
     @property
     def state_value(self) -> str:
