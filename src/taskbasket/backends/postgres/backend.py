@@ -41,6 +41,7 @@ from taskbasket.backends.base import (
     PruneParams,
     RescueKind,
     StoredTask,
+    TaskEditParams,
     TaskFilter,
 )
 from taskbasket.backends.postgres import inserts
@@ -285,7 +286,8 @@ class PostgresBackend(PostgresSchedules, BackendBase):
             order, [o.lease.task_id for o in chosen], [o.lease.token for o in chosen],
             [o.kind.value for o in chosen], [o.error for o in chosen],
             [float(o.retry_delay) for o in chosen], [o.retry_at for o in chosen],
-            [o.result for o in chosen], self.done_channel,
+            [o.result for o in chosen], [o.history for o in chosen],
+            [o.snoozes_added for o in chosen], self.done_channel,
         ]
         if any(o.kind is OutcomeKind.RELEASED for o in chosen):
             rows = self._fetch(self.statements.finish_notify, [*args, self.channel])
@@ -408,6 +410,17 @@ class PostgresBackend(PostgresSchedules, BackendBase):
                 if attempt == MAX_FIND_TRIES - 1:
                     raise
         return 0  # pragma: no cover
+
+    def tasks_edit(self, params: TaskEditParams) -> bool:
+        if not is_uuid(params.task_id):
+            return False
+        try:
+            rows = self._fetch(self.statements.edit, [
+                params.payload, params.queue, params.priority, params.history,
+                str(params.task_id), params.expected_history, self.channel])
+        except psycopg.errors.UniqueViolation:
+            return False  # a task with its key was enqueued meanwhile: left as it is
+        return int(rows[0][0]) == 1
 
     def tasks_cancel(self, task_filter: TaskFilter) -> int:
         where, args = where_clause(task_filter)

@@ -13,7 +13,7 @@ from taskbasket.task import RETRYABLE_STATES
 COLUMNS = (
     "id::text, name, queue, state, payload, priority, attempts, max_attempts, timeout, "
     "unique_key, last_error, created_at, run_at, started_at, finished_at, lease_expires_at, "
-    "worker_id, result, progress"
+    "worker_id, result, progress, snoozes, history"
 )
 """A stored task's columns, in the order ``rows.read_row`` reads them."""
 COLUMNS_WITHOUT_PAYLOAD = columns_without_payload(COLUMNS)
@@ -84,7 +84,7 @@ class Statements:
         # one round trip; the statement itself is in the migration (see there why)
         self.claim = (
             "SELECT id::text, name, queue, payload, priority, attempts, max_attempts, timeout, "
-            f"created_at, run_at, unique_key FROM {schema}.claim("
+            f"created_at, run_at, unique_key, snoozes, history FROM {schema}.claim("
             "%s, %s::float8, %s, %s::text[], %s::text[], %s::int, %s::int)"
         )
         self.claim_created = self.claim.replace(".claim(", ".claim_created(")
@@ -97,22 +97,25 @@ class Statements:
         finish_update = (
             f"UPDATE {t} t SET "
             "state = CASE o.kind WHEN 'succeeded' THEN 'succeeded' WHEN 'failed' THEN 'failed' "
-            "WHEN 'retry' THEN 'retrying' ELSE 'queued' END, "
+            "WHEN 'retry' THEN 'retrying' WHEN 'deferred' THEN 'scheduled' ELSE 'queued' END, "
             "finished_at = CASE WHEN o.kind IN ('succeeded', 'failed') THEN now() "
             "ELSE t.finished_at END, "
             "last_error = CASE WHEN o.kind IN ('failed', 'retry') THEN o.error "
             "ELSE t.last_error END, "
-            "run_at = CASE WHEN o.kind = 'retry' THEN coalesce(o.retry_at, "
+            "run_at = CASE WHEN o.kind IN ('retry', 'deferred') THEN coalesce(o.retry_at, "
             "now() + o.retry_delay * interval '1 second') ELSE t.run_at END, "
-            "attempts = CASE WHEN o.kind = 'released' THEN greatest(t.attempts - 1, 0) "
-            "ELSE t.attempts END, "
+            "attempts = CASE WHEN o.kind IN ('released', 'deferred') "
+            "THEN greatest(t.attempts - 1, 0) ELSE t.attempts END, "
+            "snoozes = t.snoozes + o.snoozes_added, "
+            "history = coalesce(o.history, t.history), "
             "started_at = CASE WHEN o.kind = 'released' THEN NULL ELSE t.started_at END, "
             "worker_id = CASE WHEN o.kind = 'released' THEN NULL ELSE t.worker_id END, "
             "result = CASE WHEN o.kind = 'succeeded' THEN o.result ELSE t.result END, "
             "lease_token = NULL, lease_expires_at = NULL "
             "FROM unnest(%b::int[], %b::uuid[], %b::text[], %b::text[], %b::text[], "
-            "%b::float8[], %b::timestamptz[], %b::text[]) "
-            "AS o(ord, id, token, kind, error, retry_delay, retry_at, result) "
+            "%b::float8[], %b::timestamptz[], %b::text[], %b::text[], %b::int[]) "
+            "AS o(ord, id, token, kind, error, retry_delay, retry_at, result, history, "
+            "snoozes_added) "
             "WHERE t.id = o.id AND t.lease_token = o.token AND t.state = 'running' "
         )
         # those waiting for results hear one notification per batch that ended tasks
@@ -180,6 +183,22 @@ class Statements:
         )
         self.notify_queues = "SELECT count(pg_notify(%s, q)) FROM unnest(%s::text[]) AS q"
         self.get = f"SELECT {COLUMNS} FROM {t} WHERE id = %s::uuid"
+        # an edit and retry: one task, fenced by its state and the history read; a unique
+        # key another unfinished task holds leaves it as it is
+        self.edit = (
+            f"WITH changed AS (UPDATE {t} t SET payload = coalesce(%s, t.payload), "
+            "queue = coalesce(%s, t.queue), priority = coalesce(%s::int, t.priority), "
+            "history = %s, state = 'queued', attempts = 0, snoozes = 0, run_at = now(), "
+            "finished_at = NULL, started_at = NULL, lease_token = NULL, "
+            "lease_expires_at = NULL "
+            "WHERE t.id = %s::uuid AND t.state IN ('failed', 'cancelled') "
+            "AND t.history IS NOT DISTINCT FROM %s "
+            f"AND (t.unique_key IS NULL OR NOT EXISTS (SELECT 1 FROM {t} o "
+            f"WHERE o.unique_key = t.unique_key AND o.state NOT IN {SQL_FINAL} "
+            "AND o.id <> t.id)) RETURNING t.queue) "
+            "SELECT count(*), (SELECT count(pg_notify(%s, q)) FROM "
+            "(SELECT DISTINCT queue AS q FROM changed) d) FROM changed"
+        )
         self.stats = f"SELECT queue, state, count(*) FROM {t} GROUP BY 1, 2"
         self.count_by_name = (
             f"SELECT name, count(*) FROM {t} WHERE state = ANY(%s) GROUP BY 1"
@@ -210,7 +229,8 @@ class Statements:
             f"SELECT 1 FROM {t} o WHERE o.unique_key = c.unique_key "
             f"AND o.state NOT IN {SQL_FINAL} AND o.id NOT IN (SELECT id FROM cand)) "
             "ORDER BY c.unique_key, (c.state IN ('retrying','scheduled')) DESC, c.id)), "
-            f"changed AS (UPDATE {t} SET state = 'queued', attempts = 0, run_at = now(), "
+            f"changed AS (UPDATE {t} SET state = 'queued', attempts = 0, snoozes = 0, "
+            "run_at = now(), "
             "finished_at = NULL, started_at = NULL, lease_token = NULL, "
             "lease_expires_at = NULL "
             f"WHERE id IN (SELECT id FROM pick) AND state IN {_RETRYABLE} RETURNING queue) "

@@ -1,3 +1,91 @@
 -- 8: how many times a task snoozed (Snooze: an attempt that ended uncounted) and its
--- history (JSON, written whole by the core: its last attempts and edits, bounded)
+-- history (JSON, written whole by the core: its last attempts and edits, bounded); the
+-- claim functions return both (the worker decides the snooze cap and appends to the
+-- history), otherwise as in 5.
 ALTER TABLE {s}.tasks ADD COLUMN snoozes integer NOT NULL DEFAULT 0, ADD COLUMN history text;
+DROP FUNCTION {s}.claim(text, double precision, text, text[], text[], integer, integer);
+DROP FUNCTION {s}.claim_created(text, double precision, text, text[], text[], integer, integer);
+CREATE FUNCTION {s}.claim(p_token text, p_lease_seconds double precision,
+                                       p_worker text, p_names text[], p_queues text[],
+                                       p_limit integer, p_count integer)
+RETURNS TABLE (id uuid, name text, queue text, payload text, priority integer,
+               attempts integer, max_attempts integer, timeout double precision,
+               created_at timestamptz, run_at timestamptz, unique_key text,
+               snoozes integer, history text)
+LANGUAGE plpgsql VOLATILE ROWS 10
+SET enable_sort = off SET enable_seqscan = off SET jit = off AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH queued AS (
+        SELECT r.id, r.priority, r.run_at FROM {s}.tasks r
+        WHERE r.state = 'queued' AND r.run_at <= now()
+          AND (p_names IS NULL OR r.name = ANY(p_names))
+          AND (p_queues IS NULL OR r.queue = ANY(p_queues))
+        ORDER BY r.priority DESC, r.run_at, r.id
+        LIMIT p_limit FOR UPDATE OF r SKIP LOCKED
+    ), due AS (
+        SELECT r.id, r.priority, r.run_at FROM {s}.tasks r
+        WHERE r.state IN ('scheduled','retrying') AND r.run_at <= now()
+          AND (p_names IS NULL OR r.name = ANY(p_names))
+          AND (p_queues IS NULL OR r.queue = ANY(p_queues))
+        ORDER BY r.run_at
+        LIMIT p_limit FOR UPDATE OF r SKIP LOCKED
+    ), ready AS (
+        SELECT c.id FROM (SELECT * FROM queued UNION ALL SELECT * FROM due) c
+        ORDER BY c.priority DESC, c.run_at, c.id LIMIT p_limit
+    ), claimed AS (
+        UPDATE {s}.tasks t SET state = 'running', attempts = t.attempts + p_count,
+            lease_token = p_token,
+            lease_expires_at = now() + p_lease_seconds * interval '1 second',
+            started_at = now(), worker_id = p_worker
+        FROM ready WHERE t.id = ready.id
+        RETURNING t.id, t.name, t.queue, t.payload, t.priority, t.attempts,
+                  t.max_attempts, t.timeout, t.created_at, t.run_at, t.unique_key,
+                  t.snoozes, t.history
+    )
+    SELECT * FROM claimed;
+END
+$$;
+CREATE FUNCTION {s}.claim_created(p_token text, p_lease_seconds double precision,
+                                               p_worker text, p_names text[], p_queues text[],
+                                               p_limit integer, p_count integer)
+RETURNS TABLE (id uuid, name text, queue text, payload text, priority integer,
+               attempts integer, max_attempts integer, timeout double precision,
+               created_at timestamptz, run_at timestamptz, unique_key text,
+               snoozes integer, history text)
+LANGUAGE plpgsql VOLATILE ROWS 10
+SET enable_sort = off SET enable_seqscan = off SET jit = off AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH queued AS (
+        SELECT r.id, r.priority, r.run_at FROM {s}.tasks r
+        WHERE r.state = 'queued' AND r.run_at <= now()
+          AND (p_names IS NULL OR r.name = ANY(p_names))
+          AND (p_queues IS NULL OR r.queue = ANY(p_queues))
+        ORDER BY r.id
+        LIMIT p_limit FOR UPDATE OF r SKIP LOCKED
+    ), due AS (
+        SELECT r.id, r.priority, r.run_at FROM {s}.tasks r
+        WHERE r.state IN ('scheduled','retrying') AND r.run_at <= now()
+          AND (p_names IS NULL OR r.name = ANY(p_names))
+          AND (p_queues IS NULL OR r.queue = ANY(p_queues))
+        ORDER BY r.run_at
+        LIMIT p_limit FOR UPDATE OF r SKIP LOCKED
+    ), ready AS (
+        SELECT c.id FROM (SELECT * FROM queued UNION ALL SELECT * FROM due) c
+        ORDER BY c.id LIMIT p_limit
+    ), claimed AS (
+        UPDATE {s}.tasks t SET state = 'running', attempts = t.attempts + p_count,
+            lease_token = p_token,
+            lease_expires_at = now() + p_lease_seconds * interval '1 second',
+            started_at = now(), worker_id = p_worker
+        FROM ready WHERE t.id = ready.id
+        RETURNING t.id, t.name, t.queue, t.payload, t.priority, t.attempts,
+                  t.max_attempts, t.timeout, t.created_at, t.run_at, t.unique_key,
+                  t.snoozes, t.history
+    )
+    SELECT * FROM claimed;
+END
+$$;
