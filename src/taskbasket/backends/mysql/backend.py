@@ -34,6 +34,7 @@ from taskbasket.backends.base import (
     PruneParams,
     RescueKind,
     StoredTask,
+    TaskEditParams,
     TaskFilter,
 )
 from taskbasket.backends.mysql import inserts
@@ -56,10 +57,12 @@ from taskbasket.backends.mysql.statements import (
     SQL_LIVE,
     claim_select,
     claim_update,
+    edit_update,
     expired_select,
     extend_update,
     insert_statements,
     rescue_update,
+    retry_update,
 )
 from taskbasket.backends.mysql.values import (
     COLUMNS,
@@ -460,17 +463,18 @@ class MySQLBackend(MySQLSchedules, BackendBase):
 
     def tasks_retry(self, task_filter: TaskFilter) -> int:
         where, args = filter_where(task_filter, FILTER_DIALECT)
-        # IGNORE skips a row whose unique key another live task holds by now
-        count = self._write(
-            f"UPDATE IGNORE {self.table} SET state = 'queued', attempts = 0, run_at = {NOW}, "
-            "finished_at = NULL, started_at = NULL, lease_token = NULL, "
-            "lease_expires_at = NULL "
-            f"WHERE state IN ('failed','cancelled','retrying','scheduled') AND {where}",
-            args,
-        )
-        if count:
+        if count := self._write(retry_update(self.table, where), args):
             self._notify()
         return count
+
+    def tasks_edit(self, params: TaskEditParams) -> bool:
+        raw = id_bytes(params.task_id)
+        edited = raw is not None and self._write(edit_update(self.table, raw), [
+            params.payload, params.queue, params.priority, params.history,
+            params.expected_history]) == 1
+        if edited:
+            self._notify()  # (its new queue's idle workers)
+        return edited
 
     def tasks_cancel(self, task_filter: TaskFilter) -> int:
         where, args = filter_where(task_filter, FILTER_DIALECT)

@@ -68,12 +68,14 @@ def _deletes(outcome: Outcome) -> bool:
 
 def _plain_success(outcome: Outcome) -> bool:
     """A success without a result: recorded by the plain update fenced per claim."""
-    return outcome.kind is OutcomeKind.SUCCEEDED and outcome.result is None
+    return (outcome.kind is OutcomeKind.SUCCEEDED and outcome.result is None
+            and outcome.history is None)
 
 
 _STATES_OF_KINDS = (
     ("('succeeded')", OutcomeKind.SUCCEEDED), ("('failed')", OutcomeKind.FAILED),
     ("('retrying')", OutcomeKind.RETRY), ("('queued')", OutcomeKind.RELEASED),
+    ("('scheduled')", OutcomeKind.DEFERRED),
 )
 
 
@@ -168,13 +170,16 @@ def plan_outcomes(
         error = "NULL" if outcome.error is None else quote(outcome.error)
         retry_at = (
             datetime_literal(outcome.retry_at)
-            if outcome.retry_at is not None and outcome.kind is OutcomeKind.RETRY
+            if outcome.retry_at is not None
+            and outcome.kind in (OutcomeKind.RETRY, OutcomeKind.DEFERRED)
             else "NULL"
         )
         rows.append((
             hex_literal(raw), hex_literal(lease.token.encode("utf-8")), KINDS[outcome.kind],
             error, retry_at, str(micros(outcome.retry_delay)),
             "NULL" if outcome.result is None else quote(outcome.result),
+            "NULL" if outcome.history is None else quote(outcome.history),
+            str(int(outcome.snoozes_added)),
         ))
     statements.extend(outcomes_update(table, chunk, stamped_t)
                       for chunk in chunks(rows, "task outcome", ", ".join, limit))

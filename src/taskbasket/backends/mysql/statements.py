@@ -37,7 +37,7 @@ SQL_LIVE = sql_states(set(ALL_STATES) - FINAL_STATES)
 """('queued','scheduled','running','retrying'): the states of a task that is not final."""
 KINDS = {
     OutcomeKind.SUCCEEDED: "'s'", OutcomeKind.FAILED: "'f'",
-    OutcomeKind.RETRY: "'r'", OutcomeKind.RELEASED: "'q'",
+    OutcomeKind.RETRY: "'r'", OutcomeKind.RELEASED: "'q'", OutcomeKind.DEFERRED: "'d'",
 }
 """Each outcome's kind as the one-letter literal the outcome update reads."""
 
@@ -196,7 +196,8 @@ def successes_update(table: str, fences: Sequence[str], stamped: str) -> str:
     )
 
 
-OUTCOME_COLUMNS = ("id", "token", "kind", "err", "retry_at", "delay_us", "res")
+OUTCOME_COLUMNS = ("id", "token", "kind", "err", "retry_at", "delay_us", "res", "hist",
+                   "snoozed")
 
 
 def outcomes_update(table: str, rows: Sequence[Sequence[str]], stamped: str) -> str:
@@ -207,18 +208,45 @@ def outcomes_update(table: str, rows: Sequence[Sequence[str]], stamped: str) -> 
         + derived(rows, OUTCOME_COLUMNS)
         + ") AS v ON t.id = v.id SET "
         "t.state = CASE v.kind WHEN 'f' THEN 'failed' WHEN 'r' THEN 'retrying' "
-        "WHEN 's' THEN 'succeeded' ELSE 'queued' END, "
+        "WHEN 's' THEN 'succeeded' WHEN 'd' THEN 'scheduled' ELSE 'queued' END, "
         f"t.finished_at = IF(v.kind IN ('f','s'), {NOW}, NULL), "
         "t.result = IF(v.kind = 's', v.res, t.result), "
         "t.last_error = IF(v.kind IN ('f','r'), v.err, t.last_error), "
-        f"t.run_at = IF(v.kind = 'r', COALESCE(v.retry_at, {NOW} + INTERVAL "
+        f"t.run_at = IF(v.kind IN ('r','d'), COALESCE(v.retry_at, {NOW} + INTERVAL "
         # (a zero date that a lax session wrote is refused by ours: write now instead)
         f"v.delay_us MICROSECOND), IF(t.run_at >= '1000-01-01', t.run_at, {NOW})), "
-        "t.attempts = IF(v.kind = 'q', GREATEST(t.attempts - 1, 0), t.attempts), "
+        "t.attempts = IF(v.kind IN ('q','d'), GREATEST(t.attempts - 1, 0), t.attempts), "
+        "t.snoozes = t.snoozes + v.snoozed, t.history = COALESCE(v.hist, t.history), "
         "t.started_at = IF(v.kind = 'q', NULL, t.started_at), "
         "t.worker_id = IF(v.kind = 'q', NULL, t.worker_id), "
         f"t.lease_expires_at = NULL, {stamped} "
         "WHERE t.state = 'running' AND t.lease_token = v.token"
+    )
+
+
+def retry_update(table: str, where: str) -> str:
+    """Queue again, from scratch, the retryable tasks matching ``where``; IGNORE skips a
+    row whose unique key another live task holds by now."""
+    return (
+        f"UPDATE IGNORE {table} SET state = 'queued', attempts = 0, snoozes = 0, "
+        f"run_at = {NOW}, finished_at = NULL, started_at = NULL, lease_token = NULL, "
+        "lease_expires_at = NULL "
+        f"WHERE state IN ('failed','cancelled','retrying','scheduled') AND {where}"
+    )
+
+
+def edit_update(table: str, raw_id: bytes) -> str:
+    """An edit and retry of one task: fenced by its state and the history read (``<=>``
+    matches NULL too); IGNORE leaves it when another live task holds its unique key.
+    Parameters: the payload, queue and priority (None: kept), the history, the expected
+    history."""
+    return (
+        f"UPDATE IGNORE {table} SET payload = COALESCE(%s, payload), "
+        "queue = COALESCE(%s, queue), priority = COALESCE(%s, priority), history = %s, "
+        f"state = 'queued', attempts = 0, snoozes = 0, run_at = {NOW}, finished_at = NULL, "
+        "started_at = NULL, lease_token = NULL, lease_expires_at = NULL "
+        f"WHERE id = {hex_literal(raw_id)} AND state IN ('failed','cancelled') "
+        "AND history <=> %s"
     )
 
 
@@ -271,6 +299,7 @@ FILTER_DIALECT = FilterDialect(
 
 
 __all__ = ["FILTER_DIALECT", "KINDS", "NOW", "OUTCOME_COLUMNS", "SQL_LIVE", "chunks",
-           "claim_select", "claim_update", "derived", "expired_select", "extend_update",
-           "insert_statements", "marks", "outcomes_update", "rescue_update",
+           "claim_select", "claim_update", "derived", "edit_update", "expired_select",
+           "extend_update", "insert_statements", "marks", "outcomes_update", "rescue_update",
+           "retry_update",
            "successes_update", "task_values"]
