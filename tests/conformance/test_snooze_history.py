@@ -160,6 +160,7 @@ def test_edit_and_retry_changes_the_fields_and_requeues(basket: Basket) -> None:
     assert task is not None and task.state == State.QUEUED
     assert (task.args, task.kwargs) == ([], {"to": "fixed@example.com", "copies": 3})
     assert (task.queue, task.priority, task.attempts) == ("slow", 5, 0)
+    assert basket.count(State.QUEUED, queue="slow") == 1 and basket.count(queue="default") == 0
     [edit] = [e for e in task.history if isinstance(e, EditEntry)]
     assert edit.previous == {"args": ["broken@example.com"], "kwargs": {"copies": 2},
                              "queue": "default", "priority": 0}

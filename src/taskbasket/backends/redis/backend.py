@@ -44,6 +44,7 @@ from taskbasket.backends.base import (
     PruneParams,
     RescueKind,
     StoredTask,
+    TaskEditParams,
     TaskFilter,
     redact_url,
 )
@@ -265,7 +266,7 @@ class RedisBackend(RedisSchedules, BackendBase):
             return []
         kinds = {
             OutcomeKind.SUCCEEDED: "s", OutcomeKind.FAILED: "f", OutcomeKind.RETRY: "r",
-            OutcomeKind.RELEASED: "x",
+            OutcomeKind.RELEASED: "x", OutcomeKind.DEFERRED: "z",
         }
         rows: list[list[Any]] = []
         for outcome in outcomes:
@@ -280,6 +281,8 @@ class RedisBackend(RedisSchedules, BackendBase):
                 outcome.lease.task_id, outcome.lease.token, kind,
                 False if outcome.error is None else outcome.error, mode, value,
                 False if outcome.result is None else outcome.result,
+                False if outcome.history is None else outcome.history,
+                outcome.snoozes_added,
             ])
         payload = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
         return [bool(x) for x in self._run(self._scripts.finish, [payload])]
@@ -462,6 +465,13 @@ class RedisBackend(RedisSchedules, BackendBase):
     @translated
     def tasks_retry(self, task_filter: TaskFilter) -> int:
         return self._operate_on("retry", task_filter, _RETRYABLE)
+
+    @translated
+    def tasks_edit(self, params: TaskEditParams) -> bool:
+        edit = [params.task_id, params.expected_history or False, params.history,
+                params.payload or False, params.queue or False,
+                False if params.priority is None else params.priority]
+        return int(self._run(self._scripts.edit, [json.dumps(edit, ensure_ascii=False)])) == 1
 
     @translated
     def tasks_cancel(self, task_filter: TaskFilter) -> int:

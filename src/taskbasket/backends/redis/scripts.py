@@ -38,6 +38,7 @@ PARTS: dict[str, tuple[str, ...]] = {
     "count": ("lib_spec",),
     "operate": ("lib_move", "lib_remove", "lib_spec"),
     "prune": ("lib_move", "lib_remove"),
+    "edit": ("lib_move",),
 }
 """Each script that starts with the prelude, and the library parts it uses after it."""
 
@@ -107,6 +108,7 @@ class RedisScripts:
     count: Script
     operate: Script
     prune: Script
+    edit: Script
     schedule_upsert: Script
     schedule_set: Script
     schedule_fire: Script

@@ -21,7 +21,7 @@ for _, qn in ipairs(known_pairs(queues, names)) do
 end
 if #cands > 1 then table.sort(cands, function(a, b) return a[1] < b[1] end) end
 local out, bad = {}, {}
-local extra = fields('max_attempts', 'payload', 'timeout', 'created_at')
+local extra = fields('max_attempts', 'payload', 'timeout', 'created_at', 'snoozes', 'history')
 for x = 1, math.min(limit, #cands) do
   local m, k, q, n = cands[x][1], cands[x][2], cands[x][3], cands[x][4]
   local id = by_created and m or string.sub(m, 21)
@@ -43,7 +43,8 @@ for x = 1, math.min(limit, #cands) do
                               'lease_expires_at', us(expires), 'started_at', us(NOW),
                               'worker_id', worker}, nil, expires)
       out[#out + 1] = {id, h.name, h.queue, h.payload, us(h.priority), attempts,
-                       h.max_attempts, h.timeout, h.created_at, us(h.run_at), h.unique_key}
+                       h.max_attempts, h.timeout, h.created_at, us(h.run_at), h.unique_key,
+                       h.snoozes or '0', h.history}
     end
   end
 end

@@ -34,7 +34,7 @@ for x = i, #ARGV do
         end
       end
       if not blocked then
-        move(id, h, 'queued', {'attempts', '0', 'run_at', us(NOW)},
+        move(id, h, 'queued', {'attempts', '0', 'snoozes', '0', 'run_at', us(NOW)},
              {'finished_at', 'started_at', 'lease_token', 'lease_expires_at'}, NOW)
         n = n + 1
       end
