@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 
 import click
@@ -31,6 +32,7 @@ from taskbasket.cli.output import (
     when,
 )
 from taskbasket.cli.root import main
+from taskbasket.history import AttemptEntry, HistoryEntry
 from taskbasket.task import CorruptTask, State, Task, TaskProgress
 
 FOLDED_WIDTH = 24
@@ -168,6 +170,25 @@ def progress_text(progress: TaskProgress) -> str:
     return f"{done}{note}, at {when(progress.updated_at)}"
 
 
+def history_table(history: Sequence[HistoryEntry]) -> Table:
+    """A task's history, oldest first: one row per attempt (its number, worker, start,
+    duration, outcome and error line) or edit (when, and the values it replaced)."""
+    table = Table(title="history", title_justify="left", box=None)
+    for column in ("attempt", "worker", "started", "took", "outcome", "error"):
+        table.add_column(column, overflow="fold")
+    for entry in history:
+        if isinstance(entry, AttemptEntry):
+            took = (entry.ended_at - entry.started_at).total_seconds()
+            table.add_row(str(entry.attempt), plain(entry.worker_id or ""),
+                          Text(when(entry.started_at)), f"{took:.3f}s", plain(entry.outcome),
+                          plain(entry.error))
+        else:
+            previous = json.dumps(dict(entry.previous), ensure_ascii=False, default=str)
+            table.add_row("edit", "", Text(when(entry.edited_at)), "", "edited",
+                          plain(f"was {previous}"))
+    return table
+
+
 @main.command()
 @common_options
 @click.argument("task_id")
@@ -185,7 +206,7 @@ def show(ctx: Context, task_id: str) -> None:
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     for key, value in task.as_dict().items():
-        if key in ("last_error", "payload_error") or value is None:
+        if key in ("last_error", "payload_error", "history") or value is None:
             continue
         if key == "state":
             shown = state_cell(task.state)
@@ -206,3 +227,5 @@ def show(ctx: Context, task_id: str) -> None:
     if task.last_error:
         say(("last error:", "bold"))
         say(task.last_error)
+    if task.history:
+        console.print(history_table(task.history), highlight=False)

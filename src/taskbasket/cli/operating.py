@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Collection
 from typing import Any
@@ -90,21 +91,60 @@ def _by_ids(ctx: Context, verb: str, allowed: Collection[State], ids: tuple[str,
     refusals.report(ctx.as_json, act(acting) if acting else 0, len(acting))
 
 
+def json_flag(flag: str, text: str | None, kind: type, example: str) -> Any:
+    """The JSON value of a command-line flag, of ``kind`` (list or dict); a bad one fails
+    naming the flag, before anything changes."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        fail(f"{flag} is not valid JSON ({exc}); pass e.g. {flag} '{example}'")
+    if not isinstance(value, kind):
+        what = "a JSON array" if kind is list else "a JSON object"
+        fail(f"{flag} must be {what}, got {type(value).__name__} {text!r:.80}; pass e.g. "
+             f"{flag} '{example}'")
+    return value
+
+
 @main.command()
 @common_options
 @click.argument("ids", nargs=-1)
 @state_option
 @queue_option
 @name_option
+@click.option("--args", "args_json", help="Edit: the new positional arguments (JSON array).")
+@click.option("--kwargs", "kwargs_json", help="Edit: the new keyword arguments (JSON object).")
+@click.option("--priority", type=int, help="Edit: the new priority.")
 @pass_context
 @run_safely
 def retry(ctx: Context, ids: tuple[str, ...], states: tuple[str, ...],
-          queues: tuple[str, ...], names: tuple[str, ...]) -> None:
+          queues: tuple[str, ...], names: tuple[str, ...], args_json: str | None,
+          kwargs_json: str | None, priority: int | None) -> None:
     """Run tasks again: the given ids, or every failed task of --queue/--name.
 
     An id that does not exist or whose task is not failed, cancelled, retrying or
     scheduled is reported, and the command exits with status 1.
+
+    Edit and retry: with one id and --args, --kwargs, --priority or --queue, those fields
+    of that failed or cancelled task are replaced (--queue is then its new queue) and it
+    is queued again, in one atomic step; the old values go into its history.
     """
+    args = json_flag("--args", args_json, list, '[42, "draft"]')
+    kwargs = json_flag("--kwargs", kwargs_json, dict, '{"to": "a@example.com"}')
+    editing = args is not None or kwargs is not None or priority is not None
+    if editing and len(ids) != 1:
+        fail("--args, --kwargs and --priority edit one task: give exactly one id")
+    if len(ids) == 1 and (editing or queues):
+        queue = split(queues)
+        if queue is not None and len(queue) != 1:
+            fail(f"--queue names the task's new queue when editing: give one, got {queue}")
+        if names or states:
+            fail("--name and --state select tasks; an edit and retry takes one id only")
+        ctx.basket().retry(ids[0], args=args, kwargs=kwargs, priority=priority,
+                           queue=None if queue is None else queue[0])
+        report(ctx.as_json, "retried", 1)
+        return
     if not (ids or queues or names or states):
         fail("say which tasks: ids, or --queue/--name (failed ones), or --state")
     selection = _select(ids, states, queues, names)
