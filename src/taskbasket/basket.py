@@ -25,6 +25,7 @@ from taskbasket.errors import ConfigurationError, UnknownTaskError
 from taskbasket.events import EnqueueMiddleware, Hook, Hooks, Middleware
 from taskbasket.inspection import NamesArg as NamesArg
 from taskbasket.inspection import StateArg as StateArg
+from taskbasket.messaging import Messaging
 from taskbasket.maintenance.pruner import DEFAULT_RETENTION, RetentionArg, parse_retention
 from taskbasket.redaction import redact_url, remember_secrets
 from taskbasket.result_methods import DEFAULT_MAX_RESULT_BYTES, Results, check_byte_limit
@@ -48,7 +49,7 @@ R = TypeVar("R")
 DEFAULT_QUEUE = "default"
 
 
-class Basket(Editing, Scheduling, Results):
+class Basket(Editing, Messaging, Scheduling, Results):
     """The client of one store: a registry of tasks plus enqueue and inspection.
 
     ``Basket(url)`` uses ``url``; ``Basket()`` uses ``$TASKBASKET_URL`` or else

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from taskbasket.steps.runner import StepRunner
+
+_MISSING: Any = object()
 
 SCHEDULE_HEADER = "taskbasket-schedule"
 """The header of a task a schedule started: the schedule's name."""
@@ -29,6 +35,54 @@ class TaskContext:
         default=None, repr=False, compare=False)
     """Where ``progress`` reports go (None: they are dropped; in a child process they go
     to the parent over the task's pipe, see worker/child_progress.py)."""
+
+    steps: StepRunner | None = field(default=None, repr=False, compare=False)
+    """The attempt's durable steps (None where there are none: a process-executor
+    handler, or a store that keeps no task row)."""
+
+    def _runner(self, what: str) -> StepRunner:
+        if self.steps is None:
+            raise _no_steps(what)
+        return self.steps
+
+    def step(self, name: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn(*args, **kwargs)`` once as the durable step ``name`` and return its
+        result; when the task runs again (a retry, a crash, a resume after a sleep) a
+        completed step returns its stored result without running. Names are unique
+        within a run, and steps run in the same order every run (StepDeterminismError).
+        The result is stored as JSON (as a task's result is) and returned as JSON gives
+        it back. A step that raises is not stored: the task retries as usual."""
+        return self._runner("ctx.step").step(name, fn, *args, **kwargs)
+
+    async def step_async(self, name: str, fn: Callable[..., Any], /, *args: Any,
+                         **kwargs: Any) -> Any:
+        """``step`` for async handlers: ``fn`` may be async (awaited) or not."""
+        return await self._runner("ctx.step_async").step_async(name, fn, *args, **kwargs)
+
+    def sleep(self, seconds: float | timedelta) -> None:
+        """Sleep durably: the attempt ends (raising DurableWait: let it propagate), the
+        task waits ``scheduled`` without holding a slot and without costing an attempt
+        or a snooze, then runs again from the top with its completed steps cached; there
+        this call returns at once. The sleep is itself a step (named ``sleep``,
+        ``sleep#2``, ... in the order of the run)."""
+        self._runner("ctx.sleep").sleep(seconds)
+
+    def sleep_until(self, moment: datetime) -> None:
+        """``sleep`` until ``moment`` (an aware datetime)."""
+        self._runner("ctx.sleep_until").sleep_until(moment)
+
+    def receive(self, name: str, timeout: float | timedelta | None = None,
+                default: Any = _MISSING) -> Any:
+        """The next message named ``name`` sent to this task (``basket.send``). A message
+        sent before the task asks is kept; without one, the attempt ends (DurableWait)
+        and the task waits ``scheduled``, without a slot or an attempt, until a send
+        wakes it or ``timeout`` seconds (None: no limit) pass. On timeout it raises
+        ReceiveTimeout, or returns ``default`` if one is given. It is a step (named
+        ``receive:<name>``): a replay returns the same message, or times out again."""
+        runner = self._runner("ctx.receive")
+        if default is _MISSING:
+            return runner.receive(name, timeout)
+        return runner.receive(name, timeout, default)
 
     def progress(self, done: float, total: float | None = None, note: str | None = None
                  ) -> None:
@@ -62,6 +116,15 @@ class TaskContext:
 
             moment = moment.astimezone(ZoneInfo(zone))
         return moment
+
+
+def _no_steps(what: str) -> Exception:
+    from taskbasket.errors import UnsupportedOperationError
+
+    return UnsupportedOperationError(
+        f"{what} is not available here: durable steps run in handlers of the thread and "
+        "async executors on a store (SQLite, PostgreSQL, MySQL, Redis, memory); a "
+        "process-executor handler or a message bus has none (use executor='thread')")
 
 
 _current: ContextVar[TaskContext | None] = ContextVar("taskbasket_current_task", default=None)

@@ -133,3 +133,34 @@ class TaskFailed(TaskbasketError):
 
 class ResultTimeout(TaskbasketError, TimeoutError):
     """Waiting for a task's result took longer than the timeout; the task goes on."""
+
+
+class StepDeterminismError(TaskbasketError, RuntimeError):
+    """A run of a handler used a step name twice, or ran its steps in another order than
+    the stored run did (``ctx.step``); the task fails at once: replaying the same steps
+    would raise it again. The message names both steps."""
+
+
+class StepNotRecorded(TaskbasketError):
+    """A step ran but its result could not be recorded: this attempt no longer holds the
+    task's lease (it expired, or the task was cancelled). The attempt stops; the task
+    runs again under its new lease and runs this step again."""
+
+
+class ReceiveTimeout(TaskbasketError, TimeoutError):
+    """``ctx.receive(name, timeout=...)`` waited ``timeout`` seconds and no message named
+    ``name`` came (give ``default=`` to get a value instead). Replays of the handler
+    raise it again at the same place: the timeout is recorded as the step's outcome."""
+
+
+class DurableWait(Exception):
+    """Raised by ``ctx.sleep``, ``ctx.sleep_until`` and ``ctx.receive`` to end the attempt
+    without counting it: the task waits ``scheduled`` until ``at`` and then runs again
+    from the top, its completed steps cached. Let it propagate (re-raise it from a broad
+    ``except Exception``)."""
+
+    def __init__(self, at: datetime, *, receiving: str | None = None) -> None:
+        what = f"a message {receiving!r}" if receiving is not None else "a durable sleep"
+        super().__init__(f"waiting for {what} until {at.isoformat()}")
+        self.at = at
+        self.receiving = receiving

@@ -55,6 +55,13 @@ from taskbasket.backends.schedule_params import (
     from_micros,
     to_micros,
 )
+from taskbasket.backends.step_params import (
+    MessagesSendParams,
+    MessagesSwap,
+    StepsListParams,
+    StepsRecordParams,
+    StoredSteps,
+)
 from taskbasket.errors import BackendUnavailableError, UnsupportedOperationError
 from taskbasket.redaction import redact_url as redact_url  # its old home: still importable
 from taskbasket.task import CorruptTask, State, TaskRef
@@ -79,6 +86,8 @@ __all__ = [  # the parameter, record and capability types keep this, their old h
     "LeaseRescue",
     "LeasesExpiredParams",
     "LeasesRescueParams",
+    "MessagesSendParams",
+    "MessagesSwap",
     "ListParams",
     "Listener",
     "NewTask",
@@ -94,7 +103,10 @@ __all__ = [  # the parameter, record and capability types keep this, their old h
     "ScheduleListParams",
     "SchedulePauseParams",
     "ScheduleUpsertParams",
+    "StepsListParams",
+    "StepsRecordParams",
     "StoredSchedule",
+    "StoredSteps",
     "StoredTask",
     "TaskEditParams",
     "TaskFilter",
@@ -219,6 +231,21 @@ class Backend(Protocol):
         params); True if it was applied (``capabilities.edit_retry``)."""
         ...
 
+    def steps_list(self, params: StepsListParams) -> StoredSteps | None:
+        """A task's completed steps and messages as stored, None if there is no such task
+        (``capabilities.steps``)."""
+        ...
+
+    def steps_record(self, params: StepsRecordParams) -> bool:
+        """Write a task's steps (and swap its messages), fenced by the lease; True if the
+        lease was current (and the messages unchanged)."""
+        ...
+
+    def messages_send(self, params: MessagesSendParams) -> bool:
+        """Swap the messages of a task that is not final and wake it if asked; True if
+        applied (False: no such task, it is final, or its messages changed meanwhile)."""
+        ...
+
     def tasks_cancel(self, task_filter: TaskFilter) -> int:
         """Cancel matching tasks that are not final (running ones lose their lease)."""
         ...
@@ -321,6 +348,22 @@ class BackendBase:
         raise UnsupportedOperationError(
             f"{type(self).__name__} cannot edit a task and retry it: it keeps no task row "
             "to change")
+
+    def steps_list(self, params: StepsListParams) -> StoredSteps | None:
+        raise self.steps_unsupported()
+
+    def steps_record(self, params: StepsRecordParams) -> bool:
+        raise self.steps_unsupported()
+
+    def messages_send(self, params: MessagesSendParams) -> bool:
+        raise self.steps_unsupported()
+
+    def steps_unsupported(self) -> UnsupportedOperationError:
+        """The error of a step or message operation on a backend that keeps no task row."""
+        return UnsupportedOperationError(
+            f"{type(self).__name__} cannot keep durable steps, sleeps or messages (it keeps "
+            "no task row to store them in); use a store: SQLite, PostgreSQL, MySQL, Redis "
+            "or memory")
 
     def schedules_unsupported(self) -> UnsupportedOperationError:
         """The error of a schedule operation on a backend that cannot keep schedules."""

@@ -99,5 +99,12 @@ class Capabilities:
         return self.kind is BackendKind.STORE
 
     @property
+    def steps(self) -> bool:
+        """Durable steps, sleeps and messages (``ctx.step``, ``ctx.sleep``,
+        ``ctx.receive``, ``basket.send``): the task keeps its completed steps and its
+        messages in its row; a bus keeps no row to keep them in."""
+        return self.kind is BackendKind.STORE
+
+    @property
     def is_bus(self) -> bool:
         return self.kind is BackendKind.BUS

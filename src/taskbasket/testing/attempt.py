@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from taskbasket.backends.base import ClaimedTask, Outcome
+from taskbasket.worker.durable import attach_steps
 from taskbasket.worker.executors import TimedOut, call_async, call_sync, is_timeout
 from taskbasket.worker.job import Job, JobPhase, error_outcome, success_outcome, timeout_outcome
 from taskbasket.worker.progress import ProgressWriter
@@ -80,6 +81,7 @@ class AttemptRunner:
         job.move(JobPhase.PENDING, JobPhase.RUNNING)
         if self.basket.inline_runner is None:  # an inline task is not stored: no progress
             job.reporter = self._report_progress(job)
+            attach_steps(job, self.basket.backend, self.basket.max_result_bytes)
         self.stats.increment("claimed")
         self.telemetry.started(job)
 

@@ -33,6 +33,7 @@ from taskbasket.errors import ConfigurationError, TaskbasketError
 from taskbasket.task import State, Task
 from taskbasket.testing.attempt import AttemptRunner, LoopRunning
 from taskbasket.worker.completer import store_ready
+from taskbasket.worker.durable import after_recorded
 from taskbasket.worker.job import Job
 
 if TYPE_CHECKING:
@@ -150,6 +151,7 @@ class _Drain:
         outcome = store_ready(self.basket.backend, job, outcome)
         [accepted] = self.basket.backend.tasks_finish([outcome])
         self.runner.telemetry.recorded(job, outcome, accepted)
+        after_recorded(self.basket.backend, job, outcome, accepted)
 
     def summary(self) -> DrainSummary:
         stats = self.runner.stats.snapshot()

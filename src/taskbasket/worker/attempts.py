@@ -15,6 +15,7 @@ from taskbasket.results import DEFAULT_MAX_RESULT_BYTES
 from taskbasket.worker.completer import Completer
 from taskbasket.worker.deadlines import DeadlineWatcher
 from taskbasket.worker.dispatcher import Dispatcher
+from taskbasket.worker.durable import attach_steps
 from taskbasket.worker.executors import is_timeout
 from taskbasket.worker.inflight import InFlight
 from taskbasket.worker.job import Job, JobPhase, error_outcome, success_outcome, timeout_outcome
@@ -46,6 +47,7 @@ class Attempts:
         """A handler starts, in the thread that will run it."""
         # (a process handler's reports come from its child over the pipe, through this)
         job.reporter = functools.partial(self.progress.report, job.lease)
+        attach_steps(job, self._completer.backend, self.max_result_bytes)
         if job.definition.executor == "thread":
             self.deadlines.watch(job)
         self._telemetry.started(job)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from taskbasket.backends.base import Backend, Outcome, OutcomeKind
 from taskbasket.errors import UnsupportedOperationError
 from taskbasket.runtime import Outage
+from taskbasket.worker.durable import after_recorded
 from taskbasket.worker.inflight import InFlight
 from taskbasket.worker.job import Job, error_outcome, placeholder_outcome, with_history
 from taskbasket.worker.telemetry import Telemetry
@@ -124,6 +125,7 @@ class Completer:
                     return 0
         for job, outcome, ok in recorded:
             self._telemetry.recorded(job, outcome, ok)
+            after_recorded(self.backend, job, outcome, ok)
         self._inflight.outcomes_recorded(job for job, _ in batch)
         return len(batch)
 

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from taskbasket import rules
 from taskbasket.backends.base import ClaimedTask, Lease, Outcome, OutcomeKind
-from taskbasket.errors import ArgumentsError, Fail, Retry, Snooze, StoreCorruptedError
+from taskbasket.errors import (
+    ArgumentsError,
+    DurableWait,
+    Fail,
+    Retry,
+    Snooze,
+    StepDeterminismError,
+    StoreCorruptedError,
+)
 from taskbasket.history import AttemptEntry, error_summary, with_attempt
 from taskbasket.results import DEFAULT_MAX_RESULT_BYTES, UnstorableResult, encode_result
 from taskbasket.storable import storable_text
@@ -23,6 +31,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from taskbasket.definition import TaskDefinition
+    from taskbasket.steps.runner import StepRunner
 
 MAX_ERROR_CHARS = 16_000
 
@@ -56,6 +65,8 @@ class Job:
     """The worker running it, named in the attempt's history entry."""
     started_at: float = 0.0
     """When the attempt started, by this host's wall clock (for its history entry)."""
+    steps: StepRunner | None = field(default=None, repr=False)
+    """The attempt's durable steps (``ctx.step``), None where it has none."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -119,6 +130,10 @@ def _raw_error_outcome(job: Job, exc: BaseException) -> Outcome:
     lease = job.lease
     if isinstance(exc, Snooze):  # before the attempts check: a snooze costs no attempt
         return snooze_outcome(job, exc)
+    if isinstance(exc, DurableWait):  # a durable sleep or receive: no attempt, no snooze
+        return rules.deferred(lease, at=exc.at)
+    if isinstance(exc, StepDeterminismError):  # a replay would raise it again
+        return Outcome(lease, OutcomeKind.FAILED, error=f"StepDeterminismError: {exc}")
     if isinstance(exc, Fail):
         return Outcome(lease, OutcomeKind.FAILED, error=f"Fail: {exc.reason}")
     if isinstance(exc, StoreCorruptedError):  # retrying cannot mend stored data

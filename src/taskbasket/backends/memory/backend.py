@@ -47,6 +47,7 @@ from taskbasket.backends.memory.records import (
     stored,
 )
 from taskbasket.backends.memory.registry import named_store
+from taskbasket.backends.memory.steps import MemorySteps
 from taskbasket.backends.memory.schedules import MemorySchedules
 from taskbasket.backends.memory.store import MemoryStore, Record
 from taskbasket.backends.options import StoreOption, StoreOptions
@@ -75,7 +76,7 @@ _RETRYABLE = frozenset(s.value for s in RETRYABLE_STATES)
 _WAITING = frozenset({State.SCHEDULED.value, State.RETRYING.value})
 
 
-class MemoryBackend(MemorySchedules, BackendBase):
+class MemoryBackend(MemorySteps, MemorySchedules, BackendBase):
     """A store held in this process's memory (see ``taskbasket.backends.memory``)."""
 
     capabilities = Capabilities(

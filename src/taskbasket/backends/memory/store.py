@@ -60,6 +60,8 @@ class Record:
     progress: str | None = None
     snoozes: Any = 0
     history: str | None = None
+    steps: str | None = None
+    messages: str | None = None
 
     @property
     def state_value(self) -> str:

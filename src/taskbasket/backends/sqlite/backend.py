@@ -43,6 +43,7 @@ from taskbasket.backends.sql_filters import filter_where
 from taskbasket.backends.sqlite import statements
 from taskbasket.backends.sqlite.connections import SQLiteConnections
 from taskbasket.backends.sqlite.rows import claimed_task, read_row
+from taskbasket.backends.sqlite.steps import SQLiteSteps
 from taskbasket.backends.sqlite.schedules import SQLiteSchedules
 from taskbasket.backends.sqlite.schema import TABLE, migrate_file
 from taskbasket.backends.sqlite.settings import read_settings
@@ -53,7 +54,7 @@ from taskbasket.ids import new_token
 from taskbasket.task import FINAL_STATES, CorruptTask, State, TaskRef
 
 
-class SQLiteBackend(SQLiteSchedules, BackendBase):
+class SQLiteBackend(SQLiteSteps, SQLiteSchedules, BackendBase):
     """A store in one SQLite file; one connection per thread."""
 
     capabilities = Capabilities(
