@@ -44,6 +44,7 @@ from taskbasket.backends.mysql.outcomes import held, lease_rows, plan_outcomes, 
 from taskbasket.backends.mysql.pool import Pool
 from taskbasket.backends.mysql.schedules import MySQLSchedules
 from taskbasket.backends.mysql.schema import migrate_schema
+from taskbasket.backends.mysql.steps import MySQLSteps
 from taskbasket.backends.mysql.server_errors import (
     is_conflict,
     is_connection_error,
@@ -89,7 +90,7 @@ T = TypeVar("T")
 _DELETE_BATCH = 5000
 
 
-class MySQLBackend(MySQLSchedules, BackendBase):
+class MySQLBackend(MySQLSteps, MySQLSchedules, BackendBase):
     """Tasks in one InnoDB table of a MySQL 8 or MariaDB 10.6+ database.
 
     ``mysql://user:password@host:3306/database?table_prefix=taskbasket_`` (also
@@ -99,8 +100,7 @@ class MySQLBackend(MySQLSchedules, BackendBase):
 
     capabilities = Capabilities(
         transactional_enqueue=True, server_clock=True, notifications=False, multi_host=True,
-        leader_lock=True,
-        created_order=True,
+        leader_lock=True, created_order=True,
     )
 
     def is_transient(self, exc: BaseException) -> bool:

@@ -50,6 +50,7 @@ from taskbasket.backends.postgres.filters import is_uuid, where_clause
 from taskbasket.backends.postgres.inserts import COPY_THRESHOLD, MAX_FIND_TRIES
 from taskbasket.backends.postgres.listener import PostgresListener
 from taskbasket.backends.postgres.rows import claimed_task, read_row
+from taskbasket.backends.postgres.steps import PostgresSteps
 from taskbasket.backends.postgres.schedules import PostgresSchedules
 from taskbasket.backends.postgres.schema import migrate_schema
 from taskbasket.backends.postgres.settings import read_settings
@@ -65,7 +66,7 @@ def _deletes(outcome: Outcome) -> bool:
     return outcome.kind is OutcomeKind.SUCCEEDED and outcome.delete_on_success
 
 
-class PostgresBackend(PostgresSchedules, BackendBase):
+class PostgresBackend(PostgresSteps, PostgresSchedules, BackendBase):
     """A store in one schema of a PostgreSQL database; thread-safe, pooled connections.
 
     URL: ``postgresql://user:password@host:port/db?schema=taskbasket``. Our options

@@ -1,0 +1,157 @@
+"""Durable sleeps and messages (#23): ``ctx.sleep`` ends the attempt without costing
+one and resumes with the completed steps cached; ``basket.send`` keeps a message until
+``ctx.receive`` takes it, and wakes a task waiting for it; a receive times out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from taskbasket import Basket, ReceiveTimeout, State, TaskStateError, current_task
+from taskbasket.backends.step_params import StepsListParams
+from taskbasket.testing import drain
+from tests.helpers import wait_for
+
+
+def ctx() -> Any:
+    context = current_task()
+    assert context is not None
+    return context
+
+
+def state_of(basket: Basket, task_id: str) -> Any:
+    task = basket.get(task_id)
+    assert task is not None
+    return task
+
+
+@pytest.mark.needs("steps")
+def test_sleep_frees_the_slot_costs_no_attempt_and_resumes_with_steps_cached(
+        basket: Basket) -> None:
+    runs: list[str] = []
+
+    @basket.task(max_attempts=1)
+    def remind(user: str) -> str:
+        first = ctx().step("email", lambda: runs.append("email") or f"sent {user}")
+        ctx().sleep(0.4)
+        second = ctx().step("followup", lambda: runs.append("followup") or "again")
+        return f"{first}, {second}"
+
+    ref = remind.enqueue("ann")
+    drain(basket)
+    task = state_of(basket, ref.id)
+    assert task.state is State.SCHEDULED and task.attempts == 0 and task.snoozes == 0
+    assert runs == ["email"]
+    worker = basket.worker(concurrency=1, poll_interval=0.05)
+    worker.start()
+    try:
+        wait_for(lambda: state_of(basket, ref.id).state is State.SUCCEEDED, 20,
+                 "the sleeper to resume")
+    finally:
+        worker.stop()
+    task = state_of(basket, ref.id)
+    assert task.result == "sent ann, again" and task.attempts == 1  # max_attempts=1 held
+    assert runs == ["email", "followup"]
+    assert [entry.outcome for entry in task.history] == ["deferred", "succeeded"]
+
+
+@pytest.mark.needs("steps")
+def test_a_message_sent_before_the_task_asks_is_kept(basket: Basket) -> None:
+    @basket.task
+    def approve() -> Any:
+        return ctx().receive("decision", timeout=60)
+
+    ref = approve.enqueue()
+    basket.send(ref, "decision", {"ok": True})
+    drain(basket)
+    task = state_of(basket, ref.id)
+    assert task.state is State.SUCCEEDED and task.result == {"ok": True}
+
+
+@pytest.mark.needs("steps")
+def test_a_send_wakes_a_task_waiting_for_it(basket: Basket) -> None:
+    runs: list[str] = []
+
+    @basket.task(max_attempts=1)
+    def approve() -> Any:
+        ctx().step("ask", lambda: runs.append("ask"))
+        first = ctx().receive("decision", timeout=3600)
+        second = ctx().receive("decision", timeout=3600)
+        return [first, second]
+
+    ref = approve.enqueue()
+    drain(basket)
+    task = state_of(basket, ref.id)
+    assert task.state is State.SCHEDULED and task.attempts == 0
+    assert task.run_at.timestamp() > basket.backend.now().timestamp() + 3000
+    basket.send(ref.id, "decision", "yes")  # wakes it: due now
+    drain(basket)  # takes the first, waits for the second
+    assert state_of(basket, ref.id).state is State.SCHEDULED
+    basket.send(ref.id, "decision", "and yes")
+    drain(basket)
+    task = state_of(basket, ref.id)
+    assert task.state is State.SUCCEEDED, task.last_error
+    assert task.result == ["yes", "and yes"] and runs == ["ask"] and task.attempts == 1
+    row = basket.backend.steps_list(StepsListParams(ref.id))
+    assert row is not None and row.messages is None  # both taken, nothing waits
+    with pytest.raises(TaskStateError, match="succeeded"):
+        basket.send(ref.id, "decision", "late")
+
+
+@pytest.mark.needs("steps")
+def test_a_send_to_a_running_receiver_is_not_lost(basket: Basket) -> None:
+    """The send lands after the receive wrote its wait and before the attempt's end is
+    recorded (it cannot wake a running task): the worker wakes the task once the wait is
+    recorded."""
+    backend = basket.backend
+    original = backend.steps_record
+    sent: list[str] = []
+
+    def record_then_send(params: Any) -> bool:
+        done = original(params)
+        if not sent:
+            sent.append(params.lease.task_id)
+            basket.send(params.lease.task_id, "go", 1)
+        return done
+
+    @basket.task(max_attempts=1)
+    def approve() -> Any:
+        return ctx().receive("go", timeout=3600)
+
+    ref = approve.enqueue()
+    backend.steps_record = record_then_send  # type: ignore[method-assign]
+    try:
+        drain(basket)
+    finally:
+        del backend.steps_record
+    task = state_of(basket, ref.id)
+    assert sent == [ref.id]
+    assert task.state is State.SUCCEEDED and task.result == 1, task.last_error
+    assert [entry.outcome for entry in task.history] == ["deferred", "succeeded"]
+
+
+@pytest.mark.needs("steps")
+def test_a_receive_times_out_raising_or_with_a_default(basket: Basket) -> None:
+    @basket.task(max_attempts=1)
+    def strict() -> Any:
+        return ctx().receive("reply", timeout=0)
+
+    @basket.task(max_attempts=1)
+    def lenient() -> Any:
+        return ctx().receive("reply", timeout=0.3, default="none came")
+
+    one, two = strict.enqueue(), lenient.enqueue()
+    drain(basket)
+    task = state_of(basket, one.id)
+    assert task.state is State.FAILED and "ReceiveTimeout" in (task.last_error or "")
+    assert state_of(basket, two.id).state is State.SCHEDULED
+    worker = basket.worker(concurrency=1, poll_interval=0.05)
+    worker.start()
+    try:
+        wait_for(lambda: state_of(basket, two.id).state is State.SUCCEEDED, 20,
+                 "the receive to time out")
+    finally:
+        worker.stop()
+    assert state_of(basket, two.id).result == "none came"
+    assert issubclass(ReceiveTimeout, TimeoutError)
