@@ -39,6 +39,8 @@ PARTS: dict[str, tuple[str, ...]] = {
     "operate": ("lib_move", "lib_remove", "lib_spec"),
     "prune": ("lib_move", "lib_remove"),
     "edit": ("lib_move",),
+    "steps_record": (),
+    "messages_send": ("lib_move",),
 }
 """Each script that starts with the prelude, and the library parts it uses after it."""
 
@@ -109,6 +111,8 @@ class RedisScripts:
     operate: Script
     prune: Script
     edit: Script
+    steps_record: Script
+    messages_send: Script
     schedule_upsert: Script
     schedule_set: Script
     schedule_fire: Script
