@@ -26,6 +26,7 @@ SHIPPED: dict[str, dict[int, str]] = {
         5: "9db8967fda95818012eb5a0e3ee78c9bff3dda539fbd207ebdbb4381e0b9158f",
         6: "13d54bf274afba1c593a4d10c7452b38456da6ef84ea037fb0515dcb81b37f8e",
         7: "73edf5c9d52e4f70b482cc6927484f304c2359c821139b5dc7ea7fefeed1d33d",
+        8: "fb9d450cf941484e10d35f3937f4ab47cc082ed4f97b4d9f7c85a33cc5e3376c",
     },
 }
 """The sha256 of each shipped migration file: a shipped migration is never edited (add
