@@ -38,3 +38,18 @@ def kill_worker() -> None:
 @basket.task(max_attempts=3)
 def quick(label: str) -> None:
     _record("done")
+
+
+def _step_body(index: int, pause: float) -> int:
+    """One step's body: records 'step<index>' (a run of the body), then works a while."""
+    _record(f"step{index}")
+    time.sleep(pause)
+    return index
+
+
+@basket.task(max_attempts=30, timeout=120)
+def stepped(steps: int, pause: float) -> int:
+    """``steps`` durable steps one after the other; each body run is an effects row."""
+    ctx = current_task()
+    assert ctx is not None
+    return sum(int(ctx.step(f"s{i}", _step_body, i, pause)) for i in range(steps))
