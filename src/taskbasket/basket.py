@@ -25,8 +25,8 @@ from taskbasket.errors import ConfigurationError, UnknownTaskError
 from taskbasket.events import EnqueueMiddleware, Hook, Hooks, Middleware
 from taskbasket.inspection import NamesArg as NamesArg
 from taskbasket.inspection import StateArg as StateArg
-from taskbasket.messaging import Messaging
 from taskbasket.maintenance.pruner import DEFAULT_RETENTION, RetentionArg, parse_retention
+from taskbasket.messaging import Messaging
 from taskbasket.redaction import redact_url, remember_secrets
 from taskbasket.result_methods import DEFAULT_MAX_RESULT_BYTES, Results, check_byte_limit
 from taskbasket.retry import BackoffPolicy, as_policy

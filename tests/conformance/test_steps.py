@@ -153,7 +153,7 @@ def test_steps_in_another_order_than_the_stored_run_fail_naming_both(basket: Bas
         runs.append(1)
         order = ["a", "b"] if len(runs) == 1 else ["b", "a"]
         for name in order:
-            ctx().step(name, lambda: name)
+            ctx().step(name, str, name)
         if len(runs) == 1:
             raise RuntimeError("run again")
 

@@ -47,8 +47,8 @@ from taskbasket.backends.memory.records import (
     stored,
 )
 from taskbasket.backends.memory.registry import named_store
-from taskbasket.backends.memory.steps import MemorySteps
 from taskbasket.backends.memory.schedules import MemorySchedules
+from taskbasket.backends.memory.steps import MemorySteps
 from taskbasket.backends.memory.store import MemoryStore, Record
 from taskbasket.backends.options import StoreOption, StoreOptions
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts

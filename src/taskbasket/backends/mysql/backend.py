@@ -44,7 +44,6 @@ from taskbasket.backends.mysql.outcomes import held, lease_rows, plan_outcomes, 
 from taskbasket.backends.mysql.pool import Pool
 from taskbasket.backends.mysql.schedules import MySQLSchedules
 from taskbasket.backends.mysql.schema import migrate_schema
-from taskbasket.backends.mysql.steps import MySQLSteps
 from taskbasket.backends.mysql.server_errors import (
     is_conflict,
     is_connection_error,
@@ -65,6 +64,7 @@ from taskbasket.backends.mysql.statements import (
     rescue_update,
     retry_update,
 )
+from taskbasket.backends.mysql.steps import MySQLSteps
 from taskbasket.backends.mysql.values import (
     COLUMNS,
     COLUMNS_WITHOUT_PAYLOAD,

@@ -50,11 +50,11 @@ from taskbasket.backends.postgres.filters import is_uuid, where_clause
 from taskbasket.backends.postgres.inserts import COPY_THRESHOLD, MAX_FIND_TRIES
 from taskbasket.backends.postgres.listener import PostgresListener
 from taskbasket.backends.postgres.rows import claimed_task, read_row
-from taskbasket.backends.postgres.steps import PostgresSteps
 from taskbasket.backends.postgres.schedules import PostgresSchedules
 from taskbasket.backends.postgres.schema import migrate_schema
 from taskbasket.backends.postgres.settings import read_settings
 from taskbasket.backends.postgres.statements import Statements
+from taskbasket.backends.postgres.steps import PostgresSteps
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.ids import new_token
