@@ -75,11 +75,12 @@ def _digest(*parts: object) -> str:
 def task_version(task: Task) -> str:
     """Changes whenever what the detail page shows of the task changes (leases aside).
 
-    Arguments never change, so a version read without them equals one read with them.
+    Arguments (and the history) change only with a change of state, so a version read
+    without them equals one read with them.
     """
     progress = task.progress
     return _digest(task.state.value, task.attempts, task.run_at, task.started_at,
-                   task.finished_at, task.last_error,
+                   task.finished_at, task.last_error, task.queue, task.priority, task.snoozes,
                    None if progress is None else (progress.done, progress.note,
                                                   progress.updated_at))
 
