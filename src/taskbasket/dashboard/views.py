@@ -89,6 +89,8 @@ def task_dict(task: Task) -> dict[str, Any]:
     """Every field of a task, times as ISO text, and its version."""
     data = {key: _iso(value) if isinstance(value, datetime) else value
             for key, value in task.as_dict().items()}
+    data["history"] = [{key: _iso(value) if isinstance(value, datetime) else value
+                        for key, value in entry.items()} for entry in data["history"]]
     data["version"] = task_version(task)
     return data
 
@@ -96,7 +98,7 @@ def task_dict(task: Task) -> dict[str, Any]:
 def row_dict(task: Task) -> dict[str, Any]:
     """A task as the list shows it: every field but its arguments (read without them)."""
     data = task_dict(task)
-    for key in ("args", "kwargs", "payload_error"):
+    for key in ("args", "kwargs", "payload_error", "history"):
         del data[key]
     return data
 
