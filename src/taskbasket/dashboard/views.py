@@ -75,11 +75,12 @@ def _digest(*parts: object) -> str:
 def task_version(task: Task) -> str:
     """Changes whenever what the detail page shows of the task changes (leases aside).
 
-    Arguments never change, so a version read without them equals one read with them.
+    Arguments (and the history) change only with a change of state, so a version read
+    without them equals one read with them.
     """
     progress = task.progress
     return _digest(task.state.value, task.attempts, task.run_at, task.started_at,
-                   task.finished_at, task.last_error,
+                   task.finished_at, task.last_error, task.queue, task.priority, task.snoozes,
                    None if progress is None else (progress.done, progress.note,
                                                   progress.updated_at))
 
@@ -88,6 +89,8 @@ def task_dict(task: Task) -> dict[str, Any]:
     """Every field of a task, times as ISO text, and its version."""
     data = {key: _iso(value) if isinstance(value, datetime) else value
             for key, value in task.as_dict().items()}
+    data["history"] = [{key: _iso(value) if isinstance(value, datetime) else value
+                        for key, value in entry.items()} for entry in data["history"]]
     data["version"] = task_version(task)
     return data
 
@@ -95,7 +98,7 @@ def task_dict(task: Task) -> dict[str, Any]:
 def row_dict(task: Task) -> dict[str, Any]:
     """A task as the list shows it: every field but its arguments (read without them)."""
     data = task_dict(task)
-    for key in ("args", "kwargs", "payload_error"):
+    for key in ("args", "kwargs", "payload_error", "history"):
         del data[key]
     return data
 
