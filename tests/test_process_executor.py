@@ -10,6 +10,7 @@ import pytest
 from taskbasket import Basket
 from taskbasket.worker import processes
 from tests.apps import cpuapp, liarapp
+from tests.helpers import wait_for
 
 
 @pytest.fixture
@@ -50,3 +51,21 @@ def test_an_unreadable_reply_kills_the_child_and_fails_only_that_attempt(
     assert "could not be read" in (task.last_error or "")
     assert "killed and replaced" in (task.last_error or "")
     assert lying_basket.get(after.id).state == "succeeded"  # type: ignore[union-attr]
+
+
+def test_a_durable_step_in_a_process_handler_fails_naming_the_executor(
+        sqlite_url: str) -> None:
+    basket = Basket(sqlite_url)
+    definition = cpuapp.basket.registry["stepped"]
+    basket.task(name=definition.name, executor="process", max_attempts=1)(definition.func)
+    ref = basket.enqueue(definition.name)
+    worker = basket.worker(concurrency=1, processes=1, visibility_timeout=10)
+    worker.start()
+    try:
+        wait_for(lambda: (t := basket.get(ref.id)) is not None and t.state == "failed", 60,
+                 "the stepped task to fail")
+    finally:
+        worker.stop()
+        basket.close()
+    error = basket.get(ref.id).last_error or ""  # type: ignore[union-attr]
+    assert "UnsupportedOperationError" in error and "process-executor" in error

@@ -124,7 +124,8 @@ def _no_steps(what: str) -> Exception:
     return UnsupportedOperationError(
         f"{what} is not available here: durable steps run in handlers of the thread and "
         "async executors on a store (SQLite, PostgreSQL, MySQL, Redis, memory); a "
-        "process-executor handler or a message bus has none (use executor='thread')")
+        "process-executor handler, a task run inline (taskbasket.testing.inline) and a "
+        "message bus have none (use executor='thread', or drain() in tests)")
 
 
 _current: ContextVar[TaskContext | None] = ContextVar("taskbasket_current_task", default=None)

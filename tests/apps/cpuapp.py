@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from taskbasket import Basket, Fail
+from taskbasket import Basket, Fail, current_task
 
 basket = Basket(os.environ.get("TASKBASKET_URL"))
 
@@ -90,3 +90,11 @@ def unpicklable() -> object:
     import threading
 
     return threading.Lock()
+
+
+@basket.task(executor="process", max_attempts=1)
+def stepped() -> int:
+    """Uses a durable step, which a process-executor handler cannot."""
+    ctx = current_task()
+    assert ctx is not None
+    return int(ctx.step("one", int, 1))

@@ -145,6 +145,29 @@ def test_a_step_name_used_twice_fails_the_task_naming_it(basket: Basket) -> None
 
 
 @pytest.mark.needs("steps")
+def test_a_step_that_raised_may_be_tried_again_under_its_name(basket: Basket) -> None:
+    tries: list[int] = []
+
+    def flaky() -> int:
+        tries.append(1)
+        if len(tries) == 1:
+            raise ValueError("first try")
+        return 5
+
+    @basket.task(max_attempts=1)
+    def job() -> int:
+        try:
+            return int(ctx().step("x", flaky))
+        except ValueError:
+            return int(ctx().step("x", flaky))  # not recorded: the name is still free
+
+    ref = job.enqueue()
+    drain(basket)
+    task = final(basket, ref.id)
+    assert task.state is State.SUCCEEDED and task.result == 5 and len(tries) == 2
+
+
+@pytest.mark.needs("steps")
 def test_steps_in_another_order_than_the_stored_run_fail_naming_both(basket: Basket) -> None:
     runs: list[int] = []
 

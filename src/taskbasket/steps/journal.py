@@ -50,8 +50,8 @@ class Journal:
 
     def reach(self, name: str) -> tuple[bool, str | None]:
         """The run reaches step ``name``: (True, its stored result) if it completed in an
-        earlier run, else (False, None). StepDeterminismError if the name was already used
-        in this run, or the stored run had another step at this position."""
+        earlier run, else (False, None). StepDeterminismError if a step of that name was
+        already completed in this run, or the stored run had another step here."""
         if name in self.names:
             raise StepDeterminismError(
                 f"task {self.task_name} ({self.task_id}): the step name {name!r} is used "
@@ -69,8 +69,8 @@ class Journal:
             self.names.add(name)
             self.position += 1
             return True, result
-        self.names.add(name)
-        return False, None
+        return False, None  # (its name is taken once it is recorded: a step that raised
+        # may be tried again under the same name in the same run)
 
     def completed(self, name: str, result: str | None) -> list[tuple[str, str | None]]:
         """The stored steps with ``name`` appended (what to record)."""
@@ -80,6 +80,7 @@ class Journal:
         """``steps`` were recorded: the run is past the last of them."""
         self.stored = steps
         self.position = len(steps)
+        self.names.update(name for name, _ in steps[-1:])
 
 
 __all__ = ["Journal", "decode_steps", "encode_steps"]
