@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -83,6 +84,22 @@ class TaskContext:
         if default is _MISSING:
             return runner.receive(name, timeout)
         return runner.receive(name, timeout, default)
+
+    async def sleep_async(self, seconds: float | timedelta) -> None:
+        """``sleep`` for async handlers (the store is called off the event loop)."""
+        await asyncio.to_thread(self._runner("ctx.sleep_async").sleep, seconds)
+
+    async def sleep_until_async(self, moment: datetime) -> None:
+        """``sleep_until`` for async handlers."""
+        await asyncio.to_thread(self._runner("ctx.sleep_until_async").sleep_until, moment)
+
+    async def receive_async(self, name: str, timeout: float | timedelta | None = None,
+                            default: Any = _MISSING) -> Any:
+        """``receive`` for async handlers (the store is called off the event loop)."""
+        runner = self._runner("ctx.receive_async")
+        if default is _MISSING:
+            return await asyncio.to_thread(runner.receive, name, timeout)
+        return await asyncio.to_thread(runner.receive, name, timeout, default)
 
     def progress(self, done: float, total: float | None = None, note: str | None = None
                  ) -> None:

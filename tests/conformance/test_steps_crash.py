@@ -7,28 +7,19 @@ from __future__ import annotations
 import random
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from taskbasket import Basket, State
-from tests.apps import crashapp
+from tests.conformance import test_crash
 from tests.helpers import Effects, WorkerProcess, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs("shared_between_processes", "steps")]
 
 TASKS, STEPS = 6, 10
 
-
-@pytest.fixture
-def producer(store_url: str) -> Iterator[Basket]:
-    basket = Basket(store_url)
-    for definition in crashapp.basket.registry.values():
-        basket.task(name=definition.name, max_attempts=definition.max_attempts,
-                    timeout=definition.timeout)(definition.func)
-    yield basket
-    basket.close()
+producer = test_crash.producer  # the fixture: a basket of the crash app's tasks
 
 
 def test_killed_workers_never_rerun_a_recorded_step(

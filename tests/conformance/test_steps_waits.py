@@ -8,22 +8,22 @@ from typing import Any
 
 import pytest
 
-from taskbasket import Basket, ReceiveTimeout, State, TaskStateError, current_task
+from taskbasket import Basket, ReceiveTimeout, State, TaskStateError
 from taskbasket.backends.step_params import StepsListParams
 from taskbasket.testing import drain
+from tests.conformance.test_steps import ctx
+from tests.conformance.test_steps import final as state_of
 from tests.helpers import wait_for
 
 
-def ctx() -> Any:
-    context = current_task()
-    assert context is not None
-    return context
-
-
-def state_of(basket: Basket, task_id: str) -> Any:
-    task = basket.get(task_id)
-    assert task is not None
-    return task
+def run_worker_until(basket: Basket, task_id: str, state: State, what: str) -> None:
+    """Run a worker until the task is in ``state``."""
+    worker = basket.worker(concurrency=1, poll_interval=0.05)
+    worker.start()
+    try:
+        wait_for(lambda: state_of(basket, task_id).state is state, 20, what)
+    finally:
+        worker.stop()
 
 
 @pytest.mark.needs("steps")
@@ -43,13 +43,7 @@ def test_sleep_frees_the_slot_costs_no_attempt_and_resumes_with_steps_cached(
     task = state_of(basket, ref.id)
     assert task.state is State.SCHEDULED and task.attempts == 0 and task.snoozes == 0
     assert runs == ["email"]
-    worker = basket.worker(concurrency=1, poll_interval=0.05)
-    worker.start()
-    try:
-        wait_for(lambda: state_of(basket, ref.id).state is State.SUCCEEDED, 20,
-                 "the sleeper to resume")
-    finally:
-        worker.stop()
+    run_worker_until(basket, ref.id, State.SUCCEEDED, "the sleeper to resume")
     task = state_of(basket, ref.id)
     assert task.result == "sent ann, again" and task.attempts == 1  # max_attempts=1 held
     assert runs == ["email", "followup"]
@@ -146,12 +140,22 @@ def test_a_receive_times_out_raising_or_with_a_default(basket: Basket) -> None:
     task = state_of(basket, one.id)
     assert task.state is State.FAILED and "ReceiveTimeout" in (task.last_error or "")
     assert state_of(basket, two.id).state is State.SCHEDULED
-    worker = basket.worker(concurrency=1, poll_interval=0.05)
-    worker.start()
-    try:
-        wait_for(lambda: state_of(basket, two.id).state is State.SUCCEEDED, 20,
-                 "the receive to time out")
-    finally:
-        worker.stop()
+    run_worker_until(basket, two.id, State.SUCCEEDED, "the receive to time out")
     assert state_of(basket, two.id).result == "none came"
     assert issubclass(ReceiveTimeout, TimeoutError)
+
+
+@pytest.mark.needs("steps")
+def test_async_handlers_sleep_and_receive_off_the_loop(basket: Basket) -> None:
+    @basket.task(max_attempts=1)
+    async def waiter() -> Any:
+        await ctx().sleep_async(0)
+        return await ctx().receive_async("go", timeout=3600)
+
+    ref = waiter.enqueue()
+    drain(basket)
+    assert state_of(basket, ref.id).state is State.SCHEDULED
+    basket.send(ref.id, "go", [1, 2])
+    drain(basket)
+    task = state_of(basket, ref.id)
+    assert task.state is State.SUCCEEDED and task.result == [1, 2], task.last_error

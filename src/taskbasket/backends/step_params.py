@@ -12,9 +12,11 @@ step.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from taskbasket.backends.params import Lease
+from taskbasket.backends.params import Lease, stored_state
 from taskbasket.task import State
 
 
@@ -67,5 +69,14 @@ class MessagesSendParams:
     wake: bool = False
 
 
+def stored_steps(rows: Sequence[Sequence[Any]]) -> StoredSteps | None:
+    """The ``StoredSteps`` of the first row read (id, state, steps, messages, as text),
+    None if no row was."""
+    if not rows:
+        return None
+    task_id, state, steps, messages = rows[0]
+    return StoredSteps(stored_state(str(task_id), state), steps, messages)
+
+
 __all__ = ["MessagesSendParams", "MessagesSwap", "StepsListParams", "StepsRecordParams",
-           "StoredSteps"]
+           "StoredSteps", "stored_steps"]

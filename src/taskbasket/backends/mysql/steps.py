@@ -9,12 +9,12 @@ from typing import Any
 
 from taskbasket.backends.mysql.statements import NOW, SQL_LIVE
 from taskbasket.backends.mysql.values import decode, hex_literal, id_bytes
-from taskbasket.backends.params import stored_state
 from taskbasket.backends.step_params import (
     MessagesSendParams,
     StepsListParams,
     StepsRecordParams,
     StoredSteps,
+    stored_steps,
 )
 
 
@@ -42,11 +42,8 @@ class MySQLSteps:
             return None
         rows = self._read(f"SELECT state, steps, messages FROM {self.table} "
                           f"WHERE id = {hex_literal(raw)}")
-        if not rows:
-            return None
-        state, steps, messages = rows[0]
-        return StoredSteps(stored_state(params.task_id, _text(state) or ""), _text(steps),
-                           _text(messages))
+        return stored_steps([(params.task_id, *(_text(value) for value in row))
+                             for row in rows])
 
     def steps_record(self, params: StepsRecordParams) -> bool:
         lease, swap = params.lease, params.messages

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from taskbasket.backends.params import stored_state
 from taskbasket.backends.postgres.filters import is_uuid
 from taskbasket.backends.postgres.statements import Statements
 from taskbasket.backends.step_params import (
@@ -16,6 +15,7 @@ from taskbasket.backends.step_params import (
     StepsListParams,
     StepsRecordParams,
     StoredSteps,
+    stored_steps,
 )
 
 
@@ -34,13 +34,9 @@ class PostgresSteps:
     def steps_list(self, params: StepsListParams) -> StoredSteps | None:
         if not is_uuid(params.task_id):
             return None
-        rows = self._fetch(f"SELECT id::text, state, steps, messages FROM "
-                           f"{self.statements.table} WHERE id = %s::uuid",
-                           [str(params.task_id)])
-        if not rows:
-            return None
-        task_id, state, steps, messages = rows[0]
-        return StoredSteps(stored_state(task_id, state), steps, messages)
+        return stored_steps(self._fetch(
+            f"SELECT id::text, state, steps, messages FROM {self.statements.table} "
+            "WHERE id = %s::uuid", [str(params.task_id)]))
 
     def steps_record(self, params: StepsRecordParams) -> bool:
         lease, swap = params.lease, params.messages

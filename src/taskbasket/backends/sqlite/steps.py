@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 
-from taskbasket.backends.params import stored_state
 from taskbasket.backends.sqlite.connections import SQLiteConnections
 from taskbasket.backends.sqlite.schema import TABLE
 from taskbasket.backends.step_params import (
@@ -14,6 +13,7 @@ from taskbasket.backends.step_params import (
     StepsListParams,
     StepsRecordParams,
     StoredSteps,
+    stored_steps,
 )
 
 LIST = f"SELECT id, state, steps, messages FROM {TABLE} WHERE id=?"
@@ -35,11 +35,7 @@ class SQLiteSteps:
         raise NotImplementedError
 
     def steps_list(self, params: StepsListParams) -> StoredSteps | None:
-        rows = self._connections.read(LIST, (params.task_id,))
-        if not rows:
-            return None
-        task_id, state, steps, messages = rows[0]
-        return StoredSteps(stored_state(task_id, state), steps, messages)
+        return stored_steps(self._connections.read(LIST, (params.task_id,)))
 
     def steps_record(self, params: StepsRecordParams) -> bool:
         lease, swap = params.lease, params.messages
