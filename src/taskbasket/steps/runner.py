@@ -46,7 +46,10 @@ class StepRunner:
     def __init__(self, backend: Backend, claimed: ClaimedTask,
                  max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES) -> None:
         self.backend = backend
-        self.claimed = claimed
+        self.task_id = claimed.id
+        self.task_name = claimed.name
+        self.lease = claimed.lease  # (not the ClaimedTask: a handler's context may outlive
+        # its attempt, in an event loop's cancelled timer, and must not keep the payload)
         self.max_result_bytes = max_result_bytes
         self.receiving: str | None = None
         """The message this attempt ended waiting for (the worker wakes the task if it
@@ -62,7 +65,7 @@ class StepRunner:
         journal = self._reach_checked(name)
         done, result = journal.reach(name)
         if done:
-            return decode_text(self.claimed.id, result)
+            return decode_text(self.task_id, result)
         return self._recorded(journal, name, fn(*args, **kwargs))
 
     async def step_async(self, name: str, fn: Callable[..., Any], *args: Any,
@@ -72,11 +75,15 @@ class StepRunner:
         journal = await asyncio.to_thread(self._reach_checked, name)
         done, result = journal.reach(name)
         if done:
-            return decode_text(self.claimed.id, result)
+            return decode_text(self.task_id, result)
         value = fn(*args, **kwargs)
         if inspect.isawaitable(value):
             value = await value
         return await asyncio.to_thread(self._recorded, journal, name, value)
+
+    def close(self) -> None:
+        """The attempt ended: drop the steps read (``receiving`` stays)."""
+        self._journal = None
 
     def _reach_checked(self, name: str) -> Journal:
         if not isinstance(name, str) or not name:
@@ -86,31 +93,31 @@ class StepRunner:
     def journal(self) -> Journal:
         """The steps of this run, read from the store on first use."""
         if self._journal is None:
-            row = self.backend.steps_list(StepsListParams(self.claimed.id))
+            row = self.backend.steps_list(StepsListParams(self.task_id))
             if row is None:
-                raise StepNotRecorded(f"task {self.claimed.id} is no longer in the store")
-            self._journal = Journal(self.claimed.id, self.claimed.name,
-                                    decode_steps(self.claimed.id, row.steps))
+                raise StepNotRecorded(f"task {self.task_id} is no longer in the store")
+            self._journal = Journal(self.task_id, self.task_name,
+                                    decode_steps(self.task_id, row.steps))
         return self._journal
 
     def _recorded(self, journal: Journal, name: str, value: Any) -> Any:
         try:
-            text = encode_result(f"{self.claimed.name} step {name!r}", value,
+            text = encode_result(f"{self.task_name} step {name!r}", value,
                                  self.max_result_bytes)
         except UnstorableResult as exc:  # the same body would return the same again
             raise Fail(f"UnstorableResult: {exc}") from exc
         self._record(journal, journal.completed(name, text))
-        return decode_text(self.claimed.id, text)
+        return decode_text(self.task_id, text)
 
     def _record(self, journal: Journal, steps: list[tuple[str, str | None]],
                 swap: MessagesSwap | None = None) -> bool:
         recorded = self.backend.steps_record(
-            StepsRecordParams(self.claimed.lease, encode_steps(steps), swap))
+            StepsRecordParams(self.lease, encode_steps(steps), swap))
         if recorded:
             journal.advance(steps)
         elif swap is None:
             raise StepNotRecorded(
-                f"task {self.claimed.name} ({self.claimed.id}): step {steps[-1][0]!r} ran "
+                f"task {self.task_name} ({self.task_id}): step {steps[-1][0]!r} ran "
                 "but could not be recorded: this attempt no longer holds the task's lease "
                 "(it expired or the task was cancelled); the task runs again under its new "
                 "lease")
@@ -171,11 +178,11 @@ class StepRunner:
             result = self._take(journal, step_name, name, timeout)
         data = json.loads(result or "{}")
         if "value" in data:
-            return decode_text(self.claimed.id, data["value"])
+            return decode_text(self.task_id, data["value"])
         if default is not MISSING:
             return default
         raise ReceiveTimeout(
-            f"task {self.claimed.name} ({self.claimed.id}): no message {name!r} came "
+            f"task {self.task_name} ({self.task_id}): no message {name!r} came "
             f"within the receive's timeout of {timeout} s; pass default= to get a value "
             "instead")
 
@@ -184,13 +191,13 @@ class StepRunner:
         """Take the message (or record the timeout) as the step, or end the attempt."""
         refused: str | None = None
         while True:
-            row = self.backend.steps_list(StepsListParams(self.claimed.id))
+            row = self.backend.steps_list(StepsListParams(self.task_id))
             if row is None or row.state is not State.RUNNING or (
                     refused is not None and row.messages == refused):
                 raise StepNotRecorded(
-                    f"task {self.claimed.name} ({self.claimed.id}): the receive of "
+                    f"task {self.task_name} ({self.task_id}): the receive of "
                     f"{name!r} could not be recorded: this attempt lost its lease")
-            box = decode_mailbox(self.claimed.id, row.messages)
+            box = decode_mailbox(self.task_id, row.messages)
             found, value, rest = box.take(name)
             now = self._now()
             waiting = box.waiting if box.waiting and box.waiting[0] == name else None

@@ -94,6 +94,8 @@ class AttemptRunner:
     def _end(self, job: Job, error: BaseException | None) -> Outcome:
         job.ended = time.monotonic()
         job.move(JobPhase.RUNNING, JobPhase.DONE)
+        if job.steps is not None:
+            job.steps.close()
         if self._progress is not None:
             self._progress.flush(job.lease)
         if error is None:

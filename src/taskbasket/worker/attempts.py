@@ -55,6 +55,8 @@ class Attempts:
     def finished(self, job: Job, error: BaseException | None) -> None:
         """A handler returned (``error`` None) or raised."""
         job.ended = time.monotonic()
+        if job.steps is not None:
+            job.steps.close()
         if job.definition.executor == "thread":
             self.deadlines.unwatch(job)
         if not job.move(JobPhase.RUNNING, JobPhase.DONE):
