@@ -17,8 +17,8 @@ import pytest
 from taskbasket import (
     AttemptEntry,
     Basket,
-    ConstantBackoff,
     ConfigurationError,
+    ConstantBackoff,
     EditEntry,
     Fail,
     Snooze,

@@ -92,7 +92,8 @@ strategy object, so each weight unit is a strategy of its own), and its argument
 REQUIRED = {
     "enqueue: created": 50, "enqueue: unique key hit": 8, "batch: unique key hit": 8,
     "claim: took tasks": 40, "claim: short lease": 10,
-    "finish: current": 15, "finish: released": 1, "finish: deferred": 1, "finish: stale lease refused": 10,
+    "finish: current": 15, "finish: released": 1, "finish: deferred": 1,
+    "finish: stale lease refused": 10,
     "finish: stale lease refused while another holds it": 1,
     "finish: forged token refused": 20,
     "heartbeat: held": 5, "heartbeat: stale lease refused": 3,
