@@ -92,7 +92,8 @@ strategy object, so each weight unit is a strategy of its own), and its argument
 REQUIRED = {
     "enqueue: created": 50, "enqueue: unique key hit": 8, "batch: unique key hit": 8,
     "claim: took tasks": 40, "claim: short lease": 10,
-    "finish: current": 15, "finish: released": 1, "finish: stale lease refused": 10,
+    "finish: current": 15, "finish: released": 1, "finish: deferred": 1,
+    "finish: stale lease refused": 10,
     "finish: stale lease refused while another holds it": 1,
     "finish: forged token refused": 20,
     "heartbeat: held": 5, "heartbeat: stale lease refused": 3,
@@ -112,6 +113,7 @@ class ModelTask:
     state: State
     is_now: bool
     attempts: int = 0
+    snoozes: int = 0
     lease: Lease | None = None
     short_lease: bool = False
     stale_leases: list[Lease] = field(default_factory=list)
@@ -291,7 +293,8 @@ class QueueModel(RuleBasedStateMachine):
         model = self.model.get(task_id)
         current = model is not None and model.state is State.RUNNING and lease == model.lease
         [accepted] = self.backend.tasks_finish(
-            [Outcome(lease, kind, error="e", retry_delay=LONG if later else 0)])
+            [Outcome(lease, kind, error="e", retry_delay=LONG if later else 0,
+                     snoozes_added=int(kind is OutcomeKind.DEFERRED))])
         assert accepted == current, (kind, lease, model)
         if not current or model is None:
             SEEN[f"finish: {refused(lease, model)}"] += 1
@@ -304,6 +307,11 @@ class QueueModel(RuleBasedStateMachine):
             model.state = State.FAILED
         elif kind is OutcomeKind.RETRY:
             model.state, model.is_now = State.RETRYING, not later
+        elif kind is OutcomeKind.DEFERRED:  # a snooze: uncounted, waits, counts a snooze
+            SEEN["finish: deferred"] += 1
+            model.state, model.is_now = State.SCHEDULED, not later
+            model.attempts -= 1
+            model.snoozes += 1
         else:
             SEEN["finish: released"] += 1
             model.state, model.is_now = State.QUEUED, True
@@ -378,6 +386,7 @@ class QueueModel(RuleBasedStateMachine):
         if retryable and model is not None:
             SEEN["retry: changed"] += 1
             model.state, model.attempts, model.is_now = State.QUEUED, 0, True
+            model.snoozes = 0
 
     def key_taken(self, model: ModelTask) -> bool:
         """Whether another task that is not final holds this task's unique key."""
@@ -413,6 +422,7 @@ class QueueModel(RuleBasedStateMachine):
             else:
                 assert row.state == model.state, (model, row)
             assert row.attempts == model.attempts, (model, row)
+            assert row.snoozes == model.snoozes, (model, row)
             assert row.unique_key == model.unique_key, (model, row)
             assert (row.lease_expires_at is not None) == (model.lease is not None), (model, row)
         keys = [m.unique_key for m in self.model.values() if m.unique_key and m.state in OPEN]

@@ -90,7 +90,7 @@ def task_dict(task: Task) -> dict[str, Any]:
     data = {key: _iso(value) if isinstance(value, datetime) else value
             for key, value in task.as_dict().items()}
     data["history"] = [{key: _iso(value) if isinstance(value, datetime) else value
-                        for key, value in entry.items()} for entry in data["history"]]
+                        for key, value in entry.items()} for entry in task.as_dict()["history"]]
     data["version"] = task_version(task)
     return data
 
