@@ -1,4 +1,5 @@
-"""The Basket's ``send``: a message to a task that receives it (``ctx.receive``)."""
+"""The Basket's ``send`` (a message to a task that receives it, ``ctx.receive``) and
+``steps`` (what a task's durable steps recorded)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from taskbasket.backends.step_params import MessagesSendParams, MessagesSwap, StepsListParams
 from taskbasket.errors import TaskStateError
-from taskbasket.results import encode_result
+from taskbasket.results import decode_result, encode_result
+from taskbasket.steps.journal import decode_steps
 from taskbasket.steps.mailbox import decode_mailbox
 from taskbasket.task import TaskRef
 
@@ -45,6 +47,19 @@ class Messaging:
             swap = MessagesSwap(row.messages, box.encode())
             if backend.messages_send(MessagesSendParams(target, swap, wake=box.wakes)):
                 return  # else the task changed meanwhile: read it again
+
+    def steps(self, task_id: str | TaskRef) -> list[tuple[str, Any]]:
+        """The durable steps a task completed, in the order it ran them: (name, result)
+        pairs (a sleep's result is its wake time, a receive's the message it took, or its
+        timeout). Empty for a task without steps; TaskStateError if there is no such
+        task; UnsupportedOperationError on a message bus."""
+        basket: Basket = self  # type: ignore[assignment]
+        target = task_id.id if isinstance(task_id, TaskRef) else str(task_id)
+        row = basket.backend.steps_list(StepsListParams(target))
+        if row is None:
+            raise TaskStateError(f"no task {target} in the store")
+        return [(name, decode_result(target, result))
+                for name, result in decode_steps(target, row.steps)]
 
 
 __all__ = ["Messaging"]

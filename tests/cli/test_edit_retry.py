@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from taskbasket import Basket, Fail, State
+from taskbasket import Basket, Fail, State, current_task
+from taskbasket.testing import drain  # (before taskbasket.testing.drain, the module, shadows it)
 from tests.helpers import run_taskbasket
 
 APP = '''
@@ -64,3 +65,33 @@ def test_retry_edits_a_failed_task_and_show_prints_its_history(tmp_path: Path) -
         history = json.loads(out)["history"]
         assert [e["kind"] for e in history] == ["attempt", "edit"]
         assert history[0]["outcome"] == "failed" and history[1]["previous"]["priority"] == 0
+
+
+STEPS_APP = '''
+from taskbasket import Basket, current_task
+basket = Basket("sqlite:///steps.db")
+
+@basket.task
+def checkout(order: int) -> None:
+    ctx = current_task()
+    ctx.step("charge", lambda: {"order": order, "paid": True})
+    ctx.receive("review", timeout=3600)
+'''
+
+
+def test_show_prints_a_tasks_durable_steps(tmp_path: Path) -> None:
+    (tmp_path / "stepsapp.py").write_text(STEPS_APP)
+    with Basket(f"sqlite:///{tmp_path / 'steps.db'}") as basket:
+        @basket.task
+        def checkout(order: int) -> None:
+            ctx = current_task()
+            assert ctx is not None
+            ctx.step("charge", lambda: {"order": order, "paid": True})
+            ctx.receive("review", timeout=3600)
+
+        ref = checkout.enqueue(7)
+        drain(basket)
+        assert basket.steps(ref.id) == [("charge", {"order": 7, "paid": True})]
+        result = run_taskbasket("--app", "stepsapp", "show", ref.id, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "steps" in result.stdout and '{"order": 7, "paid": true}' in result.stdout

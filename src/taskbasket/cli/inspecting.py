@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import click
 from rich.table import Table
@@ -229,3 +230,17 @@ def show(ctx: Context, task_id: str) -> None:
         say(task.last_error)
     if task.history:
         console.print(history_table(task.history), highlight=False)
+    steps = ctx.basket().steps(task_id) if ctx.basket().backend.capabilities.steps else []
+    if steps:
+        console.print(steps_table(steps), highlight=False)
+
+
+def steps_table(steps: Sequence[tuple[str, Any]]) -> Table:
+    """A task's completed durable steps, in order: name and stored result."""
+    table = Table(title="steps", title_justify="left", box=None)
+    table.add_column("#", justify="right")
+    table.add_column("step")
+    table.add_column("result", overflow="fold")
+    for number, (name, result) in enumerate(steps, start=1):
+        table.add_row(str(number), plain(name), plain(json.dumps(result, ensure_ascii=False)))
+    return table
