@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from taskbasket import Basket, Fail
+from taskbasket import Basket, Fail, Snooze
 
 basket = Basket(os.environ.get("TASKBASKET_URL"))
 
@@ -90,3 +90,8 @@ def unpicklable() -> object:
     import threading
 
     return threading.Lock()
+
+
+@basket.task(executor="process", max_attempts=1)
+def doze() -> None:
+    raise Snooze(delay=3600)  # a snooze from a child: costs no attempt
