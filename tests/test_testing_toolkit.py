@@ -339,3 +339,30 @@ def test_drain_stores_results_and_progress_and_inline_keeps_results(basket: Bask
         assert double.enqueue(4).result() == 8
         with pytest.raises(TypeError, match="of type object"):
             opaque.enqueue()
+
+
+def test_inline_and_drain_run_a_snoozed_task_again(basket: Basket) -> None:
+    from taskbasket import Snooze, State, TaskFailed
+    from taskbasket.testing import drain, inline
+
+    calls: list[int] = []
+
+    @basket.task(max_attempts=1, max_snoozes=3)
+    def poll(times: int, wait: float = 3600) -> int:
+        calls.append(times)
+        if len(calls) <= times:
+            raise Snooze(delay=wait)
+        return len(calls)
+
+    with inline(basket):
+        ref = poll.enqueue(2)  # two snoozes, then done: the same attempt, not waited out
+        assert ref.result() == 3
+        calls.clear()
+        with pytest.raises(TaskFailed, match="max_snoozes of 3"):
+            poll.enqueue(5)
+    calls.clear()
+    stored = poll.enqueue(1, wait=0)
+    drain(basket)
+    task = basket.get(stored.id)
+    assert task is not None and task.state is State.SUCCEEDED
+    assert (task.attempts, task.snoozes, task.result) == (1, 1, 2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from taskbasket import Basket, Fail, current_task
+from taskbasket import Basket, Fail, Snooze, current_task
 
 basket = Basket(os.environ.get("TASKBASKET_URL"))
 
@@ -90,6 +90,10 @@ def unpicklable() -> object:
     import threading
 
     return threading.Lock()
+
+
+def doze() -> None:
+    raise Snooze(delay=3600)  # a snooze from a child: costs no attempt
 
 
 @basket.task(executor="process", max_attempts=1)

@@ -144,3 +144,17 @@ def test_process_executor_carries_results_back(cpu_basket: Basket) -> None:
     task = cpu_basket.get(bad.id)
     assert task is not None and task.state == "failed" and task.attempts == 1
     assert "UnstorableResult" in (task.last_error or "")
+
+
+@pytest.mark.needs("snooze")
+def test_a_process_handler_snoozes(cpu_basket: Basket) -> None:
+    ref = cpu_basket.enqueue("doze")
+    worker = cpu_basket.worker(concurrency=1, processes=1, visibility_timeout=10)
+    worker.start()
+    try:
+        wait_for(lambda: cpu_basket.get(ref.id).state == "scheduled",  # type: ignore[union-attr]
+                 60, "the child's snooze to be recorded")
+    finally:
+        worker.stop()
+    task = cpu_basket.get(ref.id)
+    assert task is not None and (task.attempts, task.snoozes) == (0, 1)

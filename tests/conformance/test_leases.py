@@ -113,13 +113,14 @@ def test_an_outcome_sent_again_with_its_spent_lease_is_refused(basket: Basket) -
     @basket.task(max_attempts=5)
     def job(n: int) -> None: ...
 
-    job.enqueue_many([(i,) for i in range(4)])
-    claimed = claim(basket, limit=4)
+    kinds = len(OutcomeKind)
+    job.enqueue_many([(i,) for i in range(kinds)])
+    claimed = claim(basket, limit=kinds)
     outcomes = [Outcome(task.lease, kind, error="e", retry_delay=3600)
                 for task, kind in zip(claimed, OutcomeKind, strict=True)]
-    assert basket.backend.tasks_finish(outcomes) == [True] * 4
+    assert basket.backend.tasks_finish(outcomes) == [True] * kinds
     recorded = [basket.get(task.id) for task in claimed]
-    assert basket.backend.tasks_finish(outcomes) == [False] * 4
+    assert basket.backend.tasks_finish(outcomes) == [False] * kinds
     for outcome in outcomes:
         assert basket.backend.tasks_finish([outcome]) == [False]
         assert basket.backend.tasks_finish(

@@ -33,7 +33,7 @@ from typing import Any
 from taskbasket.codec import decode_payload
 from taskbasket.context import TaskContext, _current
 from taskbasket.definition import binding_failure
-from taskbasket.errors import ArgumentsError, Fail, Retry
+from taskbasket.errors import ArgumentsError, Fail, Retry, Snooze
 from taskbasket.typed import decode_call
 from taskbasket.worker.child_progress import ChildProgress, is_progress
 from taskbasket.worker.executors import Around, Finished, Started, TimedOut, task_context
@@ -43,7 +43,8 @@ _CONTEXT = multiprocessing.get_context("spawn")
 POLL_SLICE = 3600.0
 """The longest single wait on a child's pipe: ``Connection.poll`` takes at most 2**31 ms
 (24.8 days), so a longer timeout is waited out in slices."""
-_KINDS = {"ok": 4, "fail": 4, "retry": 6, "arguments": 4, "error": 6}  # reply kind -> its length
+_KINDS = {"ok": 4, "fail": 4, "retry": 6, "snooze": 5, "arguments": 4,
+          "error": 6}  # reply kind -> its length
 
 
 class RemoteError(Exception):
@@ -127,6 +128,8 @@ def run_request(request: tuple[Any, ...],
         return (task_id, lease_token, "fail", _text(exc.reason))
     except Retry as exc:
         return (task_id, lease_token, "retry", _text(exc.reason), exc.delay, exc.at)
+    except Snooze as exc:
+        return (task_id, lease_token, "snooze", exc.delay, exc.at)
     except BaseException as exc:
         explained = binding_failure(context[1], func, exc, args, kwargs) if (
             func is not None and isinstance(exc, TypeError)) else exc
@@ -283,6 +286,8 @@ class ProcessExecutor:
             return child, Fail(reply[3])
         if kind == "retry":
             return child, Retry(reply[3], delay=reply[4], at=reply[5])
+        if kind == "snooze":
+            return child, Snooze(reply[3], at=reply[4])
         if kind == "arguments":
             return child, ArgumentsError(reply[3])
         return child, RemoteError(reply[3], reply[4], reply[5])
