@@ -92,6 +92,7 @@ def unpicklable() -> object:
     return threading.Lock()
 
 
+@basket.task(executor="process", max_attempts=1)
 def doze() -> None:
     raise Snooze(delay=3600)  # a snooze from a child: costs no attempt
 
