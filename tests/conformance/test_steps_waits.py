@@ -4,12 +4,13 @@ one and resumes with the completed steps cached; ``basket.send`` keeps a message
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from taskbasket import Basket, ReceiveTimeout, State, TaskStateError
-from taskbasket.backends.step_params import StepsListParams
+from taskbasket import Basket, ConstantBackoff, ReceiveTimeout, State, TaskStateError
+from taskbasket.backends.step_params import MessagesSendParams, MessagesSwap, StepsListParams
 from taskbasket.testing import drain
 from tests.conformance.test_steps import ctx
 from tests.conformance.test_steps import final as state_of
@@ -159,3 +160,52 @@ def test_async_handlers_sleep_and_receive_off_the_loop(basket: Basket) -> None:
     drain(basket)
     task = state_of(basket, ref.id)
     assert task.state is State.SUCCEEDED and task.result == [1, 2], task.last_error
+
+
+@pytest.mark.needs("steps")
+def test_a_sleep_woken_early_sleeps_again_until_its_recorded_time(basket: Basket) -> None:
+    runs: list[str] = []
+
+    @basket.task(max_attempts=1)
+    def nap() -> str:
+        ctx().step("before", lambda: runs.append("before"))
+        ctx().sleep_until(datetime.now(UTC) + timedelta(hours=1))
+        return "woke"
+
+    ref = nap.enqueue()
+    drain(basket)
+    first = state_of(basket, ref.id)
+    assert first.state is State.SCHEDULED
+    row = basket.backend.steps_list(StepsListParams(ref.id))
+    assert row is not None
+    basket.backend.messages_send(MessagesSendParams(  # made due now, as by hand
+        ref.id, MessagesSwap(row.messages, row.messages), wake=True))
+    drain(basket)
+    again = state_of(basket, ref.id)
+    assert again.state is State.SCHEDULED and runs == ["before"]
+    assert abs((again.run_at - first.run_at).total_seconds()) < 0.01  # the recorded time
+    assert [name for name, _ in basket.steps(ref.id)] == ["before", "sleep"]
+
+
+@pytest.mark.needs("steps")
+def test_a_send_wakes_only_a_task_waiting_for_that_name(basket: Basket) -> None:
+    @basket.task(max_attempts=1)
+    def approve() -> Any:
+        return ctx().receive("decision", timeout=3600)
+
+    @basket.task(max_attempts=3, backoff=ConstantBackoff(3600))
+    def flaky() -> None:
+        raise RuntimeError("backing off")
+
+    waiting, backing_off = approve.enqueue(), flaky.enqueue()
+    drain(basket)
+    due = {ref.id: state_of(basket, ref.id).run_at for ref in (waiting, backing_off)}
+    basket.send(waiting, "other", 1)  # not what it waits for
+    basket.send(backing_off, "decision", 1)  # it waits for nothing: its backoff holds
+    for ref in (waiting, backing_off):
+        assert state_of(basket, ref.id).run_at == due[ref.id]
+    assert state_of(basket, backing_off.id).state is State.RETRYING
+    with pytest.raises(TaskStateError, match="no task"):
+        basket.send("00000000-0000-7000-8000-000000000000", "decision", 1)
+    with pytest.raises(TypeError, match="non-empty str"):
+        basket.send(waiting, "", 1)
