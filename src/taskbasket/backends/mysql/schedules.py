@@ -4,7 +4,7 @@ the insert of the slot's task."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -18,8 +18,8 @@ from taskbasket.backends.base import (
     StoredSchedule,
 )
 from taskbasket.backends.mysql import inserts
+from taskbasket.backends.mysql.access import MySQLAccess
 from taskbasket.backends.mysql.session import Session
-from taskbasket.backends.mysql.settings import Settings
 from taskbasket.backends.mysql.statements import insert_statements
 from taskbasket.backends.mysql.values import quote
 
@@ -45,25 +45,8 @@ def stored_schedule(row: Sequence[Any]) -> StoredSchedule:
         skipped=int(row[8]))
 
 
-class MySQLSchedules:
+class MySQLSchedules(MySQLAccess):
     """Mixed into ``MySQLBackend``."""
-
-    settings: Settings
-    table: str
-    _max_statement: int
-
-    def _run(self, work: Callable[[Session], T], *, transaction: bool, idempotent: bool,
-             migrate: bool = True) -> T:
-        raise NotImplementedError
-
-    def _read(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    def _write(self, sql: str, args: Sequence[Any]) -> int:
-        raise NotImplementedError
-
-    def _notify(self) -> None:
-        raise NotImplementedError
 
     def schedules_upsert(self, params: ScheduleUpsertParams) -> None:
         self._write(

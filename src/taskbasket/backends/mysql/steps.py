@@ -4,9 +4,9 @@ messages read with ``<=>``), a woken receiver due now in the same statement."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
+from taskbasket.backends.mysql.access import MySQLAccess
 from taskbasket.backends.mysql.statements import NOW, SQL_LIVE
 from taskbasket.backends.mysql.values import decode, hex_literal, id_bytes
 from taskbasket.backends.step_params import (
@@ -22,19 +22,8 @@ def _text(value: Any) -> str | None:
     return decode(value) if isinstance(value, bytes | bytearray) else value
 
 
-class MySQLSteps:
+class MySQLSteps(MySQLAccess):
     """Mixed into ``MySQLBackend``."""
-
-    table: str
-
-    def _read(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    def _write(self, sql: str, args: Sequence[Any]) -> int:
-        raise NotImplementedError
-
-    def _notify(self) -> None:
-        raise NotImplementedError
 
     def steps_list(self, params: StepsListParams) -> StoredSteps | None:
         raw = id_bytes(params.task_id)
