@@ -6,7 +6,8 @@ no-op handler and for a one-round-trip handler (one Redis ``INCR``), with the CP
 of the worker and of the store's server processes and the worker's RSS
 (benchmarks/drain.py); and the pickup latency of an idle worker in another process (from
 the task's creation to its start, both read from the store); the result round trip
-(enqueue to ``ref.result()``, benchmarks/result_wait.py); and the worker's resident
+(enqueue to ``ref.result()``, benchmarks/result_wait.py); the cost of a durable step,
+new and replayed (benchmarks/steps.py); and the worker's resident
 memory idle and after draining 20,000 and 100,000 tasks (benchmarks/memory.py). For each
 bus (``amqp``,
 ``nats``): enqueue and drain rates, and the outbox relay's rate onto it (see
@@ -50,6 +51,7 @@ from benchmarks.drain import bench_drain  # noqa: E402
 from benchmarks.memory import bench_memory  # noqa: E402
 from benchmarks.result_wait import bench_result  # noqa: E402
 from benchmarks.servers import ServerCpu  # noqa: E402
+from benchmarks.steps import bench_steps  # noqa: E402
 from taskbasket import State  # noqa: E402
 
 console = Console()
@@ -145,6 +147,7 @@ def run_store(store: str, quick: bool) -> dict[str, float]:
             results.update(bench_drain(url, job, 3000 if quick else 20_000, server))
         results.update(bench_pickup(url, 30 if quick else 200))
         results.update(bench_result(url, 30 if quick else 200))
+        results.update(bench_steps(url, 50 if quick else 200))
         results.update(bench_memory(url, [2_000, 10_000] if quick else [20_000, 100_000]))
         if not quick:
             for name in scenarios(store):
