@@ -98,7 +98,7 @@ class Task:
     """How many times the task snoozed (``raise Snooze``) since it was enqueued or retried."""
     history: tuple[HistoryEntry, ...] = ()
     """Its last attempts (``AttemptEntry``, at most 20) and edits (``EditEntry``), oldest
-    first (see ``taskbasket.history``)."""
+    first (see ``taskbasket.history``); empty when read without arguments (listings)."""
 
     @property
     def is_final(self) -> bool:
