@@ -18,13 +18,14 @@ import pytest
 
 from taskbasket.backends import BACKENDS as SCHEMES
 from taskbasket.backends.base import Capabilities
-from tests.stores import BACKENDS, available_store
+from tests.stores import BACKENDS, available_store, family
 
 _SCHEME = {"postgres": "postgresql"}
 
 
 def capabilities_of(name: str) -> Capabilities:
     """What the backend of test store ``name`` can do (its class says; nothing connects)."""
+    name = family(name)
     module_name, class_name, _ = SCHEMES[_SCHEME.get(name, name)]
     found: Capabilities = getattr(importlib.import_module(module_name), class_name).capabilities
     return found

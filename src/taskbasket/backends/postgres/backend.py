@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import os
 import threading
 import uuid
@@ -36,6 +37,7 @@ from taskbasket.backends.base import (
     NewTask,
     Outcome,
     OutcomeKind,
+    PollingListener,
     ProgressParams,
     PromoteParams,
     PruneParams,
@@ -58,6 +60,13 @@ from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.ids import new_token
 from taskbasket.task import FINAL_STATES, CorruptTask, State, TaskRef
 
+log = logging.getLogger("taskbasket.backends.postgres")
+
+_PREPARED_ERRORS = (psycopg.errors.DuplicatePreparedStatement,
+                    psycopg.errors.InvalidSqlStatementName)
+"""What a server connection shared through a transaction pooler answers to psycopg's
+prepared statements (made on one server connection, used on another)."""
+
 
 def _deletes(outcome: Outcome) -> bool:
     """Whether recording ``outcome`` deletes its task (a success of delete_on_success)."""
@@ -72,6 +81,11 @@ class PostgresBackend(PostgresSchedules, BackendBase):
     longest an operation waits for a free connection)) may be given in the query string or
     as keyword arguments; every other query parameter (``sslmode``, ``connect_timeout``,
     ``application_name`` ...) goes to libpq.
+
+    Behind a transaction pooler (PgBouncer ``pool_mode = transaction``, a managed
+    service's pooler) give ``pooler=transaction``: no statement is prepared on the server,
+    none relies on session state, and LISTEN goes to ``listen_url`` (a direct URL,
+    percent-encoded), or, without it, workers poll (logged once).
     """
 
     capabilities = Capabilities(
@@ -110,6 +124,7 @@ class PostgresBackend(PostgresSchedules, BackendBase):
         self._pool_pid = 0
         self._migrated = False
         self._listeners: list[PostgresListener] = []
+        self._polling_said = False
 
     def __repr__(self) -> str:
         return f"<PostgresBackend {self.describe()} schema={self.schema}>"
@@ -136,8 +151,18 @@ class PostgresBackend(PostgresSchedules, BackendBase):
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Connection]:
-        with pooled_connection(self._get_pool(), self.settings) as conn:
-            yield conn
+        try:
+            with pooled_connection(self._get_pool(), self.settings) as conn:
+                yield conn
+        except _PREPARED_ERRORS as exc:
+            if self.settings.transaction_pooler:
+                raise
+            raise ConfigurationError(
+                f"PostgreSQL at {self.describe()} answered {type(exc).__name__} ({exc}): "
+                "the prepared statements of one connection are seen by another, so a "
+                "transaction pooler (PgBouncer pool_mode=transaction, a managed service's "
+                "pooler) sits in between; add ?pooler=transaction to the URL (and "
+                "listen_url= a direct URL for LISTEN)") from exc
 
     def _fetch(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._connection() as conn:
@@ -354,11 +379,26 @@ class PostgresBackend(PostgresSchedules, BackendBase):
         return self.listener(None, channel=self.done_channel)
 
     def listener(self, queues: Sequence[str] | None, channel: str | None = None) -> Listener:
+        if not self.settings.can_listen:
+            self._say_polling()
+            return PollingListener()
         listener = PostgresListener(self.settings, queues, channel)
         with self._lock:
             self._listeners = [item for item in self._listeners if not item.closed]
             self._listeners.append(listener)
         return listener
+
+    def _say_polling(self) -> None:
+        """Warn, once per store, that LISTEN cannot pass the transaction pooler."""
+        with self._lock:
+            said, self._polling_said = self._polling_said, True
+        if not said:
+            log.warning(
+                "PostgreSQL store %s is behind a transaction pooler (pooler=transaction) "
+                "and has no listen_url: LISTEN cannot pass the pooler, so workers poll "
+                "(a new task waits up to the poll interval) and result waiters re-read; "
+                "add listen_url=<a direct postgresql:// URL, percent-encoded> to the URL "
+                "to be woken at once", self.describe())
 
     # ------------------------------------------------------------------ inspection
 
