@@ -231,4 +231,4 @@ def _connect_kwargs(params: dict[str, Any], pooler: str) -> dict[str, Any]:
     return connect_kwargs
 
 
-__all__ = ["DEFAULT_SCHEMA", "POOLERS", "OPTIONS", "PostgresSettings", "read_settings"]
+__all__ = ["DEFAULT_SCHEMA", "OPTIONS", "POOLERS", "PostgresSettings", "read_settings"]
