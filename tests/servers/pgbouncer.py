@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tests.servers import PrivateServer
+from tests.servers.postgres import as_postgres_user, postgres_user_missing
 
 USER = "postgres"
 POOL_SIZE = 20
@@ -37,23 +38,14 @@ class PrivatePgBouncer(PrivateServer):
         parts = urlsplit(server_url)
         self.server_host = parts.hostname or "127.0.0.1"
         self.server_port = parts.port or 5432
-        self._as: list[str] = []
-        if os.geteuid() == 0:
-            user = pwd.getpwnam("postgres")
-            os.chown(self.folder, user.pw_uid, user.pw_gid)
-            self._as = ["runuser", "-u", "postgres", "--"]
+        self._as = as_postgres_user(self.folder)
 
     @staticmethod
     def missing() -> str | None:
         """What this machine lacks to run a private PgBouncer, or None."""
         if shutil.which("pgbouncer") is None and not Path("/usr/sbin/pgbouncer").exists():
             return "pgbouncer is not installed (make test-tools: apt-get install pgbouncer)"
-        if os.geteuid() == 0:
-            try:
-                pwd.getpwnam("postgres")
-            except KeyError:
-                return "there is no postgres user to run PgBouncer as (not as root)"
-        return None
+        return postgres_user_missing()
 
     @property
     def config_path(self) -> Path:
