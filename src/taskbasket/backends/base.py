@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from taskbasket.backends.capabilities import BackendKind, Capabilities, Inspection
 from taskbasket.backends.params import (
+    CancelParams,
     ClaimedTask,
     ClaimOrder,
     ClaimParams,
@@ -63,6 +64,7 @@ __all__ = [  # the parameter, record and capability types keep this, their old h
     "Backend",
     "BackendBase",
     "BackendKind",
+    "CancelParams",
     "Capabilities",
     "ClaimOrder",
     "ClaimParams",
@@ -181,6 +183,12 @@ class Backend(Protocol):
         push returns a ``PollingListener``: the waiting core then polls)."""
         ...
 
+    def cancel_listener(self) -> Listener:
+        """A listener woken when some task may have been cancelled (``tasks_cancel``), so
+        a worker re-reads the tasks it runs; a store that cannot push returns a
+        ``PollingListener``: the worker then polls its running tasks."""
+        ...
+
     # inspection and operators
     def tasks_get(self, task_id: str) -> StoredTask | CorruptTask | None:
         """The task, or a CorruptTask if its row cannot be read (see ``backends/rows``)."""
@@ -212,8 +220,9 @@ class Backend(Protocol):
         """
         ...
 
-    def tasks_cancel(self, task_filter: TaskFilter) -> int:
-        """Cancel matching tasks that are not final (running ones lose their lease)."""
+    def tasks_cancel(self, params: CancelParams) -> int:
+        """Cancel matching tasks that are not final, with the reason as ``last_error``
+        (running ones lose their lease); how many. Wakes the ``cancel_listener``s."""
         ...
 
     def tasks_delete(self, task_filter: TaskFilter) -> int: ...
@@ -308,6 +317,9 @@ class BackendBase:
         return False  # a store that keeps no progress records none
 
     def finish_listener(self) -> Listener:
+        return PollingListener()
+
+    def cancel_listener(self) -> Listener:
         return PollingListener()
 
     def schedules_unsupported(self) -> UnsupportedOperationError:

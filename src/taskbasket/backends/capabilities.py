@@ -81,5 +81,12 @@ class Capabilities:
         return self.kind is BackendKind.STORE
 
     @property
+    def cancel_running(self) -> bool:
+        """``cancel`` reaches a running attempt: the worker learns it from the store
+        (pushed, or by polling its running tasks) and stops the handler; a bus cannot
+        withdraw a message it delivered."""
+        return self.kind is BackendKind.STORE
+
+    @property
     def is_bus(self) -> bool:
         return self.kind is BackendKind.BUS

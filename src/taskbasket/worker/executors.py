@@ -34,7 +34,7 @@ def task_context(job: Job, headers: Mapping[str, str] | None = None) -> TaskCont
     claimed = job.claimed
     return TaskContext(
         claimed.id, claimed.name, claimed.queue, claimed.attempts, claimed.max_attempts,
-        headers or {}, job.reporter,
+        headers or {}, job.reporter, job.cancel_signal,
     )
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from taskbasket.backends.base import (
     BackendBase,
     BackendKind,
+    CancelParams,
     Capabilities,
     ClaimOrder,
     ClaimParams,
@@ -258,7 +259,7 @@ class BusBackendBase(BackendBase):
             task_filter))
         return sum(1 for m in dead if m.matches(task_filter))
 
-    def tasks_cancel(self, task_filter: TaskFilter) -> int:
+    def tasks_cancel(self, params: CancelParams) -> int:
         raise unsupported(
             self.transport_name, "cancel tasks: a published message cannot be withdrawn",
             "Have the handler check a cancellation flag of your own.",

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from taskbasket.backends.base import (
     BackendBase,
+    CancelParams,
     Capabilities,
     ClaimedTask,
     ClaimParams,
@@ -472,13 +473,13 @@ class MySQLBackend(MySQLSchedules, BackendBase):
             self._notify()
         return count
 
-    def tasks_cancel(self, task_filter: TaskFilter) -> int:
-        where, args = filter_where(task_filter, FILTER_DIALECT)
+    def tasks_cancel(self, params: CancelParams) -> int:
+        where, args = filter_where(params.filter, FILTER_DIALECT)
         return self._write(
-            f"UPDATE {self.table} SET state = 'cancelled', finished_at = {NOW}, "
-            f"lease_token = NULL, lease_expires_at = NULL WHERE state IN {SQL_LIVE} "
+            f"UPDATE {self.table} SET state = 'cancelled', finished_at = {NOW}, last_error = "
+            f"%s, lease_token = NULL, lease_expires_at = NULL WHERE state IN {SQL_LIVE} "
             f"AND {where}",
-            args,
+            [params.reason, *args],
         )
 
     def tasks_delete(self, task_filter: TaskFilter) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 
 from taskbasket.backends.base import (
     Backend,
+    CancelParams,
     ClaimOrder,
     ClaimParams,
     CountByNameParams,
@@ -273,7 +274,7 @@ class BackendContract(LeaderContract, ScheduleContract):
         self.backend.tasks_finish([Outcome(failing.lease, OutcomeKind.FAILED, error="x")])
         assert self.backend.tasks_retry(TaskFilter(ids=[failing.id])) == 1
         assert self.stored(failing.id).state is State.QUEUED
-        assert self.backend.tasks_cancel(TaskFilter(names=["c"])) == 1
+        assert self.backend.tasks_cancel(CancelParams(TaskFilter(names=["c"]), "why")) == 1
         assert self.backend.tasks_count(TaskFilter(states=[State.CANCELLED])) == 1
         assert self.backend.tasks_delete(TaskFilter(names=["d"])) == 1
         assert self.backend.tasks_count(TaskFilter()) == 2
