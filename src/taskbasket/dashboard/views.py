@@ -35,6 +35,8 @@ from taskbasket.errors import ConfigurationError
 from taskbasket.task import FINAL_STATES, State, Task, TaskList
 
 HERE = Path(__file__).resolve().parent
+DASHBOARD_CANCEL_REASON = "cancelled from the dashboard"
+"""The reason (``last_error``) of a task cancelled with the task page's button."""
 RETRYABLE_STATES = frozenset({State.FAILED, State.CANCELLED, State.RETRYING, State.SCHEDULED})
 PURGEABLE_STATES = (State.FAILED, State.CANCELLED, State.SUCCEEDED)
 MAX_PAGE = 500
@@ -351,7 +353,7 @@ class Dashboard:
         task_id = request.path_params["task_id"]
         action = request.path_params["action"]
         operations: dict[str, Callable[[str], int]] = {
-            "retry": self.basket.retry, "cancel": self.basket.cancel,
+            "retry": self.basket.retry, "cancel": self._cancel,
             "delete": self.basket.delete,
         }
         if action not in operations:
@@ -364,6 +366,10 @@ class Dashboard:
             return RedirectResponse(self.url(request, "/tasks", {"notice": notice}), 303)
         return RedirectResponse(self.url(
             request, f"/tasks/{quote(task_id, safe='')}", {"notice": notice}), 303)
+
+    def _cancel(self, task_id: str) -> int:
+        """Cancel from the dashboard: a running task's attempt is stopped where it runs."""
+        return self.basket.cancel(task_id, reason=DASHBOARD_CANCEL_REASON)
 
     async def purge(self, request: Request) -> Response:
         form = await self.checked_form(request)
