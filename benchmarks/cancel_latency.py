@@ -11,16 +11,13 @@ Run alone with ``python -m benchmarks.cancel_latency --store sqlite [--samples 1
 
 from __future__ import annotations
 
-import argparse
-import os
 import random
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.common import producer, start_worker, wait_until
+from benchmarks.common import latency_figures, producer, run_alone, start_worker, wait_until
 
 
 def bench_cancel(url: str, samples: int, in_process: bool = False) -> dict[str, float]:
@@ -56,32 +53,9 @@ def bench_cancel(url: str, samples: int, in_process: bool = False) -> dict[str, 
     finally:
         stop()
         basket.close()
-    latencies.sort()
-    return {"cancel_p50_ms": statistics.median(latencies),
-            "cancel_p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]}
-
-
-def main() -> None:
-    from rich.console import Console
-    from tests.stores import factory
-
-    from benchmarks.__main__ import verdict
-
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--store", default="sqlite")
-    parser.add_argument("--samples", type=int, default=100)
-    args = parser.parse_args()
-    for store in args.store.split(","):
-        store_factory = factory(store)
-        url = store_factory.create(f"bench_cancel_{random.randrange(1 << 30)}_{os.getpid()}")
-        try:
-            figures = bench_cancel(url, args.samples, in_process=store == "memory")
-            for metric, value in figures.items():
-                Console().print(f"{store:10} {metric:16} {value:8.2f} "
-                                f"{verdict(store, metric, value)}")
-        finally:
-            store_factory.drop(url)
+    return latency_figures("cancel", latencies)
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__doc__ or "", lambda store, url, samples: bench_cancel(
+        url, samples, in_process=store == "memory"), 100)

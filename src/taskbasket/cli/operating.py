@@ -24,9 +24,9 @@ from taskbasket.cli.root import main
 from taskbasket.errors import UnsupportedOperationError
 from taskbasket.redaction import redact_url
 from taskbasket.task import FINAL_STATES, RETRYABLE_STATES, State
+from taskbasket.validation import parse_duration
 
 CLI_CANCEL_REASON = "cancelled from the command line"
-from taskbasket.validation import parse_duration
 
 
 def _select(ids: tuple[str, ...], states: tuple[str, ...], queues: tuple[str, ...],
