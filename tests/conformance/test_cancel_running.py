@@ -24,7 +24,6 @@ import pytest
 from taskbasket import Basket, TaskCancelled, TaskFailed, current_task
 from taskbasket.task import State
 from taskbasket.worker import Worker
-from tests.apps import cpuapp
 from tests.helpers import wait_for
 
 DEADLINE = 10.0
@@ -150,11 +149,8 @@ def test_a_handler_that_ignores_the_cancel_records_nothing(
 
 
 def test_cancel_kills_a_process_handler_and_replaces_its_child(
-        store_url: str, tmp_path: Path) -> None:
-    basket = Basket(store_url)
-    for definition in cpuapp.basket.registry.values():
-        basket.task(name=definition.name, executor="process", timeout=definition.timeout,
-                    max_attempts=definition.max_attempts)(definition.func)
+        cpu_basket: Basket, tmp_path: Path) -> None:
+    basket = cpu_basket
     pid_file = tmp_path / "child.pid"
     ref = basket.enqueue("linger", [str(pid_file)])
     running = basket.worker(concurrency=1, processes=1, visibility_timeout=LEASE)
@@ -172,7 +168,29 @@ def test_cancel_kills_a_process_handler_and_replaces_its_child(
         assert basket.result(after.id, timeout=60) == {"answer": 42}  # in a new child
     finally:
         running.stop(grace_period=5)
-        basket.close()
+
+
+def test_a_task_cancelled_before_its_attempt_starts_never_starts(
+        cpu_basket: Basket, tmp_path: Path) -> None:
+    """Two process tasks claimed for one child: the second waits for the slot; cancelled
+    meanwhile, it never runs, and its slot is free at once."""
+    basket = cpu_basket
+    first, second = tmp_path / "first.pid", tmp_path / "second.pid"
+    refs = [basket.enqueue("linger", [str(first)]), basket.enqueue("linger", [str(second)])]
+    running = basket.worker(concurrency=2, processes=1, visibility_timeout=LEASE)
+    running.start()
+    try:
+        wait_for(first.exists, 60, "the first task to run")
+        wait_for(lambda: running.in_flight == 2, 20, "both tasks to be claimed")
+        basket.cancel(refs[1].id, reason="never mind")
+        wait_for(lambda: running.in_flight == 1, DEADLINE, "the waiting task to be dropped")
+        assert_cancelled(basket, refs[1].id, "never mind")
+        basket.cancel(refs[0].id)
+        wait_for(lambda: running.in_flight == 0, DEADLINE, "the running task to stop")
+        assert not second.exists(), "the cancelled task started after all"
+        assert running.stats["cancelled"] == 2
+    finally:
+        running.stop(grace_period=5)
 
 
 def test_cancel_during_a_graceful_shutdown(basket: Basket) -> None:

@@ -25,6 +25,8 @@ POLL_INTERVAL = 0.2
 """How often a worker on a store that cannot push cancels reads the tasks it holds."""
 PUSHED_RECHECK = 2.0
 """A worker on a pushing store also reads them this often (a notification may be lost)."""
+COALESCE = 0.01
+"""After a wake-up, the next read waits at least this long (seconds)."""
 FAILED_PAUSE = 1.0
 """The pause after a read that failed (the store is down: the heartbeat reports it)."""
 
@@ -80,9 +82,11 @@ class CancelWatcher:
         interval = PUSHED_RECHECK if self.pushes else POLL_INTERVAL
         while not self._closing.is_set():
             try:
-                listener.wait(interval)
+                woken = listener.wait(interval)
                 if not self._closing.is_set():
                     self.check_once()
+                if woken:  # a burst of wake-ups (the memory store's): one read per gap
+                    self._closing.wait(COALESCE)
             except Exception as exc:  # the store is down: the heartbeat reports it
                 log.debug("the check for cancelled tasks failed: %s", exc)
                 self._closing.wait(FAILED_PAUSE)
