@@ -121,6 +121,8 @@ class AsyncExecutor:
             return  # released by a stopping worker, which recorded that
         self._on_started(job)
         job.async_task = self._loop.create_task(self._run(job))
+        if job.cancelled:  # cancelled as it started, before ``cancel`` could see the task
+            job.async_task.cancel()
 
     async def _run(self, job: Job) -> None:
         self._on_finished(job, await call_async(job, self._around))
