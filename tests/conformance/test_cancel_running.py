@@ -61,13 +61,15 @@ def assert_cancelled(basket: Basket, task_id: str, reason: str) -> None:
 
 def test_cancel_stops_a_running_async_handler(basket: Basket, worker: Any) -> None:
     started, stopped = threading.Event(), threading.Event()
+    reasons: list[str] = []
 
     @basket.task
     async def slow() -> str:
         started.set()
         try:
             await asyncio.sleep(60)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
+            reasons.extend(exc.args)
             stopped.set()
             raise
         return "late"
@@ -79,6 +81,7 @@ def test_cancel_stops_a_running_async_handler(basket: Basket, worker: Any) -> No
     assert basket.cancel(ref.id, reason="not needed any more") == 1
     assert stopped.wait(DEADLINE), "the async handler was not cancelled"
     assert time.monotonic() - asked < DEADLINE
+    assert reasons == ["not needed any more"]  # the CancelledError's message
     wait_for(lambda: running.in_flight == 0, DEADLINE, "the worker to let the task go")
     assert_cancelled(basket, ref.id, "not needed any more")
     assert running.stats["cancelled"] == 1 and running.stats["succeeded"] == 0
