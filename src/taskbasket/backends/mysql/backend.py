@@ -42,6 +42,7 @@ from taskbasket.backends.mysql.listener import PollingListener
 from taskbasket.backends.mysql.outcomes import held, lease_rows, plan_outcomes, progress_sql
 from taskbasket.backends.mysql.pool import Pool
 from taskbasket.backends.mysql.schedules import MySQLSchedules
+from taskbasket.backends.mysql.workers import MySQLWorkers
 from taskbasket.backends.mysql.schema import migrate_schema
 from taskbasket.backends.mysql.server_errors import (
     is_conflict,
@@ -86,7 +87,7 @@ T = TypeVar("T")
 _DELETE_BATCH = 5000
 
 
-class MySQLBackend(MySQLSchedules, BackendBase):
+class MySQLBackend(MySQLSchedules, MySQLWorkers, BackendBase):
     """Tasks in one InnoDB table of a MySQL 8 or MariaDB 10.6+ database.
 
     ``mysql://user:password@host:3306/database?table_prefix=taskbasket_`` (also

@@ -50,6 +50,7 @@ from taskbasket.backends.postgres.inserts import COPY_THRESHOLD, MAX_FIND_TRIES
 from taskbasket.backends.postgres.listener import PostgresListener
 from taskbasket.backends.postgres.rows import claimed_task, read_row
 from taskbasket.backends.postgres.schedules import PostgresSchedules
+from taskbasket.backends.postgres.workers import PostgresWorkers
 from taskbasket.backends.postgres.schema import migrate_schema
 from taskbasket.backends.postgres.settings import read_settings
 from taskbasket.backends.postgres.statements import Statements
@@ -64,7 +65,7 @@ def _deletes(outcome: Outcome) -> bool:
     return outcome.kind is OutcomeKind.SUCCEEDED and outcome.delete_on_success
 
 
-class PostgresBackend(PostgresSchedules, BackendBase):
+class PostgresBackend(PostgresSchedules, PostgresWorkers, BackendBase):
     """A store in one schema of a PostgreSQL database; thread-safe, pooled connections.
 
     URL: ``postgresql://user:password@host:port/db?schema=taskbasket``. Our options

@@ -43,6 +43,7 @@ from taskbasket.backends.sqlite import statements
 from taskbasket.backends.sqlite.connections import SQLiteConnections
 from taskbasket.backends.sqlite.rows import claimed_task, read_row
 from taskbasket.backends.sqlite.schedules import SQLiteSchedules
+from taskbasket.backends.sqlite.workers import SQLiteWorkers
 from taskbasket.backends.sqlite.schema import TABLE, migrate_file
 from taskbasket.backends.sqlite.settings import read_settings
 from taskbasket.backends.sqlite.statements import FILTERS
@@ -52,7 +53,7 @@ from taskbasket.ids import new_token
 from taskbasket.task import FINAL_STATES, CorruptTask, State, TaskRef
 
 
-class SQLiteBackend(SQLiteSchedules, BackendBase):
+class SQLiteBackend(SQLiteSchedules, SQLiteWorkers, BackendBase):
     """A store in one SQLite file; one connection per thread."""
 
     capabilities = Capabilities(
