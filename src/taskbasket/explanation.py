@@ -115,7 +115,7 @@ def final(facts: Facts) -> Explanation | None:
         return None
     finished = task.finished_at
     ended = f" at {when(finished, facts.now)}" if finished is not None else ""
-    error = f"; the last error: {task.error_line()}" if task.state is State.FAILED \
+    error = f"; the last error: {task.error_line}" if task.state is State.FAILED \
         and task.last_error else ""
     return facts.answer("final", f"it is final: {task.state}{ended}, after {task.attempts} "
                         f"attempt(s){error}; it will not run again", at=finished)
@@ -159,7 +159,7 @@ def retrying(facts: Facts) -> Explanation | None:
     task = facts.task
     words = f"attempt {task.attempts} of {task.max_attempts} failed"
     if task.last_error:
-        words += f" ({task.error_line()})"
+        words += f" ({task.error_line})"
     return _waiting(facts, State.RETRYING, "retrying", f"{words}; it is waiting for retry until")
 
 

@@ -16,7 +16,12 @@ if TYPE_CHECKING:
 class Observing:
     """Mixed into :class:`taskbasket.Basket`."""
 
-    backend: Backend
+    @property
+    def _store(self) -> Backend:
+        from taskbasket.basket import Basket
+
+        assert isinstance(self, Basket)
+        return self.backend
 
     def workers(self) -> list[WorkerInfo]:
         """The workers of this basket's store, by id, each as its latest heartbeat
@@ -24,9 +29,9 @@ class Observing:
         and its row is deleted after an hour (see :mod:`taskbasket.workers`). A graceful
         stop deletes the row at once. UnsupportedOperationError, naming the transport, on
         a message bus or a line transport."""
-        return list_workers(self.backend)
+        return list_workers(self._store)
 
     def explain(self, task_id: str) -> Explanation:
         """Why task ``task_id`` is not running now, in words (``str()`` of the answer),
         with structured fields: see :class:`~taskbasket.explanation.Explanation`."""
-        return explain(self.backend, task_id)
+        return explain(self._store, task_id)

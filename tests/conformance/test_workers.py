@@ -138,4 +138,6 @@ def test_a_transport_without_a_registry_refuses_naming_itself(basket: Basket) ->
     name = getattr(basket.backend, "transport_name", type(basket.backend).__name__)
     with pytest.raises(UnsupportedOperationError, match=name.split()[-1]):
         basket.workers()
+    with pytest.raises(UnsupportedOperationError, match=name.split()[-1]):
+        basket.explain("01a233ae-c851-7000-bc39-129a15a0cd82")
 

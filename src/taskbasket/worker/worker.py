@@ -58,10 +58,10 @@ from taskbasket.worker.completer import Completer
 from taskbasket.worker.dispatcher import Dispatcher
 from taskbasket.worker.health import WorkerHealth
 from taskbasket.worker.housekeeper import Housekeeper
-from taskbasket.worker.registration import Registration
 from taskbasket.worker.inflight import InFlight
 from taskbasket.worker.job import Job
 from taskbasket.worker.progress import ProgressWriter
+from taskbasket.worker.registration import Registration
 from taskbasket.worker.startup import reach_store, store_description, warn_unknown_names
 from taskbasket.worker.telemetry import Telemetry, WorkerStats
 

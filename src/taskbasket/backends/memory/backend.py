@@ -46,8 +46,8 @@ from taskbasket.backends.memory.records import (
 )
 from taskbasket.backends.memory.registry import named_store
 from taskbasket.backends.memory.schedules import MemorySchedules
-from taskbasket.backends.memory.workers import MemoryWorkers
 from taskbasket.backends.memory.store import MemoryStore, Record
+from taskbasket.backends.memory.workers import MemoryWorkers
 from taskbasket.backends.options import StoreOption, StoreOptions
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.errors import ConfigurationError, UnsupportedOperationError

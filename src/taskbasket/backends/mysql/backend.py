@@ -42,7 +42,6 @@ from taskbasket.backends.mysql.listener import PollingListener
 from taskbasket.backends.mysql.outcomes import held, lease_rows, plan_outcomes, progress_sql
 from taskbasket.backends.mysql.pool import Pool
 from taskbasket.backends.mysql.schedules import MySQLSchedules
-from taskbasket.backends.mysql.workers import MySQLWorkers
 from taskbasket.backends.mysql.schema import migrate_schema
 from taskbasket.backends.mysql.server_errors import (
     is_conflict,
@@ -74,6 +73,7 @@ from taskbasket.backends.mysql.values import (
     quote,
     read_row,
 )
+from taskbasket.backends.mysql.workers import MySQLWorkers
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.backends.sql_filters import filter_where
 from taskbasket.errors import BackendUnavailableError, ConfigurationError

@@ -50,10 +50,10 @@ from taskbasket.backends.postgres.inserts import COPY_THRESHOLD, MAX_FIND_TRIES
 from taskbasket.backends.postgres.listener import PostgresListener
 from taskbasket.backends.postgres.rows import claimed_task, read_row
 from taskbasket.backends.postgres.schedules import PostgresSchedules
-from taskbasket.backends.postgres.workers import PostgresWorkers
 from taskbasket.backends.postgres.schema import migrate_schema
 from taskbasket.backends.postgres.settings import read_settings
 from taskbasket.backends.postgres.statements import Statements
+from taskbasket.backends.postgres.workers import PostgresWorkers
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.ids import new_token

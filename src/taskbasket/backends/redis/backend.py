@@ -57,10 +57,10 @@ from taskbasket.backends.redis.listener import LISTEN_SLICE, RedisFinishListener
 from taskbasket.backends.redis.reading import TaskReader
 from taskbasket.backends.redis.records import claimed, decode_hash, read_row, text
 from taskbasket.backends.redis.schedules import RedisSchedules
-from taskbasket.backends.redis.workers import RedisWorkers
 from taskbasket.backends.redis.scripts import RedisScripts
 from taskbasket.backends.redis.settings import read_settings
 from taskbasket.backends.redis.times import EPOCH, moment_us, seconds_us
+from taskbasket.backends.redis.workers import RedisWorkers
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.errors import (
     BackendUnavailableError,

@@ -43,10 +43,10 @@ from taskbasket.backends.sqlite import statements
 from taskbasket.backends.sqlite.connections import SQLiteConnections
 from taskbasket.backends.sqlite.rows import claimed_task, read_row
 from taskbasket.backends.sqlite.schedules import SQLiteSchedules
-from taskbasket.backends.sqlite.workers import SQLiteWorkers
 from taskbasket.backends.sqlite.schema import TABLE, migrate_file
 from taskbasket.backends.sqlite.settings import read_settings
 from taskbasket.backends.sqlite.statements import FILTERS
+from taskbasket.backends.sqlite.workers import SQLiteWorkers
 from taskbasket.backends.wakeup import WakeupDirectory
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.ids import new_token
