@@ -24,7 +24,6 @@ from taskbasket.basket import Basket
 from taskbasket.dashboard.charts import charts
 from taskbasket.dashboard.sampling import Sample, Sampler
 from taskbasket.dashboard.schedules import SchedulePages
-from taskbasket.dashboard.workers import WorkerPages
 from taskbasket.dashboard.security import (
     CSRF_COOKIE,
     CSRF_FIELD,
@@ -38,6 +37,7 @@ from taskbasket.dashboard.security import (
     redact_token,
 )
 from taskbasket.dashboard.views import HERE, Dashboard
+from taskbasket.dashboard.workers import WorkerPages
 from taskbasket.errors import TaskbasketError
 
 __all__ = [
