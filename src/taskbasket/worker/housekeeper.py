@@ -67,10 +67,11 @@ class Housekeeper:
             try:
                 if now >= next_heartbeat:
                     next_heartbeat = now + self.interval
-                    self.registration.beat()  # never raises: the registry is advisory
                     # only a call that reached the store proves it is back
                     if self.heartbeat_once() is not None:
                         failures = self._outage.recovered(failures, "heartbeat")
+                    # after the leases, never before them; it never raises (advisory)
+                    self.registration.beat()
             except Exception as exc:
                 failures = self._outage.failed(failures, "heartbeat", exc)
                 next_heartbeat = min(next_heartbeat, time.monotonic() + 1.0)
