@@ -95,12 +95,14 @@ def run_alone(description: str, bench: Callable[[str, str, int], dict[str, float
     from rich.console import Console
     from tests.stores import factory
 
-    from benchmarks.__main__ import verdict
+    from benchmarks.__main__ import ensure_pg_database, verdict
 
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--store", default="sqlite")
     parser.add_argument("--samples", type=int, default=default_samples)
     args = parser.parse_args()
+    if "postgres" in args.store.split(","):
+        ensure_pg_database()
     for store in args.store.split(","):
         store_factory = factory(store)
         url = store_factory.create(f"bench_alone_{random.randrange(1 << 30)}_{os.getpid()}")

@@ -124,6 +124,11 @@ class BusBackendBase(BackendBase):
             "Keep the schedule in a store and move its tasks onto the bus with the outbox "
             "relay (docs/schedules.md).")
 
+    def workers_unsupported(self) -> UnsupportedOperationError:
+        return unsupported(
+            self.transport_name, "keep a worker registry: it keeps no rows for workers.",
+            "Its consumers are listed by the broker's own tools.")
+
     @property
     def is_bus(self) -> bool:
         """``capabilities.is_bus``, which the core reads; kept for code that read this."""
