@@ -26,8 +26,8 @@ log = logging.getLogger("taskbasket.worker")
 
 class Attempts:
     """The ends of a worker's attempts. Executors call ``started`` and ``finished``; the
-    deadline watcher (``deadlines``) calls ``overran``; ``stop`` calls ``hand_back`` and
-    ``interrupt``."""
+    deadline watcher (``deadlines``) calls ``overran``; the cancel watcher (``cancels``)
+    calls ``cancelled``; ``stop`` calls ``hand_back`` and ``interrupt``."""
 
     def __init__(
         self, inflight: InFlight, completer: Completer, telemetry: Telemetry,
@@ -59,6 +59,9 @@ class Attempts:
             self._telemetry.stats.increment("discarded")  # abandoned: already recorded
             return
         self._inflight.release_slot()
+        if job.cancelled:  # whatever it returned or raised: the cancel took the lease
+            self._inflight.forget(job)
+            return
         if isinstance(error, asyncio.CancelledError):
             if job.lease_lost:
                 self._inflight.forget(job)  # the store no longer holds it for us
@@ -79,6 +82,11 @@ class Attempts:
         """A sync attempt ran past its timeout: record it as timed out, give up its thread."""
         if not job.move(JobPhase.RUNNING, JobPhase.ABANDONED):
             return
+        if job.cancelled:  # it ignored its cancel: free the slot, record nothing
+            self._inflight.release_slot()
+            self._dispatcher.abandon(job)
+            self._inflight.forget(job)
+            return
         self._telemetry.stats.increment("timed_out")
         log.warning(
             "task %s (%s) ran past its timeout of %gs: attempt recorded as timed out; "
@@ -88,6 +96,20 @@ class Attempts:
         self._completer.record(job, timeout_outcome(job))
         self._inflight.release_slot()
         self._dispatcher.abandon(job)
+
+    def cancelled(self, job: Job, reason: str) -> None:
+        """The task of ``job`` was cancelled (the store took its lease): an attempt not
+        started yet never starts; a running one is stopped where it can be (an async
+        task cancelled, a child process killed) and told (``current_task().cancelled``).
+        Nothing the attempt does after this is recorded."""
+        job.lease_lost = True
+        job.cancel_signal.set(reason)
+        self._telemetry.cancelled(job, reason)
+        if job.move(JobPhase.PENDING, JobPhase.RELEASED):
+            self._inflight.release_slot()
+            self._inflight.forget(job)
+        elif job.phase is JobPhase.RUNNING:
+            self._dispatcher.stop(job)
 
     def hand_back(self) -> None:
         """Release every job that has not started: queued again, without an attempt."""
@@ -106,6 +128,9 @@ class Attempts:
                 self._dispatcher.cancel(job)
             if job.thread is not None:
                 self._dispatcher.abandon(job)
+            if job.cancelled:  # the cancel took the lease: nothing to record
+                self._inflight.forget(job)
+                continue
             error = RuntimeError(
                 f"interrupted: the worker stopped and the task did not finish within "
                 f"the {grace:g}s grace period"
