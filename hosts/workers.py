@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hosts.lab import ROOT, Lab
+from hosts.ledger import Ledger
 from hosts.servers import process_cpu
 
 from taskbasket import Basket, State
@@ -77,12 +78,12 @@ class Drain:
         return self.tasks / self.seconds if self.seconds else 0.0
 
 
-def drain(lab: Lab, host: str, basket: Basket, tag: str, tasks: int, logs: Path,
-          *options: str, timeout: float = 120.0) -> Drain:
-    """Enqueue ``tasks`` no-ops, start a worker on ``host``, and time it from its first
-    tenth done to the last task done (start-up and warm-up left out)."""
+def drain(lab: Lab, host: str, basket: Basket, tag: str, ledger: Ledger, tasks: int,
+          logs: Path, *options: str, timeout: float = 120.0) -> Drain:
+    """Enqueue ``tasks`` no-ops (into ``ledger``), start a worker on ``host``, and time it
+    from its first tenth done to the last task done (start-up and warm-up left out)."""
     for start in range(0, tasks, 1000):
-        basket.enqueue_many("noop", [((n,), {}) for n in range(start, min(tasks, start + 1000))])
+        ledger.enqueue(basket, "noop", [(n,) for n in range(start, min(tasks, start + 1000))])
     worker = start_worker(lab, host, tag, logs, *options)
     assert lab.server is not None
     try:

@@ -21,8 +21,9 @@ from taskbasket.worker.health import WorkerHealth
 @click.option("--concurrency", "-c", "--max", default=8, show_default=True,
               type=click.IntRange(1), help="Most tasks run at once (slots).")
 @click.option("--prefetch", default=None, type=click.IntRange(0, 1000),
-              help="Tasks claimed beyond the free slots, waiting for one (default: as "
-              "many as --concurrency, at most 16; 0: claim for free slots only).")
+              help="Most tasks claimed beyond the free slots, waiting for one, while tasks "
+              "run shorter than a claim's round trip (default: 4 x --concurrency, at "
+              "most 64; 0: claim for free slots only).")
 @click.option("--min", "min_concurrency", default=1, show_default=True,
               type=click.IntRange(0), help="Threads kept when idle; the pool grows to --max.")
 @click.option("--idle-timeout", default=60.0, show_default=True, type=float,

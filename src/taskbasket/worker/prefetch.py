@@ -13,13 +13,14 @@ from taskbasket.errors import ConfigurationError
 MAX_PREFETCH = 1000
 """The largest ``prefetch`` accepted: beyond it a worker hoards work from the others."""
 
-PREFETCH_CAP = 16
+PREFETCH_CAP = 64
 """The default never prefetches more than this, whatever the concurrency."""
 
 
 def default_prefetch(concurrency: int) -> int:
-    """The default: as many as the slots, at most ``PREFETCH_CAP``."""
-    return min(concurrency, PREFETCH_CAP)
+    """The default: four times the slots, at most ``PREFETCH_CAP`` (it only comes into play
+    while tasks run shorter than a claim's round trip: see ``PrefetchGauge``)."""
+    return min(4 * concurrency, PREFETCH_CAP)
 
 
 def check_prefetch(prefetch: int | None, concurrency: int) -> int:
