@@ -170,7 +170,7 @@ class Lab:
         assert self.server is not None
         relay = self.relays[name]
         relay.delay(0)
-        base = self.server.ping(self.network.gateway, relay.port)
+        base = self.server.ping(self.network.gateway, relay.port, 21)
         if rtt_ms <= 0:
             relay.delay(0, jitter_ms)
             return 0.0

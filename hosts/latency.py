@@ -49,8 +49,7 @@ def run(store: str, *, short: bool = False) -> dict[str, Any]:
                 rows.append({
                     "store": store, "rtt_ms": rtt, "measured_rtt_ms": round(measured, 2),
                     "settings": label, "tasks_per_s": round(result.rate),
-                    "client_cpu_ms_per_task": round(1000 * result.client_cpu / result.tasks, 3),
-                    "store_cpu_ms_per_task": round(1000 * result.store_cpu / result.tasks, 3),
+                    **result.per_task(),
                     "lost": audit["lost"], "stuck": audit["stuck"]})
         shaping = lab.shaping
     loopback = next(r for r in rows if r["rtt_ms"] == 0 and r["settings"] == "default")

@@ -40,7 +40,7 @@ class Ledger:
         succeeded: set[str] = set()
         stuck = 0
         for state in State:
-            for task in _all(basket, state):
+            for task in all_tasks(basket, state):
                 if task.id in wanted:
                     states[state.value] += 1
                     if state is State.SUCCEEDED:
@@ -64,7 +64,7 @@ class Ledger:
         return report
 
 
-def _all(basket: Basket, state: State) -> list[Any]:
+def all_tasks(basket: Basket, state: State) -> list[Any]:
     """Every task in ``state`` (paged, bounded: at most 200 pages)."""
     found: list[Any] = []
     before = None
