@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"hosts: {scenario} on {store}: "
                   f"{'passed' if report['passed'] else 'FAILED'} ({report['seconds']}s) "
                   + json.dumps({k: report.get(k) for k in
-                                SUMMARY.get(scenario, []) + ["lost", "stuck", "error"]
+                                [*SUMMARY.get(scenario, []), "lost", "stuck", "error"]
                                 if k in report}, default=str), flush=True)
     _print_tables(reports)
     return 0 if all(r["passed"] for r in reports) else 1

@@ -14,7 +14,6 @@ from hosts.lab import Lab
 from hosts.latency import noop
 from hosts.ledger import Ledger
 from hosts.workers import drain
-
 from taskbasket import Basket
 
 COLLAPSE = 0.7

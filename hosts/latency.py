@@ -11,7 +11,6 @@ from typing import Any
 from hosts.lab import Lab
 from hosts.ledger import Ledger
 from hosts.workers import drain
-
 from taskbasket import Basket
 
 TARGET = 0.5

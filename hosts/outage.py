@@ -21,7 +21,6 @@ from hosts.ledger import Ledger, all_tasks
 from hosts.partition import count_lines, effect, effects_of
 from hosts.traffic import Trickle
 from hosts.workers import HostWorker, start_worker, wait_for
-
 from taskbasket import Basket, State
 
 CUT_SECONDS = 10.0

@@ -16,7 +16,6 @@ from hosts.lab import Lab
 from hosts.ledger import Ledger
 from hosts.traffic import Trickle
 from hosts.workers import HostWorker, start_worker, wait_for
-
 from taskbasket import Basket, State
 
 

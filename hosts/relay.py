@@ -71,7 +71,7 @@ async def _serve(target_host: str, target_port: int, reader: asyncio.StreamReade
     try:
         up_reader, up_writer = await asyncio.wait_for(
             asyncio.open_connection(target_host, target_port), timeout=10)
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         writer.close()
         return
     await asyncio.gather(_pump(reader, up_writer, "up"), _pump(up_reader, writer, "down"),

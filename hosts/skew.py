@@ -11,12 +11,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from tests.faketime import SITE, library
+
 from hosts.lab import ROOT, Lab
 from hosts.ledger import Ledger, all_tasks
 from hosts.partition import effect
 from hosts.workers import HostWorker, start_worker, wait_for
-from tests.faketime import SITE, library
-
 from taskbasket import Basket, State
 
 SKEW = "+10m"

@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 from hosts.ledger import Ledger
-
 from taskbasket import Basket
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from hosts.lab import ROOT, Lab
 from hosts.ledger import Ledger
 from hosts.servers import process_cpu
-
 from taskbasket import Basket, State
 
 PYTHONPATH = os.pathsep.join([str(ROOT / "src"), str(ROOT)])

@@ -18,10 +18,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from hosts import latency, partition
 from hosts.net import PREFIX, STATE_DIR, Network, sweep_leftovers, why_unavailable
 from hosts.servers import missing
+
 from tests.stores import is_required
 
 

@@ -185,8 +185,8 @@ class InFlight:
         tick: Callable[[], None] = lambda: None,
     ) -> int:
         """How many tasks a claim may take (``claimable``), once a claim is due (see
-        ``_claim_due``) or ``stopping`` is set; ``tick`` is called after each ``poll_interval`` waited (the worker is
-        busy, not stalled)."""
+        ``_claim_due``) or ``stopping`` is set; ``tick`` is called after each
+        ``poll_interval`` waited (the worker is busy, not stalled)."""
         with self._cond:
             while not self._claim_due() and not stopping.is_set():
                 self._cond.wait(poll_interval)
