@@ -127,10 +127,14 @@ def enqueue_calls(
 
 
 def unanswered_enqueue(count: int, exc: BaseException) -> BackendUnavailableError:
-    """The error of an enqueue the store did not answer (unreachable, connection cut)."""
+    """The error of an enqueue the store did not answer (unreachable, connection cut,
+    too busy to take it in time: an error its backend calls transient)."""
+    text = str(exc).strip()
+    first = text.splitlines()[0][:300] if text else repr(exc)
     return BackendUnavailableError(
         f"the store did not answer an enqueue of {count} task(s) ({type(exc).__name__}: "
-        f"{str(exc).strip()[:300]}): it is unreachable or the connection was cut. The "
+        f"{first}): it is unreachable, the connection was cut, or it could not take the "
+        "batch in time. The "
         "tasks are stored only if the store committed them before the reply was lost (all "
         "or none: one transaction); retry once it answers, with unique_key= to make the "
         "retry safe")
