@@ -21,7 +21,7 @@ COLLAPSE = 0.7
 
 
 def run(store: str, *, short: bool = False, rtt_ms: float = 1.0) -> dict[str, Any]:
-    tasks = 2000 if short else 6000
+    tasks = 3000 if short else 15000
     rows: list[dict[str, Any]] = []
     problems = 0
     logs = Path(tempfile.mkdtemp(prefix="tbh-logs-"))

@@ -58,11 +58,13 @@ class InFlight:
         return self._free + max(0, prefetch - len(self._waiting))
 
     def _claim_due(self) -> bool:
-        """Whether to claim now: there is room and no prefetched job is left (the next
-        free slot would have nothing to start). Claiming while prefetched jobs remain
-        would cost a round trip for each task or two; waiting until they are gone lets
-        the claim take as many as have freed, in one round trip."""
-        return self._claimable() > 0 and not self._waiting
+        """Whether to claim now: there is room, and at most half the prefetch is left
+        waiting. Claiming for every freed slot would cost a round trip per task or two;
+        claiming only once the prefetched jobs are gone would leave the slots idle for
+        the claim's round trip. At half, the claim takes at least half the prefetch in
+        one round trip while the other half keeps the slots busy."""
+        prefetch = self.prefetch if self.gauge.active else 0
+        return self._claimable() > 0 and 2 * len(self._waiting) <= prefetch
 
     @property
     def waiting(self) -> int:
