@@ -64,6 +64,16 @@ class Ledger:
         return report
 
 
+def effects_ledger(prefix: str) -> tuple[Path, Ledger]:
+    """A new folder (for logs and the effects file) and a ledger with an effects log."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    ledger = Ledger(folder / "effects.db")
+    assert ledger.effects is not None  # made: the table exists before any worker writes
+    return folder, ledger
+
+
 def all_tasks(basket: Basket, state: State) -> list[Any]:
     """Every task in ``state`` (paged, bounded: at most 200 pages)."""
     found: list[Any] = []

@@ -18,7 +18,6 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -248,12 +247,3 @@ class Network:
             return
         self.closed = True
         remove_run(self.run_id)
-
-
-def wait_until(condition: object, timeout: float, what: str, step: float = 0.05) -> None:
-    """Poll ``condition()`` until true; AssertionError after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(step)

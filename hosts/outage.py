@@ -11,13 +11,11 @@ kernel gives up, which is the finding written in docs/reliability.md.
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from hosts.lab import Lab
-from hosts.ledger import Ledger, all_tasks
+from hosts.ledger import all_tasks, effects_ledger
 from hosts.partition import count_lines, effect, effects_of
 from hosts.traffic import Trickle
 from hosts.workers import HostWorker, start_worker, wait_for
@@ -33,12 +31,11 @@ BATCH = 8
 
 
 def run(store: str, *, short: bool = False) -> dict[str, Any]:
-    folder = Path(tempfile.mkdtemp(prefix="tbh-outage-"))
-    ledger = Ledger(folder / "effects.db")
-    assert ledger.effects is not None
+    folder, ledger = effects_ledger("tbh-outage-")
     with Lab(store, workers=2) as lab:
         assert lab.server is not None
-        url = f"{lab.server.url('outage')}&{PRODUCER_OPTIONS[store]}"
+        base = lab.server.url("outage")
+        url = f"{base}{'&' if '?' in base else '?'}{PRODUCER_OPTIONS[store]}"
         producer = Basket(url)
         producer.task(name="effect")(effect)
         workers: dict[str, HostWorker] = {
@@ -78,7 +75,8 @@ def run(store: str, *, short: bool = False) -> dict[str, Any]:
     beyond = stored - len(set(ledger.ids))
     return {"scenario": "outage", "store": store, "shaping": shaping,
             "cut_seconds": CUT_SECONDS, "workers_resumed_seconds_after": round(resumed_after, 1),
-            "workers_restarted": restarted, "workers_that_worked_before": len(working), "outage_log_lines": logged,
+            "workers_restarted": restarted, "workers_that_worked_before": len(working),
+            "outage_log_lines": logged,
             "enqueue_failures_during_cut": len(during),
             "first_enqueue_error": during[0][:300] if during else None,
             "stored_beyond_ledger": beyond, **audit,

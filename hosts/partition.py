@@ -7,13 +7,12 @@ twice: once on the cut host, once on its rescuer) are counted and shown."""
 from __future__ import annotations
 
 import sqlite3
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from hosts.lab import Lab
-from hosts.ledger import Ledger
+from hosts.ledger import effects_ledger
 from hosts.traffic import Trickle
 from hosts.workers import HostWorker, start_worker, wait_for
 from taskbasket import Basket, State
@@ -38,9 +37,7 @@ def count_lines(log: Path, text: str) -> int:
 def run(store: str, *, short: bool = False) -> dict[str, Any]:
     visibility = 2.0 if short else 5.0
     cut_seconds = 2 * visibility + 1
-    folder = Path(tempfile.mkdtemp(prefix="tbh-partition-"))
-    ledger = Ledger(folder / "effects.db")
-    assert ledger.effects is not None  # creates the table
+    folder, ledger = effects_ledger("tbh-partition-")
     with Lab(store, workers=3) as lab:
         assert lab.server is not None
         for name in ("w1", "w2", "w3"):

@@ -6,7 +6,6 @@ on the store's clock: no task is rescued from a healthy worker, none runs twice.
 from __future__ import annotations
 
 import os
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from tests.faketime import SITE, library
 
 from hosts.lab import ROOT, Lab
-from hosts.ledger import Ledger, all_tasks
+from hosts.ledger import all_tasks, effects_ledger
 from hosts.partition import effect
 from hosts.workers import HostWorker, start_worker, wait_for
 from taskbasket import Basket, State
@@ -34,9 +33,7 @@ def skewed(offset: str) -> dict[str, str]:
 
 
 def run(store: str, *, short: bool = False) -> dict[str, Any]:
-    folder = Path(tempfile.mkdtemp(prefix="tbh-skew-"))
-    ledger = Ledger(folder / "effects.db")
-    assert ledger.effects is not None
+    folder, ledger = effects_ledger("tbh-skew-")
     with Lab(store, workers=2) as lab:
         assert lab.server is not None
         basket = Basket(lab.server.url("skew"))
