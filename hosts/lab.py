@@ -44,6 +44,10 @@ def has_netem() -> bool:
         run("ip", "link", "del", name, check=False)
 
 
+_PREVIOUS: dict[int, Any] = {}  # the signal handlers in place before the first lab
+_REGISTERED: list[bool] = []
+
+
 def _close_all(*_: Any) -> None:
     for lab in list(_OPEN):
         with contextlib.suppress(Exception):
@@ -52,17 +56,31 @@ def _close_all(*_: Any) -> None:
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     _close_all()
-    signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signum, _PREVIOUS.get(signum, signal.SIG_DFL))
     raise KeyboardInterrupt(f"signal {signum}: the hosts run cleaned up and stopped")
 
 
 def _guard(lab: Lab) -> None:
-    if not _OPEN:
+    """Close ``lab`` at exit and on SIGINT/SIGTERM (handlers in place while a lab is
+    open; the previous ones come back when the last one closes)."""
+    if not _REGISTERED:
         atexit.register(_close_all)
+        _REGISTERED.append(True)
+    if not _OPEN:
         with contextlib.suppress(ValueError):  # not the main thread: atexit only
             for signum in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(signum, _on_signal)
+                _PREVIOUS[signum] = signal.signal(signum, _on_signal)
     _OPEN.append(lab)
+
+
+def _unguard(lab: Lab) -> None:
+    if lab in _OPEN:
+        _OPEN.remove(lab)
+    if not _OPEN:
+        with contextlib.suppress(ValueError):
+            for signum, handler in list(_PREVIOUS.items()):
+                signal.signal(signum, handler)
+        _PREVIOUS.clear()
 
 
 @dataclass
@@ -200,8 +218,7 @@ class Lab:
 
     def close(self) -> None:
         """Stop everything this lab started and remove its network and folder."""
-        if self in _OPEN:
-            _OPEN.remove(self)
+        _unguard(self)
         for process in self.processes:
             if process.poll() is None:
                 process.kill()

@@ -7,14 +7,16 @@ scenario's ledger of acknowledged ids must end with lost = 0 and stuck = 0. Rate
 reported by ``make hosts``, never asserted here.
 
 Needs root, ``ip`` and ``tc``: it skips with the reason without them, and fails instead
-when ``TASKBASKET_REQUIRE_BACKENDS`` names the store (or is ``all``).
+when ``TASKBASKET_REQUIRE_BACKENDS`` names the store or ``hosts`` (or is ``all``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,7 +31,7 @@ def _require(store: str) -> None:
     reason = why_unavailable() or missing(store)
     if reason is None:
         return
-    if is_required(store):
+    if is_required(store) or is_required("hosts"):
         pytest.fail(f"{store} is required (TASKBASKET_REQUIRE_BACKENDS) but: {reason}")
     pytest.skip(reason)
 
@@ -66,7 +68,7 @@ def test_a_killed_runs_leftovers_are_swept_by_the_next() -> None:
     and its state file with a dead pid) is removed by the next run's sweep."""
     reason = why_unavailable()
     if reason is not None:
-        if is_required("postgres"):
+        if is_required("hosts"):
             pytest.fail(f"the hosts harness is required but: {reason}")
         pytest.skip(reason)
     dead = subprocess.Popen(["true"])
@@ -81,3 +83,24 @@ def test_a_killed_runs_leftovers_are_swept_by_the_next() -> None:
     assert not Path(f"/sys/class/net/{network.bridge}").exists()
     assert not (STATE_DIR / f"{network.run_id}.json").exists()
     assert os.path.exists(STATE_DIR)
+
+
+def test_an_interrupted_run_cleans_up_after_itself(tmp_path: Path) -> None:
+    """SIGTERM to a run with a lab open: its servers stop and its namespaces go."""
+    _require("redis")
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import time\nfrom hosts.lab import Lab\n"
+        "lab = Lab('redis', 1).open()\nprint(lab.network.run_id, flush=True)\n"
+        "time.sleep(60)\n")
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root / "src"), str(root)]))
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=root, env=env,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    assert run_id and any(name.startswith(f"{PREFIX}{run_id}") for name in _namespaces())
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(60)
+    assert not any(name.startswith(f"{PREFIX}{run_id}") for name in _namespaces())
+    assert not (STATE_DIR / f"{run_id}.json").exists()
