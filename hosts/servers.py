@@ -224,17 +224,20 @@ class StoreMariaDB(StoreServer):
                 "--skip-name-resolve", "--innodb-buffer-pool-size=64M",
                 "--performance-schema=OFF", "--max-connections=300"]
 
-    def start(self) -> None:
-        super().start()
+    def _run_sql(self, *statements: str) -> None:
+        """Run ``statements`` as root over the server's own socket (root@localhost)."""
         import pymysql
 
         conn = pymysql.connect(unix_socket=str(self.folder / "mysqld.sock"), user="root")
         try:
-            with conn.cursor() as cur:
-                cur.execute("CREATE USER IF NOT EXISTS 'root'@'%'")
-                cur.execute("GRANT ALL ON *.* TO 'root'@'%'")
+            for statement in statements:
+                conn.query(statement)
         finally:
             conn.close()
+
+    def start(self) -> None:
+        super().start()
+        self._run_sql("CREATE USER IF NOT EXISTS 'root'@'%'", "GRANT ALL ON *.* TO 'root'@'%'")
 
     def _pings(self, address: str, port: int, count: int) -> list[float]:
         import pymysql
@@ -246,14 +249,7 @@ class StoreMariaDB(StoreServer):
             conn.close()
 
     def url(self, tag: str, address: str | None = None, port: int | None = None) -> str:
-        import pymysql
-
-        conn = pymysql.connect(host=self.address, port=self.port, user="root")
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f"CREATE DATABASE IF NOT EXISTS `tb_{tag}`")
-        finally:
-            conn.close()
+        self._run_sql(f"CREATE DATABASE IF NOT EXISTS `tb_{tag}`")
         return f"mysql://root@{address or self.address}:{port or self.port}/tb_{tag}"
 
 
