@@ -22,7 +22,7 @@ from taskbasket.backends.base import (
 from taskbasket.runtime import Outage
 from taskbasket.worker.dispatcher import Dispatcher
 from taskbasket.worker.inflight import InFlight
-from taskbasket.worker.job import Job
+from taskbasket.worker.job import Job, JobPhase
 from taskbasket.worker.telemetry import WorkerStats
 
 if TYPE_CHECKING:
@@ -90,7 +90,20 @@ class Claimer:
             self._dispatcher.submit(job)
         if unregistered:
             self._hand_back(unregistered)
+        if self._stopping.is_set():  # the stop's hand-back may have run during the claim
+            self._release_prefetched()
         return len(jobs)
+
+    def _release_prefetched(self) -> None:
+        """Hand back the prefetched jobs at once, unattempted (the worker stops)."""
+        jobs = [job for job in self._inflight.drop_waiting()
+                if job.move(JobPhase.PENDING, JobPhase.RELEASED)]
+        for job in jobs:
+            self._inflight.forget(job)
+        if jobs:
+            self.backend.tasks_finish([Outcome(job.lease, OutcomeKind.RELEASED)
+                                       for job in jobs])
+            self._stats.increment("released", len(jobs))
 
     def start_waiting(self) -> None:
         """Start the prefetched jobs that free slots can take now."""
