@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from collections.abc import Iterator
 
 import pytest
 
+from taskbasket import Basket
 from taskbasket.backends import BACKENDS as SCHEMES
 from taskbasket.backends.base import Capabilities
+from tests.apps import cpuapp
 from tests.stores import BACKENDS, available_store
 
 _SCHEME = {"postgres": "postgresql"}
@@ -63,3 +66,14 @@ def store_name(request: pytest.FixtureRequest) -> str:
     if reason:
         pytest.skip(reason)
     return available_store(name)
+
+
+@pytest.fixture
+def cpu_basket(store_url: str) -> Iterator[Basket]:
+    """A basket of the module-level process handlers of tests/apps/cpuapp.py."""
+    basket = Basket(store_url)
+    for definition in cpuapp.basket.registry.values():
+        basket.task(name=definition.name, executor="process", timeout=definition.timeout,
+                    max_attempts=definition.max_attempts)(definition.func)
+    yield basket
+    basket.close()

@@ -27,8 +27,8 @@ log = logging.getLogger("taskbasket.worker")
 
 class Attempts:
     """The ends of a worker's attempts. Executors call ``started`` and ``finished``; the
-    deadline watcher (``deadlines``) calls ``overran``; ``stop`` calls ``hand_back`` and
-    ``interrupt``."""
+    deadline watcher (``deadlines``) calls ``overran``; the cancel watcher (``cancels``)
+    calls ``cancelled``; ``stop`` calls ``hand_back`` and ``interrupt``."""
 
     def __init__(
         self, inflight: InFlight, completer: Completer, telemetry: Telemetry,
@@ -64,6 +64,9 @@ class Attempts:
             return
         self._inflight.release_slot()
         self._slot_freed()
+        if job.cancelled:  # whatever it returned or raised: the cancel took the lease
+            self._inflight.forget(job)
+            return
         if isinstance(error, asyncio.CancelledError):
             if job.lease_lost:
                 self._inflight.forget(job)  # the store no longer holds it for us
@@ -84,6 +87,12 @@ class Attempts:
         """A sync attempt ran past its timeout: record it as timed out, give up its thread."""
         if not job.move(JobPhase.RUNNING, JobPhase.ABANDONED):
             return
+        if job.cancelled:  # it ignored its cancel: free the slot, record nothing
+            self._inflight.release_slot()
+            self._dispatcher.abandon(job)
+            self._inflight.forget(job)
+            self._slot_freed()
+            return
         self._telemetry.stats.increment("timed_out")
         log.warning(
             "task %s (%s) ran past its timeout of %gs: attempt recorded as timed out; "
@@ -94,6 +103,22 @@ class Attempts:
         self._inflight.release_slot()
         self._dispatcher.abandon(job)
         self._slot_freed()
+
+    def cancelled(self, job: Job, reason: str) -> None:
+        """The task of ``job`` was cancelled (the store took its lease): an attempt not
+        started yet never starts; a running one is stopped where it can be (an async
+        task cancelled, a child process killed) and told (``current_task().cancelled``).
+        Nothing the attempt does after this is recorded."""
+        job.lease_lost = True
+        job.cancel_signal.set(reason)
+        self._telemetry.cancelled(job, reason)
+        if job.move(JobPhase.PENDING, JobPhase.RELEASED):
+            if not self._inflight.discard_waiting(job):  # a prefetched job holds no slot
+                self._inflight.release_slot()
+                self._slot_freed()
+            self._inflight.forget(job)
+        elif job.phase is JobPhase.RUNNING:
+            self._dispatcher.stop(job)
 
     def hand_back(self) -> None:
         """Release every job that has not started: queued again, without an attempt (the
@@ -116,6 +141,9 @@ class Attempts:
                 self._dispatcher.cancel(job)
             if job.thread is not None:
                 self._dispatcher.abandon(job)
+            if job.cancelled:  # the cancel took the lease: nothing to record
+                self._inflight.forget(job)
+                continue
             error = RuntimeError(
                 f"interrupted: the worker stopped and the task did not finish within "
                 f"the {grace:g}s grace period"

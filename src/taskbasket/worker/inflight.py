@@ -138,6 +138,16 @@ class InFlight:
                 self._cond.notify_all()  # the prefetch room grew: the claim loop may claim
             return start
 
+    def discard_waiting(self, job: Job) -> bool:
+        """Take ``job`` out of the prefetched ones (its task was cancelled); whether it
+        was one (then it held no slot)."""
+        with self._cond:
+            if job in self._waiting:
+                self._waiting.remove(job)
+                self._cond.notify_all()
+                return True
+            return False
+
     def drop_waiting(self) -> list[Job]:
         """The prefetched jobs, which no longer wait for a slot (the worker stops)."""
         with self._cond:

@@ -13,6 +13,8 @@ tests can call directly:
   in batches;
 - the timeout watcher (``worker/deadlines.py``): abandons sync attempts that run past
   their timeout; ``worker/attempts.py`` turns each attempt's end into its outcome;
+- the cancel watcher (``worker/cancels.py``): learns from the store's ``cancel_listener``
+  (or by polling) that a task it holds was cancelled, and stops that attempt;
 - telemetry (``worker/telemetry.py``): the ``stats`` counters, task log lines, events.
 
 An outcome is recorded only while its lease is held (the store fences it), so a worker
@@ -53,6 +55,7 @@ from taskbasket.validation import (
     check_seconds,
 )
 from taskbasket.worker.attempts import Attempts
+from taskbasket.worker.cancels import CancelWatcher
 from taskbasket.worker.claimer import Claimer
 from taskbasket.worker.completer import Completer
 from taskbasket.worker.dispatcher import Dispatcher
@@ -62,6 +65,7 @@ from taskbasket.worker.inflight import InFlight
 from taskbasket.worker.job import Job
 from taskbasket.worker.prefetch import check_prefetch
 from taskbasket.worker.progress import ProgressWriter
+from taskbasket.worker.registration import Registration
 from taskbasket.worker.startup import reach_store, store_description, warn_unknown_names
 from taskbasket.worker.telemetry import Telemetry, WorkerStats
 
@@ -215,10 +219,15 @@ class Worker:
             dispatcher=self._dispatcher, stats=self.stats, outage=outage,
             stopping=self._stopping, tick=lambda: self.health.tick(),
         )
+        self._cancels = CancelWatcher(self._backend, self._inflight, self._attempts.cancelled,
+                                      self._closing)
         self._housekeeper = Housekeeper(
             self._backend, self._inflight, self._dispatcher,
             lease_seconds=self.visibility_timeout, interval=self.heartbeat_interval,
-            outage=outage, closing=self._closing,
+            outage=outage, closing=self._closing, registration=Registration(
+                self._backend, self.worker_id, queues=self.queues, names=lambda: self.names,
+                busy=lambda: len(self._inflight), concurrency=concurrency,
+                heartbeat_interval=self.heartbeat_interval),
         )
 
     # ------------------------------------------------------------------ properties
@@ -235,6 +244,8 @@ class Worker:
         self._claimer.backend = backend
         self._completer.backend = backend
         self._housekeeper.backend = backend
+        self._cancels.backend = backend
+        self._housekeeper.registration.backend = backend
         if self.scheduler is not None:
             self.scheduler.backend = backend
 
@@ -297,6 +308,7 @@ class Worker:
             "tasks=%s", self.worker_id, ",".join(self.queues) if self.queues else "*",
             self.concurrency, self.prefetch, self.visibility_timeout, ",".join(self.names),
         )
+        self._housekeeper.registration.beat()  # listed from its start
         warn_unknown_names(self.basket, self.backend, self.queues, self.names,
                            store_description(self.backend))
         targets: list[tuple[Callable[[], None], str]] = [
@@ -307,6 +319,9 @@ class Worker:
         ]
         if self.scheduler is not None:
             targets.append((functools.partial(self.scheduler.run, self._stopping), "scheduler"))
+        if self.backend.capabilities.task_records:  # a bus keeps no cancelled task
+            self._cancels.open()
+            targets.append((self._cancels.run, "cancels"))
         for target, name in targets:
             thread = threading.Thread(target=target, name=f"taskbasket-{name}", daemon=True)
             self._threads.append(thread)
@@ -364,11 +379,13 @@ class Worker:
         self._completer.close(timeout=max(5.0, self.visibility_timeout))
         self._dispatcher.shutdown()
         self._closing.set()
+        self._cancels.close()
         self._deadlines.close()
         self._inflight.wake_all()
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout=5)
+        self._housekeeper.registration.remove()
         self._stopped.set()
         log.info("worker %s stopped: %s", self.worker_id, self.stats)
 

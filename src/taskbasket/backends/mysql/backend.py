@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from taskbasket.backends.base import (
     BackendBase,
+    CancelParams,
     Capabilities,
     ClaimedTask,
     ClaimParams,
@@ -73,6 +74,7 @@ from taskbasket.backends.mysql.values import (
     quote,
     read_row,
 )
+from taskbasket.backends.mysql.workers import MySQLWorkers
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.backends.sql_filters import filter_where
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
@@ -86,7 +88,7 @@ T = TypeVar("T")
 _DELETE_BATCH = 5000
 
 
-class MySQLBackend(MySQLSchedules, BackendBase):
+class MySQLBackend(MySQLSchedules, MySQLWorkers, BackendBase):
     """Tasks in one InnoDB table of a MySQL 8 or MariaDB 10.6+ database.
 
     ``mysql://user:password@host:3306/database?table_prefix=taskbasket_`` (also
@@ -472,13 +474,13 @@ class MySQLBackend(MySQLSchedules, BackendBase):
             self._notify()
         return count
 
-    def tasks_cancel(self, task_filter: TaskFilter) -> int:
-        where, args = filter_where(task_filter, FILTER_DIALECT)
+    def tasks_cancel(self, params: CancelParams) -> int:
+        where, args = filter_where(params.filter, FILTER_DIALECT)
         return self._write(
-            f"UPDATE {self.table} SET state = 'cancelled', finished_at = {NOW}, "
-            f"lease_token = NULL, lease_expires_at = NULL WHERE state IN {SQL_LIVE} "
+            f"UPDATE {self.table} SET state = 'cancelled', finished_at = {NOW}, last_error = "
+            f"%s, lease_token = NULL, lease_expires_at = NULL WHERE state IN {SQL_LIVE} "
             f"AND {where}",
-            args,
+            [params.reason, *args],
         )
 
     def tasks_delete(self, task_filter: TaskFilter) -> int:

@@ -21,6 +21,7 @@ from psycopg_pool import ConnectionPool
 
 from taskbasket.backends.base import (
     BackendBase,
+    CancelParams,
     Capabilities,
     ClaimedTask,
     ClaimOrder,
@@ -53,6 +54,7 @@ from taskbasket.backends.postgres.schedules import PostgresSchedules
 from taskbasket.backends.postgres.schema import migrate_schema
 from taskbasket.backends.postgres.settings import read_settings
 from taskbasket.backends.postgres.statements import Statements
+from taskbasket.backends.postgres.workers import PostgresWorkers
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.ids import new_token
@@ -64,7 +66,7 @@ def _deletes(outcome: Outcome) -> bool:
     return outcome.kind is OutcomeKind.SUCCEEDED and outcome.delete_on_success
 
 
-class PostgresBackend(PostgresSchedules, BackendBase):
+class PostgresBackend(PostgresSchedules, PostgresWorkers, BackendBase):
     """A store in one schema of a PostgreSQL database; thread-safe, pooled connections.
 
     URL: ``postgresql://user:password@host:port/db?schema=taskbasket``. Our options
@@ -103,6 +105,8 @@ class PostgresBackend(PostgresSchedules, BackendBase):
         self.channel = settings.channel
         self.done_channel = done_channel(settings.channel)
         """The NOTIFY channel of finished tasks, for those waiting for results."""
+        self.cancel_channel = done_channel(settings.channel, "cancel")
+        """The NOTIFY channel of cancelled tasks, for the workers running them."""
         self.statements = Statements(settings.table, settings.quoted_schema)
 
         self._lock = threading.Lock()
@@ -353,6 +357,9 @@ class PostgresBackend(PostgresSchedules, BackendBase):
     def finish_listener(self) -> Listener:
         return self.listener(None, channel=self.done_channel)
 
+    def cancel_listener(self) -> Listener:
+        return self.listener(None, channel=self.cancel_channel)
+
     def listener(self, queues: Sequence[str] | None, channel: str | None = None) -> Listener:
         listener = PostgresListener(self.settings, queues, channel)
         with self._lock:
@@ -409,11 +416,12 @@ class PostgresBackend(PostgresSchedules, BackendBase):
                     raise
         return 0  # pragma: no cover
 
-    def tasks_cancel(self, task_filter: TaskFilter) -> int:
-        where, args = where_clause(task_filter)
-        count = self._rowcount(self.statements.cancel(where), args)
+    def tasks_cancel(self, params: CancelParams) -> int:
+        where, args = where_clause(params.filter)
+        count = self._rowcount(self.statements.cancel(where), [params.reason, *args])
         if count:
-            self._fetch("SELECT pg_notify(%s, '')", [self.done_channel])
+            self._fetch("SELECT pg_notify(%s, ''), pg_notify(%s, '')",
+                        [self.done_channel, self.cancel_channel])
         return count
 
     def tasks_delete(self, task_filter: TaskFilter) -> int:
@@ -424,11 +432,12 @@ class PostgresBackend(PostgresSchedules, BackendBase):
 __all__ = ["PostgresBackend"]
 
 
-def done_channel(channel: str) -> str:
-    """The channel of finished tasks beside the ready channel ``channel`` (at most 63 bytes)."""
-    name = f"{channel}.done"
+def done_channel(channel: str, kind: str = "done") -> str:
+    """The channel of finished (``kind`` "done") or cancelled ("cancel") tasks beside the
+    ready channel ``channel`` (at most 63 bytes)."""
+    name = f"{channel}.{kind}"
     if len(name.encode()) <= 63:
         return name
     import hashlib
 
-    return f"taskbasket.done.{hashlib.sha1(channel.encode()).hexdigest()[:20]}"
+    return f"taskbasket.{kind}.{hashlib.sha1(channel.encode()).hexdigest()[:20]}"
