@@ -63,6 +63,7 @@ from taskbasket.worker.health import WorkerHealth
 from taskbasket.worker.housekeeper import Housekeeper
 from taskbasket.worker.inflight import InFlight
 from taskbasket.worker.job import Job
+from taskbasket.worker.prefetch import check_prefetch
 from taskbasket.worker.progress import ProgressWriter
 from taskbasket.worker.registration import Registration
 from taskbasket.worker.startup import reach_store, store_description, warn_unknown_names
@@ -104,6 +105,12 @@ class Worker:
     ``order="priority"`` (the default) claims higher priority first, then earlier run_at,
     then earlier enqueue; ``order="created"`` claims earlier enqueue first, whatever the
     priority (a store that cannot raises UnsupportedOperationError here).
+
+    ``prefetch`` (default: ``default_prefetch(concurrency)``) is how many tasks beyond
+    its free slots a claim may take: they wait in the worker, leased, for a slot, so that
+    the next task is at hand when one frees instead of a round trip to the store away. It
+    is a cap, never exceeded; 0 claims for free slots only (strict lazy claiming: best
+    for long tasks, which would otherwise keep a prefetched task from an idle worker).
     """
 
     def __init__(
@@ -123,9 +130,11 @@ class Worker:
         worker_id: str | None = None,
         wait_for_store: float = 0.0,
         order: ClaimOrder | str = ClaimOrder.PRIORITY,
+        prefetch: int | None = None,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigurationError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        self.prefetch = check_prefetch(prefetch, concurrency)
         self.basket = basket
         self.queues = [check_name("queue", q) for q in queues] if queues else None
         self.concurrency = concurrency
@@ -191,7 +200,7 @@ class Worker:
         outage = Outage(log, self._stopping, on_failure=lambda: self.health.store_failed(),
                         on_success=lambda: self.health.store_answered())
         telemetry = Telemetry(basket.hooks, self.stats)
-        self._inflight = InFlight(concurrency)
+        self._inflight = InFlight(concurrency, self.prefetch)
         self._dispatcher = Dispatcher(
             min_threads=self.min_concurrency, max_threads=concurrency,
             idle_timeout=self.idle_timeout, processes=min(self.processes, concurrency),
@@ -200,7 +209,8 @@ class Worker:
         self._completer = Completer(self._backend, self._inflight, telemetry, outage,
                                     self._closing, self.poll_interval)
         self._attempts = Attempts(self._inflight, self._completer, telemetry, self._dispatcher,
-                                  ProgressWriter(self._backend), basket.max_result_bytes)
+                                  ProgressWriter(self._backend), basket.max_result_bytes,
+                                  slot_freed=lambda: self._claimer.start_waiting())
         self._deadlines = self._attempts.deadlines
         self._claimer = Claimer(
             basket, self._backend, worker_id=self.worker_id, queues=self.queues,
@@ -294,9 +304,9 @@ class Worker:
             log.info("worker %s wrote its schedules: %s", self.worker_id,
                      ",".join(self.basket.declared_schedules))
         log.info(
-            "worker %s started: queues=%s concurrency=%d visibility_timeout=%ss tasks=%s",
-            self.worker_id, ",".join(self.queues) if self.queues else "*", self.concurrency,
-            self.visibility_timeout, ",".join(self.names),
+            "worker %s started: queues=%s concurrency=%d prefetch=%d visibility_timeout=%ss "
+            "tasks=%s", self.worker_id, ",".join(self.queues) if self.queues else "*",
+            self.concurrency, self.prefetch, self.visibility_timeout, ",".join(self.names),
         )
         self._housekeeper.registration.beat()  # listed from its start
         warn_unknown_names(self.basket, self.backend, self.queues, self.names,
