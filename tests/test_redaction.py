@@ -222,7 +222,8 @@ def test_no_cli_command_prints_a_secret(secret_url: str, tmp_path: Path) -> None
     for command in (["ls"], ["ls", "--json"], ["count"], ["count", "--json"],
                     ["show", ids[0]], ["show", ids[0], "--json"], ["cancel", ids[1]],
                     ["retry", ids[1]], ["delete", ids[2]], ["clean", "--older-than", "1s"],
-                    ["purge", "--state", "failed", "--yes"]):
+                    ["purge", "--state", "failed", "--yes"], ["workers"], ["workers", "--json"],
+                    ["explain", ids[0]], ["explain", ids[0], "--json"]):
         run(" ".join(command), *command)
     with Basket(secret_url) as producer:  # a stored schedule for the schedule commands
         producer.task(name="job")(lambda n: None)
