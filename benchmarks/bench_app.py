@@ -37,3 +37,27 @@ def noop(n: int = 0) -> None:
 @basket.task(max_attempts=3)
 def incr(n: int = 0) -> None:
     PROGRESS.reached(_client().incr(COUNT_KEY))
+
+
+@basket.task(max_attempts=1, timeout=300)
+def linger(path: str) -> None:
+    """Runs until cancelled (benchmarks/cancel_latency.py): makes ``<path>.started``, then
+    checks for its cancel every millisecond and, once cancelled, writes the time it saw it
+    (``time.time()``) to ``path``."""
+    import time
+
+    from taskbasket import TaskCancelled, current_task
+
+    context = current_task()
+    assert context is not None
+    with open(f"{path}.started", "w"):
+        pass
+    try:
+        while True:
+            context.raise_if_cancelled()
+            time.sleep(0.001)
+    except TaskCancelled:
+        with open(f"{path}.tmp", "w") as out:
+            out.write(repr(time.time()))
+        os.replace(f"{path}.tmp", path)
+        raise

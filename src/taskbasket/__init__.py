@@ -15,6 +15,7 @@ from taskbasket.errors import (
     Snooze,
     StoreCorruptedError,
     TaskbasketError,
+    TaskCancelled,
     TaskFailed,
     TaskStateError,
     TaskTimeout,
@@ -23,12 +24,14 @@ from taskbasket.errors import (
     UnsupportedOperationError,
 )
 from taskbasket.events import Event, EventKind
+from taskbasket.explanation import Explanation
 from taskbasket.history import AttemptEntry, EditEntry, HistoryEntry
 from taskbasket.pool import Pool, PoolStatus
 from taskbasket.retry import BackoffPolicy, ConstantBackoff, ExponentialBackoff
 from taskbasket.schedules import Schedule
 from taskbasket.task import FINAL_STATES, CorruptTask, State, Task, TaskList, TaskProgress, TaskRef
 from taskbasket.worker import Worker
+from taskbasket.workers import WorkerInfo
 
 try:
     __version__ = _metadata.version("taskbasket")
@@ -50,6 +53,7 @@ __all__ = [
     "EditEntry",
     "Event",
     "EventKind",
+    "Explanation",
     "ExponentialBackoff",
     "Fail",
     "HistoryEntry",
@@ -62,6 +66,7 @@ __all__ = [
     "State",
     "StoreCorruptedError",
     "Task",
+    "TaskCancelled",
     "TaskContext",
     "TaskDefinition",
     "TaskFailed",
@@ -75,6 +80,7 @@ __all__ = [
     "UnknownTaskError",
     "UnsupportedOperationError",
     "Worker",
+    "WorkerInfo",
     "__version__",
     "current_task",
 ]

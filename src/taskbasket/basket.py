@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 from taskbasket import enqueueing, inspection, steering
 from taskbasket.backends import DEFAULT_URL, open_backend, open_backend_check
 from taskbasket.backends.base import Backend, NewTask
+from taskbasket.cancelling import Cancelling
 from taskbasket.codec import DEFAULT_MAX_PAYLOAD_BYTES
 from taskbasket.definition import EXECUTORS, EnqueueOptions, TaskDefinition, split_call
 from taskbasket.editing import Editing
@@ -26,6 +27,7 @@ from taskbasket.events import EnqueueMiddleware, Hook, Hooks, Middleware
 from taskbasket.inspection import NamesArg as NamesArg
 from taskbasket.inspection import StateArg as StateArg
 from taskbasket.maintenance.pruner import DEFAULT_RETENTION, RetentionArg, parse_retention
+from taskbasket.observing import Observing
 from taskbasket.redaction import redact_url, remember_secrets
 from taskbasket.result_methods import DEFAULT_MAX_RESULT_BYTES, Results, check_byte_limit
 from taskbasket.retry import BackoffPolicy, as_policy
@@ -48,7 +50,7 @@ R = TypeVar("R")
 DEFAULT_QUEUE = "default"
 
 
-class Basket(Editing, Scheduling, Results):
+class Basket(Editing, Scheduling, Results, Observing, Cancelling):
     """The client of one store: a registry of tasks plus enqueue and inspection.
 
     ``Basket(url)`` uses ``url``; ``Basket()`` uses ``$TASKBASKET_URL`` or else
@@ -426,17 +428,6 @@ class Basket(Editing, Scheduling, Results):
         return inspection.unknown_names(self.backend, self.registry, queues, limit)
 
     # ------------------------------------------------------------------ operators
-
-    def cancel(
-        self,
-        task_id: str | Sequence[str] | None = None,
-        *,
-        queue: NamesArg = None,
-        name: NamesArg = None,
-        state: StateArg = None,
-    ) -> int:
-        """Cancel tasks that are not final yet; returns how many."""
-        return steering.cancel_tasks(self.backend, self.hooks, task_id, queue, name, state)
 
     def delete(self, task_id: str | Sequence[str]) -> int:
         """Delete tasks by id, whatever their state; returns how many."""

@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from taskbasket.backends.capabilities import BackendKind, Capabilities, Inspection
 from taskbasket.backends.params import (
+    CancelParams,
     ClaimedTask,
     ClaimOrder,
     ClaimParams,
@@ -55,6 +56,12 @@ from taskbasket.backends.schedule_params import (
     from_micros,
     to_micros,
 )
+from taskbasket.backends.worker_params import (
+    StoredWorker,
+    WorkersBeatParams,
+    WorkersListParams,
+    WorkersRemoveParams,
+)
 from taskbasket.errors import BackendUnavailableError, UnsupportedOperationError
 from taskbasket.redaction import redact_url as redact_url  # its old home: still importable
 from taskbasket.task import CorruptTask, State, TaskRef
@@ -64,6 +71,7 @@ __all__ = [  # the parameter, record and capability types keep this, their old h
     "Backend",
     "BackendBase",
     "BackendKind",
+    "CancelParams",
     "Capabilities",
     "ClaimOrder",
     "ClaimParams",
@@ -96,8 +104,12 @@ __all__ = [  # the parameter, record and capability types keep this, their old h
     "ScheduleUpsertParams",
     "StoredSchedule",
     "StoredTask",
+    "StoredWorker",
     "TaskEditParams",
     "TaskFilter",
+    "WorkersBeatParams",
+    "WorkersListParams",
+    "WorkersRemoveParams",
     "columns_without_payload",
     "from_micros",
     "redact_url",
@@ -183,6 +195,12 @@ class Backend(Protocol):
         push returns a ``PollingListener``: the waiting core then polls)."""
         ...
 
+    def cancel_listener(self) -> Listener:
+        """A listener woken when some task may have been cancelled (``tasks_cancel``), so
+        a worker re-reads the tasks it runs; a store that cannot push returns a
+        ``PollingListener``: the worker then polls its running tasks."""
+        ...
+
     # inspection and operators
     def tasks_get(self, task_id: str) -> StoredTask | CorruptTask | None:
         """The task, or a CorruptTask if its row cannot be read (see ``backends/rows``)."""
@@ -219,8 +237,9 @@ class Backend(Protocol):
         params); True if it was applied (``capabilities.edit_retry``)."""
         ...
 
-    def tasks_cancel(self, task_filter: TaskFilter) -> int:
-        """Cancel matching tasks that are not final (running ones lose their lease)."""
+    def tasks_cancel(self, params: CancelParams) -> int:
+        """Cancel matching tasks that are not final, with the reason as ``last_error``
+        (running ones lose their lease); how many. Wakes the ``cancel_listener``s."""
         ...
 
     def tasks_delete(self, task_filter: TaskFilter) -> int: ...
@@ -255,6 +274,13 @@ class Backend(Protocol):
     def schedules_set_paused(self, params: SchedulePauseParams) -> bool: ...
 
     def schedules_delete(self, params: ScheduleDeleteParams) -> bool: ...
+
+    # the worker registry (``capabilities.worker_registry``; see ``worker_params``)
+    def workers_beat(self, params: WorkersBeatParams) -> None: ...
+
+    def workers_list(self, params: WorkersListParams) -> list[StoredWorker]: ...
+
+    def workers_remove(self, params: WorkersRemoveParams) -> int: ...
 
 
 @runtime_checkable
@@ -322,6 +348,9 @@ class BackendBase:
             f"{type(self).__name__} cannot edit a task and retry it: it keeps no task row "
             "to change")
 
+    def cancel_listener(self) -> Listener:
+        return PollingListener()
+
     def schedules_unsupported(self) -> UnsupportedOperationError:
         """The error of a schedule operation on a backend that cannot keep schedules."""
         return UnsupportedOperationError(f"{type(self).__name__} cannot keep schedules")
@@ -340,6 +369,21 @@ class BackendBase:
 
     def schedules_delete(self, params: ScheduleDeleteParams) -> bool:
         raise self.schedules_unsupported()
+
+    def workers_unsupported(self) -> UnsupportedOperationError:
+        """The error of a worker registry operation on a backend that keeps no registry."""
+        return UnsupportedOperationError(
+            f"{type(self).__name__} cannot keep a worker registry (it keeps no rows); "
+            "use a store (SQLite, PostgreSQL, MySQL, Redis or memory) to list workers")
+
+    def workers_beat(self, params: WorkersBeatParams) -> None:
+        raise self.workers_unsupported()
+
+    def workers_list(self, params: WorkersListParams) -> list[StoredWorker]:
+        raise self.workers_unsupported()
+
+    def workers_remove(self, params: WorkersRemoveParams) -> int:
+        raise self.workers_unsupported()
 
     def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:
         """Counted from a listing without payloads, for stores with no grouped count; a

@@ -99,5 +99,18 @@ class Capabilities:
         return self.kind is BackendKind.STORE
 
     @property
+    def cancel_running(self) -> bool:
+        """``cancel`` reaches a running attempt: the worker learns it from the store
+        (pushed, or by polling its running tasks) and stops the handler; a bus cannot
+        withdraw a message it delivered."""
+        return self.kind is BackendKind.STORE
+
+    @property
+    def worker_registry(self) -> bool:
+        """Running workers keep a row each, written by their heartbeats, to list
+        (``basket.workers()``) and to explain a task with; a bus keeps no rows."""
+        return self.kind is BackendKind.STORE
+
+    @property
     def is_bus(self) -> bool:
         return self.kind is BackendKind.BUS

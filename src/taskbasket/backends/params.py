@@ -164,6 +164,16 @@ class TaskFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class CancelParams:
+    """Cancel the tasks ``filter`` selects that are not final: each becomes ``cancelled``
+    with ``reason`` as its ``last_error``, and a running one loses its lease (so its
+    attempt can record nothing); the store then wakes its ``cancel_listener``s."""
+
+    filter: TaskFilter
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ListParams:
     """A page of tasks, newest first; ``before_id`` is the cursor (the last id seen).
 

@@ -37,6 +37,7 @@ from taskbasket.dashboard.security import (
     redact_token,
 )
 from taskbasket.dashboard.views import HERE, Dashboard
+from taskbasket.dashboard.workers import WorkerPages
 from taskbasket.errors import TaskbasketError
 
 __all__ = [
@@ -100,6 +101,7 @@ def create_app(
             await run_in_threadpool(d.sampler.stop)
 
     schedules = SchedulePages(d)
+    workers = WorkerPages(d)
     app = Starlette(
         routes=[
             Route("/", d.overview, methods=["GET"], name="overview"),
@@ -113,6 +115,8 @@ def create_app(
             Route("/schedules/{action}", schedules.action, methods=["POST"],
                   name="schedule_action"),
             Route("/api/schedules", schedules.api, methods=["GET"], name="api_schedules"),
+            Route("/workers", workers.page, methods=["GET"], name="workers"),
+            Route("/api/workers", workers.api, methods=["GET"], name="api_workers"),
             Route("/api/overview", d.api_overview, methods=["GET"], name="api_overview"),
             Route("/api/tasks", d.api_tasks, methods=["GET"], name="api_tasks"),
             Route("/api/tasks/{task_id}", d.api_task, methods=["GET"], name="api_task"),

@@ -31,10 +31,13 @@ from taskbasket.basket import Basket
 from taskbasket.dashboard.charts import charts
 from taskbasket.dashboard.sampling import Sample, Sampler
 from taskbasket.dashboard.security import CSRF_FIELD, csrf_valid
+from taskbasket.dashboard.workers import explanation_of
 from taskbasket.errors import ConfigurationError
 from taskbasket.task import FINAL_STATES, State, Task, TaskList
 
 HERE = Path(__file__).resolve().parent
+DASHBOARD_CANCEL_REASON = "cancelled from the dashboard"
+"""The reason (``last_error``) of a task cancelled with the task page's button."""
 RETRYABLE_STATES = frozenset({State.FAILED, State.CANCELLED, State.RETRYING, State.SCHEDULED})
 PURGEABLE_STATES = (State.FAILED, State.CANCELLED, State.SUCCEEDED)
 MAX_PAGE = 500
@@ -337,6 +340,7 @@ class Dashboard:
         task = await self.get_task(request)
         return self.render(request, "task.html", {
             "task": task, "version": task_version(task), "mode": "reload",
+            "explanation": await explanation_of(self.basket, task.id),
             "poll": self.url(request, f"/api/tasks/{quote(task.id, safe='')}/version"),
         })
 
@@ -354,7 +358,7 @@ class Dashboard:
         task_id = request.path_params["task_id"]
         action = request.path_params["action"]
         operations: dict[str, Callable[[str], int]] = {
-            "retry": self.basket.retry, "cancel": self.basket.cancel,
+            "retry": self.basket.retry, "cancel": self._cancel,
             "delete": self.basket.delete,
         }
         if action not in operations:
@@ -367,6 +371,10 @@ class Dashboard:
             return RedirectResponse(self.url(request, "/tasks", {"notice": notice}), 303)
         return RedirectResponse(self.url(
             request, f"/tasks/{quote(task_id, safe='')}", {"notice": notice}), 303)
+
+    def _cancel(self, task_id: str) -> int:
+        """Cancel from the dashboard: a running task's attempt is stopped where it runs."""
+        return self.basket.cancel(task_id, reason=DASHBOARD_CANCEL_REASON)
 
     async def purge(self, request: Request) -> Response:
         form = await self.checked_form(request)

@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 from taskbasket.backends.base import (
     BackendBase,
+    CancelParams,
     Capabilities,
     ClaimedTask,
     ClaimOrder,
@@ -49,6 +50,7 @@ from taskbasket.backends.memory.records import (
 from taskbasket.backends.memory.registry import named_store
 from taskbasket.backends.memory.schedules import MemorySchedules
 from taskbasket.backends.memory.store import MemoryStore, Record
+from taskbasket.backends.memory.workers import MemoryWorkers
 from taskbasket.backends.options import StoreOption, StoreOptions
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.errors import ConfigurationError, UnsupportedOperationError
@@ -75,7 +77,7 @@ _RETRYABLE = frozenset(s.value for s in RETRYABLE_STATES)
 _WAITING = frozenset({State.SCHEDULED.value, State.RETRYING.value})
 
 
-class MemoryBackend(MemorySchedules, BackendBase):
+class MemoryBackend(MemorySchedules, MemoryWorkers, BackendBase):
     """A store held in this process's memory (see ``taskbasket.backends.memory``)."""
 
     capabilities = Capabilities(
@@ -273,6 +275,9 @@ class MemoryBackend(MemorySchedules, BackendBase):
     def finish_listener(self) -> Listener:
         return self.listener(None)  # the store's condition is notified by every finish
 
+    def cancel_listener(self) -> Listener:
+        return self.listener(None)  # and by every cancel (a re-read here costs no store call)
+
     # ------------------------------------------------------------------ maintenance
 
     def leases_expired(self, params: LeasesExpiredParams) -> list[ExpiredLease]:
@@ -435,16 +440,17 @@ class MemoryBackend(MemorySchedules, BackendBase):
         with self.store.condition:
             return edit_record(self.store, params)
 
-    def tasks_cancel(self, task_filter: TaskFilter) -> int:
+    def tasks_cancel(self, params: CancelParams) -> int:
         store = self.store
         changed = 0
         with store.condition:
             now = store.clock.time()
-            for record in self._selected(task_filter, now):
+            for record in self._selected(params.filter, now):
                 if record.state_value in _FINAL:
                     continue
                 store.change(record, now, state=State.CANCELLED, finished_at=now,
-                             lease_token=None, lease_expires_at=None)
+                             last_error=params.reason, lease_token=None,
+                             lease_expires_at=None)
                 changed += 1
             if changed:
                 store.wake()  # those waiting for a result see the cancel

@@ -34,12 +34,12 @@ from taskbasket.backends.base import (
     PruneParams,
     RescueKind,
     StoredTask,
-    TaskEditParams,
     TaskFilter,
 )
 from taskbasket.backends.mysql import inserts
 from taskbasket.backends.mysql.connection import MAX_STATEMENT_BYTES, Connection, connect
 from taskbasket.backends.mysql.listener import PollingListener
+from taskbasket.backends.mysql.operators import MySQLOperators
 from taskbasket.backends.mysql.outcomes import held, lease_rows, plan_outcomes, progress_sql
 from taskbasket.backends.mysql.pool import Pool
 from taskbasket.backends.mysql.schedules import MySQLSchedules
@@ -54,15 +54,12 @@ from taskbasket.backends.mysql.settings import read_settings
 from taskbasket.backends.mysql.statements import (
     FILTER_DIALECT,
     NOW,
-    SQL_LIVE,
     claim_select,
     claim_update,
-    edit_update,
     expired_select,
     extend_update,
     insert_statements,
     rescue_update,
-    retry_update,
 )
 from taskbasket.backends.mysql.values import (
     COLUMNS,
@@ -76,6 +73,7 @@ from taskbasket.backends.mysql.values import (
     quote,
     read_row,
 )
+from taskbasket.backends.mysql.workers import MySQLWorkers
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.backends.sql_filters import filter_where
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
@@ -86,10 +84,8 @@ log = logging.getLogger("taskbasket.backends.mysql")
 
 T = TypeVar("T")
 
-_DELETE_BATCH = 5000
 
-
-class MySQLBackend(MySQLSchedules, BackendBase):
+class MySQLBackend(MySQLSchedules, MySQLWorkers, MySQLOperators, BackendBase):
     """Tasks in one InnoDB table of a MySQL 8 or MariaDB 10.6+ database.
 
     ``mysql://user:password@host:3306/database?table_prefix=taskbasket_`` (also
@@ -458,43 +454,6 @@ class MySQLBackend(MySQLSchedules, BackendBase):
             f"SELECT name, COUNT(*) FROM {self.table} WHERE state IN "
             f"({', '.join(['%s'] * len(states))}) GROUP BY name", states)
         return {name: int(count) for name, count in rows}
-
-    # ------------------------------------------------------------------ operators
-
-    def tasks_retry(self, task_filter: TaskFilter) -> int:
-        where, args = filter_where(task_filter, FILTER_DIALECT)
-        if count := self._write(retry_update(self.table, where), args):
-            self._notify()
-        return count
-
-    def tasks_edit(self, params: TaskEditParams) -> bool:
-        raw = id_bytes(params.task_id)
-        edited = raw is not None and self._write(edit_update(self.table, raw), [
-            params.payload, params.queue, params.priority, params.history,
-            params.expected_history]) == 1
-        if edited:
-            self._notify()  # (its new queue's idle workers)
-        return edited
-
-    def tasks_cancel(self, task_filter: TaskFilter) -> int:
-        where, args = filter_where(task_filter, FILTER_DIALECT)
-        return self._write(
-            f"UPDATE {self.table} SET state = 'cancelled', finished_at = {NOW}, "
-            f"lease_token = NULL, lease_expires_at = NULL WHERE state IN {SQL_LIVE} "
-            f"AND {where}",
-            args,
-        )
-
-    def tasks_delete(self, task_filter: TaskFilter) -> int:
-        where, args = filter_where(task_filter, FILTER_DIALECT)
-        total = 0
-        while True:
-            deleted = self._write(
-                f"DELETE FROM {self.table} WHERE {where} LIMIT {_DELETE_BATCH}", args
-            )
-            total += deleted
-            if deleted < _DELETE_BATCH:
-                return total
 
 
 __all__ = ["MySQLBackend"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import os
 import threading
 import uuid
@@ -21,6 +22,7 @@ from psycopg_pool import ConnectionPool
 
 from taskbasket.backends.base import (
     BackendBase,
+    CancelParams,
     Capabilities,
     ClaimedTask,
     ClaimOrder,
@@ -36,6 +38,7 @@ from taskbasket.backends.base import (
     NewTask,
     Outcome,
     OutcomeKind,
+    PollingListener,
     ProgressParams,
     PromoteParams,
     PruneParams,
@@ -54,10 +57,18 @@ from taskbasket.backends.postgres.schedules import PostgresSchedules
 from taskbasket.backends.postgres.schema import migrate_schema
 from taskbasket.backends.postgres.settings import read_settings
 from taskbasket.backends.postgres.statements import Statements
+from taskbasket.backends.postgres.workers import PostgresWorkers
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.ids import new_token
 from taskbasket.task import FINAL_STATES, CorruptTask, State, TaskRef
+
+log = logging.getLogger("taskbasket.backends.postgres")
+
+_PREPARED_ERRORS = (psycopg.errors.DuplicatePreparedStatement,
+                    psycopg.errors.InvalidSqlStatementName)
+"""What a server connection shared through a transaction pooler answers to psycopg's
+prepared statements (made on one server connection, used on another)."""
 
 
 def _deletes(outcome: Outcome) -> bool:
@@ -65,7 +76,7 @@ def _deletes(outcome: Outcome) -> bool:
     return outcome.kind is OutcomeKind.SUCCEEDED and outcome.delete_on_success
 
 
-class PostgresBackend(PostgresSchedules, BackendBase):
+class PostgresBackend(PostgresSchedules, PostgresWorkers, BackendBase):
     """A store in one schema of a PostgreSQL database; thread-safe, pooled connections.
 
     URL: ``postgresql://user:password@host:port/db?schema=taskbasket``. Our options
@@ -73,6 +84,11 @@ class PostgresBackend(PostgresSchedules, BackendBase):
     longest an operation waits for a free connection)) may be given in the query string or
     as keyword arguments; every other query parameter (``sslmode``, ``connect_timeout``,
     ``application_name`` ...) goes to libpq.
+
+    Behind a transaction pooler (PgBouncer ``pool_mode = transaction``, a managed
+    service's pooler) give ``pooler=transaction``: no statement is prepared on the server,
+    none relies on session state, and LISTEN goes to ``listen_url`` (a direct URL,
+    percent-encoded), or, without it, workers poll (logged once).
     """
 
     capabilities = Capabilities(
@@ -104,6 +120,8 @@ class PostgresBackend(PostgresSchedules, BackendBase):
         self.channel = settings.channel
         self.done_channel = done_channel(settings.channel)
         """The NOTIFY channel of finished tasks, for those waiting for results."""
+        self.cancel_channel = done_channel(settings.channel, "cancel")
+        """The NOTIFY channel of cancelled tasks, for the workers running them."""
         self.statements = Statements(settings.table, settings.quoted_schema)
 
         self._lock = threading.Lock()
@@ -111,6 +129,7 @@ class PostgresBackend(PostgresSchedules, BackendBase):
         self._pool_pid = 0
         self._migrated = False
         self._listeners: list[PostgresListener] = []
+        self._polling_said = False
 
     def __repr__(self) -> str:
         return f"<PostgresBackend {self.describe()} schema={self.schema}>"
@@ -137,8 +156,18 @@ class PostgresBackend(PostgresSchedules, BackendBase):
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Connection]:
-        with pooled_connection(self._get_pool(), self.settings) as conn:
-            yield conn
+        try:
+            with pooled_connection(self._get_pool(), self.settings) as conn:
+                yield conn
+        except _PREPARED_ERRORS as exc:
+            if self.settings.transaction_pooler:
+                raise
+            raise ConfigurationError(
+                f"PostgreSQL at {self.describe()} answered {type(exc).__name__} ({exc}): "
+                "the prepared statements of one connection are seen by another, so a "
+                "transaction pooler (PgBouncer pool_mode=transaction, a managed service's "
+                "pooler) sits in between; add ?pooler=transaction to the URL (and "
+                "listen_url= a direct URL for LISTEN)") from exc
 
     def _fetch(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._connection() as conn:
@@ -355,12 +384,30 @@ class PostgresBackend(PostgresSchedules, BackendBase):
     def finish_listener(self) -> Listener:
         return self.listener(None, channel=self.done_channel)
 
+    def cancel_listener(self) -> Listener:
+        return self.listener(None, channel=self.cancel_channel)
+
     def listener(self, queues: Sequence[str] | None, channel: str | None = None) -> Listener:
+        if not self.settings.can_listen:
+            self._say_polling()
+            return PollingListener()
         listener = PostgresListener(self.settings, queues, channel)
         with self._lock:
             self._listeners = [item for item in self._listeners if not item.closed]
             self._listeners.append(listener)
         return listener
+
+    def _say_polling(self) -> None:
+        """Warn, once per store, that LISTEN cannot pass the transaction pooler."""
+        with self._lock:
+            said, self._polling_said = self._polling_said, True
+        if not said:
+            log.warning(
+                "PostgreSQL store %s is behind a transaction pooler (pooler=transaction) "
+                "and has no listen_url: LISTEN cannot pass the pooler, so workers poll "
+                "(a new task waits up to the poll interval) and result waiters re-read; "
+                "add listen_url=<a direct postgresql:// URL, percent-encoded> to the URL "
+                "to be woken at once", self.describe())
 
     # ------------------------------------------------------------------ inspection
 
@@ -422,11 +469,12 @@ class PostgresBackend(PostgresSchedules, BackendBase):
             return False  # a task with its key was enqueued meanwhile: left as it is
         return int(rows[0][0]) == 1
 
-    def tasks_cancel(self, task_filter: TaskFilter) -> int:
-        where, args = where_clause(task_filter)
-        count = self._rowcount(self.statements.cancel(where), args)
+    def tasks_cancel(self, params: CancelParams) -> int:
+        where, args = where_clause(params.filter)
+        count = self._rowcount(self.statements.cancel(where), [params.reason, *args])
         if count:
-            self._fetch("SELECT pg_notify(%s, '')", [self.done_channel])
+            self._fetch("SELECT pg_notify(%s, ''), pg_notify(%s, '')",
+                        [self.done_channel, self.cancel_channel])
         return count
 
     def tasks_delete(self, task_filter: TaskFilter) -> int:
@@ -437,11 +485,12 @@ class PostgresBackend(PostgresSchedules, BackendBase):
 __all__ = ["PostgresBackend"]
 
 
-def done_channel(channel: str) -> str:
-    """The channel of finished tasks beside the ready channel ``channel`` (at most 63 bytes)."""
-    name = f"{channel}.done"
+def done_channel(channel: str, kind: str = "done") -> str:
+    """The channel of finished (``kind`` "done") or cancelled ("cancel") tasks beside the
+    ready channel ``channel`` (at most 63 bytes)."""
+    name = f"{channel}.{kind}"
     if len(name.encode()) <= 63:
         return name
     import hashlib
 
-    return f"taskbasket.done.{hashlib.sha1(channel.encode()).hexdigest()[:20]}"
+    return f"taskbasket.{kind}.{hashlib.sha1(channel.encode()).hexdigest()[:20]}"

@@ -241,7 +241,7 @@ class Statements:
     def cancel(self, where: str) -> str:
         return (
             f"UPDATE {self.table} SET state = 'cancelled', finished_at = now(), "
-            "lease_token = NULL, lease_expires_at = NULL "
+            "last_error = %s, lease_token = NULL, lease_expires_at = NULL "
             f"WHERE state NOT IN {SQL_FINAL} AND {where}"
         )
 

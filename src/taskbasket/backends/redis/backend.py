@@ -24,6 +24,7 @@ from redis.retry import Retry
 
 from taskbasket.backends.base import (
     BackendBase,
+    CancelParams,
     Capabilities,
     ClaimedTask,
     ClaimOrder,
@@ -61,6 +62,7 @@ from taskbasket.backends.redis.schedules import RedisSchedules
 from taskbasket.backends.redis.scripts import RedisScripts
 from taskbasket.backends.redis.settings import read_settings
 from taskbasket.backends.redis.times import EPOCH, moment_us, seconds_us
+from taskbasket.backends.redis.workers import RedisWorkers
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.errors import (
     BackendUnavailableError,
@@ -84,7 +86,7 @@ _RETRYABLE = frozenset({State.FAILED, State.CANCELLED, State.RETRYING, State.SCH
 _NOT_FINAL = frozenset(s for s in ALL_STATES if s not in FINAL_STATES)
 
 
-class RedisBackend(RedisSchedules, BackendBase):
+class RedisBackend(RedisSchedules, RedisWorkers, BackendBase):
     """A store in one Redis server (7 or newer) under a key prefix; thread-safe.
 
     ``redis://[[user]:password@]host[:port][/db][?prefix=NAME&socket_timeout=...]``; the
@@ -341,6 +343,9 @@ class RedisBackend(RedisSchedules, BackendBase):
     def finish_listener(self) -> Listener:
         return RedisFinishListener(self._new_client(listener=True), f"{self.prefix}:finished")
 
+    def cancel_listener(self) -> Listener:
+        return RedisFinishListener(self._new_client(listener=True), f"{self.prefix}:cancelled")
+
     def listener(self, queues: Sequence[str] | None) -> Listener:
         listener = RedisListener(self._new_client(listener=True), self._client,
                                  self.keys.wake(queues), self.keys.wake_close())
@@ -439,9 +444,11 @@ class RedisBackend(RedisSchedules, BackendBase):
     # ------------------------------------------------------------------ operators
 
     def _operate_on(
-        self, operation: str, task_filter: TaskFilter, allowed: frozenset[State] | None
+        self, operation: str, task_filter: TaskFilter, allowed: frozenset[State] | None,
+        reason: str = "",
     ) -> int:
-        """Apply an operator action in batches of ids, each batch one atomic script."""
+        """Apply an operator action in batches of ids, each batch one atomic script
+        (``reason``: a cancel's, stored as ``last_error``)."""
         spec = filter_spec(task_filter, allowed)
         if spec is None:
             return 0
@@ -449,7 +456,7 @@ class RedisBackend(RedisSchedules, BackendBase):
             "" if task_filter.finished_before is None
             else str(seconds_us(task_filter.finished_before))
         )
-        head = [operation, finished_before, *spec]
+        head = [operation, finished_before, reason, *spec]
         total = 0
         if task_filter.ids is not None:
             ids = sorted({str(i) for i in task_filter.ids}, reverse=True)
@@ -474,10 +481,13 @@ class RedisBackend(RedisSchedules, BackendBase):
         return int(self._run(self._scripts.edit, [json.dumps(edit, ensure_ascii=False)])) == 1
 
     @translated
-    def tasks_cancel(self, task_filter: TaskFilter) -> int:
-        count = self._operate_on("cancel", task_filter, _NOT_FINAL)
+    def tasks_cancel(self, params: CancelParams) -> int:
+        count = self._operate_on("cancel", params.filter, _NOT_FINAL, params.reason)
         if count:
-            self._client.publish(f"{self.prefix}:finished", "1")
+            pipe = self._client.pipeline(transaction=False)
+            pipe.publish(f"{self.prefix}:finished", "1")
+            pipe.publish(f"{self.prefix}:cancelled", "1")
+            pipe.execute()
         return count
 
     @translated

@@ -42,7 +42,7 @@ PARTS: dict[str, tuple[str, ...]] = {
 }
 """Each script that starts with the prelude, and the library parts it uses after it."""
 
-STANDALONE = ("insert", "schedule_upsert", "schedule_set")
+STANDALONE = ("insert", "schedule_upsert", "schedule_set", "workers_beat", "workers_remove")
 """Scripts without the prelude. The insert keeps the layout of ``lib_base``'s helpers (tkey,
 readykey, idxkey, rank, push) and of the counters: change both together. A single enqueue is
 one call, so it carries no prelude it does not need."""
@@ -112,6 +112,8 @@ class RedisScripts:
     schedule_upsert: Script
     schedule_set: Script
     schedule_fire: Script
+    workers_beat: Script
+    workers_remove: Script
 
     @classmethod
     def register(cls, client: redis.Redis) -> RedisScripts:

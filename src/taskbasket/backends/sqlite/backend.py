@@ -14,6 +14,7 @@ from typing import Any
 
 from taskbasket.backends.base import (
     BackendBase,
+    CancelParams,
     Capabilities,
     ClaimedTask,
     ClaimOrder,
@@ -47,13 +48,14 @@ from taskbasket.backends.sqlite.schedules import SQLiteSchedules
 from taskbasket.backends.sqlite.schema import TABLE, migrate_file
 from taskbasket.backends.sqlite.settings import read_settings
 from taskbasket.backends.sqlite.statements import FILTERS
+from taskbasket.backends.sqlite.workers import SQLiteWorkers
 from taskbasket.backends.wakeup import WakeupDirectory
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.ids import new_token
 from taskbasket.task import FINAL_STATES, CorruptTask, State, TaskRef
 
 
-class SQLiteBackend(SQLiteSchedules, BackendBase):
+class SQLiteBackend(SQLiteSchedules, SQLiteWorkers, BackendBase):
     """A store in one SQLite file; one connection per thread."""
 
     capabilities = Capabilities(
@@ -76,6 +78,8 @@ class SQLiteBackend(SQLiteSchedules, BackendBase):
         self._wakeups = WakeupDirectory(self.path + ".wake")
         self._finishes = WakeupDirectory(self.path + ".done")
         """Wakes those waiting for a result (``finish_listener``) when tasks became final."""
+        self._cancels = WakeupDirectory(self.path + ".cancel")
+        """Wakes the workers (``cancel_listener``) when tasks were cancelled."""
 
     def _migrate_once(self) -> None:
         if not self._migrated:
@@ -93,6 +97,7 @@ class SQLiteBackend(SQLiteSchedules, BackendBase):
         self._connections.close()
         self._wakeups.close()
         self._finishes.close()
+        self._cancels.close()
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -248,6 +253,10 @@ class SQLiteBackend(SQLiteSchedules, BackendBase):
         listener = self._finishes.listener()
         return listener if listener is not None else PollingListener()
 
+    def cancel_listener(self) -> Listener:
+        listener = self._cancels.listener()
+        return listener if listener is not None else PollingListener()
+
     # ------------------------------------------------------------------ maintenance
 
     def leases_expired(self, params: LeasesExpiredParams) -> list[ExpiredLease]:
@@ -366,13 +375,15 @@ class SQLiteBackend(SQLiteSchedules, BackendBase):
             self._wakeups.notify()
         return edited
 
-    def tasks_cancel(self, task_filter: TaskFilter) -> int:
+    def tasks_cancel(self, params: CancelParams) -> int:
         now = time.time()
-        where, sql_params = filter_where(task_filter, FILTERS)
+        where, sql_params = filter_where(params.filter, FILTERS)
         with self._connections.write() as conn:
-            count = conn.execute(statements.cancel_sql(where), [now, *sql_params]).rowcount
+            count = conn.execute(
+                statements.cancel_sql(where), [now, params.reason, *sql_params]).rowcount
         if count:
             self._finishes.notify()
+            self._cancels.notify()
         return count
 
     def tasks_delete(self, task_filter: TaskFilter) -> int:

@@ -242,9 +242,10 @@ id, the expected history. ``OR IGNORE``: a unique key another task holds changes
 
 
 def cancel_sql(where: str) -> str:
-    """Cancel the unfinished tasks matching ``where``. Parameters: now, ``where``'s."""
+    """Cancel the unfinished tasks matching ``where``. Parameters: now, the reason,
+    ``where``'s."""
     return (
-        f"UPDATE {TABLE} SET state='cancelled', finished_at=?, {_CLEAR_LEASE} "
+        f"UPDATE {TABLE} SET state='cancelled', finished_at=?, last_error=?, {_CLEAR_LEASE} "
         f"WHERE state NOT IN {SQL_FINAL} AND {where}"
     )
 
