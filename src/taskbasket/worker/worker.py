@@ -420,9 +420,9 @@ class Worker:
 
         Waits out retries' backoff; tasks scheduled for later are left alone. Raises
         TimeoutError if work remains after ``timeout`` seconds. For tests and scripts
-        (:mod:`taskbasket.testing.drain`).
+        (:mod:`taskbasket.testing.until_empty`).
         """
-        from taskbasket.testing.drain import run_until_empty
+        from taskbasket.testing.until_empty import run_until_empty
 
         run_until_empty(self, self._inflight, timeout)
 
