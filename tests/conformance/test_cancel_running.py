@@ -1,7 +1,7 @@
 """``basket.cancel`` of a running task reaches its attempt, on every store: an async
 handler is cancelled, a process handler's child killed and replaced, a thread handler
 sees ``current_task().cancelled``; whatever the handler does then, the task ends
-``cancelled`` with the reason in ``last_error`` and no result.
+``cancelled`` with the reason in ``last_error``, no result and no history entry.
 
 The deadline asserted is generous (a shared CI machine); the one-second p99 is a figure
 of ``make bench`` (benchmarks/cancel_latency.py). The workers' visibility timeout is long,
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from taskbasket import Basket, TaskCancelled, TaskFailed, current_task
+from taskbasket import AttemptEntry, Basket, TaskCancelled, TaskFailed, current_task
 from taskbasket.task import State
 from taskbasket.worker import Worker
 from tests.helpers import wait_for
@@ -50,10 +50,12 @@ def worker(basket: Basket) -> Iterator[Worker]:
 
 
 def assert_cancelled(basket: Basket, task_id: str, reason: str) -> None:
-    """The task ended cancelled with ``reason`` as its last error, and keeps no result."""
+    """The task ended cancelled with ``reason`` as its last error, and keeps no result and
+    no history entry of the cancelled attempt (nothing of it is recorded)."""
     task = basket.get(task_id)
     assert task is not None and task.state is State.CANCELLED, task
     assert task.last_error == reason and task.result is None
+    assert not [e for e in task.history if isinstance(e, AttemptEntry)], task.history
     with pytest.raises(TaskFailed) as raised:
         basket.result(task_id, timeout=5)
     assert raised.value.state == State.CANCELLED
