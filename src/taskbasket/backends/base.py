@@ -44,6 +44,7 @@ from taskbasket.backends.params import (
     TaskFilter,
     stored_state,
 )
+from taskbasket.backends.flow_params import QueueUpdateParams, StoredQueue
 from taskbasket.backends.schedule_params import (
     ScheduleDeleteParams,
     ScheduleFireParams,
@@ -87,12 +88,14 @@ __all__ = [  # the parameter, record and capability types keep this, their old h
     "ProgressParams",
     "PromoteParams",
     "PruneParams",
+    "QueueUpdateParams",
     "RescueKind",
     "ScheduleDeleteParams",
     "ScheduleFireParams",
     "ScheduleListParams",
     "SchedulePauseParams",
     "ScheduleUpsertParams",
+    "StoredQueue",
     "StoredSchedule",
     "StoredTask",
     "TaskFilter",
@@ -249,6 +252,15 @@ class Backend(Protocol):
 
     def schedules_delete(self, params: ScheduleDeleteParams) -> bool: ...
 
+    # flow control (``capabilities.flow_control``; see ``flow_params``, ``admission``)
+    def queues_update(self, params: QueueUpdateParams) -> None:
+        """Create or change a queue's stored settings (paused, limits), atomically."""
+        ...
+
+    def queues_list(self) -> list[StoredQueue]:
+        """Every queue that has stored settings."""
+        ...
+
 
 @runtime_checkable
 class LeaderLock(Protocol):
@@ -328,6 +340,17 @@ class BackendBase:
 
     def schedules_delete(self, params: ScheduleDeleteParams) -> bool:
         raise self.schedules_unsupported()
+
+    def flow_unsupported(self) -> UnsupportedOperationError:
+        """The error of pausing or limiting on a backend that cannot."""
+        return UnsupportedOperationError(
+            f"{type(self).__name__} cannot pause queues or limit concurrency and rates")
+
+    def queues_update(self, params: QueueUpdateParams) -> None:
+        raise self.flow_unsupported()
+
+    def queues_list(self) -> list[StoredQueue]:
+        return []  # a backend without flow control has no queue settings
 
     def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:
         """Counted from a listing without payloads, for stores with no grouped count; a

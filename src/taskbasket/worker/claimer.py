@@ -21,6 +21,7 @@ from taskbasket.runtime import Outage
 from taskbasket.worker.dispatcher import Dispatcher
 from taskbasket.worker.inflight import InFlight
 from taskbasket.worker.job import Job
+from taskbasket.worker.limiter import ClaimLimiter
 from taskbasket.worker.telemetry import WorkerStats
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class Claimer:
         self._outage = outage
         self._stopping = stopping
         self._tick = tick  # the loop goes round: what /healthz reads (WorkerHealth.tick)
+        self._limiter = ClaimLimiter(basket, backend)
 
     @property
     def names(self) -> list[str]:
@@ -69,7 +71,9 @@ class Claimer:
             claimed = self.backend.tasks_claim(ClaimParams(
                 worker_id=self.worker_id, names=names, limit=free,
                 lease_seconds=self.lease_seconds, queues=self.queues, order=self.order,
+                limits=self._limiter.limits(names),
             ))
+            self._limiter.served(claimed)
             jobs: list[Job] = []
             unregistered: list[ClaimedTask] = []
             for task in claimed:  # one look-up each: a handler may be unregistered meanwhile

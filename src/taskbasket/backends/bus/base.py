@@ -123,6 +123,11 @@ class BusBackendBase(BackendBase):
             "Keep the schedule in a store and move its tasks onto the bus with the outbox "
             "relay (docs/schedules.md).")
 
+    def flow_unsupported(self) -> UnsupportedOperationError:
+        return unsupported(
+            self.transport_name, "pause queues or limit concurrency and rates: its "
+            "consumers take messages without a shared place to count them in.")
+
     @property
     def is_bus(self) -> bool:
         """``capabilities.is_bus``, which the core reads; kept for code that read this."""
