@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from taskbasket.backends.flow_params import (
     Candidate,
@@ -143,3 +144,81 @@ class Admission:
 def candidate_pool(limit: int) -> int:
     """How many due candidates a limited claim reads: enough to skip full groups."""
     return max(limit * 4, 64)
+
+
+MAX_SEEKS = 32
+"""How many other task groups a limited claim looks for beyond its head of candidates."""
+
+
+class FlowReads(Protocol):
+    """What a store reads and writes inside its atomic limited claim (one transaction
+    that limited claims serialize on); ``claim_under_limits`` calls them in order."""
+
+    def running_rows(self) -> Iterable[tuple[str, str, str | None, int]]:
+        """(queue, name, limit_key, count) of running tasks whose lease is live."""
+        ...
+
+    def start_rows(self) -> Iterable[tuple[str, int]]:
+        """(group text, count) of start records not expired (dropping expired ones)."""
+        ...
+
+    def head(self, excluded_queues: Sequence[str], count: int) -> list[Candidate]:
+        """The first ``count`` due candidates in the claim's order, outside
+        ``excluded_queues`` (and paused queues)."""
+        ...
+
+    def seek(self, after: tuple[str, str | None] | None) -> Candidate | None:
+        """The first queued candidate of the next (name, limit_key) group after
+        ``after`` (None: the first group), among the names the limits name."""
+        ...
+
+    def take(self, chosen: Sequence[Candidate]) -> None:
+        """Claim the chosen candidates (those still due)."""
+        ...
+
+    def record_starts(self, records: Sequence[StartRecord]) -> None: ...
+
+
+def gather(reads: FlowReads, decision: Admission, limit: int) -> list[Candidate]:
+    """The candidates of a limited claim: the head of the due tasks, and the heads of
+    the groups after the one this worker served last (wrapping round once), so that a
+    group behind thousands of another's tasks is seen."""
+    blocked = set(decision.blocked_task_groups())
+    found = [c for c in reads.head(decision.blocked_queues(), candidate_pool(limit))
+             if (c.name, c.limit_key) not in blocked]
+    if not decision.limits.tasks:
+        return found
+    recent = decision.limits.recent
+    start = (recent[-1][1], recent[-1][2]) if recent else None
+    cursor, wrapped, seen = start, start is None, set()
+    for _ in range(min(limit, MAX_SEEKS) + len(blocked)):
+        candidate = reads.seek(cursor)
+        if candidate is None:
+            if wrapped:
+                break
+            cursor, wrapped = None, True
+            continue
+        group = (candidate.name, candidate.limit_key)
+        if group in seen:
+            break
+        seen.add(group)
+        cursor = group
+        if group not in blocked and candidate.name in decision.limits.tasks:
+            found.insert(len(seen) - 1, candidate)
+    unique: dict[str, Candidate] = {}
+    for candidate in found:
+        unique.setdefault(candidate.id, candidate)
+    return list(unique.values())
+
+
+def claim_under_limits(reads: FlowReads, limits: ClaimLimits, limit: int,
+                       now: float) -> list[Candidate]:
+    """The limited claim, as every store runs it inside its atomic step: count, gather,
+    choose, take, record starts; the candidates taken."""
+    decision = Admission(limits, reads.running_rows(),
+                         reads.start_rows() if limits.rated else (), now)
+    chosen = decision.choose(gather(reads, decision, limit), limit)
+    if chosen:
+        reads.take(chosen)
+        reads.record_starts(decision.start_records(chosen))
+    return chosen

@@ -20,7 +20,7 @@ COLUMNS = (
 COLUMNS_WITHOUT_PAYLOAD = columns_without_payload(COLUMNS)
 CLAIMED_COLUMNS = (
     "id, name, queue, payload, priority, attempts, max_attempts, timeout, "
-    "created_at, run_at, unique_key"
+    "created_at, run_at, unique_key, limit_key"
 )
 """A claimed task's columns, in the order ``claimed_task`` takes them."""
 
@@ -53,7 +53,7 @@ def claimed_task(row: tuple[Any, ...], token: str) -> ClaimedTask:
         id=row[0], name=row[1], queue=row[2], payload=row[3], priority=row[4], attempts=row[5],
         max_attempts=row[6], timeout=row[7], lease_token=token,
         created_at=lenient(to_datetime, row[8]), run_at=lenient(to_datetime, row[9]),
-        unique_key=row[10],
+        unique_key=row[10], limit_key=row[11] or None,
     )
 
 

@@ -15,7 +15,10 @@ from taskbasket.backends.migrations import Migration, load_migrations, migrate
 TABLE = "taskbasket_tasks"
 LEADERS = "taskbasket_leaders"
 SCHEDULES = "taskbasket_schedules"
-NAMES = {"tasks": TABLE, "leaders": LEADERS, "schedules": SCHEDULES}
+QUEUES = "taskbasket_queues"
+STARTS = "taskbasket_starts"
+NAMES = {"tasks": TABLE, "leaders": LEADERS, "schedules": SCHEDULES, "queues": QUEUES,
+         "starts": STARTS}
 """What the placeholders of the migration files stand for."""
 
 MIGRATION_FILES: tuple[Migration, ...] = load_migrations("taskbasket.backends.sqlite")
