@@ -19,12 +19,15 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from taskbasket.backends.admission import claim_under_limits
 from taskbasket.backends.base import (
     BackendBase,
     Capabilities,
     ClaimedTask,
     ClaimOrder,
     ClaimParams,
+    QueueUpdateParams,
+    StoredQueue,
     CountByNameParams,
     ExpiredLease,
     LeaderParams,
@@ -44,6 +47,7 @@ from taskbasket.backends.base import (
     TaskFilter,
 )
 from taskbasket.backends.postgres import inserts
+from taskbasket.backends.postgres.flow import PostgresFlowReads, list_queues, update_queue
 from taskbasket.backends.postgres.connections import Connection, open_pool, pooled_connection
 from taskbasket.backends.postgres.filters import is_uuid, where_clause
 from taskbasket.backends.postgres.inserts import COPY_THRESHOLD, MAX_FIND_TRIES
@@ -77,7 +81,7 @@ class PostgresBackend(PostgresSchedules, BackendBase):
     capabilities = Capabilities(
         transactional_enqueue=True, server_clock=True, notifications=True, multi_host=True,
         leader_lock=True,
-        created_order=True,
+        created_order=True, flow_control=True,
     )
     transient_errors = (BackendUnavailableError, OSError, psycopg.OperationalError,
                         psycopg.InterfaceError)
@@ -234,10 +238,16 @@ class PostgresBackend(PostgresSchedules, BackendBase):
         queues = None if params.queues is None else list(params.queues)
         created = params.order is ClaimOrder.CREATED
         statement = self.statements.claim_created if created else self.statements.claim
-        rows = self._fetch(statement, [
-            token, float(params.lease_seconds), params.worker_id, names, queues,
-            params.limit, 1 if params.count_attempt else 0,
-        ])
+        if params.limits is None:
+            rows = self._fetch(statement, [
+                token, float(params.lease_seconds), params.worker_id, names, queues,
+                params.limit, 1 if params.count_attempt else 0,
+            ])
+        else:
+            with self._connection() as conn, conn.transaction():
+                reads = PostgresFlowReads(conn, self.settings.quoted_schema, params, token)
+                claim_under_limits(reads, params.limits, params.limit, reads.now)
+                rows = reads.claimed
         claimed = claimed_tasks(self, token, [
             (r[0], functools.partial(claimed_task, r, token)) for r in rows])
         if created:
@@ -245,6 +255,14 @@ class PostgresBackend(PostgresSchedules, BackendBase):
         else:
             claimed.sort(key=lambda t: (-t.priority, t.run_at, t.id))
         return claimed
+
+    def queues_update(self, params: QueueUpdateParams) -> None:
+        with self._connection() as conn:
+            update_queue(conn, self.settings.quoted_schema, params)
+
+    def queues_list(self) -> list[StoredQueue]:
+        with self._connection() as conn:
+            return list_queues(conn, self.settings.quoted_schema)
 
     def leases_extend(self, params: LeaseExtendParams) -> set[str]:
         leases = sorted(

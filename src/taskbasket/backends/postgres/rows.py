@@ -40,6 +40,7 @@ def claimed_task(row: Sequence[Any], token: str) -> ClaimedTask:
         id=row[0], name=row[1], queue=row[2], payload=row[3], priority=row[4],
         attempts=row[5], max_attempts=row[6], timeout=row[7], lease_token=token,
         created_at=lenient(_utc, row[8]), run_at=lenient(_utc, row[9]), unique_key=row[10],
+        limit_key=(row[11] or None) if len(row) > 11 else None,
     )
 
 
