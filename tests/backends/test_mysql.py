@@ -233,7 +233,7 @@ def _explained_claim(backend: MySQLBackend, params: ClaimParams, queued_key: str
     temporary table goes to disk (the merge carries no text column)."""
     from taskbasket.backends.mysql.statements import claim_select
 
-    query, args = claim_select(backend.table, params)
+    query, args = claim_select(backend.table, params, backend.settings.queues_table)
     conn = connect()
     try:
         with conn.cursor() as cur:

@@ -37,6 +37,7 @@ from taskbasket.backends.base import (
     TaskFilter,
 )
 from taskbasket.backends.mysql import inserts
+from taskbasket.backends.mysql.flow import MySQLFlow
 from taskbasket.backends.mysql.connection import MAX_STATEMENT_BYTES, Connection, connect
 from taskbasket.backends.mysql.listener import PollingListener
 from taskbasket.backends.mysql.outcomes import held, lease_rows, plan_outcomes, progress_sql
@@ -86,7 +87,7 @@ T = TypeVar("T")
 _DELETE_BATCH = 5000
 
 
-class MySQLBackend(MySQLSchedules, BackendBase):
+class MySQLBackend(MySQLSchedules, MySQLFlow, BackendBase):
     """Tasks in one InnoDB table of a MySQL 8 or MariaDB 10.6+ database.
 
     ``mysql://user:password@host:3306/database?table_prefix=taskbasket_`` (also
@@ -97,7 +98,7 @@ class MySQLBackend(MySQLSchedules, BackendBase):
     capabilities = Capabilities(
         transactional_enqueue=True, server_clock=True, notifications=False, multi_host=True,
         leader_lock=True,
-        created_order=True,
+        created_order=True, flow_control=True,
     )
 
     def is_transient(self, exc: BaseException) -> bool:
@@ -234,10 +235,12 @@ class MySQLBackend(MySQLSchedules, BackendBase):
             return []
         token = new_token()
         added = 1 if params.count_attempt else 0
-        select, args = claim_select(self.table, params)
+        select, args = claim_select(self.table, params, self.settings.queues_table)
         selected: list[tuple[Any, ...]] = []
 
         def work(cur: Session) -> list[tuple[Any, ...]]:
+            if params.limits is not None:
+                return self._claim_limited(cur, params, token)
             cur.execute(select, args)
             rows = list(cur.fetchall())
             selected[:] = rows
@@ -255,6 +258,7 @@ class MySQLBackend(MySQLSchedules, BackendBase):
             if not selected:
                 raise
             rows = self._claimed_after_all(selected, token)
+        added = 0 if params.limits is not None else added  # read after the update
         return claimed_tasks(self, token, [
             (id_str(r[0]), functools.partial(claimed_task, r, token, added)) for r in rows])
 

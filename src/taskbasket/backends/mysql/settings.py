@@ -104,6 +104,14 @@ class Settings:
         return self._qualified("schedules")
 
     @property
+    def queues_table(self) -> str:
+        return self._qualified("queues")
+
+    @property
+    def starts_table(self) -> str:
+        return self._qualified("starts")
+
+    @property
     def migration_lock(self) -> str:
         """The server-wide GET_LOCK name that serialises migrations of this store."""
         digest = hashlib.sha1(f"{self.database}.{self.table_prefix}".encode()).hexdigest()

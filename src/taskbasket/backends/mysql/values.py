@@ -106,6 +106,7 @@ def claimed_task(row: Sequence[Any], token: str, added: int) -> ClaimedTask:
         attempts=row[5] + added, max_attempts=row[6], timeout=float(row[7]),
         lease_token=token, created_at=lenient(aware, row[8]),
         run_at=lenient(aware, row[9]), unique_key=decode(row[10]),
+        limit_key=(row[11] or None) if len(row) > 11 else None,
     )
 
 
