@@ -5,7 +5,15 @@ show), ``operating`` (retry, cancel, delete, purge, clean), ``store`` (migrate, 
 and ``serving`` (dashboard, metrics); ``root`` holds the group they attach to.
 """
 
-from taskbasket.cli import inspecting, operating, running, scheduling, serving, store  # noqa: F401
+from taskbasket.cli import (  # noqa: F401
+    inspecting,
+    operating,
+    queueing,
+    running,
+    scheduling,
+    serving,
+    store,
+)
 from taskbasket.cli.root import main
 
 __all__ = ["main"]
