@@ -64,6 +64,7 @@ def claimed(row: list[Any], token: str) -> ClaimedTask:
         attempts=int(row[5]), max_attempts=int(row[6]), timeout=float(row[7]),
         lease_token=token, created_at=from_us(row[8]), run_at=from_us(row[9]),
         unique_key=row[10] or None,
+        limit_key=(row[11] or None) if len(row) > 11 else None,
     )
 
 

@@ -13,7 +13,7 @@ for x = i, #ARGV do names = names or {}; names[#names + 1] = ARGV[x] end
 -- candidates: the first `limit` members of each pair's ready set (members sort in claim
 -- order), or of its index of queued ids (ids sort in enqueue order)
 local cands = {}
-for _, qn in ipairs(known_pairs(queues, names)) do
+for _, qn in ipairs(unpaused(known_pairs(queues, names))) do
   local k = by_created and idxkey('queued', qn[1], qn[2]) or readykey(qn[1], qn[2])
   for _, m in ipairs(redis.call('ZRANGE', k, 0, limit - 1)) do
     cands[#cands + 1] = {m, k, qn[1], qn[2]}

@@ -3,6 +3,7 @@ local function leave(id, h)
   local s = h.state
   if s == 'queued' then
     zrem(readykey(h.queue, h.name), rank(h.priority, h.run_at, id))
+    if h.limit_key then zrem(keyedkey(h.name, h.limit_key), rank(h.priority, h.run_at, id)) end
   elseif s == 'scheduled' or s == 'retrying' then
     zrem(SCHED, id)
   elseif s == 'running' then
@@ -21,6 +22,10 @@ local function move(id, h, to, set, del, at)
   if del and #del > 0 then redis.call('HDEL', k, unpack(del)) end
   if to == 'queued' then
     zadd(readykey(h.queue, h.name), 0, rank(h.priority, at, id))
+    if h.limit_key then
+      zadd(keyedkey(h.name, h.limit_key), 0, rank(h.priority, at, id))
+      zadd(GROUPS, 0, h.name .. '\t' .. h.limit_key)
+    end
     wake(h.queue)
   elseif to == 'scheduled' or to == 'retrying' then
     zadd(SCHED, us(at), id)
