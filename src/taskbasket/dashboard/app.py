@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from taskbasket.basket import Basket
 from taskbasket.dashboard.charts import charts
 from taskbasket.dashboard.sampling import Sample, Sampler
+from taskbasket.dashboard.queues import QueuePages
 from taskbasket.dashboard.schedules import SchedulePages
 from taskbasket.dashboard.security import (
     CSRF_COOKIE,
@@ -100,6 +101,7 @@ def create_app(
             await run_in_threadpool(d.sampler.stop)
 
     schedules = SchedulePages(d)
+    queues = QueuePages(d)
     app = Starlette(
         routes=[
             Route("/", d.overview, methods=["GET"], name="overview"),
@@ -113,6 +115,9 @@ def create_app(
             Route("/schedules/{action}", schedules.action, methods=["POST"],
                   name="schedule_action"),
             Route("/api/schedules", schedules.api, methods=["GET"], name="api_schedules"),
+            Route("/queues", queues.page, methods=["GET"], name="queues"),
+            Route("/queues/{action}", queues.action, methods=["POST"], name="queue_action"),
+            Route("/api/queues", queues.api, methods=["GET"], name="api_queues"),
             Route("/api/overview", d.api_overview, methods=["GET"], name="api_overview"),
             Route("/api/tasks", d.api_tasks, methods=["GET"], name="api_tasks"),
             Route("/api/tasks/{task_id}", d.api_task, methods=["GET"], name="api_task"),
