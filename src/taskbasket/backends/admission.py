@@ -167,9 +167,10 @@ class FlowReads(Protocol):
         ``excluded_queues`` (and paused queues)."""
         ...
 
-    def seek(self, after: tuple[str, str | None] | None) -> Candidate | None:
-        """The first queued candidate of the next (name, limit_key) group after
-        ``after`` (None: the first group), among the names the limits name."""
+    def seek(self, name: str, after_key: str | None) -> Candidate | None:
+        """The first queued candidate of the first (``name``, limit_key) group whose key
+        sorts after ``after_key`` ('' is the group of tasks without a key; None: from the
+        first group); through an index on (name, limit_key, claim order)."""
         ...
 
     def take(self, chosen: Sequence[Candidate]) -> None:
@@ -179,45 +180,53 @@ class FlowReads(Protocol):
     def record_starts(self, records: Sequence[StartRecord]) -> None: ...
 
 
-def gather(reads: FlowReads, decision: Admission, limit: int) -> list[Candidate]:
+def gather(reads: FlowReads, decision: Admission, limit: int,
+           names: Sequence[str] | None) -> list[Candidate]:
     """The candidates of a limited claim: the head of the due tasks, and the heads of
     the groups after the one this worker served last (wrapping round once), so that a
-    group behind thousands of another's tasks is seen."""
+    group behind thousands of another's tasks is seen. ``names`` are the claim's (None:
+    any); groups are sought among those the limits name."""
     blocked = set(decision.blocked_task_groups())
-    found = [c for c in reads.head(decision.blocked_queues(), candidate_pool(limit))
+    pool = candidate_pool(limit) if blocked else limit + 8
+    found = [c for c in reads.head(decision.blocked_queues(), pool)
              if (c.name, c.limit_key) not in blocked]
-    if not decision.limits.tasks:
+    limited = sorted(n for n in decision.limits.tasks if names is None or n in names)
+    if not limited:
         return found
     recent = decision.limits.recent
-    start = (recent[-1][1], recent[-1][2]) if recent else None
-    cursor, wrapped, seen = start, start is None, set()
-    for _ in range(min(limit, MAX_SEEKS) + len(blocked)):
-        candidate = reads.seek(cursor)
-        if candidate is None:
-            if wrapped:
-                break
-            cursor, wrapped = None, True
+    name, key = ((recent[-1][1], recent[-1][2] or "") if recent and recent[-1][1] in limited
+                 else (limited[0], None))
+    index, wrapped, seen = limited.index(name), False, set()
+    for _ in range(min(limit, MAX_SEEKS) + len(blocked) + len(limited)):
+        candidate = reads.seek(limited[index], key)
+        if candidate is None:  # the name's groups are done: the next name, from its first
+            index = (index + 1) % len(limited)
+            if index == 0:
+                if wrapped:
+                    break
+                wrapped = True
+            key = None
             continue
         group = (candidate.name, candidate.limit_key)
         if group in seen:
             break
         seen.add(group)
-        cursor = group
-        if group not in blocked and candidate.name in decision.limits.tasks:
-            found.insert(len(seen) - 1, candidate)
+        key = candidate.limit_key or ""
+        if group not in blocked:
+            found.append(candidate)
     unique: dict[str, Candidate] = {}
     for candidate in found:
         unique.setdefault(candidate.id, candidate)
     return list(unique.values())
 
 
-def claim_under_limits(reads: FlowReads, limits: ClaimLimits, limit: int,
-                       now: float) -> list[Candidate]:
+def claim_under_limits(reads: FlowReads, limits: ClaimLimits, limit: int, now: float,
+                       names: Sequence[str] | None) -> list[Candidate]:
     """The limited claim, as every store runs it inside its atomic step: count, gather,
     choose, take, record starts; the candidates taken."""
     decision = Admission(limits, reads.running_rows(),
                          reads.start_rows() if limits.rated else (), now)
-    chosen = decision.choose(gather(reads, decision, limit), limit)
+    chosen = decision.choose(gather(reads, decision, limit, names), limit)
     if chosen:
         reads.take(chosen)
         reads.record_starts(decision.start_records(chosen))

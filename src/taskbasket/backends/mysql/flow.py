@@ -93,15 +93,11 @@ class MysqlFlowReads:
                           f"LIMIT {int(count)}", args * 3)
         return [Candidate(id_str(r[0]), r[1], r[2], r[3] or None) for r in rows]
 
-    def seek(self, after: tuple[str, str | None] | None) -> Candidate | None:
-        limited = self.params.limits.tasks if self.params.limits else {}
-        names = [n for n in limited if self.params.names is None or n in self.params.names]
-        if not names:
-            return None
-        where, args = self._where((), names)
-        if after is not None:
-            where += " AND (name, limit_key) > (%s, %s)"
-            args += [after[0], after[1] or ""]
+    def seek(self, name: str, after_key: str | None) -> Candidate | None:
+        where, args = self._where((), [name])
+        if after_key is not None:
+            where += " AND limit_key > %s"
+            args.append(after_key)
         rows = self._rows(
             f"SELECT id, name, queue, limit_key FROM {self.t} FORCE INDEX (keyed) "
             f"WHERE state = 'queued' AND run_at <= {NOW}{where} "
@@ -154,5 +150,5 @@ class MySQLFlow:
         """The rows of a claim under ``params.limits``, in ``cur``'s transaction."""
         assert params.limits is not None
         reads = MysqlFlowReads(cur, self.settings, params, token)
-        claim_under_limits(reads, params.limits, params.limit, reads.now)
+        claim_under_limits(reads, params.limits, params.limit, reads.now, params.names)
         return list(reads.claimed())

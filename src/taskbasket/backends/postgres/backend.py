@@ -246,7 +246,7 @@ class PostgresBackend(PostgresSchedules, BackendBase):
         else:
             with self._connection() as conn, conn.transaction():
                 reads = PostgresFlowReads(conn, self.settings.quoted_schema, params, token)
-                claim_under_limits(reads, params.limits, params.limit, reads.now)
+                claim_under_limits(reads, params.limits, params.limit, reads.now, params.names)
                 rows = reads.claimed
         claimed = claimed_tasks(self, token, [
             (r[0], functools.partial(claimed_task, r, token)) for r in rows])

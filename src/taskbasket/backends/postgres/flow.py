@@ -86,15 +86,11 @@ class PostgresFlowReads:
             [*values, count, *values, count, count]).fetchall()
         return [Candidate(r[0], r[1], r[2], r[3] or None) for r in rows]
 
-    def seek(self, after: tuple[str, str | None] | None) -> Candidate | None:
-        limited = self.params.limits.tasks if self.params.limits else {}
-        names = [n for n in limited if self.params.names is None or n in self.params.names]
-        if not names:
-            return None
-        where, values = self._where((), names)
-        if after is not None:
-            where += " AND (r.name, r.limit_key) > (%s, %s)"
-            values += [after[0], after[1] or ""]
+    def seek(self, name: str, after_key: str | None) -> Candidate | None:
+        where, values = self._where((), [name])
+        if after_key is not None:
+            where += " AND r.limit_key > %s"
+            values.append(after_key)
         row = self.conn.execute(
             f"SELECT r.id::text, r.name, r.queue, r.limit_key FROM {self.s}.tasks r "
             f"WHERE r.state = 'queued' AND r.run_at <= now(){where} "

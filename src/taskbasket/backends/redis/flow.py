@@ -73,10 +73,10 @@ class RedisFlowReads:
         excluded = set(excluded_queues)
         return [c for c in self._head if c.queue not in excluded][:count]
 
-    def seek(self, after: tuple[str, str | None] | None) -> Candidate | None:
-        for candidate in self._groups:
-            if after is None or (candidate.name, candidate.limit_key or "") > (
-                    after[0], after[1] or ""):
+    def seek(self, name: str, after_key: str | None) -> Candidate | None:
+        for candidate in self._groups:  # the keyed groups' heads flow_read found, in order
+            if candidate.name == name and (after_key is None
+                                           or (candidate.limit_key or "") > after_key):
                 return candidate
         return None
 
@@ -126,7 +126,7 @@ class RedisFlow:
         for _ in range(FLOW_TRIES):
             reads = RedisFlowReads(self._run, self._scripts, params, token)
             try:
-                if claim_under_limits(reads, params.limits, params.limit, reads.now):
+                if claim_under_limits(reads, params.limits, params.limit, reads.now, params.names):
                     return reads.claimed
                 return []
             except Conflict:

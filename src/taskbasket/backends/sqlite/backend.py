@@ -190,7 +190,7 @@ class SQLiteBackend(SQLiteSchedules, BackendBase):
                 rows = conn.execute(statement, sql_params).fetchall()
             else:
                 reads = SqliteFlowReads(conn, params, now, token)
-                claim_under_limits(reads, params.limits, params.limit, now)
+                claim_under_limits(reads, params.limits, params.limit, now, params.names)
                 rows = reads.claimed
         claimed = claimed_tasks(self, token, [
             (r[0], functools.partial(claimed_task, r, token)) for r in rows])

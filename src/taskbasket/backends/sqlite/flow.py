@@ -83,15 +83,11 @@ class SqliteFlowReads:
             {**values, "count": count}).fetchall()
         return [Candidate(r[0], r[1], r[2], r[3] or None) for r in rows]
 
-    def seek(self, after: tuple[str, str | None] | None) -> Candidate | None:
-        limited = self.params.limits.tasks if self.params.limits else {}
-        names = [n for n in limited if self.params.names is None or n in self.params.names]
-        if not names:
-            return None
-        where, values = self._filter((), names)
-        if after is not None:
-            where += " AND (name, limit_key) > (:after_name, :after_key)"
-            values.update(after_name=after[0], after_key=after[1] or "")
+    def seek(self, name: str, after_key: str | None) -> Candidate | None:
+        where, values = self._filter((), [name])
+        if after_key is not None:
+            where += " AND limit_key > :after_key"
+            values["after_key"] = after_key
         row = self.conn.execute(
             f"SELECT id, name, queue, limit_key FROM {TABLE} INDEXED BY {TABLE}_keyed "
             f"WHERE state='queued' AND run_at <= :now{where} "
