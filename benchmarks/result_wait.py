@@ -44,12 +44,14 @@ def main() -> None:
     from rich.console import Console
     from tests.stores import factory
 
-    from benchmarks.__main__ import verdict
+    from benchmarks.__main__ import ensure_pg_database, verdict
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--store", default="sqlite")
     parser.add_argument("--samples", type=int, default=200)
     args = parser.parse_args()
+    if "postgres" in args.store.split(","):
+        ensure_pg_database()
     for store in args.store.split(","):
         store_factory = factory(store)
         url = store_factory.create(f"bench_result_{random.randrange(1 << 30)}")

@@ -21,11 +21,13 @@ from taskbasket.errors import (
     UnsupportedOperationError,
 )
 from taskbasket.events import Event, EventKind
+from taskbasket.explanation import Explanation
 from taskbasket.pool import Pool, PoolStatus
 from taskbasket.retry import BackoffPolicy, ConstantBackoff, ExponentialBackoff
 from taskbasket.schedules import Schedule
 from taskbasket.task import FINAL_STATES, CorruptTask, State, Task, TaskList, TaskProgress, TaskRef
 from taskbasket.worker import Worker
+from taskbasket.workers import WorkerInfo
 
 try:
     __version__ = _metadata.version("taskbasket")
@@ -45,6 +47,7 @@ __all__ = [
     "CorruptTask",
     "Event",
     "EventKind",
+    "Explanation",
     "ExponentialBackoff",
     "Fail",
     "Pool",
@@ -67,6 +70,7 @@ __all__ = [
     "UnknownTaskError",
     "UnsupportedOperationError",
     "Worker",
+    "WorkerInfo",
     "__version__",
     "current_task",
 ]

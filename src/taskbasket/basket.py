@@ -25,6 +25,7 @@ from taskbasket.events import EnqueueMiddleware, Hook, Hooks, Middleware
 from taskbasket.inspection import NamesArg as NamesArg
 from taskbasket.inspection import StateArg as StateArg
 from taskbasket.maintenance.pruner import DEFAULT_RETENTION, RetentionArg, parse_retention
+from taskbasket.observing import Observing
 from taskbasket.redaction import redact_url, remember_secrets
 from taskbasket.result_methods import DEFAULT_MAX_RESULT_BYTES, Results, check_byte_limit
 from taskbasket.retry import BackoffPolicy, as_policy
@@ -43,7 +44,7 @@ R = TypeVar("R")
 DEFAULT_QUEUE = "default"
 
 
-class Basket(Scheduling, Results, FlowControl):
+class Basket(Scheduling, Results, FlowControl, Observing):
     """The client of one store: a registry of tasks plus enqueue and inspection.
 
     ``Basket(url)`` uses ``url``; ``Basket()`` uses ``$TASKBASKET_URL`` or else

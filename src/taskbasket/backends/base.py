@@ -55,6 +55,12 @@ from taskbasket.backends.schedule_params import (
     from_micros,
     to_micros,
 )
+from taskbasket.backends.worker_params import (
+    StoredWorker,
+    WorkersBeatParams,
+    WorkersListParams,
+    WorkersRemoveParams,
+)
 from taskbasket.errors import BackendUnavailableError, UnsupportedOperationError
 from taskbasket.redaction import redact_url as redact_url  # its old home: still importable
 from taskbasket.task import CorruptTask, State, TaskRef
@@ -98,7 +104,11 @@ __all__ = [  # the parameter, record and capability types keep this, their old h
     "StoredQueue",
     "StoredSchedule",
     "StoredTask",
+    "StoredWorker",
     "TaskFilter",
+    "WorkersBeatParams",
+    "WorkersListParams",
+    "WorkersRemoveParams",
     "columns_without_payload",
     "from_micros",
     "redact_url",
@@ -261,6 +271,13 @@ class Backend(Protocol):
         """Every queue that has stored settings."""
         ...
 
+    # the worker registry (``capabilities.worker_registry``; see ``worker_params``)
+    def workers_beat(self, params: WorkersBeatParams) -> None: ...
+
+    def workers_list(self, params: WorkersListParams) -> list[StoredWorker]: ...
+
+    def workers_remove(self, params: WorkersRemoveParams) -> int: ...
+
 
 @runtime_checkable
 class LeaderLock(Protocol):
@@ -351,6 +368,21 @@ class BackendBase:
 
     def queues_list(self) -> list[StoredQueue]:
         return []  # a backend without flow control has no queue settings
+
+    def workers_unsupported(self) -> UnsupportedOperationError:
+        """The error of a worker registry operation on a backend that keeps no registry."""
+        return UnsupportedOperationError(
+            f"{type(self).__name__} cannot keep a worker registry (it keeps no rows); "
+            "use a store (SQLite, PostgreSQL, MySQL, Redis or memory) to list workers")
+
+    def workers_beat(self, params: WorkersBeatParams) -> None:
+        raise self.workers_unsupported()
+
+    def workers_list(self, params: WorkersListParams) -> list[StoredWorker]:
+        raise self.workers_unsupported()
+
+    def workers_remove(self, params: WorkersRemoveParams) -> int:
+        raise self.workers_unsupported()
 
     def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:
         """Counted from a listing without payloads, for stores with no grouped count; a

@@ -84,5 +84,11 @@ class Capabilities:
         return self.kind is BackendKind.STORE
 
     @property
+    def worker_registry(self) -> bool:
+        """Running workers keep a row each, written by their heartbeats, to list
+        (``basket.workers()``) and to explain a task with; a bus keeps no rows."""
+        return self.kind is BackendKind.STORE
+
+    @property
     def is_bus(self) -> bool:
         return self.kind is BackendKind.BUS

@@ -38,6 +38,7 @@ from taskbasket.dashboard.security import (
     redact_token,
 )
 from taskbasket.dashboard.views import HERE, Dashboard
+from taskbasket.dashboard.workers import WorkerPages
 from taskbasket.errors import TaskbasketError
 
 __all__ = [
@@ -102,6 +103,7 @@ def create_app(
 
     schedules = SchedulePages(d)
     queues = QueuePages(d)
+    workers = WorkerPages(d)
     app = Starlette(
         routes=[
             Route("/", d.overview, methods=["GET"], name="overview"),
@@ -118,6 +120,8 @@ def create_app(
             Route("/queues", queues.page, methods=["GET"], name="queues"),
             Route("/queues/{action}", queues.action, methods=["POST"], name="queue_action"),
             Route("/api/queues", queues.api, methods=["GET"], name="api_queues"),
+            Route("/workers", workers.page, methods=["GET"], name="workers"),
+            Route("/api/workers", workers.api, methods=["GET"], name="api_workers"),
             Route("/api/overview", d.api_overview, methods=["GET"], name="api_overview"),
             Route("/api/tasks", d.api_tasks, methods=["GET"], name="api_tasks"),
             Route("/api/tasks/{task_id}", d.api_task, methods=["GET"], name="api_task"),

@@ -31,6 +31,7 @@ from taskbasket.basket import Basket
 from taskbasket.dashboard.charts import charts
 from taskbasket.dashboard.sampling import Sample, Sampler
 from taskbasket.dashboard.security import CSRF_FIELD, csrf_valid
+from taskbasket.dashboard.workers import explanation_of
 from taskbasket.errors import ConfigurationError
 from taskbasket.task import FINAL_STATES, State, Task, TaskList
 
@@ -337,6 +338,7 @@ class Dashboard:
         task = await self.get_task(request)
         return self.render(request, "task.html", {
             "task": task, "version": task_version(task), "mode": "reload",
+            "explanation": await explanation_of(self.basket, task.id),
             "poll": self.url(request, f"/api/tasks/{quote(task.id, safe='')}/version"),
         })
 

@@ -61,6 +61,7 @@ from taskbasket.worker.housekeeper import Housekeeper
 from taskbasket.worker.inflight import InFlight
 from taskbasket.worker.job import Job
 from taskbasket.worker.progress import ProgressWriter
+from taskbasket.worker.registration import Registration
 from taskbasket.worker.startup import reach_store, store_description, warn_unknown_names
 from taskbasket.worker.telemetry import Telemetry, WorkerStats
 
@@ -208,7 +209,10 @@ class Worker:
         self._housekeeper = Housekeeper(
             self._backend, self._inflight, self._dispatcher,
             lease_seconds=self.visibility_timeout, interval=self.heartbeat_interval,
-            outage=outage, closing=self._closing,
+            outage=outage, closing=self._closing, registration=Registration(
+                self._backend, self.worker_id, queues=self.queues, names=lambda: self.names,
+                busy=lambda: len(self._inflight), concurrency=concurrency,
+                heartbeat_interval=self.heartbeat_interval),
         )
 
     # ------------------------------------------------------------------ properties
@@ -225,6 +229,7 @@ class Worker:
         self._claimer.backend = backend
         self._completer.backend = backend
         self._housekeeper.backend = backend
+        self._housekeeper.registration.backend = backend
         if self.scheduler is not None:
             self.scheduler.backend = backend
 
@@ -287,6 +292,7 @@ class Worker:
             self.worker_id, ",".join(self.queues) if self.queues else "*", self.concurrency,
             self.visibility_timeout, ",".join(self.names),
         )
+        self._housekeeper.registration.beat()  # listed from its start
         warn_unknown_names(self.basket, self.backend, self.queues, self.names,
                            store_description(self.backend))
         targets: list[tuple[Callable[[], None], str]] = [
@@ -359,6 +365,7 @@ class Worker:
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout=5)
+        self._housekeeper.registration.remove()
         self._stopped.set()
         log.info("worker %s stopped: %s", self.worker_id, self.stats)
 

@@ -128,6 +128,11 @@ class BusBackendBase(BackendBase):
             self.transport_name, "pause queues or limit concurrency and rates: its "
             "consumers take messages without a shared place to count them in.")
 
+    def workers_unsupported(self) -> UnsupportedOperationError:
+        return unsupported(
+            self.transport_name, "keep a worker registry: it keeps no rows for workers.",
+            "Its consumers are listed by the broker's own tools.")
+
     @property
     def is_bus(self) -> bool:
         """``capabilities.is_bus``, which the core reads; kept for code that read this."""

@@ -98,6 +98,8 @@ class MemoryStore:
         self.leaders: dict[str, tuple[str, float]] = {}
         self.schedules: dict[str, Any] = {}
         """Schedule name -> its StoredSchedule (``schedules.py``)."""
+        self.workers: dict[str, Any] = {}
+        """Worker id -> its StoredWorker (``workers.py``)."""
         self.counts: Counter[tuple[str, str, str]] = Counter()
         """(queue, name, stored state) -> how many tasks."""
         self._ids: list[str] = []

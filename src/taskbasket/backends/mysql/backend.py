@@ -74,6 +74,7 @@ from taskbasket.backends.mysql.values import (
     quote,
     read_row,
 )
+from taskbasket.backends.mysql.workers import MySQLWorkers
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.backends.sql_filters import filter_where
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
@@ -87,7 +88,7 @@ T = TypeVar("T")
 _DELETE_BATCH = 5000
 
 
-class MySQLBackend(MySQLSchedules, MySQLFlow, BackendBase):
+class MySQLBackend(MySQLSchedules, MySQLFlow, MySQLWorkers, BackendBase):
     """Tasks in one InnoDB table of a MySQL 8 or MariaDB 10.6+ database.
 
     ``mysql://user:password@host:3306/database?table_prefix=taskbasket_`` (also

@@ -57,6 +57,7 @@ from taskbasket.backends.postgres.schedules import PostgresSchedules
 from taskbasket.backends.postgres.schema import migrate_schema
 from taskbasket.backends.postgres.settings import read_settings
 from taskbasket.backends.postgres.statements import Statements
+from taskbasket.backends.postgres.workers import PostgresWorkers
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.ids import new_token
@@ -68,7 +69,7 @@ def _deletes(outcome: Outcome) -> bool:
     return outcome.kind is OutcomeKind.SUCCEEDED and outcome.delete_on_success
 
 
-class PostgresBackend(PostgresSchedules, BackendBase):
+class PostgresBackend(PostgresSchedules, PostgresWorkers, BackendBase):
     """A store in one schema of a PostgreSQL database; thread-safe, pooled connections.
 
     URL: ``postgresql://user:password@host:port/db?schema=taskbasket``. Our options

@@ -61,6 +61,7 @@ from taskbasket.backends.redis.schedules import RedisSchedules
 from taskbasket.backends.redis.scripts import RedisScripts
 from taskbasket.backends.redis.settings import read_settings
 from taskbasket.backends.redis.times import EPOCH, moment_us, seconds_us
+from taskbasket.backends.redis.workers import RedisWorkers
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.errors import (
     BackendUnavailableError,
@@ -84,7 +85,7 @@ _RETRYABLE = frozenset({State.FAILED, State.CANCELLED, State.RETRYING, State.SCH
 _NOT_FINAL = frozenset(s for s in ALL_STATES if s not in FINAL_STATES)
 
 
-class RedisBackend(RedisSchedules, RedisFlow, BackendBase):
+class RedisBackend(RedisSchedules, RedisFlow, RedisWorkers, BackendBase):
     """A store in one Redis server (7 or newer) under a key prefix; thread-safe.
 
     ``redis://[[user]:password@]host[:port][/db][?prefix=NAME&socket_timeout=...]``; the

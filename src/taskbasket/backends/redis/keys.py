@@ -21,6 +21,9 @@ Layout under the prefix ``P`` (``?prefix=`` in the URL, default ``taskbasket``):
     P:finished                  a pub/sub channel: a batch of outcomes ended tasks
     P:leader:<name>             the holder of a leader lock
     P:schema                    the layout version
+    P:workers                   hash worker id -> info (the worker registry, workers.py)
+    P:workers:started           hash worker id -> started_at (microseconds)
+    P:workers:seen              worker ids scored by last_seen_at (microseconds)
 """
 
 from __future__ import annotations

@@ -43,7 +43,8 @@ PARTS: dict[str, tuple[str, ...]] = {
 }
 """Each script that starts with the prelude, and the library parts it uses after it."""
 
-STANDALONE = ("insert", "schedule_upsert", "schedule_set", "queue_update")
+STANDALONE = ("insert", "schedule_upsert", "schedule_set", "queue_update", "workers_beat",
+              "workers_remove")
 """Scripts without the prelude. The insert keeps the layout of ``lib_base``'s helpers (tkey,
 readykey, idxkey, rank, push) and of the counters: change both together. A single enqueue is
 one call, so it carries no prelude it does not need."""
@@ -115,6 +116,8 @@ class RedisScripts:
     flow_read: Script
     flow_take: Script
     queue_update: Script
+    workers_beat: Script
+    workers_remove: Script
 
     @classmethod
     def register(cls, client: redis.Redis) -> RedisScripts:

@@ -55,13 +55,14 @@ from taskbasket.backends.sqlite.schedules import SQLiteSchedules
 from taskbasket.backends.sqlite.schema import TABLE, migrate_file
 from taskbasket.backends.sqlite.settings import read_settings
 from taskbasket.backends.sqlite.statements import FILTERS
+from taskbasket.backends.sqlite.workers import SQLiteWorkers
 from taskbasket.backends.wakeup import WakeupDirectory
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.ids import new_token
 from taskbasket.task import FINAL_STATES, CorruptTask, State, TaskRef
 
 
-class SQLiteBackend(SQLiteSchedules, BackendBase):
+class SQLiteBackend(SQLiteSchedules, SQLiteWorkers, BackendBase):
     """A store in one SQLite file; one connection per thread."""
 
     capabilities = Capabilities(

@@ -1,4 +1,4 @@
--- 7: flow control. A task's limit_key ('' for none: a key is never empty) and the key a
+-- 8: flow control. A task's limit_key ('' for none: a key is never empty) and the key a
 -- limited claim seeks the next (name, limit_key) group through, for fairness; queues'
 -- settings (paused, limits), whose row named '' (no queue has that name) is the lock
 -- limited claims serialize on; and the start records of rate limits, which expire on

@@ -1,4 +1,4 @@
--- 8: flow control. A task's limit_key ('' for none: a key is never empty); the index a
+-- 9: flow control. A task's limit_key ('' for none: a key is never empty); the index a
 -- limited claim seeks the next (name, limit_key) group through, for fairness; queues'
 -- settings (paused, limits); the start records of rate limits, which expire on their own
 -- (running tasks are counted from their live leases: no counter is kept). Both claim
