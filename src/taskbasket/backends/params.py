@@ -300,6 +300,8 @@ class StoredTask:
     """The encoded result of a succeeded task (JSON), None when it has none."""
     progress: str | None = None
     """The last progress report (JSON: done, total, note, updated_at), None when none."""
+    limit_key: str | None = None
+    """The value its task's limits count per (flow control), None when it has none."""
 
 
 

@@ -46,6 +46,7 @@ def stored(record: Record, with_payload: bool = True) -> StoredTask | CorruptTas
             lease_expires_at=lenient(_time, record.lease_expires_at),
             worker_id=record.worker_id,
             result=record.result if with_payload else None, progress=record.progress,
+            limit_key=record.limit_key,
         )
 
     return stored_or_corrupt(record.id, build)
