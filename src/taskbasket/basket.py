@@ -22,15 +22,15 @@ from taskbasket.enqueueing import DEFAULT_MAX_ATTEMPTS as DEFAULT_MAX_ATTEMPTS
 from taskbasket.enqueueing import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
 from taskbasket.errors import ConfigurationError, UnknownTaskError
 from taskbasket.events import EnqueueMiddleware, Hook, Hooks, Middleware
+from taskbasket.flow import FlowControl
 from taskbasket.inspection import NamesArg as NamesArg
 from taskbasket.inspection import StateArg as StateArg
+from taskbasket.limits import TaskFlow
 from taskbasket.maintenance.pruner import DEFAULT_RETENTION, RetentionArg, parse_retention
 from taskbasket.observing import Observing
 from taskbasket.redaction import redact_url, remember_secrets
 from taskbasket.result_methods import DEFAULT_MAX_RESULT_BYTES, Results, check_byte_limit
 from taskbasket.retry import BackoffPolicy, as_policy
-from taskbasket.flow import FlowControl
-from taskbasket.limits import TaskFlow
 from taskbasket.scheduling import Scheduling
 from taskbasket.task import State, Task, TaskList, TaskRef
 from taskbasket.validation import check_max_attempts, check_name, check_priority, check_timeout

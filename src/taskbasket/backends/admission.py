@@ -47,7 +47,8 @@ class Admission:
     live; ``start_rows`` are (group text, count) of start records not yet expired.
     """
 
-    def __init__(self, limits: ClaimLimits, running_rows: Iterable[tuple[str, str, str | None, int]],
+    def __init__(self, limits: ClaimLimits,
+                 running_rows: Iterable[tuple[str, str, str | None, int]],
                  start_rows: Iterable[tuple[str, int]], now: float) -> None:
         self.limits = limits
         self.now = now
@@ -231,3 +232,7 @@ def claim_under_limits(reads: FlowReads, limits: ClaimLimits, limit: int, now: f
         reads.take(chosen)
         reads.record_starts(decision.start_records(chosen))
     return chosen
+
+
+__all__ = ["MAX_EXCLUDED_GROUPS", "MAX_SEEKS", "Admission", "Candidate", "FlowReads",
+           "StartRecord", "candidate_pool", "claim_under_limits", "gather"]

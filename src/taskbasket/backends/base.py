@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from taskbasket.backends.capabilities import BackendKind, Capabilities, Inspection
+from taskbasket.backends.flow_params import QueueUpdateParams, StoredQueue
 from taskbasket.backends.params import (
     ClaimedTask,
     ClaimOrder,
@@ -44,7 +45,6 @@ from taskbasket.backends.params import (
     TaskFilter,
     stored_state,
 )
-from taskbasket.backends.flow_params import QueueUpdateParams, StoredQueue
 from taskbasket.backends.schedule_params import (
     ScheduleDeleteParams,
     ScheduleFireParams,

@@ -22,8 +22,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from taskbasket.basket import Basket
 from taskbasket.dashboard.charts import charts
-from taskbasket.dashboard.sampling import Sample, Sampler
 from taskbasket.dashboard.queues import QueuePages
+from taskbasket.dashboard.sampling import Sample, Sampler
 from taskbasket.dashboard.schedules import SchedulePages
 from taskbasket.dashboard.security import (
     CSRF_COOKIE,

@@ -50,13 +50,7 @@ class QueuePages:
                              "supported": self.supported})
 
     async def action(self, request: Request) -> Response:
-        form = await self.dashboard.checked_form(request)
-        action = request.path_params["action"]
-        if action not in ACTIONS:
-            raise HTTPException(404, f"Unknown action {action!r}.")
-        name = form.get("name")
-        if not isinstance(name, str) or not name:
-            raise HTTPException(400, "Say which queue (name=...).")
+        form, action, name = await self.dashboard.named_action(request, ACTIONS, "queue")
         basket = self.dashboard.basket
         try:
             if action == "limits":

@@ -300,6 +300,19 @@ class Dashboard:
                                      "page and try again.")
         return form
 
+    async def named_action(self, request: Request, actions: Mapping[str, str],
+                           what: str) -> tuple[Mapping[str, Any], str, str]:
+        """The checked form, the action (one of ``actions``, else 404) and the ``name`` of
+        the ``what`` it acts on (else 400) of a POSTed action on a named thing."""
+        form = await self.checked_form(request)
+        action = request.path_params["action"]
+        if action not in actions:
+            raise HTTPException(404, f"Unknown action {action!r}.")
+        name = form.get("name")
+        if not isinstance(name, str) or not name:
+            raise HTTPException(400, f"Say which {what} (name=...).")
+        return form, action, name
+
     # ------------------------------------------------------------------ pages
 
     async def overview(self, request: Request) -> Response:

@@ -37,8 +37,8 @@ from taskbasket.backends.base import (
     TaskFilter,
 )
 from taskbasket.backends.mysql import inserts
-from taskbasket.backends.mysql.flow import MySQLFlow
 from taskbasket.backends.mysql.connection import MAX_STATEMENT_BYTES, Connection, connect
+from taskbasket.backends.mysql.flow import MySQLFlow
 from taskbasket.backends.mysql.listener import PollingListener
 from taskbasket.backends.mysql.outcomes import held, lease_rows, plan_outcomes, progress_sql
 from taskbasket.backends.mysql.pool import Pool
@@ -230,9 +230,8 @@ class MySQLBackend(MySQLSchedules, MySQLFlow, MySQLWorkers, BackendBase):
     # ------------------------------------------------------------------ workers
 
     def tasks_claim(self, params: ClaimParams) -> list[ClaimedTask]:
-        if params.limit <= 0 or (params.names is not None and not params.names):
-            return []
-        if params.queues is not None and not params.queues:
+        if params.limit <= 0 or (params.names is not None and not params.names) or (
+                params.queues is not None and not params.queues):
             return []
         token = new_token()
         added = 1 if params.count_attempt else 0

@@ -143,7 +143,8 @@ class MySQLFlow:
         self._write(*update_queue_sql(self.settings.queues_table, params))
 
     def queues_list(self) -> list[StoredQueue]:
-        return [stored_queue(row) for row in self._read(list_queues_sql(self.settings.queues_table))]
+        rows = self._read(list_queues_sql(self.settings.queues_table))
+        return [stored_queue(row) for row in rows]
 
     def _claim_limited(self, cur: Session, params: ClaimParams,
                        token: str) -> list[tuple[Any, ...]]:

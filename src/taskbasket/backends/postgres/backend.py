@@ -26,8 +26,6 @@ from taskbasket.backends.base import (
     ClaimedTask,
     ClaimOrder,
     ClaimParams,
-    QueueUpdateParams,
-    StoredQueue,
     CountByNameParams,
     ExpiredLease,
     LeaderParams,
@@ -42,14 +40,16 @@ from taskbasket.backends.base import (
     ProgressParams,
     PromoteParams,
     PruneParams,
+    QueueUpdateParams,
     RescueKind,
+    StoredQueue,
     StoredTask,
     TaskFilter,
 )
 from taskbasket.backends.postgres import inserts
-from taskbasket.backends.postgres.flow import PostgresFlowReads, list_queues, update_queue
 from taskbasket.backends.postgres.connections import Connection, open_pool, pooled_connection
 from taskbasket.backends.postgres.filters import is_uuid, where_clause
+from taskbasket.backends.postgres.flow import PostgresFlowReads, list_queues, update_queue
 from taskbasket.backends.postgres.inserts import COPY_THRESHOLD, MAX_FIND_TRIES
 from taskbasket.backends.postgres.listener import PostgresListener
 from taskbasket.backends.postgres.rows import claimed_task, read_row

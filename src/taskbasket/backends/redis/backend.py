@@ -48,10 +48,10 @@ from taskbasket.backends.base import (
     redact_url,
 )
 from taskbasket.backends.migrations import newer_schema_error
-from taskbasket.backends.redis.flow import RedisFlow
 from taskbasket.backends.redis.connections import KeptConnections
 from taskbasket.backends.redis.errors import translated
 from taskbasket.backends.redis.filters import filter_spec, matches
+from taskbasket.backends.redis.flow import RedisFlow
 from taskbasket.backends.redis.inserts import insert_calls, task_refs
 from taskbasket.backends.redis.keys import KeyLayout
 from taskbasket.backends.redis.listener import LISTEN_SLICE, RedisFinishListener, RedisListener

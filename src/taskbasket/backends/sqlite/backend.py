@@ -12,14 +12,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from taskbasket.backends.admission import claim_under_limits
 from taskbasket.backends.base import (
     BackendBase,
     Capabilities,
     ClaimedTask,
     ClaimOrder,
     ClaimParams,
-    QueueUpdateParams,
-    StoredQueue,
     CountByNameParams,
     ExpiredLease,
     LeaderParams,
@@ -35,11 +34,12 @@ from taskbasket.backends.base import (
     ProgressParams,
     PromoteParams,
     PruneParams,
+    QueueUpdateParams,
     RescueKind,
+    StoredQueue,
     StoredTask,
     TaskFilter,
 )
-from taskbasket.backends.admission import claim_under_limits
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.backends.sql_filters import filter_where
 from taskbasket.backends.sqlite import statements

@@ -38,12 +38,7 @@ for x = 1, math.min(limit, #cands) do
       zrem(k, m)  -- a leftover entry
     end
     if h and h.state == 'queued' then
-      local attempts = us(h.attempts + added)
-      move(id, h, 'running', {'attempts', attempts, 'lease_token', token,
-                              'lease_expires_at', us(expires), 'started_at', us(NOW),
-                              'worker_id', worker}, nil, expires)
-      out[#out + 1] = {id, h.name, h.queue, h.payload, us(h.priority), attempts,
-                       h.max_attempts, h.timeout, h.created_at, us(h.run_at), h.unique_key}
+      out[#out + 1] = take(id, h, added, token, expires, worker)
     end
   end
 end

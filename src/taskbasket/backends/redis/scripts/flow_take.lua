@@ -12,15 +12,7 @@ local out = {}
 for x = 8, 7 + count do
   local id = ARGV[x]
   local h = load(id, extra)
-  if h and h.state == 'queued' then
-    local attempts = us(h.attempts + added)
-    move(id, h, 'running', {'attempts', attempts, 'lease_token', token,
-                            'lease_expires_at', us(expires), 'started_at', us(NOW),
-                            'worker_id', worker}, nil, expires)
-    out[#out + 1] = {id, h.name, h.queue, h.payload, us(h.priority), attempts,
-                     h.max_attempts, h.timeout, h.created_at, us(h.run_at), h.unique_key,
-                     h.limit_key}
-  end
+  if h and h.state == 'queued' then out[#out + 1] = take(id, h, added, token, expires, worker) end
 end
 for x = 8 + count, #ARGV, 2 do
   redis.call('ZADD', P .. ':starts', ARGV[x + 1], ARGV[x] .. '\30' .. token .. '\30' .. x)

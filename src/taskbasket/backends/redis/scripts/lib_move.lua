@@ -51,3 +51,13 @@ local function move(id, h, to, set, del, at)
   end
 end
 
+-- claim a loaded queued task for `worker` under `token` until `expires` (`added` attempts
+-- counted): the claim's reply row
+local function take(id, h, added, token, expires, worker)
+  local attempts = us(h.attempts + added)
+  move(id, h, 'running', {'attempts', attempts, 'lease_token', token,
+                          'lease_expires_at', us(expires), 'started_at', us(NOW),
+                          'worker_id', worker}, nil, expires)
+  return {id, h.name, h.queue, h.payload, us(h.priority), attempts, h.max_attempts,
+          h.timeout, h.created_at, us(h.run_at), h.unique_key, h.limit_key}
+end
