@@ -26,6 +26,7 @@ SHIPPED: dict[str, dict[int, str]] = {
         5: "9db8967fda95818012eb5a0e3ee78c9bff3dda539fbd207ebdbb4381e0b9158f",
         6: "13d54bf274afba1c593a4d10c7452b38456da6ef84ea037fb0515dcb81b37f8e",
         7: "a9e18c64bb03154f96b3dc2b49360330c424b7b615b624ba12756fe8ad0c2b6e",
+        8: "9fa972be265ed3f1f4ab7c3e9f5998f67216aa29dc82805b39ac126eb37fe04c",
     },
 }
 """The sha256 of each shipped migration file: a shipped migration is never edited (add

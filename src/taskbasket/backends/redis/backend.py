@@ -52,6 +52,7 @@ from taskbasket.backends.migrations import newer_schema_error
 from taskbasket.backends.redis.connections import KeptConnections
 from taskbasket.backends.redis.errors import translated
 from taskbasket.backends.redis.filters import filter_spec, matches
+from taskbasket.backends.redis.flow import RedisFlow
 from taskbasket.backends.redis.inserts import insert_calls, task_refs
 from taskbasket.backends.redis.keys import KeyLayout
 from taskbasket.backends.redis.listener import LISTEN_SLICE, RedisFinishListener, RedisListener
@@ -85,7 +86,7 @@ _RETRYABLE = frozenset({State.FAILED, State.CANCELLED, State.RETRYING, State.SCH
 _NOT_FINAL = frozenset(s for s in ALL_STATES if s not in FINAL_STATES)
 
 
-class RedisBackend(RedisSchedules, RedisWorkers, BackendBase):
+class RedisBackend(RedisSchedules, RedisFlow, RedisWorkers, BackendBase):
     """A store in one Redis server (7 or newer) under a key prefix; thread-safe.
 
     ``redis://[[user]:password@]host[:port][/db][?prefix=NAME&socket_timeout=...]``; the
@@ -96,7 +97,7 @@ class RedisBackend(RedisSchedules, RedisWorkers, BackendBase):
     capabilities = Capabilities(
         transactional_enqueue=False, server_clock=True, notifications=True, multi_host=True,
         leader_lock=True,
-        created_order=True,
+        created_order=True, flow_control=True,
     )
     transient_errors = (BackendUnavailableError, OSError, redis.exceptions.ConnectionError,
                         redis.exceptions.TimeoutError)
@@ -236,6 +237,10 @@ class RedisBackend(RedisSchedules, RedisWorkers, BackendBase):
         else:
             unique = list(dict.fromkeys(params.queues))
             queues = [str(len(unique)), *unique]
+        if params.limits is not None:
+            return claimed_tasks(self, token, [
+                (r[0], functools.partial(claimed, r, token))
+                for r in self._claim_limited(params, token)])
         reply = self._run(self._scripts.claim, [
             params.worker_id, params.limit, seconds_us(params.lease_seconds) or 1, token,
             PROMOTE_BATCH, 1 if params.count_attempt else 0,
