@@ -9,6 +9,7 @@ where ``incr`` counts.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from benchmarks.marks import PROGRESS
@@ -32,6 +33,20 @@ def _client() -> Any:
 @basket.task(max_attempts=3)
 def noop(n: int = 0) -> None:
     PROGRESS.tick()
+
+
+@basket.task(max_attempts=3, concurrency=100_000, limit_key=lambda n=0: f"k{n % 10}")
+def keyed(n: int = 0) -> None:
+    """``noop`` under a per-key limit that never binds (ten keys): flow control's cost."""
+    PROGRESS.tick()
+
+
+@basket.task(max_attempts=3, concurrency=100_000, limit_key=lambda n, key: key)
+def fair(n: int, key: str) -> None:
+    """A task of one key among others (the noisy key's take 2 ms): flow control's
+    fairness."""
+    if key == "noisy":
+        time.sleep(0.002)
 
 
 @basket.task(max_attempts=3)

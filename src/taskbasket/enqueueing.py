@@ -19,6 +19,7 @@ from taskbasket.definition import EnqueueOptions, refuse_async_connection
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.events import Event, EventKind, Hooks
 from taskbasket.ids import new_task_ids
+from taskbasket.limits import NO_FLOW, limit_keys
 from taskbasket.task import TaskRef
 from taskbasket.validation import (
     check_delay,
@@ -53,6 +54,9 @@ def new_tasks(
     definition = basket.registry.get(name)
     if definition is not None:
         definition.check_arguments(calls)
+    keys = limit_keys(name, definition.flow if definition else NO_FLOW, options.limit_key,
+                      calls)
+    if definition is not None:
         calls = definition.wire_calls(calls)
     queue = options.queue if options.queue is not None else (
         definition.queue if definition else basket.default_queue
@@ -87,9 +91,10 @@ def new_tasks(
         NewTask(
             id=task_id, name=name, queue=queue, payload=payload, priority=priority,
             max_attempts=max_attempts, timeout=timeout, unique_key=unique_key,
-            delay=delay, run_at=run_at,
+            delay=delay, run_at=run_at, limit_key=key,
         )
-        for task_id, payload in zip(new_task_ids(len(payloads)), payloads, strict=True)
+        for task_id, payload, key in zip(new_task_ids(len(payloads)), payloads, keys,
+                                         strict=True)
     ]
 
 

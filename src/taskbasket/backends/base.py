@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from taskbasket.backends.capabilities import BackendKind, Capabilities, Inspection
+from taskbasket.backends.flow_params import QueueUpdateParams, StoredQueue
 from taskbasket.backends.params import (
     CancelParams,
     ClaimedTask,
@@ -96,12 +97,14 @@ __all__ = [  # the parameter, record and capability types keep this, their old h
     "ProgressParams",
     "PromoteParams",
     "PruneParams",
+    "QueueUpdateParams",
     "RescueKind",
     "ScheduleDeleteParams",
     "ScheduleFireParams",
     "ScheduleListParams",
     "SchedulePauseParams",
     "ScheduleUpsertParams",
+    "StoredQueue",
     "StoredSchedule",
     "StoredTask",
     "StoredWorker",
@@ -275,6 +278,15 @@ class Backend(Protocol):
 
     def schedules_delete(self, params: ScheduleDeleteParams) -> bool: ...
 
+    # flow control (``capabilities.flow_control``; see ``flow_params``, ``admission``)
+    def queues_update(self, params: QueueUpdateParams) -> None:
+        """Create or change a queue's stored settings (paused, limits), atomically."""
+        ...
+
+    def queues_list(self) -> list[StoredQueue]:
+        """Every queue that has stored settings."""
+        ...
+
     # the worker registry (``capabilities.worker_registry``; see ``worker_params``)
     def workers_beat(self, params: WorkersBeatParams) -> None: ...
 
@@ -369,6 +381,17 @@ class BackendBase:
 
     def schedules_delete(self, params: ScheduleDeleteParams) -> bool:
         raise self.schedules_unsupported()
+
+    def flow_unsupported(self) -> UnsupportedOperationError:
+        """The error of pausing or limiting on a backend that cannot."""
+        return UnsupportedOperationError(
+            f"{type(self).__name__} cannot pause queues or limit concurrency and rates")
+
+    def queues_update(self, params: QueueUpdateParams) -> None:
+        raise self.flow_unsupported()
+
+    def queues_list(self) -> list[StoredQueue]:
+        return []  # a backend without flow control has no queue settings
 
     def workers_unsupported(self) -> UnsupportedOperationError:
         """The error of a worker registry operation on a backend that keeps no registry."""

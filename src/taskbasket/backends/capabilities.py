@@ -54,6 +54,9 @@ class Capabilities:
     shared_between_processes: bool = True
     """Other processes (worker processes, the command line) opening the same URL see the
     same tasks; False for a store kept in one process's memory (``memory://``)."""
+    flow_control: bool = False
+    """Queues can be paused and claims respect concurrency and rate limits
+    (``ClaimParams.limits``, ``queues_update``, ``queues_list``)."""
 
     @property
     def task_records(self) -> bool:

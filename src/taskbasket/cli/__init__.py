@@ -10,6 +10,7 @@ from taskbasket.cli import (  # noqa: F401
     inspecting,
     observing,
     operating,
+    queueing,
     running,
     scheduling,
     serving,

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from taskbasket.basket import Basket
 from taskbasket.dashboard.charts import charts
+from taskbasket.dashboard.queues import QueuePages
 from taskbasket.dashboard.sampling import Sample, Sampler
 from taskbasket.dashboard.schedules import SchedulePages
 from taskbasket.dashboard.security import (
@@ -101,6 +102,7 @@ def create_app(
             await run_in_threadpool(d.sampler.stop)
 
     schedules = SchedulePages(d)
+    queues = QueuePages(d)
     workers = WorkerPages(d)
     app = Starlette(
         routes=[
@@ -115,6 +117,9 @@ def create_app(
             Route("/schedules/{action}", schedules.action, methods=["POST"],
                   name="schedule_action"),
             Route("/api/schedules", schedules.api, methods=["GET"], name="api_schedules"),
+            Route("/queues", queues.page, methods=["GET"], name="queues"),
+            Route("/queues/{action}", queues.action, methods=["POST"], name="queue_action"),
+            Route("/api/queues", queues.api, methods=["GET"], name="api_queues"),
             Route("/workers", workers.page, methods=["GET"], name="workers"),
             Route("/api/workers", workers.api, methods=["GET"], name="api_workers"),
             Route("/api/overview", d.api_overview, methods=["GET"], name="api_overview"),

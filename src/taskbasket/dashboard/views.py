@@ -55,6 +55,9 @@ NOTICES = {
     "schedule_resumed": "The schedule is resumed.",
     "schedule_triggered": "One run of the schedule is queued now.",
     "schedule_deleted": "The schedule is deleted (the tasks it started stay).",
+    "queue_paused": "The queue is paused: no worker takes its tasks until it is resumed.",
+    "queue_resumed": "The queue is resumed.",
+    "queue_limits": "The queue's limits are set (workers apply them within a second).",
 }
 
 
@@ -301,6 +304,19 @@ class Dashboard:
             raise HTTPException(403, "The form's CSRF token is missing or stale: reload the "
                                      "page and try again.")
         return form
+
+    async def named_action(self, request: Request, actions: Mapping[str, str],
+                           what: str) -> tuple[Mapping[str, Any], str, str]:
+        """The checked form, the action (one of ``actions``, else 404) and the ``name`` of
+        the ``what`` it acts on (else 400) of a POSTed action on a named thing."""
+        form = await self.checked_form(request)
+        action = request.path_params["action"]
+        if action not in actions:
+            raise HTTPException(404, f"Unknown action {action!r}.")
+        name = form.get("name")
+        if not isinstance(name, str) or not name:
+            raise HTTPException(400, f"Say which {what} (name=...).")
+        return form, action, name
 
     # ------------------------------------------------------------------ pages
 

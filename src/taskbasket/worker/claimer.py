@@ -23,6 +23,7 @@ from taskbasket.runtime import Outage
 from taskbasket.worker.dispatcher import Dispatcher
 from taskbasket.worker.inflight import InFlight
 from taskbasket.worker.job import Job, JobPhase
+from taskbasket.worker.limiter import ClaimLimiter
 from taskbasket.worker.telemetry import WorkerStats
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ class Claimer:
         self._outage = outage
         self._stopping = stopping
         self._tick = tick  # the loop goes round: what /healthz reads (WorkerHealth.tick)
+        self._limiter = ClaimLimiter(basket, backend)
 
     @property
     def names(self) -> list[str]:
@@ -74,8 +76,10 @@ class Claimer:
             claimed = self.backend.tasks_claim(ClaimParams(
                 worker_id=self.worker_id, names=names, limit=limit,
                 lease_seconds=self.lease_seconds, queues=self.queues, order=self.order,
+                limits=self._limiter.limits(names),
             ))
             self._inflight.gauge.claim_took(time.monotonic() - began)
+            self._limiter.served(claimed)
             jobs: list[Job] = []
             unregistered: list[ClaimedTask] = []
             for task in claimed:  # one look-up each: a handler may be unregistered meanwhile

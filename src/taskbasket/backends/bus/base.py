@@ -124,6 +124,11 @@ class BusBackendBase(BackendBase):
             "Keep the schedule in a store and move its tasks onto the bus with the outbox "
             "relay (docs/schedules.md).")
 
+    def flow_unsupported(self) -> UnsupportedOperationError:
+        return unsupported(
+            self.transport_name, "pause queues or limit concurrency and rates: its "
+            "consumers take messages without a shared place to count them in.")
+
     def workers_unsupported(self) -> UnsupportedOperationError:
         return unsupported(
             self.transport_name, "keep a worker registry: it keeps no rows for workers.",

@@ -38,6 +38,7 @@ from taskbasket.backends.base import (
 )
 from taskbasket.backends.memory.clock import Clock
 from taskbasket.backends.memory.edits import edit_record, given_back
+from taskbasket.backends.memory.flow import MemoryFlow, take_limited, unpaused
 from taskbasket.backends.memory.listener import MemoryListener
 from taskbasket.backends.memory.records import (
     check_new_tasks,
@@ -77,13 +78,13 @@ _RETRYABLE = frozenset(s.value for s in RETRYABLE_STATES)
 _WAITING = frozenset({State.SCHEDULED.value, State.RETRYING.value})
 
 
-class MemoryBackend(MemorySchedules, MemoryWorkers, BackendBase):
+class MemoryBackend(MemorySchedules, MemoryFlow, MemoryWorkers, BackendBase):
     """A store held in this process's memory (see ``taskbasket.backends.memory``)."""
 
     capabilities = Capabilities(
         transactional_enqueue=False, server_clock=True, notifications=True, multi_host=False,
         many_workers=True, leader_lock=True, created_order=True,
-        shared_between_processes=False,
+        shared_between_processes=False, flow_control=True,
     )
 
     def __init__(self, url: str, **options: Any) -> None:
@@ -163,6 +164,7 @@ class MemoryBackend(MemorySchedules, MemoryWorkers, BackendBase):
                 payload=task.payload, priority=task.priority, attempts=0,
                 max_attempts=task.max_attempts, timeout=task.timeout,
                 unique_key=task.unique_key, created_at=now, run_at=run_at,
+                limit_key=task.limit_key,
             ), now)
             refs.append(TaskRef(task.id, True))
         store.wake()
@@ -182,9 +184,12 @@ class MemoryBackend(MemorySchedules, MemoryWorkers, BackendBase):
         with store.condition:
             now = store.clock.time()
             store.move_due(now)
-            keys = store.due_keys(params.names, params.queues, by_created)
+            keys = unpaused(store, store.due_keys(params.names, params.queues, by_created))
+            limited = (None if params.limits is None else iter(take_limited(
+                store, keys, by_created, params.limit, params.limits, now)))
             while len(taken) < params.limit:
-                record = store.pop_due(keys, by_created)
+                record = (store.pop_due(keys, by_created) if limited is None
+                          else next(limited, None))
                 if record is None:
                     break
                 attempts = record.attempts
@@ -196,7 +201,8 @@ class MemoryBackend(MemorySchedules, MemoryWorkers, BackendBase):
                 taken.append((record.id, record.name, record.queue, record.payload,
                               record.priority, record.attempts, record.max_attempts,
                               record.timeout, record.created_at, record.run_at,
-                              record.unique_key, record.snoozes, record.history))
+                              record.unique_key, record.limit_key, record.snoozes,
+                              record.history))
         return claimed_tasks(self, token, [
             (values[0], functools.partial(claimed, values, token)) for values in taken])
 

@@ -104,6 +104,14 @@ class Settings:
         return self._qualified("schedules")
 
     @property
+    def queues_table(self) -> str:
+        return self._qualified("queues")
+
+    @property
+    def starts_table(self) -> str:
+        return self._qualified("starts")
+
+    @property
     def workers_table(self) -> str:
         return self._qualified("workers")
 

@@ -20,6 +20,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from taskbasket.backends.admission import claim_under_limits
 from taskbasket.backends.base import (
     BackendBase,
     CancelParams,
@@ -27,14 +28,12 @@ from taskbasket.backends.base import (
     ClaimedTask,
     ClaimOrder,
     ClaimParams,
-    CountByNameParams,
     ExpiredLease,
     LeaderParams,
     LeaseExtendParams,
     LeasesExpiredParams,
     LeasesRescueParams,
     Listener,
-    ListParams,
     NewTask,
     Outcome,
     OutcomeKind,
@@ -42,26 +41,29 @@ from taskbasket.backends.base import (
     ProgressParams,
     PromoteParams,
     PruneParams,
+    QueueUpdateParams,
     RescueKind,
-    StoredTask,
+    StoredQueue,
     TaskEditParams,
     TaskFilter,
 )
 from taskbasket.backends.postgres import inserts
 from taskbasket.backends.postgres.connections import Connection, open_pool, pooled_connection
 from taskbasket.backends.postgres.filters import is_uuid, where_clause
+from taskbasket.backends.postgres.flow import PostgresFlowReads, list_queues, update_queue
 from taskbasket.backends.postgres.inserts import COPY_THRESHOLD, MAX_FIND_TRIES
+from taskbasket.backends.postgres.inspection import PostgresInspection
 from taskbasket.backends.postgres.listener import PostgresListener
-from taskbasket.backends.postgres.rows import claimed_task, read_row
+from taskbasket.backends.postgres.rows import claimed_task
 from taskbasket.backends.postgres.schedules import PostgresSchedules
 from taskbasket.backends.postgres.schema import migrate_schema
 from taskbasket.backends.postgres.settings import read_settings
 from taskbasket.backends.postgres.statements import Statements
 from taskbasket.backends.postgres.workers import PostgresWorkers
-from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
+from taskbasket.backends.rows import claimed_tasks, expired_lease
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.ids import new_token
-from taskbasket.task import FINAL_STATES, CorruptTask, State, TaskRef
+from taskbasket.task import FINAL_STATES, TaskRef
 
 log = logging.getLogger("taskbasket.backends.postgres")
 
@@ -76,7 +78,7 @@ def _deletes(outcome: Outcome) -> bool:
     return outcome.kind is OutcomeKind.SUCCEEDED and outcome.delete_on_success
 
 
-class PostgresBackend(PostgresSchedules, PostgresWorkers, BackendBase):
+class PostgresBackend(PostgresSchedules, PostgresWorkers, PostgresInspection, BackendBase):
     """A store in one schema of a PostgreSQL database; thread-safe, pooled connections.
 
     URL: ``postgresql://user:password@host:port/db?schema=taskbasket``. Our options
@@ -94,7 +96,7 @@ class PostgresBackend(PostgresSchedules, PostgresWorkers, BackendBase):
     capabilities = Capabilities(
         transactional_enqueue=True, server_clock=True, notifications=True, multi_host=True,
         leader_lock=True,
-        created_order=True,
+        created_order=True, flow_control=True,
     )
     transient_errors = (BackendUnavailableError, OSError, psycopg.OperationalError,
                         psycopg.InterfaceError)
@@ -264,10 +266,16 @@ class PostgresBackend(PostgresSchedules, PostgresWorkers, BackendBase):
         queues = None if params.queues is None else list(params.queues)
         created = params.order is ClaimOrder.CREATED
         statement = self.statements.claim_created if created else self.statements.claim
-        rows = self._fetch(statement, [
-            token, float(params.lease_seconds), params.worker_id, names, queues,
-            params.limit, 1 if params.count_attempt else 0,
-        ])
+        if params.limits is None:
+            rows = self._fetch(statement, [
+                token, float(params.lease_seconds), params.worker_id, names, queues,
+                params.limit, 1 if params.count_attempt else 0,
+            ])
+        else:
+            with self._connection() as conn, conn.transaction():
+                reads = PostgresFlowReads(conn, self.settings.quoted_schema, params, token)
+                claim_under_limits(reads, params.limits, params.limit, reads.now, params.names)
+                rows = reads.claimed
         claimed = claimed_tasks(self, token, [
             (r[0], functools.partial(claimed_task, r, token)) for r in rows])
         if created:
@@ -275,6 +283,14 @@ class PostgresBackend(PostgresSchedules, PostgresWorkers, BackendBase):
         else:
             claimed.sort(key=lambda t: (-t.priority, t.run_at, t.id))
         return claimed
+
+    def queues_update(self, params: QueueUpdateParams) -> None:
+        with self._connection() as conn:
+            update_queue(conn, self.settings.quoted_schema, params)
+
+    def queues_list(self) -> list[StoredQueue]:
+        with self._connection() as conn:
+            return list_queues(conn, self.settings.quoted_schema)
 
     def leases_extend(self, params: LeaseExtendParams) -> set[str]:
         leases = sorted(
@@ -408,41 +424,6 @@ class PostgresBackend(PostgresSchedules, PostgresWorkers, BackendBase):
                 "(a new task waits up to the poll interval) and result waiters re-read; "
                 "add listen_url=<a direct postgresql:// URL, percent-encoded> to the URL "
                 "to be woken at once", self.describe())
-
-    # ------------------------------------------------------------------ inspection
-
-    def tasks_get(self, task_id: str) -> StoredTask | CorruptTask | None:
-        if not is_uuid(task_id):
-            return None
-        rows = self._fetch(self.statements.get, [str(task_id)])
-        return read_row(rows[0]) if rows else None
-
-    def tasks_list(self, params: ListParams) -> list[StoredTask | CorruptTask]:
-        where, args = where_clause(params.filter)
-        if params.before_id is not None:
-            if not is_uuid(params.before_id):
-                raise ConfigurationError(
-                    f"before={params.before_id!r} is not a task id; pass the id of the last "
-                    "task of the previous page"
-                )
-            where += " AND id < %s::uuid"
-            args.append(str(params.before_id))
-        rows = self._fetch(self.statements.page(where, params.with_payload),
-                           [*args, params.limit])
-        return [read_row(row) for row in rows]
-
-    def tasks_count(self, task_filter: TaskFilter) -> int:
-        where, args = where_clause(task_filter)
-        return int(self._fetch(self.statements.count(where), args)[0][0])
-
-    def tasks_stats(self) -> dict[tuple[str, State], int]:
-        return state_counts(self._fetch(self.statements.stats))
-
-    def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:
-        if not params.states:
-            return {}
-        rows = self._fetch(self.statements.count_by_name, [[str(s) for s in params.states]])
-        return {name: int(count) for name, count in rows}
 
     # ------------------------------------------------------------------ operators
 

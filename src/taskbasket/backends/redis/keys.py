@@ -34,7 +34,7 @@ from collections.abc import Iterable
 LISTED_FIELDS = (
     "name", "queue", "state", "priority", "attempts", "max_attempts", "timeout", "unique_key",
     "last_error", "created_at", "run_at", "started_at", "finished_at", "lease_expires_at",
-    "worker_id", "progress", "snoozes",
+    "worker_id", "progress", "limit_key", "snoozes",
 )
 """The task hash fields a listing without payloads reads: all a StoredTask holds but it."""
 

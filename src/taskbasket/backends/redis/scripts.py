@@ -39,10 +39,13 @@ PARTS: dict[str, tuple[str, ...]] = {
     "operate": ("lib_move", "lib_remove", "lib_spec"),
     "prune": ("lib_move", "lib_remove"),
     "edit": ("lib_move",),
+    "flow_read": ("lib_move", "lib_promote", "lib_spec"),
+    "flow_take": ("lib_move",),
 }
 """Each script that starts with the prelude, and the library parts it uses after it."""
 
-STANDALONE = ("insert", "schedule_upsert", "schedule_set", "workers_beat", "workers_remove")
+STANDALONE = ("insert", "schedule_upsert", "schedule_set", "queue_update", "workers_beat",
+              "workers_remove")
 """Scripts without the prelude. The insert keeps the layout of ``lib_base``'s helpers (tkey,
 readykey, idxkey, rank, push) and of the counters: change both together. A single enqueue is
 one call, so it carries no prelude it does not need."""
@@ -112,6 +115,9 @@ class RedisScripts:
     schedule_upsert: Script
     schedule_set: Script
     schedule_fire: Script
+    flow_read: Script
+    flow_take: Script
+    queue_update: Script
     workers_beat: Script
     workers_remove: Script
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from taskbasket.backends.admission import claim_under_limits
 from taskbasket.backends.base import (
     BackendBase,
     CancelParams,
@@ -34,7 +35,9 @@ from taskbasket.backends.base import (
     ProgressParams,
     PromoteParams,
     PruneParams,
+    QueueUpdateParams,
     RescueKind,
+    StoredQueue,
     StoredTask,
     TaskEditParams,
     TaskFilter,
@@ -43,6 +46,12 @@ from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.backends.sql_filters import filter_where
 from taskbasket.backends.sqlite import statements
 from taskbasket.backends.sqlite.connections import SQLiteConnections
+from taskbasket.backends.sqlite.flow import (
+    LIST_QUEUES,
+    SqliteFlowReads,
+    stored_queue,
+    update_queue,
+)
 from taskbasket.backends.sqlite.rows import claimed_task, read_row
 from taskbasket.backends.sqlite.schedules import SQLiteSchedules
 from taskbasket.backends.sqlite.schema import TABLE, migrate_file
@@ -61,7 +70,7 @@ class SQLiteBackend(SQLiteSchedules, SQLiteWorkers, BackendBase):
     capabilities = Capabilities(
         transactional_enqueue=True, server_clock=False, notifications=True, multi_host=False,
         leader_lock=True,
-        created_order=True,
+        created_order=True, flow_control=True,
     )
     transient_errors = (BackendUnavailableError, OSError, sqlite3.OperationalError)
     """Busy past the timeout, disk full or read-only: the file may accept the call later."""
@@ -114,6 +123,7 @@ class SQLiteBackend(SQLiteSchedules, SQLiteWorkers, BackendBase):
             row = (
                 task.id, task.name, task.queue, state.value, task.payload, task.priority,
                 task.max_attempts, task.timeout, task.unique_key, now, run_at,
+                task.limit_key or "",
             )
             if task.unique_key is None:
                 plain.append(row)
@@ -182,7 +192,12 @@ class SQLiteBackend(SQLiteSchedules, SQLiteWorkers, BackendBase):
                                          None if params.queues is None else len(params.queues),
                                          params.count_attempt, params.order)
         with self._connections.write() as conn:
-            rows = conn.execute(statement, sql_params).fetchall()
+            if params.limits is None:
+                rows = conn.execute(statement, sql_params).fetchall()
+            else:
+                reads = SqliteFlowReads(conn, params, now, token)
+                claim_under_limits(reads, params.limits, params.limit, now, params.names)
+                rows = reads.claimed
         claimed = claimed_tasks(self, token, [
             (r[0], functools.partial(claimed_task, r, token)) for r in rows])
         if params.order is ClaimOrder.CREATED:
@@ -190,6 +205,13 @@ class SQLiteBackend(SQLiteSchedules, SQLiteWorkers, BackendBase):
         else:
             claimed.sort(key=lambda t: (-t.priority, t.run_at, t.id))
         return claimed
+
+    def queues_update(self, params: QueueUpdateParams) -> None:
+        with self._connections.write() as conn:
+            update_queue(conn, params)
+
+    def queues_list(self) -> list[StoredQueue]:
+        return [stored_queue(row) for row in self._connections.read(LIST_QUEUES)]
 
     def leases_extend(self, params: LeaseExtendParams) -> set[str]:
         if not params.leases:

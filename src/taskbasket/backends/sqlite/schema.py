@@ -15,8 +15,11 @@ from taskbasket.backends.migrations import Migration, load_migrations, migrate
 TABLE = "taskbasket_tasks"
 LEADERS = "taskbasket_leaders"
 SCHEDULES = "taskbasket_schedules"
+QUEUES = "taskbasket_queues"
+STARTS = "taskbasket_starts"
 WORKERS = "taskbasket_workers"
-NAMES = {"tasks": TABLE, "leaders": LEADERS, "schedules": SCHEDULES, "workers": WORKERS}
+NAMES = {"tasks": TABLE, "leaders": LEADERS, "schedules": SCHEDULES, "queues": QUEUES,
+         "starts": STARTS, "workers": WORKERS}
 """What the placeholders of the migration files stand for."""
 
 MIGRATION_FILES: tuple[Migration, ...] = load_migrations("taskbasket.backends.sqlite")
