@@ -19,6 +19,7 @@ from taskbasket.errors import (
     StepNotRecorded,
     StoreCorruptedError,
     TaskbasketError,
+    TaskCancelled,
     TaskFailed,
     TaskStateError,
     TaskTimeout,
@@ -27,12 +28,14 @@ from taskbasket.errors import (
     UnsupportedOperationError,
 )
 from taskbasket.events import Event, EventKind
+from taskbasket.explanation import Explanation
 from taskbasket.history import AttemptEntry, EditEntry, HistoryEntry
 from taskbasket.pool import Pool, PoolStatus
 from taskbasket.retry import BackoffPolicy, ConstantBackoff, ExponentialBackoff
 from taskbasket.schedules import Schedule
 from taskbasket.task import FINAL_STATES, CorruptTask, State, Task, TaskList, TaskProgress, TaskRef
 from taskbasket.worker import Worker
+from taskbasket.workers import WorkerInfo
 
 try:
     __version__ = _metadata.version("taskbasket")
@@ -55,6 +58,7 @@ __all__ = [
     "EditEntry",
     "Event",
     "EventKind",
+    "Explanation",
     "ExponentialBackoff",
     "Fail",
     "HistoryEntry",
@@ -70,6 +74,7 @@ __all__ = [
     "StepNotRecorded",
     "StoreCorruptedError",
     "Task",
+    "TaskCancelled",
     "TaskContext",
     "TaskDefinition",
     "TaskFailed",
@@ -83,6 +88,7 @@ __all__ = [
     "UnknownTaskError",
     "UnsupportedOperationError",
     "Worker",
+    "WorkerInfo",
     "__version__",
     "current_task",
 ]

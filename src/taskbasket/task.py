@@ -94,6 +94,8 @@ class Task:
     """What the handler returned, decoded from JSON, once the task succeeded; else None."""
     progress: TaskProgress | None = None
     """The handler's last progress report (``current_task().progress(...)``), or None."""
+    limit_key: str | None = None
+    """The value its task's limits count per (docs/flow-control.md), or None."""
     snoozes: int = 0
     """How many times the task snoozed (``raise Snooze``) since it was enqueued or retried."""
     history: tuple[HistoryEntry, ...] = ()

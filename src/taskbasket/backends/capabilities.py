@@ -54,6 +54,9 @@ class Capabilities:
     shared_between_processes: bool = True
     """Other processes (worker processes, the command line) opening the same URL see the
     same tasks; False for a store kept in one process's memory (``memory://``)."""
+    flow_control: bool = False
+    """Queues can be paused and claims respect concurrency and rate limits
+    (``ClaimParams.limits``, ``queues_update``, ``queues_list``)."""
 
     @property
     def task_records(self) -> bool:
@@ -103,6 +106,19 @@ class Capabilities:
         """Durable steps, sleeps and messages (``ctx.step``, ``ctx.sleep``,
         ``ctx.receive``, ``basket.send``): the task keeps its completed steps and its
         messages in its row; a bus keeps no row to keep them in."""
+        return self.kind is BackendKind.STORE
+
+    @property
+    def cancel_running(self) -> bool:
+        """``cancel`` reaches a running attempt: the worker learns it from the store
+        (pushed, or by polling its running tasks) and stops the handler; a bus cannot
+        withdraw a message it delivered."""
+        return self.kind is BackendKind.STORE
+
+    @property
+    def worker_registry(self) -> bool:
+        """Running workers keep a row each, written by their heartbeats, to list
+        (``basket.workers()``) and to explain a task with; a bus keeps no rows."""
         return self.kind is BackendKind.STORE
 
     @property

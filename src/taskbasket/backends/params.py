@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from taskbasket.backends.flow_params import ClaimLimits
 from taskbasket.task import State
 
 
@@ -34,6 +35,8 @@ class NewTask:
     unique_key: str | None = None
     delay: float = 0.0
     run_at: datetime | None = None
+    limit_key: str | None = None
+    """The value a task's limits count per (``flow_params``); None: the name as a whole."""
 
 
 class ClaimOrder(enum.StrEnum):
@@ -66,6 +69,9 @@ class ClaimParams:
     queues: Sequence[str] | None = None
     count_attempt: bool = True
     order: ClaimOrder = ClaimOrder.PRIORITY
+    limits: ClaimLimits | None = None
+    """The limits to claim under (``backends.admission`` is the rule); None: none. A
+    claim never takes a task of a paused queue, with or without limits."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +98,7 @@ class ClaimedTask:
     created_at: datetime
     run_at: datetime
     unique_key: str | None = None
+    limit_key: str | None = None
     snoozes: int = 0
     """How many times the task was snoozed (``Snooze``) since it was enqueued or retried."""
     history: str | None = None
@@ -161,6 +168,16 @@ class TaskFilter:
     queues: Sequence[str] | None = None
     names: Sequence[str] | None = None
     finished_before: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelParams:
+    """Cancel the tasks ``filter`` selects that are not final: each becomes ``cancelled``
+    with ``reason`` as its ``last_error``, and a running one loses its lease (so its
+    attempt can record nothing); the store then wakes its ``cancel_listener``s."""
+
+    filter: TaskFilter
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +323,8 @@ class StoredTask:
     """The encoded result of a succeeded task (JSON), None when it has none."""
     progress: str | None = None
     """The last progress report (JSON: done, total, note, updated_at), None when none."""
+    limit_key: str | None = None
+    """The value its task's limits count per (flow control), None when it has none."""
     snoozes: int = 0
     """How many times the task was snoozed since it was enqueued or retried."""
     history: str | None = None

@@ -2,10 +2,20 @@
 
 One module per command group: ``running`` (worker, relay), ``inspecting`` (ls, count,
 show), ``operating`` (retry, cancel, delete, purge, clean), ``store`` (migrate, enqueue)
-and ``serving`` (dashboard, metrics); ``root`` holds the group they attach to.
+``serving`` (dashboard, metrics), ``scheduling`` (schedules) and ``observing``
+(workers, explain); ``root`` holds the group they attach to.
 """
 
-from taskbasket.cli import inspecting, operating, running, scheduling, serving, store  # noqa: F401
+from taskbasket.cli import (  # noqa: F401
+    inspecting,
+    observing,
+    operating,
+    queueing,
+    running,
+    scheduling,
+    serving,
+    store,
+)
 from taskbasket.cli.root import main
 
 __all__ = ["main"]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskbasket import rules
 from taskbasket.backends.base import ClaimedTask, Lease, Outcome, OutcomeKind
+from taskbasket.context import CancelSignal
 from taskbasket.errors import (
     ArgumentsError,
     DurableWait,
@@ -67,11 +68,18 @@ class Job:
     """When the attempt started, by this host's wall clock (for its history entry)."""
     steps: StepRunner | None = field(default=None, repr=False)
     """The attempt's durable steps (``ctx.step``), None where it has none."""
+    cancel_signal: CancelSignal = field(default_factory=CancelSignal, repr=False)
+    """Set when the task was cancelled while this attempt runs (``worker/cancels.py``)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def lease(self) -> Lease:
         return self.claimed.lease
+
+    @property
+    def cancelled(self) -> bool:
+        """The task was cancelled while this attempt ran: nothing it does is recorded."""
+        return self.cancel_signal.is_set()
 
     @property
     def deadline(self) -> float:

@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 from taskbasket.backends.base import (
     BackendBase,
+    CancelParams,
     Capabilities,
     ClaimedTask,
     ClaimOrder,
@@ -37,6 +38,7 @@ from taskbasket.backends.base import (
 )
 from taskbasket.backends.memory.clock import Clock
 from taskbasket.backends.memory.edits import edit_record, given_back
+from taskbasket.backends.memory.flow import MemoryFlow, take_limited, unpaused
 from taskbasket.backends.memory.listener import MemoryListener
 from taskbasket.backends.memory.records import (
     check_new_tasks,
@@ -50,6 +52,7 @@ from taskbasket.backends.memory.registry import named_store
 from taskbasket.backends.memory.schedules import MemorySchedules
 from taskbasket.backends.memory.steps import MemorySteps
 from taskbasket.backends.memory.store import MemoryStore, Record
+from taskbasket.backends.memory.workers import MemoryWorkers
 from taskbasket.backends.options import StoreOption, StoreOptions
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.errors import ConfigurationError, UnsupportedOperationError
@@ -76,13 +79,13 @@ _RETRYABLE = frozenset(s.value for s in RETRYABLE_STATES)
 _WAITING = frozenset({State.SCHEDULED.value, State.RETRYING.value})
 
 
-class MemoryBackend(MemorySteps, MemorySchedules, BackendBase):
+class MemoryBackend(MemorySteps, MemorySchedules, MemoryFlow, MemoryWorkers, BackendBase):
     """A store held in this process's memory (see ``taskbasket.backends.memory``)."""
 
     capabilities = Capabilities(
         transactional_enqueue=False, server_clock=True, notifications=True, multi_host=False,
         many_workers=True, leader_lock=True, created_order=True,
-        shared_between_processes=False,
+        shared_between_processes=False, flow_control=True,
     )
 
     def __init__(self, url: str, **options: Any) -> None:
@@ -162,6 +165,7 @@ class MemoryBackend(MemorySteps, MemorySchedules, BackendBase):
                 payload=task.payload, priority=task.priority, attempts=0,
                 max_attempts=task.max_attempts, timeout=task.timeout,
                 unique_key=task.unique_key, created_at=now, run_at=run_at,
+                limit_key=task.limit_key,
             ), now)
             refs.append(TaskRef(task.id, True))
         store.wake()
@@ -181,9 +185,12 @@ class MemoryBackend(MemorySteps, MemorySchedules, BackendBase):
         with store.condition:
             now = store.clock.time()
             store.move_due(now)
-            keys = store.due_keys(params.names, params.queues, by_created)
+            keys = unpaused(store, store.due_keys(params.names, params.queues, by_created))
+            limited = (None if params.limits is None else iter(take_limited(
+                store, keys, by_created, params.limit, params.limits, now)))
             while len(taken) < params.limit:
-                record = store.pop_due(keys, by_created)
+                record = (store.pop_due(keys, by_created) if limited is None
+                          else next(limited, None))
                 if record is None:
                     break
                 attempts = record.attempts
@@ -195,7 +202,8 @@ class MemoryBackend(MemorySteps, MemorySchedules, BackendBase):
                 taken.append((record.id, record.name, record.queue, record.payload,
                               record.priority, record.attempts, record.max_attempts,
                               record.timeout, record.created_at, record.run_at,
-                              record.unique_key, record.snoozes, record.history))
+                              record.unique_key, record.limit_key, record.snoozes,
+                              record.history))
         return claimed_tasks(self, token, [
             (values[0], functools.partial(claimed, values, token)) for values in taken])
 
@@ -273,6 +281,9 @@ class MemoryBackend(MemorySteps, MemorySchedules, BackendBase):
 
     def finish_listener(self) -> Listener:
         return self.listener(None)  # the store's condition is notified by every finish
+
+    def cancel_listener(self) -> Listener:
+        return self.listener(None)  # and by every cancel (a re-read here costs no store call)
 
     # ------------------------------------------------------------------ maintenance
 
@@ -436,16 +447,17 @@ class MemoryBackend(MemorySteps, MemorySchedules, BackendBase):
         with self.store.condition:
             return edit_record(self.store, params)
 
-    def tasks_cancel(self, task_filter: TaskFilter) -> int:
+    def tasks_cancel(self, params: CancelParams) -> int:
         store = self.store
         changed = 0
         with store.condition:
             now = store.clock.time()
-            for record in self._selected(task_filter, now):
+            for record in self._selected(params.filter, now):
                 if record.state_value in _FINAL:
                     continue
                 store.change(record, now, state=State.CANCELLED, finished_at=now,
-                             lease_token=None, lease_expires_at=None)
+                             last_error=params.reason, lease_token=None,
+                             lease_expires_at=None)
                 changed += 1
             if changed:
                 store.wake()  # those waiting for a result see the cancel

@@ -46,6 +46,7 @@ def stored(record: Record, with_payload: bool = True) -> StoredTask | CorruptTas
             lease_expires_at=lenient(_time, record.lease_expires_at),
             worker_id=record.worker_id,
             result=record.result if with_payload else None, progress=record.progress,
+            limit_key=record.limit_key,
             snoozes=record.snoozes, history=record.history if with_payload else None,
         )
 
@@ -54,12 +55,12 @@ def stored(record: Record, with_payload: bool = True) -> StoredTask | CorruptTas
 
 def claimed(values: tuple[Any, ...], token: str) -> ClaimedTask:
     (task_id, name, queue, payload, priority, attempts, max_attempts, timeout, created_at,
-     run_at, unique_key, snoozes, history) = values
+     run_at, unique_key, limit_key, snoozes, history) = values
     return ClaimedTask(
         id=task_id, name=name, queue=queue, payload=payload, priority=priority,
         attempts=attempts, max_attempts=max_attempts, timeout=timeout, lease_token=token,
         created_at=lenient(_time, created_at), run_at=lenient(_time, run_at),
-        unique_key=unique_key, snoozes=snoozes, history=history,
+        unique_key=unique_key, limit_key=limit_key, snoozes=snoozes, history=history,
     )
 
 

@@ -17,13 +17,13 @@ from taskbasket.task import CorruptTask
 COLUMNS = (
     "id, name, queue, state, payload, priority, attempts, max_attempts, timeout, unique_key, "
     "last_error, created_at, run_at, started_at, finished_at, lease_expires_at, worker_id, "
-    "result, progress, snoozes, history"
+    "result, progress, limit_key, snoozes, history"
 )
 """The columns of a task as ``read_row`` reads them."""
 COLUMNS_WITHOUT_PAYLOAD = columns_without_payload(COLUMNS)
 CLAIM_COLUMNS = (
     "id, name, queue, payload, priority, attempts, max_attempts, timeout, created_at, "
-    "run_at, unique_key, snoozes, history"
+    "run_at, unique_key, limit_key, snoozes, history"
 )
 """The columns of a task as ``claimed_task`` reads them."""
 
@@ -90,7 +90,8 @@ def _row_to_stored(row: Sequence[Any]) -> StoredTask:
         created_at=lenient(aware, row[11]), run_at=lenient(aware, row[12]),
         started_at=lenient(aware, row[13]), finished_at=lenient(aware, row[14]),
         lease_expires_at=lenient(aware, row[15]), worker_id=row[16],
-        result=row[17], progress=row[18], snoozes=row[19], history=row[20],
+        result=row[17], progress=row[18], limit_key=row[19] or None, snoozes=row[20],
+        history=row[21],
     )
 
 
@@ -105,8 +106,8 @@ def claimed_task(row: Sequence[Any], token: str, added: int) -> ClaimedTask:
         id=id_str(row[0]), name=row[1], queue=row[2], payload=row[3], priority=row[4],
         attempts=row[5] + added, max_attempts=row[6], timeout=float(row[7]),
         lease_token=token, created_at=lenient(aware, row[8]),
-        run_at=lenient(aware, row[9]), unique_key=decode(row[10]), snoozes=row[11],
-        history=row[12],
+        run_at=lenient(aware, row[9]), unique_key=decode(row[10]),
+        limit_key=row[11] or None, snoozes=row[12], history=row[13],
     )
 
 

@@ -44,7 +44,6 @@ from taskbasket.backends.base import (
     PruneParams,
     RescueKind,
     StoredTask,
-    TaskEditParams,
     TaskFilter,
     redact_url,
 )
@@ -52,9 +51,11 @@ from taskbasket.backends.migrations import newer_schema_error
 from taskbasket.backends.redis.connections import KeptConnections
 from taskbasket.backends.redis.errors import translated
 from taskbasket.backends.redis.filters import filter_spec, matches
+from taskbasket.backends.redis.flow import RedisFlow
 from taskbasket.backends.redis.inserts import insert_calls, task_refs
 from taskbasket.backends.redis.keys import KeyLayout
 from taskbasket.backends.redis.listener import LISTEN_SLICE, RedisFinishListener, RedisListener
+from taskbasket.backends.redis.operators import OPERATOR_BATCH, RedisOperators
 from taskbasket.backends.redis.reading import TaskReader
 from taskbasket.backends.redis.records import claimed, decode_hash, read_row, text
 from taskbasket.backends.redis.schedules import RedisSchedules
@@ -62,6 +63,7 @@ from taskbasket.backends.redis.scripts import RedisScripts
 from taskbasket.backends.redis.settings import read_settings
 from taskbasket.backends.redis.steps import RedisSteps
 from taskbasket.backends.redis.times import EPOCH, moment_us, seconds_us
+from taskbasket.backends.redis.workers import RedisWorkers
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.errors import (
     BackendUnavailableError,
@@ -77,15 +79,13 @@ log = logging.getLogger("taskbasket.backends.redis")
 SCHEMA_VERSION = 1
 """The key layout's version, kept in ``P:schema``."""
 PROMOTE_BATCH = 1000
-OPERATOR_BATCH = 500
 PAGE_SIZE = 1000
 """At most this many tasks are read per listing script call, so none blocks Redis long."""
 
-_RETRYABLE = frozenset({State.FAILED, State.CANCELLED, State.RETRYING, State.SCHEDULED})
-_NOT_FINAL = frozenset(s for s in ALL_STATES if s not in FINAL_STATES)
 
 
-class RedisBackend(RedisSteps, RedisSchedules, BackendBase):
+class RedisBackend(RedisSteps, RedisSchedules, RedisFlow, RedisWorkers, RedisOperators,
+                   BackendBase):
     """A store in one Redis server (7 or newer) under a key prefix; thread-safe.
 
     ``redis://[[user]:password@]host[:port][/db][?prefix=NAME&socket_timeout=...]``; the
@@ -96,7 +96,7 @@ class RedisBackend(RedisSteps, RedisSchedules, BackendBase):
     capabilities = Capabilities(
         transactional_enqueue=False, server_clock=True, notifications=True, multi_host=True,
         leader_lock=True,
-        created_order=True,
+        created_order=True, flow_control=True,
     )
     transient_errors = (BackendUnavailableError, OSError, redis.exceptions.ConnectionError,
                         redis.exceptions.TimeoutError)
@@ -236,6 +236,10 @@ class RedisBackend(RedisSteps, RedisSchedules, BackendBase):
         else:
             unique = list(dict.fromkeys(params.queues))
             queues = [str(len(unique)), *unique]
+        if params.limits is not None:
+            return claimed_tasks(self, token, [
+                (r[0], functools.partial(claimed, r, token))
+                for r in self._claim_limited(params, token)])
         reply = self._run(self._scripts.claim, [
             params.worker_id, params.limit, seconds_us(params.lease_seconds) or 1, token,
             PROMOTE_BATCH, 1 if params.count_attempt else 0,
@@ -342,6 +346,9 @@ class RedisBackend(RedisSteps, RedisSchedules, BackendBase):
     def finish_listener(self) -> Listener:
         return RedisFinishListener(self._new_client(listener=True), f"{self.prefix}:finished")
 
+    def cancel_listener(self) -> Listener:
+        return RedisFinishListener(self._new_client(listener=True), f"{self.prefix}:cancelled")
+
     def listener(self, queues: Sequence[str] | None) -> Listener:
         listener = RedisListener(self._new_client(listener=True), self._client,
                                  self.keys.wake(queues), self.keys.wake_close())
@@ -436,54 +443,6 @@ class RedisBackend(RedisSteps, RedisSchedules, BackendBase):
         flat = self._run(self._scripts.count_by_name, [State(s).value for s in params.states])
         return {text(name): int(count) for name, count in zip(flat[::2], flat[1::2],
                                                                   strict=True)}
-
-    # ------------------------------------------------------------------ operators
-
-    def _operate_on(
-        self, operation: str, task_filter: TaskFilter, allowed: frozenset[State] | None
-    ) -> int:
-        """Apply an operator action in batches of ids, each batch one atomic script."""
-        spec = filter_spec(task_filter, allowed)
-        if spec is None:
-            return 0
-        finished_before = (
-            "" if task_filter.finished_before is None
-            else str(seconds_us(task_filter.finished_before))
-        )
-        head = [operation, finished_before, *spec]
-        total = 0
-        if task_filter.ids is not None:
-            ids = sorted({str(i) for i in task_filter.ids}, reverse=True)
-            for start in range(0, len(ids), OPERATOR_BATCH):
-                total += int(self._run(
-                    self._scripts.operate, [*head, *ids[start:start + OPERATOR_BATCH]]
-                ))
-            return total
-        for _, ids, _ in self._reader.pages(spec, None, OPERATOR_BATCH, with_rows=False):
-            total += int(self._run(self._scripts.operate, [*head, *ids]))
-        return total
-
-    @translated
-    def tasks_retry(self, task_filter: TaskFilter) -> int:
-        return self._operate_on("retry", task_filter, _RETRYABLE)
-
-    @translated
-    def tasks_edit(self, params: TaskEditParams) -> bool:
-        edit = [params.task_id, params.expected_history or False, params.history,
-                params.payload or False, params.queue or False,
-                False if params.priority is None else params.priority]
-        return int(self._run(self._scripts.edit, [json.dumps(edit, ensure_ascii=False)])) == 1
-
-    @translated
-    def tasks_cancel(self, task_filter: TaskFilter) -> int:
-        count = self._operate_on("cancel", task_filter, _NOT_FINAL)
-        if count:
-            self._client.publish(f"{self.prefix}:finished", "1")
-        return count
-
-    @translated
-    def tasks_delete(self, task_filter: TaskFilter) -> int:
-        return self._operate_on("delete", task_filter, None)
 
 
 __all__ = ["OPERATOR_BATCH", "PAGE_SIZE", "PROMOTE_BATCH", "SCHEMA_VERSION", "RedisBackend"]

@@ -49,6 +49,7 @@ def stored(row: dict[str, str]) -> StoredTask:
         finished_at=lenient(optional_from_us, get("finished_at")),
         lease_expires_at=lenient(optional_from_us, get("lease_expires_at")),
         worker_id=get("worker_id"), result=get("result"), progress=get("progress"),
+        limit_key=get("limit_key") or None,
         snoozes=lenient(int, get("snoozes") or "0"), history=get("history"),
     )
 
@@ -64,7 +65,8 @@ def claimed(row: list[Any], token: str) -> ClaimedTask:
         id=row[0], name=row[1], queue=row[2], payload=row[3], priority=int(row[4]),
         attempts=int(row[5]), max_attempts=int(row[6]), timeout=float(row[7]),
         lease_token=token, created_at=from_us(row[8]), run_at=from_us(row[9]),
-        unique_key=row[10] or None, snoozes=int(row[11]), history=row[12] or None,
+        unique_key=row[10] or None, limit_key=row[11] or None, snoozes=int(row[12]),
+        history=row[13] or None,
     )
 
 

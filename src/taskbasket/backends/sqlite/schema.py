@@ -15,7 +15,11 @@ from taskbasket.backends.migrations import Migration, load_migrations, migrate
 TABLE = "taskbasket_tasks"
 LEADERS = "taskbasket_leaders"
 SCHEDULES = "taskbasket_schedules"
-NAMES = {"tasks": TABLE, "leaders": LEADERS, "schedules": SCHEDULES}
+QUEUES = "taskbasket_queues"
+STARTS = "taskbasket_starts"
+WORKERS = "taskbasket_workers"
+NAMES = {"tasks": TABLE, "leaders": LEADERS, "schedules": SCHEDULES, "queues": QUEUES,
+         "starts": STARTS, "workers": WORKERS}
 """What the placeholders of the migration files stand for."""
 
 MIGRATION_FILES: tuple[Migration, ...] = load_migrations("taskbasket.backends.sqlite")
@@ -59,4 +63,4 @@ def migrate_file(conn: sqlite3.Connection, where: str) -> None:
 
 __all__ = ["LEADERS", "MIGRATIONS", "MIGRATION_FILES", "NAMES", "SCHEDULES", "SCHEMA_VERSION",
            "TABLE",
-           "UserVersionSchema", "migrate_file"]
+           "WORKERS", "UserVersionSchema", "migrate_file"]

@@ -1,7 +1,7 @@
--- 8: how many times a task snoozed (Snooze: an attempt that ended uncounted) and its
+-- 10: how many times a task snoozed (Snooze: an attempt that ended uncounted) and its
 -- history (JSON, written whole by the core: its last attempts and edits, bounded); the
--- claim functions return both (the worker decides the snooze cap and appends to the
--- history), otherwise as in 5.
+-- claim functions return both, and the task's limit_key (the worker decides the snooze
+-- cap and appends to the history), otherwise as in 9 (paused queues skipped).
 ALTER TABLE {s}.tasks ADD COLUMN snoozes integer NOT NULL DEFAULT 0, ADD COLUMN history text;
 DROP FUNCTION {s}.claim(text, double precision, text, text[], text[], integer, integer);
 DROP FUNCTION {s}.claim_created(text, double precision, text, text[], text[], integer, integer);
@@ -11,7 +11,7 @@ CREATE FUNCTION {s}.claim(p_token text, p_lease_seconds double precision,
 RETURNS TABLE (id uuid, name text, queue text, payload text, priority integer,
                attempts integer, max_attempts integer, timeout double precision,
                created_at timestamptz, run_at timestamptz, unique_key text,
-               snoozes integer, history text)
+               limit_key text, snoozes integer, history text)
 LANGUAGE plpgsql VOLATILE ROWS 10
 SET enable_sort = off SET enable_seqscan = off SET jit = off AS $$
 #variable_conflict use_column
@@ -22,6 +22,7 @@ BEGIN
         WHERE r.state = 'queued' AND r.run_at <= now()
           AND (p_names IS NULL OR r.name = ANY(p_names))
           AND (p_queues IS NULL OR r.queue = ANY(p_queues))
+          AND NOT EXISTS (SELECT 1 FROM {s}.queues p WHERE p.name = r.queue AND p.paused)
         ORDER BY r.priority DESC, r.run_at, r.id
         LIMIT p_limit FOR UPDATE OF r SKIP LOCKED
     ), due AS (
@@ -29,6 +30,7 @@ BEGIN
         WHERE r.state IN ('scheduled','retrying') AND r.run_at <= now()
           AND (p_names IS NULL OR r.name = ANY(p_names))
           AND (p_queues IS NULL OR r.queue = ANY(p_queues))
+          AND NOT EXISTS (SELECT 1 FROM {s}.queues p WHERE p.name = r.queue AND p.paused)
         ORDER BY r.run_at
         LIMIT p_limit FOR UPDATE OF r SKIP LOCKED
     ), ready AS (
@@ -42,7 +44,7 @@ BEGIN
         FROM ready WHERE t.id = ready.id
         RETURNING t.id, t.name, t.queue, t.payload, t.priority, t.attempts,
                   t.max_attempts, t.timeout, t.created_at, t.run_at, t.unique_key,
-                  t.snoozes, t.history
+                  t.limit_key, t.snoozes, t.history
     )
     SELECT * FROM claimed;
 END
@@ -53,7 +55,7 @@ CREATE FUNCTION {s}.claim_created(p_token text, p_lease_seconds double precision
 RETURNS TABLE (id uuid, name text, queue text, payload text, priority integer,
                attempts integer, max_attempts integer, timeout double precision,
                created_at timestamptz, run_at timestamptz, unique_key text,
-               snoozes integer, history text)
+               limit_key text, snoozes integer, history text)
 LANGUAGE plpgsql VOLATILE ROWS 10
 SET enable_sort = off SET enable_seqscan = off SET jit = off AS $$
 #variable_conflict use_column
@@ -64,6 +66,7 @@ BEGIN
         WHERE r.state = 'queued' AND r.run_at <= now()
           AND (p_names IS NULL OR r.name = ANY(p_names))
           AND (p_queues IS NULL OR r.queue = ANY(p_queues))
+          AND NOT EXISTS (SELECT 1 FROM {s}.queues p WHERE p.name = r.queue AND p.paused)
         ORDER BY r.id
         LIMIT p_limit FOR UPDATE OF r SKIP LOCKED
     ), due AS (
@@ -71,6 +74,7 @@ BEGIN
         WHERE r.state IN ('scheduled','retrying') AND r.run_at <= now()
           AND (p_names IS NULL OR r.name = ANY(p_names))
           AND (p_queues IS NULL OR r.queue = ANY(p_queues))
+          AND NOT EXISTS (SELECT 1 FROM {s}.queues p WHERE p.name = r.queue AND p.paused)
         ORDER BY r.run_at
         LIMIT p_limit FOR UPDATE OF r SKIP LOCKED
     ), ready AS (
@@ -84,7 +88,7 @@ BEGIN
         FROM ready WHERE t.id = ready.id
         RETURNING t.id, t.name, t.queue, t.payload, t.priority, t.attempts,
                   t.max_attempts, t.timeout, t.created_at, t.run_at, t.unique_key,
-                  t.snoozes, t.history
+                  t.limit_key, t.snoozes, t.history
     )
     SELECT * FROM claimed;
 END

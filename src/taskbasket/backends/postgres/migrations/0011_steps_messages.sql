@@ -1,4 +1,4 @@
--- 9: a task's durable steps and its messages (JSON, written whole by the core: its
+-- 11: a task's durable steps and its messages (JSON, written whole by the core: its
 -- completed steps in order, and the messages sent to it and not yet taken), in its row
 -- so they go when it goes
 ALTER TABLE {s}.tasks ADD COLUMN steps text, ADD COLUMN messages text;
