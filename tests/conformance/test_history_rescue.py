@@ -2,14 +2,13 @@
 
 The rescuer builds the entry (the worker, start, end on the store's clock, outcome
 ``lease_expired``, the error's summary) from what ``leases_expired`` read, and the store
-writes it in the rescue's fenced step, on every store that keeps a history.
+writes it in the rescue's fenced step, on every store that keeps a history. With a real
+worker process SIGKILLed: tests/conformance/test_crash.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -24,9 +23,8 @@ from taskbasket.backends.base import (
 from taskbasket.history import error_summary
 from taskbasket.maintenance.rescuer import Rescuer
 from taskbasket.rules import LEASE_EXPIRED_OUTCOME
-from tests.apps import crashapp
 from tests.conformance.test_enqueue import claim
-from tests.helpers import Effects, WorkerProcess, wait_for
+from tests.helpers import wait_for
 
 SHORT = 0.05
 
@@ -122,56 +120,3 @@ def test_a_stale_rescue_writes_no_history_and_one_without_history_keeps_it(
     task = basket.get(ref.id)
     assert task is not None and task.history == kept.history  # None: unchanged
     assert claimed.lease != again.lease
-
-
-# ------------------------------------------------------------ a real worker, SIGKILLed
-
-
-@pytest.fixture
-def effects(tmp_path: Path) -> Effects:
-    return Effects(tmp_path / "effects.db")
-
-
-@pytest.fixture
-def producer(store_url: str) -> Iterator[Basket]:
-    basket = Basket(store_url)
-    for definition in crashapp.basket.registry.values():
-        basket.task(name=definition.name, max_attempts=definition.max_attempts,
-                    timeout=definition.timeout)(definition.func)
-    yield basket
-    basket.close()
-
-
-@pytest.mark.slow
-@pytest.mark.needs("history", "shared_between_processes", "task_records")
-def test_a_sigkilled_workers_attempt_is_in_the_history(
-    producer: Basket, effects: Effects, store_url: str,
-) -> None:
-    workers: list[WorkerProcess] = []
-
-    def spawn() -> WorkerProcess:
-        worker = WorkerProcess(store_url, effects.path, "--visibility-timeout", "1",
-                               "--concurrency", "1")
-        workers.append(worker)
-        worker.wait_started()
-        return worker
-
-    try:
-        victim = spawn()
-        ref = producer.enqueue("slow", args=[1.0])
-        wait_for(lambda: effects.events(ref.id, "start"), 20, "the task to start")
-        running = producer.get(ref.id)
-        assert running is not None and running.worker_id
-        victim.kill()
-        survivor = spawn()
-        survivor.wait_for(lambda: _state(producer, ref.id) == State.SUCCEEDED, 30,
-                          "the rescue and the second attempt")
-    finally:
-        for worker in workers:
-            worker.stop()
-    lost, succeeded = _attempts(producer, ref.id)
-    assert (lost.attempt, lost.worker_id, lost.outcome) == (
-        1, running.worker_id, LEASE_EXPIRED_OUTCOME)
-    assert lost.error.startswith("lease expired on attempt 1 of 3")
-    assert (succeeded.attempt, succeeded.outcome) == (2, "succeeded")
-    assert succeeded.worker_id not in (None, running.worker_id)
