@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import dataclasses
+from datetime import UTC, datetime, timedelta
 
 from taskbasket.backends.base import ExpiredLease, Lease, Outcome, OutcomeKind, RescueKind
+from taskbasket.history import AttemptEntry, read_history, with_attempt
 from taskbasket.rules import BusStep, LostDelivery, bus_action, rescue_decision
 
 LEASE = Lease("id", "token")
@@ -25,6 +27,30 @@ def test_an_expired_lease_on_the_last_attempt_fails_else_requeues_after_the_back
     assert relayed.kind is RescueKind.REQUEUE and relayed.delay == 0.0
     assert "before any attempt" in relayed.error
     assert rescue_decision(_expired(1), backoff=-1).delay == 0.0
+
+
+def test_an_expired_lease_with_the_stores_now_carries_the_lost_attempt_in_the_history() -> None:
+    started = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    ended = started + timedelta(minutes=5)
+    earlier = with_attempt(None, AttemptEntry(1, "w-0", started, started, "retry", "boom"))
+    lost = dataclasses.replace(_expired(2), worker_id="w-1", started_at=started,
+                               history=earlier)
+    decision = rescue_decision(lost, backoff=1.0, ended_at=ended)
+    first, second = read_history(decision.history)
+    assert first == AttemptEntry(1, "w-0", started, started, "retry", "boom")
+    assert second == AttemptEntry(2, "w-1", started, ended, "lease_expired",
+                                  decision.error)
+    final = rescue_decision(dataclasses.replace(lost, attempts=3), ended_at=ended)
+    assert final.kind is RescueKind.FAIL
+    assert read_history(final.history)[-1].outcome == "lease_expired"  # type: ignore[union-attr]
+    # no store clock, a relay's claim (no attempt) or a corrupt row: the history is kept
+    assert rescue_decision(lost).history is None
+    assert rescue_decision(dataclasses.replace(lost, attempts=0), ended_at=ended).history is None
+    corrupt = dataclasses.replace(lost, corrupt="attempts is text")
+    assert rescue_decision(corrupt, ended_at=ended).history is None
+    unstarted = dataclasses.replace(lost, started_at=None, history=None)
+    [only] = read_history(rescue_decision(unstarted, ended_at=ended).history)
+    assert only.started_at == ended  # type: ignore[union-attr]
 
 
 def test_bus_outcomes() -> None:

@@ -1,8 +1,9 @@
 """A task's history: its last attempts and the operators' edits, kept with the task.
 
 The core writes it, whole, in the fenced step that records an attempt's outcome (the
-claim hands the stored history to the worker) and in the atomic step of an edit and
-retry; a store only keeps the text. It is JSON: a list of entries, oldest first, each
+claim hands the stored history to the worker), in the fenced rescue of an expired lease
+(``leases_expired`` hands it to the rescuer) and in the atomic step of an edit and retry;
+a store only keeps the text. It is JSON: a list of entries, oldest first, each
 an object with ``"kind"`` ``"attempt"`` or ``"edit"``. It stays small: the last
 ``MAX_ATTEMPT_ENTRIES`` attempts and ``MAX_EDIT_ENTRIES`` edits, each error summary cut
 to ``MAX_ERROR_SUMMARY`` characters and each previous value to ``MAX_PREVIOUS_CHARS``.
@@ -31,8 +32,9 @@ MAX_PREVIOUS_CHARS = 2000
 @dataclass(frozen=True, slots=True)
 class AttemptEntry:
     """One attempt: its number, the worker that ran it, when it started and ended (aware
-    UTC, the worker's clock), its ``outcome`` (succeeded, retry, failed, snoozed,
-    deferred, lease_expired) and the error's last line ("" without one)."""
+    UTC, the worker's clock; the store's for ``lease_expired``, which the rescuer
+    records), its ``outcome`` (succeeded, retry, failed, snoozed, deferred,
+    lease_expired) and the error's last line ("" without one)."""
 
     attempt: int
     worker_id: str | None

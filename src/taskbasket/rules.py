@@ -21,10 +21,12 @@ from taskbasket.backends.base import (
     OutcomeKind,
     RescueKind,
 )
+from taskbasket.history import AttemptEntry, error_summary, with_attempt
 
 __all__ = [
-    "BusAction", "BusStep", "LostDelivery", "bus_action", "corrupt_lease_error", "deferred",
-    "expired_lease_fails", "lease_expired_error", "rescue_decision", "snooze_cap_error",
+    "LEASE_EXPIRED_OUTCOME", "BusAction", "BusStep", "LostDelivery", "bus_action",
+    "corrupt_lease_error", "deferred", "expired_lease_fails", "lease_expired_error",
+    "lost_attempt_history", "rescue_decision", "snooze_cap_error",
 ]
 
 
@@ -80,18 +82,38 @@ def corrupt_lease_error(expired: ExpiredLease) -> str:
             "again. Fix its row and retry it, or delete it")
 
 
-def rescue_decision(expired: ExpiredLease, backoff: float = 0.0) -> LeaseRescue:
+LEASE_EXPIRED_OUTCOME = "lease_expired"
+"""The outcome of a history's attempt entry for an attempt whose lease ran out."""
+
+
+def lost_attempt_history(expired: ExpiredLease, error: str, ended_at: datetime) -> str | None:
+    """The history of an expired lease's task with an entry for the lost attempt: its
+    worker, start (``ended_at`` if the store kept none), end ``ended_at`` (the store's
+    now), outcome ``lease_expired`` and ``error``'s summary. None (history unchanged) for
+    a claim that counted no attempt (the relay's) or a corrupt row."""
+    if expired.corrupt is not None or expired.attempts <= 0:
+        return None
+    entry = AttemptEntry(expired.attempts, expired.worker_id, expired.started_at or ended_at,
+                         ended_at, LEASE_EXPIRED_OUTCOME, error_summary(error))
+    return with_attempt(expired.history, entry)
+
+
+def rescue_decision(expired: ExpiredLease, backoff: float = 0.0,
+                    ended_at: datetime | None = None) -> LeaseRescue:
     """Fail or requeue one expired lease. A requeued task waits ``backoff`` seconds (the
     task's retry backoff, as after an exception), except after a claim that counted no
     attempt (the relay's), which is requeued due now. A lease of a corrupt row
-    (``expired.corrupt``) fails with the reason: its counts cannot be trusted."""
+    (``expired.corrupt``) fails with the reason: its counts cannot be trusted. With
+    ``ended_at`` (the store's now), the decision carries the task's new history
+    (:func:`lost_attempt_history`)."""
     if expired.corrupt is not None:
         return LeaseRescue(expired.lease, RescueKind.FAIL, corrupt_lease_error(expired))
     error = lease_expired_error(expired.attempts, expired.max_attempts)
+    history = None if ended_at is None else lost_attempt_history(expired, error, ended_at)
     if expired_lease_fails(expired.attempts, expired.max_attempts):
-        return LeaseRescue(expired.lease, RescueKind.FAIL, error)
+        return LeaseRescue(expired.lease, RescueKind.FAIL, error, history=history)
     delay = max(0.0, backoff) if expired.attempts > 0 else 0.0
-    return LeaseRescue(expired.lease, RescueKind.REQUEUE, error, delay)
+    return LeaseRescue(expired.lease, RescueKind.REQUEUE, error, delay, history)
 
 
 # --------------------------------------------------------------------------- buses

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from taskbasket import Basket, State
+from taskbasket import AttemptEntry, Basket, State
 from tests.apps import crashapp
 from tests.helpers import Effects, WorkerProcess, wait_for
 
@@ -66,6 +66,30 @@ def test_sigkill_mid_task_another_worker_finishes_it(
     assert "lease expired" in (task.last_error or "")
     done = effects.events(ref.id, "done")
     assert [row[1] for row in done] == [2]  # the effect happened once, on attempt 2
+
+
+@pytest.mark.needs("history", "task_records")
+def test_a_sigkilled_workers_attempt_is_in_the_history_before_the_one_that_succeeded(
+    producer: Basket, effects: Effects, spawn
+) -> None:
+    victim = spawn("--visibility-timeout", "1", "--concurrency", "1")
+    ref = producer.enqueue("slow", args=[1.0])
+    wait_for(lambda: effects.events(ref.id, "start"), 20, "the task to start")
+    running = producer.get(ref.id)
+    assert running is not None and running.worker_id
+    victim.kill()
+    survivor = spawn("--visibility-timeout", "1", "--concurrency", "1")
+    survivor.wait_for(lambda: _state(producer, ref.id) == "succeeded", 30,
+                      "the rescue and the second attempt")
+    task = producer.get(ref.id)
+    assert task is not None
+    lost, succeeded = (e for e in task.history if isinstance(e, AttemptEntry))
+    assert (lost.attempt, lost.worker_id, lost.outcome) == (
+        1, running.worker_id, "lease_expired")
+    assert lost.error.startswith("lease expired on attempt 1 of 3")
+    assert lost.started_at <= lost.ended_at
+    assert (succeeded.attempt, succeeded.outcome) == (2, "succeeded")
+    assert succeeded.worker_id not in (None, running.worker_id)
 
 
 @pytest.mark.needs("task_records")

@@ -216,7 +216,10 @@ class ExpiredLease:
 
     ``corrupt`` is what is wrong with its stored row, if the store found it unsound (see
     ``backends/rows.expired_lease``): the core then fails it with that reason, whatever
-    its counts say, so one bad row never stalls the rescue of the others.
+    its counts say, so one bad row never stalls the rescue of the others. ``worker_id``,
+    ``started_at`` and ``history`` (the stored JSON, see ``taskbasket.history``) are what
+    the core needs to record the lost attempt in the task's history; a store reads them,
+    it never builds the history.
     """
 
     id: str
@@ -226,6 +229,9 @@ class ExpiredLease:
     attempts: int
     max_attempts: int
     corrupt: str | None = None
+    worker_id: str | None = None
+    started_at: datetime | None = None
+    history: str | None = None
 
     @property
     def lease(self) -> Lease:
@@ -243,12 +249,15 @@ class RescueKind(enum.StrEnum):
 class LeaseRescue:
     """The core's decision about one expired lease; ``error`` becomes the task's
     ``last_error``. A REQUEUE with a ``delay`` makes the task ``retrying`` until
-    ``delay`` seconds after the store's now; without one, ``queued`` and due now."""
+    ``delay`` seconds after the store's now; without one, ``queued`` and due now.
+    ``history`` is the task's new history (JSON), written in the same fenced step; None:
+    unchanged."""
 
     lease: Lease
     kind: RescueKind
     error: str
     delay: float = 0.0
+    history: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

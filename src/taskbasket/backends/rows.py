@@ -121,10 +121,13 @@ def _count(value: Any) -> Any:
 
 
 def expired_lease(task_id: Any, token: Any, name: Any, queue: Any, attempts: Any,
-                  max_attempts: Any, reason: str | None = None) -> ExpiredLease:
+                  max_attempts: Any, reason: str | None = None, *, worker_id: Any = None,
+                  started_at: Any = None, history: Any = None) -> ExpiredLease:
     """An expired lease as a store read it. Counts that are not what taskbasket writes (a
     corrupt row), or the ``reason`` a store found itself, make it ``corrupt``: the rescuer
-    fails it with that reason instead of deciding by counts it cannot trust."""
+    fails it with that reason instead of deciding by counts it cannot trust. The lost
+    attempt's ``worker_id``, ``started_at`` (an aware datetime; anything else reads as
+    none) and the stored ``history`` text only inform its history entry."""
     attempts, max_attempts = _count(attempts), _count(max_attempts)
     if reason is None:
         reason = (_field_problem("attempts", attempts)
@@ -133,7 +136,10 @@ def expired_lease(task_id: Any, token: Any, name: Any, queue: Any, attempts: Any
         attempts, max_attempts = 0, 1  # not read: a corrupt lease is failed, not counted
     return ExpiredLease(str(task_id), "" if token is None else str(token),
                         "" if name is None else str(name), "" if queue is None else str(queue),
-                        attempts, max_attempts, corrupt=reason)
+                        attempts, max_attempts, corrupt=reason,
+                        worker_id=None if worker_id is None else str(worker_id),
+                        started_at=started_at if _is_time(started_at) else None,
+                        history=history if isinstance(history, str) else None)
 
 
 def _reason(exc: BaseException) -> str:

@@ -43,10 +43,10 @@ def no_backoff(expired: ExpiredLease) -> float:
 class Rescuer(Service):
     """Finds up to ``batch`` expired leases per run, decides each one's fate with
     :func:`taskbasket.rules.rescue_decision` (the last attempt fails, any other is
-    requeued after ``backoff``), and has the store apply the decisions, fenced by the
-    lease token. Every applied rescue is logged and emitted to ``hooks`` as a
-    ``lease_expired`` event (and a failed one as ``failed`` too), with its task's name
-    and queue, so metrics count it."""
+    requeued after ``backoff``; each lost attempt gets an entry in its task's history),
+    and has the store apply the decisions, fenced by the lease token. Every applied rescue
+    is logged and emitted to ``hooks`` as a ``lease_expired`` event (and a failed one as
+    ``failed`` too), with its task's name and queue, so metrics count it."""
 
     name = "rescuer"
 
@@ -64,7 +64,9 @@ class Rescuer(Service):
         expired = self.backend.leases_expired(LeasesExpiredParams(self.batch))
         if not expired:
             return RescueReport()
-        decisions = [rescue_decision(lease, self._backoff(lease)) for lease in expired]
+        ended_at = self.backend.now()  # the lost attempts' end, on the store's clock
+        decisions = [rescue_decision(lease, self._backoff(lease), ended_at)
+                     for lease in expired]
         applied = self.backend.leases_rescue(LeasesRescueParams(decisions))
         report = RescueReport()
         for lease, decision, done in zip(expired, decisions, applied, strict=True):

@@ -45,6 +45,7 @@ from taskbasket.backends.memory.records import (
     check_outcomes,
     check_text,
     claimed,
+    expired,
     matches,
     stored,
 )
@@ -54,7 +55,7 @@ from taskbasket.backends.memory.steps import MemorySteps
 from taskbasket.backends.memory.store import MemoryStore, Record
 from taskbasket.backends.memory.workers import MemoryWorkers
 from taskbasket.backends.options import StoreOption, StoreOptions
-from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
+from taskbasket.backends.rows import claimed_tasks, state_counts
 from taskbasket.errors import ConfigurationError, UnsupportedOperationError
 from taskbasket.ids import new_token
 from taskbasket.task import FINAL_STATES, RETRYABLE_STATES, CorruptTask, State, TaskRef
@@ -290,12 +291,12 @@ class MemoryBackend(MemorySteps, MemorySchedules, MemoryFlow, MemoryWorkers, Bac
     def leases_expired(self, params: LeasesExpiredParams) -> list[ExpiredLease]:
         with self.store.condition:
             records = self.store.running_entries(self.store.clock.time(), max(0, params.limit))
-            return [expired_lease(r.id, r.lease_token, r.name, r.queue, r.attempts,
-                                  r.max_attempts) for r in records]
+            return [expired(r) for r in records]
 
     def leases_rescue(self, params: LeasesRescueParams) -> list[bool]:
         for rescue in params.rescues:
             check_text("the error", rescue.error)
+            check_text("the history", rescue.history)
         applied: list[bool] = []
         store = self.store
         clear: dict[str, Any] = {"lease_token": None, "lease_expires_at": None}
@@ -308,14 +309,15 @@ class MemoryBackend(MemorySteps, MemorySchedules, MemoryFlow, MemoryWorkers, Bac
                     applied.append(False)
                     continue
                 applied.append(True)
+                history = {} if rescue.history is None else {"history": rescue.history}
                 if rescue.kind is RescueKind.FAIL:
                     store.change(record, now, state=State.FAILED, finished_at=now,
-                                 last_error=rescue.error, **clear)
+                                 last_error=rescue.error, **history, **clear)
                 else:
                     store.change(record, now,
                                  state=State.RETRYING if rescue.delay > 0 else State.QUEUED,
                                  run_at=now + max(0.0, rescue.delay),
-                                 last_error=rescue.error, **clear)
+                                 last_error=rescue.error, **history, **clear)
             if any(applied):
                 store.wake()
         return applied

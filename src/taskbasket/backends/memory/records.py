@@ -11,6 +11,7 @@ from typing import Any
 
 from taskbasket.backends.base import (
     ClaimedTask,
+    ExpiredLease,
     NewTask,
     Outcome,
     OutcomeKind,
@@ -19,7 +20,7 @@ from taskbasket.backends.base import (
     stored_state,
 )
 from taskbasket.backends.memory.store import Record
-from taskbasket.backends.rows import lenient, stored_or_corrupt
+from taskbasket.backends.rows import expired_lease, lenient, stored_or_corrupt
 from taskbasket.task import CorruptTask
 
 
@@ -62,6 +63,13 @@ def claimed(values: tuple[Any, ...], token: str) -> ClaimedTask:
         created_at=lenient(_time, created_at), run_at=lenient(_time, run_at),
         unique_key=unique_key, limit_key=limit_key, snoozes=snoozes, history=history,
     )
+
+
+def expired(record: Record) -> ExpiredLease:
+    """The expired lease of a running record, with what its history entry needs."""
+    return expired_lease(record.id, record.lease_token, record.name, record.queue,
+                         record.attempts, record.max_attempts, worker_id=record.worker_id,
+                         started_at=lenient(_time, record.started_at), history=record.history)
 
 
 def matches(record: Record, task_filter: TaskFilter, now: float) -> bool:

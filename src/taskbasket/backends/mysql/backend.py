@@ -60,6 +60,7 @@ from taskbasket.backends.mysql.statements import (
 )
 from taskbasket.backends.mysql.steps import MySQLSteps
 from taskbasket.backends.mysql.values import (
+    aware,
     claimed_task,
     decode,
     hex_literal,
@@ -68,7 +69,7 @@ from taskbasket.backends.mysql.values import (
     quote,
 )
 from taskbasket.backends.mysql.workers import MySQLWorkers
-from taskbasket.backends.rows import claimed_tasks, expired_lease
+from taskbasket.backends.rows import claimed_tasks, expired_lease, lenient
 from taskbasket.errors import BackendUnavailableError
 from taskbasket.ids import new_token
 from taskbasket.task import FINAL_STATES, TaskRef
@@ -315,11 +316,13 @@ class MySQLBackend(MySQLSteps, MySQLSchedules, MySQLFlow, MySQLWorkers, MySQLOpe
 
     def leases_expired(self, params: LeasesExpiredParams) -> list[ExpiredLease]:
         rows = self._read(
-            "SELECT id, lease_token, name, queue, attempts, max_attempts FROM "
-            f"{self.table} WHERE state = 'running' AND lease_expires_at < {NOW} "
+            "SELECT id, lease_token, name, queue, attempts, max_attempts, worker_id, "
+            f"started_at, history FROM {self.table} WHERE state = 'running' "
+            f"AND lease_expires_at < {NOW} "
             f"ORDER BY lease_expires_at LIMIT {max(0, int(params.limit))}"
         )
-        return [expired_lease(id_str(r[0]), decode(r[1]) or "", r[2], r[3], r[4], r[5])
+        return [expired_lease(id_str(r[0]), decode(r[1]) or "", r[2], r[3], r[4], r[5],
+                              worker_id=r[6], started_at=lenient(aware, r[7]), history=r[8])
                 for r in rows]
 
     def leases_rescue(self, params: LeasesRescueParams) -> list[bool]:

@@ -256,25 +256,28 @@ def edit_update(table: str, raw_id: bytes) -> str:
 def rescue_update(
     table: str, chosen: Sequence[tuple[Lease, bytes]], rescues: Mapping[str, LeaseRescue]
 ) -> str:
-    """Expired leases failed or requeued: an UPDATE joined to a derived table of one row
-    per lease of ``chosen`` (a lease and its stored id), fenced by the lease's token."""
+    """Expired leases failed or requeued, each with its new history (NULL: kept): an
+    UPDATE joined to a derived table of one row per lease of ``chosen`` (a lease and its
+    stored id), fenced by the lease's token."""
     rows = []
     for lease, raw in chosen:
         rescue = rescues[lease.task_id]
         delay = micros(rescue.delay) if rescue.kind is RescueKind.REQUEUE else 0
         kind = "'f'" if rescue.kind is RescueKind.FAIL else "'q'"
+        history = "NULL" if rescue.history is None else quote(rescue.history)
         rows.append((hex_literal(raw), hex_literal(lease.token.encode("utf-8")), kind,
-                     quote(rescue.error), str(delay)))
+                     quote(rescue.error), str(delay), history))
     return (
         f"UPDATE {table} AS t JOIN ("
-        + derived(rows, ("id", "token", "kind", "err", "delay_us"))
+        + derived(rows, ("id", "token", "kind", "err", "delay_us", "hist"))
         + ") AS v ON t.id = v.id SET "
         "t.state = IF(v.kind = 'f', 'failed', IF(v.delay_us > 0, 'retrying', "
         "'queued')), "
         f"t.finished_at = IF(v.kind = 'f', {NOW}, t.finished_at), "
         f"t.run_at = IF(v.kind = 'f', t.run_at, {NOW} + INTERVAL v.delay_us "
         "MICROSECOND), "
-        "t.last_error = v.err, t.lease_token = NULL, t.lease_expires_at = NULL "
+        "t.last_error = v.err, t.history = COALESCE(v.hist, t.history), "
+        "t.lease_token = NULL, t.lease_expires_at = NULL "
         "WHERE t.state = 'running' AND t.lease_token = v.token"
     )
 

@@ -348,7 +348,8 @@ class PostgresBackend(PostgresSteps, PostgresSchedules, PostgresWorkers, Postgre
 
     def leases_expired(self, params: LeasesExpiredParams) -> list[ExpiredLease]:
         rows = self._fetch(self.statements.expired, [max(0, params.limit)])
-        return [expired_lease(*row) for row in rows]
+        return [expired_lease(*row[:6], worker_id=row[6], started_at=row[7], history=row[8])
+                for row in rows]
 
     def leases_rescue(self, params: LeasesRescueParams) -> list[bool]:
         rescues = params.rescues
@@ -362,7 +363,7 @@ class PostgresBackend(PostgresSteps, PostgresSchedules, PostgresWorkers, Postgre
             order, [r.lease.task_id for r in chosen], [r.lease.token for r in chosen],
             [r.kind.value for r in chosen], [r.error for r in chosen],
             [float(r.delay) if r.kind is RescueKind.REQUEUE else 0.0 for r in chosen],
-            self.channel,
+            [r.history for r in chosen], self.channel,
         ])
         for row in rows:
             applied[row[0]] = True

@@ -153,7 +153,8 @@ class Statements:
             "FROM (SELECT DISTINCT queue AS q FROM promoted) d)"
         )
         self.expired = (
-            f"SELECT id::text, lease_token, name, queue, attempts, max_attempts FROM {t} "
+            "SELECT id::text, lease_token, name, queue, attempts, max_attempts, worker_id, "
+            f"started_at, history FROM {t} "
             "WHERE state = 'running' AND lease_expires_at < now() "
             "ORDER BY lease_expires_at LIMIT %s"
         )
@@ -164,9 +165,10 @@ class Statements:
             "finished_at = CASE WHEN u.kind = 'fail' THEN now() ELSE t.finished_at END, "
             "run_at = CASE WHEN u.kind = 'fail' THEN t.run_at "
             "ELSE now() + greatest(u.delay, 0) * interval '1 second' END, "
-            "last_error = u.error, lease_token = NULL, lease_expires_at = NULL "
+            "last_error = u.error, history = coalesce(u.history, t.history), "
+            "lease_token = NULL, lease_expires_at = NULL "
             "FROM unnest(%b::int[], %b::uuid[], %b::text[], %b::text[], %b::text[], "
-            "%b::float8[]) AS u(ord, id, token, kind, error, delay) "
+            "%b::float8[], %b::text[]) AS u(ord, id, token, kind, error, delay, history) "
             "WHERE t.id = u.id AND t.lease_token = u.token AND t.state = 'running' "
             "AND t.lease_expires_at < now() RETURNING u.ord, t.state, t.queue) "
             "SELECT ord, (SELECT count(pg_notify(%s, q)) FROM "

@@ -57,14 +57,14 @@ from taskbasket.backends.redis.keys import KeyLayout
 from taskbasket.backends.redis.listener import LISTEN_SLICE, RedisFinishListener, RedisListener
 from taskbasket.backends.redis.operators import OPERATOR_BATCH, RedisOperators
 from taskbasket.backends.redis.reading import TaskReader
-from taskbasket.backends.redis.records import claimed, decode_hash, read_row, text
+from taskbasket.backends.redis.records import claimed, decode_hash, expired, read_row, text
 from taskbasket.backends.redis.schedules import RedisSchedules
 from taskbasket.backends.redis.scripts import RedisScripts
 from taskbasket.backends.redis.settings import read_settings
 from taskbasket.backends.redis.steps import RedisSteps
 from taskbasket.backends.redis.times import EPOCH, moment_us, seconds_us
 from taskbasket.backends.redis.workers import RedisWorkers
-from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
+from taskbasket.backends.rows import claimed_tasks, state_counts
 from taskbasket.errors import (
     BackendUnavailableError,
     ConfigurationError,
@@ -299,7 +299,7 @@ class RedisBackend(RedisSteps, RedisSchedules, RedisFlow, RedisWorkers, RedisOpe
         if params.limit <= 0:
             return []
         rows = self._run(self._scripts.expired, [params.limit])
-        return [expired_lease(*(None if v is None else text(v) for v in r)) for r in rows]
+        return [expired(row) for row in rows]
 
     @translated
     def leases_rescue(self, params: LeasesRescueParams) -> list[bool]:
@@ -309,7 +309,7 @@ class RedisBackend(RedisSteps, RedisSchedules, RedisFlow, RedisWorkers, RedisOpe
         for rescue in params.rescues:
             delay = seconds_us(rescue.delay) if rescue.kind is RescueKind.REQUEUE else 0
             args.extend((rescue.lease.task_id, rescue.lease.token, rescue.kind.value,
-                         rescue.error, delay))
+                         rescue.error, delay, rescue.history or ""))
         return [bool(x) for x in self._run(self._scripts.rescue, args)]
 
     @translated

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from taskbasket.backends.base import ClaimedTask, StoredTask, stored_state
+from taskbasket.backends.base import ClaimedTask, ExpiredLease, StoredTask, stored_state
 from taskbasket.backends.redis.times import from_us, optional_from_us
-from taskbasket.backends.rows import lenient, stored_or_corrupt
+from taskbasket.backends.rows import expired_lease, lenient, stored_or_corrupt
 from taskbasket.task import CorruptTask
 
 
@@ -17,6 +17,14 @@ def text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     return str(value)
+
+
+def expired(row: list[Any]) -> ExpiredLease:
+    """A row of the expired script: the lease's fields, what is wrong with its hash, then
+    the lost attempt's worker, start and the stored history (None where absent)."""
+    values = [None if v is None else text(v) for v in row]
+    return expired_lease(*values[:7], worker_id=values[7],
+                         started_at=lenient(optional_from_us, values[8]), history=values[9])
 
 
 def decode_hash(task_id: str, raw: Any) -> dict[str, str] | None:

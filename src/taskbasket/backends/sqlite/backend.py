@@ -42,7 +42,7 @@ from taskbasket.backends.base import (
     TaskEditParams,
     TaskFilter,
 )
-from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
+from taskbasket.backends.rows import claimed_tasks, expired_lease, lenient, state_counts
 from taskbasket.backends.sql_filters import filter_where
 from taskbasket.backends.sqlite import statements
 from taskbasket.backends.sqlite.connections import SQLiteConnections
@@ -52,7 +52,7 @@ from taskbasket.backends.sqlite.flow import (
     stored_queue,
     update_queue,
 )
-from taskbasket.backends.sqlite.rows import claimed_task, read_row
+from taskbasket.backends.sqlite.rows import claimed_task, read_row, to_datetime
 from taskbasket.backends.sqlite.schedules import SQLiteSchedules
 from taskbasket.backends.sqlite.schema import TABLE, migrate_file
 from taskbasket.backends.sqlite.settings import read_settings
@@ -285,7 +285,9 @@ class SQLiteBackend(SQLiteSteps, SQLiteSchedules, SQLiteWorkers, BackendBase):
     def leases_expired(self, params: LeasesExpiredParams) -> list[ExpiredLease]:
         rows = self._connections.read(
             statements.EXPIRED_LEASES, (time.time(), max(0, params.limit)))
-        return [expired_lease(*row) for row in rows]
+        return [expired_lease(*row[:6], worker_id=row[6],
+                              started_at=lenient(to_datetime, row[7]), history=row[8])
+                for row in rows]
 
     def leases_rescue(self, params: LeasesRescueParams) -> list[bool]:
         if not params.rescues:
@@ -296,12 +298,13 @@ class SQLiteBackend(SQLiteSteps, SQLiteSchedules, SQLiteWorkers, BackendBase):
             for rescue in params.rescues:
                 key = (rescue.lease.task_id, rescue.lease.token, now)
                 if rescue.kind is RescueKind.FAIL:
-                    cursor = conn.execute(statements.RESCUE_FAIL, (now, rescue.error, *key))
+                    cursor = conn.execute(statements.RESCUE_FAIL,
+                                          (now, rescue.error, rescue.history, *key))
                 else:
                     state = State.RETRYING if rescue.delay > 0 else State.QUEUED
                     cursor = conn.execute(
-                        statements.RESCUE_REQUEUE,
-                        (state.value, now + max(0.0, rescue.delay), rescue.error, *key))
+                        statements.RESCUE_REQUEUE, (state.value, now + max(0.0, rescue.delay),
+                                                    rescue.error, rescue.history, *key))
                 applied.append(cursor.rowcount == 1)
         if any(ok and r.kind is RescueKind.REQUEUE and r.delay <= 0
                for ok, r in zip(applied, params.rescues, strict=True)):

@@ -160,21 +160,24 @@ FINISH_RELEASE = (
 # ------------------------------------------------------------------ maintenance
 
 EXPIRED_LEASES = (
-    f"SELECT id, lease_token, name, queue, attempts, max_attempts FROM {TABLE} "
+    f"SELECT id, lease_token, name, queue, attempts, max_attempts, worker_id, started_at, "
+    f"history FROM {TABLE} "
     "WHERE state='running' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?"
 )
 """Parameters: now, the limit."""
 
 _EXPIRED_FENCE = f"{_FENCE} AND lease_expires_at < ?"
 RESCUE_FAIL = (
-    f"UPDATE {TABLE} SET state='failed', finished_at=?, last_error=?, {_CLEAR_LEASE} "
+    f"UPDATE {TABLE} SET state='failed', finished_at=?, last_error=?, {_HISTORY}, "
+    f"{_CLEAR_LEASE} {_EXPIRED_FENCE}"
+)
+"""Parameters: now, error, the history (None: kept), task id, lease token, now."""
+RESCUE_REQUEUE = (
+    f"UPDATE {TABLE} SET state=?, run_at=?, last_error=?, {_HISTORY}, {_CLEAR_LEASE} "
     f"{_EXPIRED_FENCE}"
 )
-"""Parameters: now, error, task id, lease token, now."""
-RESCUE_REQUEUE = (
-    f"UPDATE {TABLE} SET state=?, run_at=?, last_error=?, {_CLEAR_LEASE} {_EXPIRED_FENCE}"
-)
-"""Parameters: the new state, when to run, error, task id, lease token, now."""
+"""Parameters: the new state, when to run, error, the history (None: kept), task id, lease
+token, now."""
 
 # through the due index: the range of due tasks only, never the tasks scheduled later
 _DUE = f"{TABLE} INDEXED BY {TABLE}_due WHERE state IN ('scheduled','retrying') AND run_at <= ?"

@@ -1,6 +1,6 @@
 
 -- ARGV: P, then per task: id, token, kind ('fail' or 'requeue'), error, delay
--- (microseconds). Applied only while the task runs under that token with its lease
+-- (microseconds), history ('': kept). Applied only while the task runs under that token with its lease
 -- expired; returns 1 (applied) or 0 per task. A corrupt hash never stops the batch: its
 -- expiry is read from the lease set if the hash holds none, a requeue waits for a
 -- priority (0: the next rescue finds it corrupt and fails it), and one without its queue
@@ -8,9 +8,10 @@
 -- counters name both, so they are left).
 local out = {}
 local names = fields('lease_token', 'lease_expires_at')
-for i = 2, #ARGV, 5 do
+for i = 2, #ARGV, 6 do
   local id, token, kind, err = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local delay = tonumber(ARGV[i + 4])
+  local hist = ARGV[i + 5]
   local h = load(id, names)
   local expiry = h and (tonumber(h.lease_expires_at)
                         or tonumber(redis.call('ZSCORE', LEASE, id)))
@@ -18,6 +19,7 @@ for i = 2, #ARGV, 5 do
   if h and h.state == 'running' and h.lease_token == token and expiry and expiry < NOW
       and (kind == 'fail' or (placed and h.priority)) then
     local del = {'lease_token', 'lease_expires_at'}
+    if hist ~= '' then redis.call('HSET', tkey(id), 'history', hist) end
     if not placed then
       zrem(LEASE, id)
       redis.call('HSET', tkey(id), 'state', 'failed', 'finished_at', us(NOW), 'last_error', err)
