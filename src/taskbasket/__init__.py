@@ -4,6 +4,7 @@ from importlib import metadata as _metadata
 
 from taskbasket.backends.base import Backend, Capabilities
 from taskbasket.basket import Basket
+from taskbasket.canvas import Chain, Group, GroupRef, Signature, chain, group
 from taskbasket.context import TaskContext, current_task
 from taskbasket.definition import BoundTask, TaskDefinition
 from taskbasket.errors import (
@@ -19,6 +20,7 @@ from taskbasket.errors import (
     UnknownScheduleError,
     UnknownTaskError,
     UnsupportedOperationError,
+    WorkflowError,
 )
 from taskbasket.events import Event, EventKind
 from taskbasket.pool import Pool, PoolStatus
@@ -26,6 +28,7 @@ from taskbasket.retry import BackoffPolicy, ConstantBackoff, ExponentialBackoff
 from taskbasket.schedules import Schedule
 from taskbasket.task import FINAL_STATES, CorruptTask, State, Task, TaskList, TaskProgress, TaskRef
 from taskbasket.worker import Worker
+from taskbasket.workflows import Workflow
 
 try:
     __version__ = _metadata.version("taskbasket")
@@ -40,6 +43,7 @@ __all__ = [
     "Basket",
     "BoundTask",
     "Capabilities",
+    "Chain",
     "ConfigurationError",
     "ConstantBackoff",
     "CorruptTask",
@@ -47,11 +51,14 @@ __all__ = [
     "EventKind",
     "ExponentialBackoff",
     "Fail",
+    "Group",
+    "GroupRef",
     "Pool",
     "PoolStatus",
     "ResultTimeout",
     "Retry",
     "Schedule",
+    "Signature",
     "State",
     "StoreCorruptedError",
     "Task",
@@ -67,6 +74,10 @@ __all__ = [
     "UnknownTaskError",
     "UnsupportedOperationError",
     "Worker",
+    "Workflow",
+    "WorkflowError",
     "__version__",
+    "chain",
     "current_task",
+    "group",
 ]

@@ -31,6 +31,7 @@ from taskbasket.retry import BackoffPolicy, as_policy
 from taskbasket.scheduling import Scheduling
 from taskbasket.task import State, Task, TaskList, TaskRef
 from taskbasket.validation import check_max_attempts, check_name, check_priority, check_timeout
+from taskbasket.workflow_methods import Workflows
 
 if TYPE_CHECKING:
     from taskbasket.worker import Worker
@@ -41,7 +42,7 @@ R = TypeVar("R")
 DEFAULT_QUEUE = "default"
 
 
-class Basket(Scheduling, Results):
+class Basket(Workflows, Scheduling, Results):
     """The client of one store: a registry of tasks plus enqueue and inspection.
 
     ``Basket(url)`` uses ``url``; ``Basket()`` uses ``$TASKBASKET_URL`` or else
@@ -430,17 +431,6 @@ class Basket(Scheduling, Results):
         retryable state when given ids. Returns how many tasks were requeued.
         """
         return steering.retry_tasks(self.backend, task_id, queue, name, state)
-
-    def cancel(
-        self,
-        task_id: str | Sequence[str] | None = None,
-        *,
-        queue: NamesArg = None,
-        name: NamesArg = None,
-        state: StateArg = None,
-    ) -> int:
-        """Cancel tasks that are not final yet; returns how many."""
-        return steering.cancel_tasks(self.backend, self.hooks, task_id, queue, name, state)
 
     def delete(self, task_id: str | Sequence[str]) -> int:
         """Delete tasks by id, whatever their state; returns how many."""

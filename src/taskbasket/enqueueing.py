@@ -16,10 +16,12 @@ from taskbasket.app_connection import driver_connection, driver_connection_async
 from taskbasket.backends.base import NewTask
 from taskbasket.codec import encode_arguments
 from taskbasket.definition import EnqueueOptions, refuse_async_connection
+from taskbasket.dependencies import check_workflows, dependency_ids, joined_workflow
 from taskbasket.errors import ConfigurationError
 from taskbasket.events import Event, EventKind, Hooks
 from taskbasket.ids import new_task_ids
 from taskbasket.task import TaskRef
+from taskbasket.typed import RECEIVED
 from taskbasket.validation import (
     check_delay,
     check_max_attempts,
@@ -46,14 +48,22 @@ def new_tasks(
     calls: Calls,
     options: EnqueueOptions,
     headers: Mapping[str, str] | None = None,
+    received: bool = False,
 ) -> list[NewTask]:
     """The NewTasks of ``calls`` of task ``name``: checked, with their options resolved
-    and their arguments encoded (ConfigurationError or TypeError says what is wrong)."""
+    and their arguments encoded (ConfigurationError or TypeError says what is wrong).
+
+    ``received``: each call gets one more first positional argument when it runs (a
+    workflow step's input), checked here as a stand-in."""
     check_name("task", name)
     definition = basket.registry.get(name)
     if definition is not None:
+        if received:
+            calls = [((RECEIVED, *args), kwargs) for args, kwargs in calls]
         definition.check_arguments(calls)
         calls = definition.wire_calls(calls)
+        if received:
+            calls = [(tuple(args)[1:], kwargs) for args, kwargs in calls]
     queue = options.queue if options.queue is not None else (
         definition.queue if definition else basket.default_queue
     )
@@ -80,16 +90,27 @@ def new_tasks(
             "unique_key applies to one task; enqueue_many would give every call the same "
             "key. Enqueue them one by one with their own keys"
         )
+    depends_on: tuple[str, ...] = ()
+    if options.after is not None:
+        check_workflows(basket.backend, basket.url)
+        depends_on = tuple(dependency_ids(options.after, basket.url))
+        if depends_on and (delay or run_at is not None):
+            raise ConfigurationError(
+                "after= cannot be combined with delay or run_at: a task that waits for its "
+                "dependencies runs as soon as the last one succeeds")
     max_bytes = basket.max_payload_bytes
     payloads = [encode_arguments(name, args, kwargs, max_bytes, headers)
                 for args, kwargs in calls]
+    ids = new_task_ids(len(payloads))
+    workflow_id = (joined_workflow(basket.backend, ids[0], depends_on)
+                   if depends_on and ids else None)
     return [
         NewTask(
             id=task_id, name=name, queue=queue, payload=payload, priority=priority,
             max_attempts=max_attempts, timeout=timeout, unique_key=unique_key,
-            delay=delay, run_at=run_at,
+            delay=delay, run_at=run_at, depends_on=depends_on, workflow_id=workflow_id,
         )
-        for task_id, payload in zip(new_task_ids(len(payloads)), payloads, strict=True)
+        for task_id, payload in zip(ids, payloads, strict=True)
     ]
 
 
@@ -113,7 +134,8 @@ def enqueue_calls(
             return [TaskRef(ref.id, ref.created, basket) for ref in runner.run(tasks)]
         refs = basket.backend.tasks_insert(tasks, driver_connection(options.connection))
     emit_enqueued(basket.hooks, tasks, refs)
-    return [TaskRef(ref.id, ref.created, basket) for ref in refs]
+    return [TaskRef(ref.id, ref.created, basket, task.workflow_id)
+            for task, ref in zip(tasks, refs, strict=True)]
 
 
 async def enqueue_calls_async(
@@ -131,7 +153,8 @@ async def enqueue_calls_async(
         connection = await driver_connection_async(options.connection)
         refs = await basket.backend.tasks_insert_async(tasks, connection)
     emit_enqueued(basket.hooks, tasks, refs)
-    return [TaskRef(ref.id, ref.created, basket) for ref in refs]
+    return [TaskRef(ref.id, ref.created, basket, task.workflow_id)
+            for task, ref in zip(tasks, refs, strict=True)]
 
 
 class InlineTasks(Protocol):

@@ -54,6 +54,7 @@ from taskbasket.backends.schedule_params import (
     from_micros,
     to_micros,
 )
+from taskbasket.backends.workflow_params import DependenciesListParams
 from taskbasket.errors import BackendUnavailableError, UnsupportedOperationError
 from taskbasket.redaction import redact_url as redact_url  # its old home: still importable
 from taskbasket.task import CorruptTask, State, TaskRef
@@ -68,6 +69,7 @@ __all__ = [  # the parameter, record and capability types keep this, their old h
     "ClaimParams",
     "ClaimedTask",
     "CountByNameParams",
+    "DependenciesListParams",
     "ExpiredLease",
     "FiniteBackend",
     "Inspection",
@@ -249,6 +251,11 @@ class Backend(Protocol):
 
     def schedules_delete(self, params: ScheduleDeleteParams) -> bool: ...
 
+    # workflows (``capabilities.workflows``; the rules are ``workflow_params``'s)
+    def dependencies_list(self, params: DependenciesListParams) -> dict[str, list[str]]:
+        """The dependency ids of each given task (those it was inserted with, in order)."""
+        ...
+
 
 @runtime_checkable
 class LeaderLock(Protocol):
@@ -328,6 +335,9 @@ class BackendBase:
 
     def schedules_delete(self, params: ScheduleDeleteParams) -> bool:
         raise self.schedules_unsupported()
+
+    def dependencies_list(self, params: DependenciesListParams) -> dict[str, list[str]]:
+        raise UnsupportedOperationError(f"{type(self).__name__} cannot keep workflows")
 
     def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:
         """Counted from a listing without payloads, for stores with no grouped count; a

@@ -77,6 +77,7 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "worker_id": (lambda v: v is None or isinstance(v, str), "a worker id or nothing"),
     "result": (lambda v: v is None or isinstance(v, str), "a result's JSON text or nothing"),
     "progress": (lambda v: v is None or isinstance(v, str), "a progress JSON text or nothing"),
+    "workflow_id": (lambda v: v is None or isinstance(v, str), "a workflow id or nothing"),
 }
 
 

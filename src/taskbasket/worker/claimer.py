@@ -20,6 +20,7 @@ from taskbasket.backends.base import (
 from taskbasket.runtime import Outage
 from taskbasket.worker.dispatcher import Dispatcher
 from taskbasket.worker.inflight import InFlight
+from taskbasket.worker.inputs import InputsError, with_inputs
 from taskbasket.worker.job import Job
 from taskbasket.worker.telemetry import WorkerStats
 
@@ -72,13 +73,19 @@ class Claimer:
             ))
             jobs: list[Job] = []
             unregistered: list[ClaimedTask] = []
+            unreadable: list[Outcome] = []
             for task in claimed:  # one look-up each: a handler may be unregistered meanwhile
                 definition = self.basket.registry.get(task.name)
                 if definition is None:
                     unregistered.append(task)
-                else:
-                    jobs.append(Job(task, definition))
+                    continue
+                try:
+                    jobs.append(Job(with_inputs(self.backend, task), definition))
+                except InputsError as exc:
+                    unreadable.append(Outcome(task.lease, OutcomeKind.FAILED, error=str(exc)))
             self._inflight.add(jobs)
+        if unreadable:
+            self.backend.tasks_finish(unreadable)
         self._stats.increment("claimed", len(jobs))
         for job in jobs:
             self._dispatcher.submit(job)

@@ -15,7 +15,9 @@ from taskbasket.backends.migrations import Migration, load_migrations, migrate
 TABLE = "taskbasket_tasks"
 LEADERS = "taskbasket_leaders"
 SCHEDULES = "taskbasket_schedules"
-NAMES = {"tasks": TABLE, "leaders": LEADERS, "schedules": SCHEDULES}
+DEPENDENCIES = "taskbasket_dependencies"
+NAMES = {"tasks": TABLE, "leaders": LEADERS, "schedules": SCHEDULES,
+         "dependencies": DEPENDENCIES}
 """What the placeholders of the migration files stand for."""
 
 MIGRATION_FILES: tuple[Migration, ...] = load_migrations("taskbasket.backends.sqlite")
@@ -57,6 +59,5 @@ def migrate_file(conn: sqlite3.Connection, where: str) -> None:
         raise
 
 
-__all__ = ["LEADERS", "MIGRATIONS", "MIGRATION_FILES", "NAMES", "SCHEDULES", "SCHEMA_VERSION",
-           "TABLE",
-           "UserVersionSchema", "migrate_file"]
+__all__ = ["DEPENDENCIES", "LEADERS", "MIGRATIONS", "MIGRATION_FILES", "NAMES", "SCHEDULES",
+           "SCHEMA_VERSION", "TABLE", "UserVersionSchema", "migrate_file"]
