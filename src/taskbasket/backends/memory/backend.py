@@ -17,6 +17,7 @@ from taskbasket.backends.base import (
     ClaimOrder,
     ClaimParams,
     CountByNameParams,
+    DependenciesListParams,
     ExpiredLease,
     LeaderParams,
     LeaseExtendParams,
@@ -47,6 +48,7 @@ from taskbasket.backends.memory.records import (
 from taskbasket.backends.memory.registry import named_store
 from taskbasket.backends.memory.schedules import MemorySchedules
 from taskbasket.backends.memory.store import MemoryStore, Record
+from taskbasket.backends.memory.workflows import MemoryWorkflowSteps
 from taskbasket.backends.options import StoreOption, StoreOptions
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.errors import ConfigurationError, UnsupportedOperationError
@@ -79,7 +81,7 @@ class MemoryBackend(MemorySchedules, BackendBase):
     capabilities = Capabilities(
         transactional_enqueue=False, server_clock=True, notifications=True, multi_host=False,
         many_workers=True, leader_lock=True, created_order=True,
-        shared_between_processes=False,
+        shared_between_processes=False, workflows=True,
     )
 
     def __init__(self, url: str, **options: Any) -> None:
@@ -146,6 +148,8 @@ class MemoryBackend(MemorySchedules, BackendBase):
                 raise ConfigurationError(f"task id {task.id!r} is taken in {self.url}")
             seen.add(task.id)
         now = store.clock.time()
+        steps = MemoryWorkflowSteps(store, now)
+        steps.check(tasks)
         refs: list[TaskRef] = []
         for task in tasks:
             holder = None if task.unique_key is None else store.key_holder(task.unique_key)
@@ -161,6 +165,8 @@ class MemoryBackend(MemorySchedules, BackendBase):
                 unique_key=task.unique_key, created_at=now, run_at=run_at,
             ), now)
             refs.append(TaskRef(task.id, True))
+        if any(task.depends_on or task.workflow_id for task in tasks):
+            steps.insert(tasks, refs)
         store.wake()
         return refs
 
@@ -248,6 +254,11 @@ class MemoryBackend(MemorySchedules, BackendBase):
                                  attempts=max(attempts - 1, 0) if isinstance(attempts, int)
                                  else attempts,
                                  started_at=None, worker_id=None, **clear)
+            steps = MemoryWorkflowSteps(store, now)
+            steps.cascade([o.lease.task_id for o, ok in zip(outcomes, accepted, strict=True)
+                           if ok and o.kind is OutcomeKind.FAILED])
+            steps.release([o.lease.task_id for o, ok in zip(outcomes, accepted, strict=True)
+                           if ok and o.kind is OutcomeKind.SUCCEEDED])
             store.wake()
         return accepted
 
@@ -297,6 +308,9 @@ class MemoryBackend(MemorySchedules, BackendBase):
                                  state=State.RETRYING if rescue.delay > 0 else State.QUEUED,
                                  run_at=now + max(0.0, rescue.delay),
                                  last_error=rescue.error, **clear)
+            MemoryWorkflowSteps(store, now).cascade(
+                [r.lease.task_id for r, ok in zip(params.rescues, applied, strict=True)
+                 if ok and r.kind is RescueKind.FAIL])
             if any(applied):
                 store.wake()
         return applied
@@ -404,7 +418,7 @@ class MemoryBackend(MemorySchedules, BackendBase):
 
     def tasks_retry(self, task_filter: TaskFilter) -> int:
         store = self.store
-        changed = 0
+        changed: list[str] = []
         with store.condition:
             now = store.clock.time()
             for record in self._selected(task_filter, now):
@@ -417,14 +431,15 @@ class MemoryBackend(MemorySchedules, BackendBase):
                 store.change(record, now, state=State.QUEUED, attempts=0, run_at=now,
                              finished_at=None, started_at=None, lease_token=None,
                              lease_expires_at=None)
-                changed += 1
+                changed.append(record.id)
             if changed:
+                MemoryWorkflowSteps(store, now).restore(changed)
                 store.wake()
-        return changed
+        return len(changed)
 
     def tasks_cancel(self, task_filter: TaskFilter) -> int:
         store = self.store
-        changed = 0
+        cancelled: list[str] = []
         with store.condition:
             now = store.clock.time()
             for record in self._selected(task_filter, now):
@@ -432,10 +447,16 @@ class MemoryBackend(MemorySchedules, BackendBase):
                     continue
                 store.change(record, now, state=State.CANCELLED, finished_at=now,
                              lease_token=None, lease_expires_at=None)
-                changed += 1
-            if changed:
+                cancelled.append(record.id)
+            if cancelled:
+                MemoryWorkflowSteps(store, now).cascade(cancelled)
                 store.wake()  # those waiting for a result see the cancel
-        return changed
+        return len(cancelled)
+
+    def dependencies_list(self, params: DependenciesListParams) -> dict[str, list[str]]:
+        with self.store.condition:
+            return {task_id: list(self.store.dependencies.get(task_id, ()))
+                    for task_id in params.task_ids}
 
     def tasks_delete(self, task_filter: TaskFilter) -> int:
         store = self.store

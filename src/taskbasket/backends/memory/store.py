@@ -58,6 +58,11 @@ class Record:
     version: int = 0
     result: str | None = None
     progress: str | None = None
+    workflow_id: str | None = None
+    waiting_on: int = 0
+    """How many of its dependencies have not succeeded yet."""
+    blocked_by: str | None = None
+    """The dependency whose failure cancelled it, if one did."""
 
     @property
     def state_value(self) -> str:
@@ -96,6 +101,10 @@ class MemoryStore:
         self.leaders: dict[str, tuple[str, float]] = {}
         self.schedules: dict[str, Any] = {}
         """Schedule name -> its StoredSchedule (``schedules.py``)."""
+        self.dependencies: dict[str, list[str]] = {}
+        """Task id -> the ids it depends on, in order (``workflows.py``)."""
+        self.dependents: dict[str, list[str]] = {}
+        """Task id -> the ids that depend on it, oldest first."""
         self.counts: Counter[tuple[str, str, str]] = Counter()
         """(queue, name, stored state) -> how many tasks."""
         self._ids: list[str] = []
