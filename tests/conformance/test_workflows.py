@@ -16,7 +16,6 @@ from taskbasket import (
     GroupRef,
     State,
     TaskFailed,
-    UnsupportedOperationError,
     WorkflowError,
     chain,
     group,
@@ -262,14 +261,3 @@ def test_after_with_delay_or_a_chain_of_nothing_is_refused(basket: Basket) -> No
     with pytest.raises(TypeError, match="argument"):
         chain(t["add"].s(1), t["add"].s(1, 2)).enqueue()  # add takes 2: received + 2 is 3
     assert basket.count() == 1
-
-
-@pytest.mark.lacks("workflows")
-def test_a_transport_refuses_workflows_naming_itself(store_url: str) -> None:
-    with Basket(store_url) as basket:
-        t = tasks(basket)
-        scheme = store_url.split(":", 1)[0]
-        with pytest.raises(UnsupportedOperationError, match=scheme):
-            chain(t["add"].s(1), t["add"].s()).enqueue()
-        with pytest.raises(UnsupportedOperationError, match=scheme):
-            t["add"].options(after=["01890000-0000-7000-8000-000000000000"]).enqueue(1)

@@ -43,7 +43,7 @@ class FilterDialect:
     ids: Callable[[Sequence[str]], Fragment | None]
     values: Callable[[str, Sequence[str]], Fragment]
     finished_before: Callable[[float], Fragment]
-    workflow: Callable[[str], Fragment] | None = None
+    workflow: Callable[[str], Fragment | None] | None = None
     """``workflow(id)`` selects the tasks of a workflow (``TaskFilter.workflow_id``);
     a store without workflows leaves it None and matches nothing."""
 

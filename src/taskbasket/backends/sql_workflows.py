@@ -51,6 +51,10 @@ class WorkflowDialect:
     """How a stored id column is read, e.g. ``{column}::text``."""
     id_param: Callable[[str], Any] = _identity
     id_value: Callable[[Any], str] = str
+    share_lock: str = ""
+    """The clause that locks the rows a read returns against change until the
+    transaction ends (``FOR SHARE``): an insert holds its dependencies so that none can
+    finish unseen between the read of its state and the commit."""
 
     def ids(self, count: int) -> str:
         return ",".join([self.id_mark or self.mark] * count)
@@ -72,17 +76,30 @@ class WorkflowSteps:
         self.run = run
 
     def has_edges(self) -> bool:
-        """Whether any task was ever inserted with a dependency (a cheap gate)."""
+        """Whether any task was ever inserted with a dependency (a cheap gate; in a
+        store of concurrent writers, read in the finishing transaction after its update,
+        which a dependent's insert holding the finished row has then committed)."""
         return bool(self.run(f"SELECT 1 FROM {self.d.edges} LIMIT 1", []))
 
-    def _tasks(self, ids: Sequence[str]) -> dict[str, tuple[str, str, str | None]]:
-        """(name, state, last_error) of each stored task of ``ids``."""
+    def any_dependents(self, ids: Sequence[str]) -> bool:
+        """Whether any of ``ids`` has a dependent."""
+        d = self.d
+        return any(self.run(
+            f"SELECT 1 FROM {d.edges} WHERE depends_on IN ({d.ids(len(chunk))}) LIMIT 1",
+            [d.id_param(i) for i in chunk]) for chunk in _chunks(list(ids)))
+
+    def _tasks(self, ids: Sequence[str], lock: bool = False,
+               ) -> dict[str, tuple[str, str, str | None]]:
+        """(name, state, last_error) of each stored task of ``ids`` (``lock``: held
+        against change until the transaction ends)."""
         d = self.d
         found: dict[str, tuple[str, str, str | None]] = {}
-        for chunk in _chunks(list(dict.fromkeys(ids))):
+        suffix = f" {d.share_lock}" if lock and d.share_lock else ""
+        for chunk in _chunks(sorted(set(ids))):
             rows = self.run(
                 f"SELECT {d.read_id('id')}, name, state, last_error FROM {d.tasks} "
-                f"WHERE id IN ({d.ids(len(chunk))})", [d.id_param(i) for i in chunk])
+                f"WHERE id IN ({d.ids(len(chunk))}) ORDER BY id{suffix}",
+                [d.id_param(i) for i in chunk])
             for row in rows:
                 found[d.id_value(row[0])] = (row[1], str(row[2]), row[3])
         return found
@@ -97,7 +114,7 @@ class WorkflowSteps:
         d = self.d
         existing = {task.id: ref.id for task, ref in zip(tasks, refs, strict=True)}
         wanted = [existing.get(dep, dep) for task in tasks for dep in task.depends_on]
-        known = self._tasks(wanted) if wanted else {}
+        known = self._tasks(wanted, lock=True) if wanted else {}
         for task, ref in zip(tasks, refs, strict=True):
             if not ref.created:
                 continue
@@ -143,11 +160,11 @@ class WorkflowSteps:
 
     # ------------------------------------------------------------------ release
 
-    def release(self, succeeded: Sequence[str]) -> int:
+    def release(self, succeeded: Sequence[str]) -> list[str]:
         """Each dependent of a just-succeeded task counts one dependency fewer; those
-        waiting with none left become queued, due now. How many became queued."""
+        waiting with none left become queued, due now. The ids of those."""
         d = self.d
-        released = 0
+        released: list[str] = []
         for task_id in succeeded:
             dependents = (f"SELECT task_id FROM {d.edges} WHERE depends_on = {d.ids(1)}")
             self.run(f"UPDATE {d.tasks} SET waiting_on = waiting_on - 1 "
@@ -159,7 +176,7 @@ class WorkflowSteps:
                 self.run(f"UPDATE {d.tasks} SET state = 'queued', run_at = {d.now} "
                          f"WHERE id = {d.ids(1)} AND state = 'waiting'",
                          [d.id_param(d.id_value(ready))])
-            released += len(rows)
+                released.append(d.id_value(ready))
         return released
 
     # ------------------------------------------------------------------ cascade

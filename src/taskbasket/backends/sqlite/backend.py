@@ -247,8 +247,8 @@ class SQLiteBackend(SQLiteSchedules, SQLiteWorkflows, BackendBase):
         if not steps.has_edges():
             return False
         steps.cascade([task_id for kind, task_id in ended if kind is OutcomeKind.FAILED])
-        return steps.release(
-            [task_id for kind, task_id in ended if kind is OutcomeKind.SUCCEEDED]) > 0
+        return bool(steps.release(
+            [task_id for kind, task_id in ended if kind is OutcomeKind.SUCCEEDED]))
 
     def tasks_progress(self, params: ProgressParams) -> bool:
         lease = params.lease
