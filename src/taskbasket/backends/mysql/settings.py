@@ -104,6 +104,10 @@ class Settings:
         return self._qualified("schedules")
 
     @property
+    def dependencies_table(self) -> str:
+        return self._qualified("dependencies")
+
+    @property
     def migration_lock(self) -> str:
         """The server-wide GET_LOCK name that serialises migrations of this store."""
         digest = hashlib.sha1(f"{self.database}.{self.table_prefix}".encode()).hexdigest()

@@ -263,9 +263,16 @@ def _finished_before(seconds: float) -> Fragment:
     return f"finished_at < {NOW} - INTERVAL {micros(seconds)} MICROSECOND", []
 
 
+def _workflow(workflow_id: str) -> Fragment | None:
+    raw = id_bytes(workflow_id)
+    if raw is None:
+        return None
+    return f"(workflow_id = {hex_literal(raw)} OR id = {hex_literal(raw)})", []
+
+
 FILTER_DIALECT = FilterDialect(
     true="TRUE", false="FALSE", ids=_filter_ids, values=_filter_values,
-    finished_before=_finished_before,
+    finished_before=_finished_before, workflow=_workflow,
 )
 """MySQL's fragments for ``sql_filters.filter_where``."""
 

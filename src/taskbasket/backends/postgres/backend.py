@@ -285,9 +285,9 @@ class PostgresBackend(PostgresSchedules, PostgresWorkflows, BackendBase):
             return []
         with self._connection() as conn:
             if not any(o.kind in _ENDS for o in outcomes):
-                return finish_on(conn, self.statements, outcomes, self.done_channel, self.channel)
+                return self._finish_on(conn, outcomes)
             with conn.transaction():  # with the release or cascade of their dependents
-                accepted = finish_on(conn, self.statements, outcomes, self.done_channel, self.channel)
+                accepted = self._finish_on(conn, outcomes)
                 ended = [o for o, ok in zip(outcomes, accepted, strict=True)
                          if ok and o.kind in _ENDS]
                 steps = workflow_steps(conn, self.settings)
@@ -297,6 +297,9 @@ class PostgresBackend(PostgresSchedules, PostgresWorkflows, BackendBase):
                     self._notify_ready(conn, steps.release(
                         [o.lease.task_id for o in ended if o.kind is OutcomeKind.SUCCEEDED]))
             return accepted
+
+    def _finish_on(self, conn: Connection, outcomes: Sequence[Outcome]) -> list[bool]:
+        return finish_on(conn, self.statements, outcomes, self.done_channel, self.channel)
 
     def _notify_ready(self, conn: Connection, task_ids: Sequence[str]) -> None:
         """Wake the workers of the queues of tasks a workflow step made queued."""
