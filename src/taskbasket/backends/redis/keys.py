@@ -21,6 +21,9 @@ Layout under the prefix ``P`` (``?prefix=`` in the URL, default ``taskbasket``):
     P:finished                  a pub/sub channel: a batch of outcomes ended tasks
     P:leader:<name>             the holder of a leader lock
     P:schema                    the layout version
+    P:deps:<id>, P:dependents:<id>  lists: the ids a task depends on, and those that
+                                depend on it (``scripts/lib_workflow.lua``)
+    P:wf:<workflow id>          the ids of a workflow's tasks (lex)
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from collections.abc import Iterable
 LISTED_FIELDS = (
     "name", "queue", "state", "priority", "attempts", "max_attempts", "timeout", "unique_key",
     "last_error", "created_at", "run_at", "started_at", "finished_at", "lease_expires_at",
-    "worker_id", "progress",
+    "worker_id", "progress", "workflow_id",
 )
 """The task hash fields a listing without payloads reads: all a StoredTask holds but it."""
 

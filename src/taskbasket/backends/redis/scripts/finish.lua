@@ -2,7 +2,8 @@
 -- ARGV: P, JSON array of outcomes: [id, token, kind (s, f, r, x; d: succeeded, and
 -- deleted), error or false, retry mode ('a' absolute, 'd' delay), retry value
 -- (microseconds), result (encoded JSON) or false]; a batch that ended tasks publishes
--- on P:finished for those waiting for results
+-- on P:finished for those waiting for results; a success releases the dependents it
+-- was the last to wait for, a failure cancels those waiting (lib_workflow)
 local out = {}
 local ended = false
 local names = fields('lease_token')
@@ -10,6 +11,7 @@ for _, o in ipairs(cjson.decode(ARGV[2])) do
   local id, token, kind, err, mode, value, result = o[1], o[2], o[3], o[4], o[5], o[6], o[7]
   local h = load(id, names)
   if h and h.state == 'running' and h.lease_token == token and kind == 'd' then
+    wf_release(id)
     remove(id, h)
     out[#out + 1] = 1
   elseif h and h.state == 'running' and h.lease_token == token then
@@ -31,6 +33,7 @@ for _, o in ipairs(cjson.decode(ARGV[2])) do
       local to = 'succeeded'
       if kind == 'f' then to = 'failed' end
       move(id, h, to, set, del, NOW)
+      if kind == 'f' then wf_cascade({id}) else wf_release(id) end
     elseif kind == 'r' then
       local at = value
       if mode == 'd' then at = NOW + value end
