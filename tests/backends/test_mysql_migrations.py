@@ -34,7 +34,7 @@ def test_migration_files_are_numbered_one_to_schema_version() -> None:
 
 def test_each_migration_renders_to_statements_without_placeholders() -> None:
     names = {"tasks": "`db`.`t_tasks`", "leaders": "`db`.`t_leaders`",
-             "schedules": "`db`.`t_schedules`"}
+             "schedules": "`db`.`t_schedules`", "dependencies": "`db`.`t_dependencies`"}
     for migration in MIGRATIONS:
         statements = migration.statements(names)
         assert statements, f"migration {migration.number} has no statement"
