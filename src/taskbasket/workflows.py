@@ -58,7 +58,7 @@ class Workflow:
 def read_workflow(backend: Backend, workflow_id: str) -> Workflow:
     """What :meth:`Basket.workflow <taskbasket.Basket.workflow>` returns."""
     rows = backend.tasks_list(ListParams(TaskFilter(workflow_id=str(workflow_id)),
-                                         limit=WORKFLOW_LIMIT, with_payload=False))
+                                         limit=WORKFLOW_LIMIT))  # results: with payloads
     tasks = sorted((to_task(readable(row), with_arguments=False) for row in rows),
                    key=lambda task: task.id)
     if not tasks:

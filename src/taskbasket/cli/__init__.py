@@ -2,10 +2,18 @@
 
 One module per command group: ``running`` (worker, relay), ``inspecting`` (ls, count,
 show), ``operating`` (retry, cancel, delete, purge, clean), ``store`` (migrate, enqueue)
-and ``serving`` (dashboard, metrics); ``root`` holds the group they attach to.
+``serving`` (dashboard, metrics) and ``workflows`` (workflow); ``root`` holds the group they attach to.
 """
 
-from taskbasket.cli import inspecting, operating, running, scheduling, serving, store  # noqa: F401
+from taskbasket.cli import (  # noqa: F401
+    inspecting,
+    operating,
+    running,
+    scheduling,
+    serving,
+    store,
+    workflows,
+)
 from taskbasket.cli.root import main
 
 __all__ = ["main"]
