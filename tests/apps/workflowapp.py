@@ -1,0 +1,34 @@
+"""Tasks for the workflow crash test, run by real worker processes; they log effects to
+$TB_EFFECTS."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from taskbasket import Basket, current_task
+from tests.helpers import Effects
+
+basket = Basket(os.environ.get("TASKBASKET_URL"))
+_effects = Effects(Path(os.environ.get("TB_EFFECTS", "/tmp/taskbasket-effects.db")))
+
+
+def _record(event: str) -> None:
+    ctx = current_task()
+    assert ctx is not None
+    _effects.record(ctx.id, ctx.attempt, event)
+
+
+@basket.task(max_attempts=20, timeout=60)
+def step(value: int, pause: float) -> int:
+    """One more than it received, after ``pause`` seconds (long enough to be killed in)."""
+    _record("start")
+    time.sleep(pause)
+    return value + 1
+
+
+@basket.task(max_attempts=20, timeout=60)
+def gather(values: list[int]) -> int:
+    _record("start")
+    return sum(values)
