@@ -37,6 +37,7 @@ from taskbasket.dashboard.security import (
     redact_token,
 )
 from taskbasket.dashboard.views import HERE, Dashboard
+from taskbasket.dashboard.workflows import WorkflowPages
 from taskbasket.errors import TaskbasketError
 
 __all__ = [
@@ -100,6 +101,7 @@ def create_app(
             await run_in_threadpool(d.sampler.stop)
 
     schedules = SchedulePages(d)
+    workflows = WorkflowPages(d)
     app = Starlette(
         routes=[
             Route("/", d.overview, methods=["GET"], name="overview"),
@@ -113,6 +115,12 @@ def create_app(
             Route("/schedules/{action}", schedules.action, methods=["POST"],
                   name="schedule_action"),
             Route("/api/schedules", schedules.api, methods=["GET"], name="api_schedules"),
+            Route("/workflows/{workflow_id}", workflows.page, methods=["GET"],
+                  name="workflow"),
+            Route("/workflows/{workflow_id}/cancel", workflows.cancel, methods=["POST"],
+                  name="workflow_cancel"),
+            Route("/api/workflows/{workflow_id}", workflows.api, methods=["GET"],
+                  name="api_workflow"),
             Route("/api/overview", d.api_overview, methods=["GET"], name="api_overview"),
             Route("/api/tasks", d.api_tasks, methods=["GET"], name="api_tasks"),
             Route("/api/tasks/{task_id}", d.api_task, methods=["GET"], name="api_task"),

@@ -52,6 +52,7 @@ NOTICES = {
     "schedule_resumed": "The schedule is resumed.",
     "schedule_triggered": "One run of the schedule is queued now.",
     "schedule_deleted": "The schedule is deleted (the tasks it started stay).",
+    "workflow_cancelled": "Cancelled {n} unfinished tasks of the workflow.",
 }
 
 
