@@ -50,7 +50,7 @@ class Chain:
 
     def enqueue(self) -> TaskRef:
         """Insert every task of the chain in one atomic call; the last step's ref."""
-        return _basket_of(self).enqueue_workflow(self)
+        return _enqueue(self)
 
     def __or__(self, other: Node) -> Chain:
         return chain(self, other)
@@ -64,7 +64,7 @@ class Group:
 
     def enqueue(self) -> TaskRef:
         """Insert every task of the group in one atomic call; a ``GroupRef``."""
-        return _basket_of(self).enqueue_workflow(self)
+        return _enqueue(self)
 
     def __or__(self, other: Node) -> Chain:
         return chain(self, other)
@@ -77,9 +77,11 @@ def first_signature(node: Node) -> Signature:
     return node
 
 
-def _basket_of(node: Node) -> Any:
-    task = first_signature(node).task
-    return getattr(task, "definition", task).basket
+def _enqueue(node: Node) -> TaskRef:
+    """Enqueue ``node`` through the basket of its first step's task."""
+    task: Any = first_signature(node).task
+    ref: TaskRef = getattr(task, "definition", task).basket.enqueue_workflow(node)
+    return ref
 
 
 def _nodes(kind: str, items: Iterable[Any]) -> tuple[Node, ...]:
@@ -105,7 +107,7 @@ def group(*members: Node | Iterable[Node]) -> Group:
     """Members in parallel: ``group(resize.s(p) for p in paths)`` or
     ``group(a.s(), b.s())``."""
     if len(members) == 1 and not isinstance(members[0], Signature | Chain | Group):
-        return Group(_nodes("group", members[0]))  # type: ignore[arg-type]
+        return Group(_nodes("group", members[0]))
     return Group(_nodes("group", members))
 
 

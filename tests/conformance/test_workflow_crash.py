@@ -12,12 +12,11 @@ from pathlib import Path
 import pytest
 
 from taskbasket import Basket, State, chain, group
-from tests.apps import workflowapp
+from tests.apps import crashapp
 from tests.helpers import Effects, WorkerProcess, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs("workflows", "shared_between_processes")]
 
-APP = "tests.apps.workflowapp:basket"
 PAUSE = 0.2
 WORKFLOWS = 2
 GROUP = 39
@@ -26,7 +25,7 @@ GROUP = 39
 @pytest.fixture
 def producer(store_url: str) -> Iterator[Basket]:
     basket = Basket(store_url)
-    for definition in workflowapp.basket.registry.values():
+    for definition in crashapp.basket.registry.values():
         basket.task(name=definition.name, max_attempts=definition.max_attempts,
                     timeout=definition.timeout)(definition.func)
     yield basket
@@ -55,7 +54,7 @@ def test_workflows_finish_while_their_workers_are_killed(
 
     def spawn() -> WorkerProcess:
         worker = WorkerProcess(store_url, effects.path, "--visibility-timeout", "1",
-                               "--concurrency", "4", app=APP)
+                               "--concurrency", "4")
         workers.append(worker)
         worker.wait_started()
         return worker

@@ -177,7 +177,8 @@ def test_a_cancelled_dependency_cancels_too(basket: Basket) -> None:
     assert basket.cancel(a.id) == 1
     task = basket.get(b.id)
     assert task is not None and task.state is State.CANCELLED
-    assert task.last_error is not None and a.id in task.last_error and "cancelled" in task.last_error
+    assert task.last_error is not None and a.id in task.last_error
+    assert "ended cancelled" in task.last_error
     late = t["add"].options(after=[a]).enqueue(1)  # after a dependency already cancelled
     assert state(basket, late.id) is State.CANCELLED
 

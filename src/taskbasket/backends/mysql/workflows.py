@@ -5,7 +5,7 @@ them in the same transaction."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from taskbasket.backends.mysql.session import Session
 from taskbasket.backends.mysql.settings import Settings
@@ -15,8 +15,6 @@ from taskbasket.backends.params import Outcome, OutcomeKind, TaskFilter
 from taskbasket.backends.sql_filters import filter_where
 from taskbasket.backends.sql_workflows import WorkflowDialect, WorkflowSteps
 from taskbasket.backends.workflow_params import DependenciesListParams
-
-T = TypeVar("T")
 
 _RETRYABLE = "('failed','cancelled','retrying','scheduled')"
 ENDS = (OutcomeKind.SUCCEEDED, OutcomeKind.FAILED)
@@ -66,42 +64,40 @@ class MySQLWorkflows:
                 params.task_ids), transaction=False, idempotent=True)
         return found
 
-    def tasks_retry(self, task_filter: TaskFilter) -> int:
+    def _change(self, task_filter: TaskFilter, states: str, change: str,
+                after: Callable[[WorkflowSteps, list[str]], object]) -> int:
+        """Run ``change`` (an UPDATE that takes the filter's WHERE and its parameters)
+        on the tasks matching ``task_filter`` in ``states``, then ``after`` on the ids it
+        changed, in one transaction; how many it changed."""
         where, args = filter_where(task_filter, FILTER_DIALECT)
 
         def work(session: Session) -> int:
             steps = workflow_steps(session, self.settings)
-            ids = steps.retryable_ids(where, args, _RETRYABLE) if steps.has_edges() else []
-            # IGNORE skips a row whose unique key another live task holds by now
-            count = session.execute(
-                f"UPDATE IGNORE {self.table} SET state = 'queued', attempts = 0, "
-                f"run_at = {NOW}, finished_at = NULL, started_at = NULL, lease_token = NULL, "
-                f"lease_expires_at = NULL WHERE state IN {_RETRYABLE} AND {where}", args)
+            ids = steps.retryable_ids(where, args, states) if steps.has_edges() else []
+            count = session.execute(f"{change} WHERE state IN {states} AND {where}", args)
             if ids:
-                steps.restore(ids)
+                after(steps, ids)
             return count
 
         count: int = self._run(work, transaction=True, idempotent=False)
+        return count
+
+    def tasks_retry(self, task_filter: TaskFilter) -> int:
+        # IGNORE skips a row whose unique key another live task holds by now
+        count = self._change(
+            task_filter, _RETRYABLE,
+            f"UPDATE IGNORE {self.table} SET state = 'queued', attempts = 0, "
+            f"run_at = {NOW}, finished_at = NULL, started_at = NULL, lease_token = NULL, "
+            "lease_expires_at = NULL", WorkflowSteps.restore)
         if count:
             self._notify()
         return count
 
     def tasks_cancel(self, task_filter: TaskFilter) -> int:
-        where, args = filter_where(task_filter, FILTER_DIALECT)
-
-        def work(session: Session) -> int:
-            steps = workflow_steps(session, self.settings)
-            ids = steps.retryable_ids(where, args, SQL_LIVE) if steps.has_edges() else []
-            count = session.execute(
-                f"UPDATE {self.table} SET state = 'cancelled', finished_at = {NOW}, "
-                f"lease_token = NULL, lease_expires_at = NULL WHERE state IN {SQL_LIVE} "
-                f"AND {where}", args)
-            if ids:
-                steps.cascade(ids)
-            return count
-
-        count: int = self._run(work, transaction=True, idempotent=False)
-        return count
+        return self._change(
+            task_filter, SQL_LIVE,
+            f"UPDATE {self.table} SET state = 'cancelled', finished_at = {NOW}, "
+            "lease_token = NULL, lease_expires_at = NULL", WorkflowSteps.cascade)
 
 
 __all__ = ["ENDS", "MySQLWorkflows", "finish_workflows", "workflow_steps"]
