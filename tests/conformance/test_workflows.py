@@ -21,6 +21,7 @@ from taskbasket import (
     group,
 )
 from taskbasket.backends.base import NewTask, Outcome, OutcomeKind
+from taskbasket.backends.workflow_params import DependenciesListParams
 from taskbasket.dependencies import check_acyclic
 from tests.conformance.test_enqueue import claim
 from tests.helpers import maintain, wait_for
@@ -262,3 +263,27 @@ def test_after_with_delay_or_a_chain_of_nothing_is_refused(basket: Basket) -> No
     with pytest.raises(TypeError, match="argument"):
         chain(t["add"].s(1), t["add"].s(1, 2)).enqueue()  # add takes 2: received + 2 is 3
     assert basket.count() == 1
+
+
+def test_a_deleted_task_takes_its_edges_along(basket: Basket) -> None:
+    t = tasks(basket)
+    a = t["add"].enqueue(1)
+    b = t["add"].options(after=[a]).enqueue(1)
+    run(basket)
+    assert basket.backend.dependencies_list(DependenciesListParams([b.id])) == {b.id: [a.id]}
+    assert basket.delete(b.id) == 1
+    assert basket.backend.dependencies_list(DependenciesListParams([b.id])) == {b.id: []}
+
+
+def test_a_step_whose_input_was_deleted_fails_saying_why(basket: Basket) -> None:
+    @basket.task(delete_on_success=True)
+    def vanish() -> int:
+        return 1
+
+    t = tasks(basket)
+    ref = chain(vanish.s(), t["add"].s()).enqueue()
+    run(basket)
+    task = basket.get(ref.id)
+    assert task is not None and task.state is State.FAILED
+    assert "receives the result of" in (task.last_error or "")
+    assert "delete_on_success" in (task.last_error or "")

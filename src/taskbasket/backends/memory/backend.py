@@ -236,6 +236,7 @@ class MemoryBackend(MemorySchedules, BackendBase):
                 if record is None:
                     continue
                 if outcome.kind is OutcomeKind.SUCCEEDED and outcome.delete_on_success:
+                    MemoryWorkflowSteps(store, now).release([record.id])
                     store.remove(record)
                 elif outcome.kind is OutcomeKind.SUCCEEDED:
                     store.change(record, now, state=State.SUCCEEDED, finished_at=now,
@@ -258,7 +259,8 @@ class MemoryBackend(MemorySchedules, BackendBase):
             steps.cascade([o.lease.task_id for o, ok in zip(outcomes, accepted, strict=True)
                            if ok and o.kind is OutcomeKind.FAILED])
             steps.release([o.lease.task_id for o, ok in zip(outcomes, accepted, strict=True)
-                           if ok and o.kind is OutcomeKind.SUCCEEDED])
+                           if ok and o.kind is OutcomeKind.SUCCEEDED
+                           and not o.delete_on_success])
             store.wake()
         return accepted
 

@@ -158,6 +158,11 @@ class MemoryStore:
         self._release_key(record)
         self._count(record, -1)
         self.due_unpromoted.discard(record.id)
+        for parent in self.dependencies.pop(record.id, ()):
+            children = self.dependents.get(parent)
+            if children is not None and record.id in children:
+                children.remove(record.id)
+        self.dependents.pop(record.id, None)  # (its release ran before, if it succeeded)
         self._compact()
 
     def change(self, record: Record, now: float, **fields: Any) -> None:

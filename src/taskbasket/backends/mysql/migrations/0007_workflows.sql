@@ -1,6 +1,7 @@
 -- 7: workflows. The waiting state (which holds a unique key like the other live states);
 -- a task's workflow, how many of its dependencies have not succeeded yet, and the
--- dependency whose failure cancelled it; one edge row per dependency
+-- dependency whose failure cancelled it; one edge row per dependency, gone with the task
+-- that has it
 ALTER TABLE {tasks}
     MODIFY state ENUM('queued','scheduled','running','retrying','succeeded','failed',
                       'cancelled','waiting') NOT NULL,
@@ -16,5 +17,6 @@ CREATE TABLE IF NOT EXISTS {dependencies} (
     depends_on BINARY(16) NOT NULL,
     position INT NOT NULL,
     PRIMARY KEY (task_id, depends_on),
-    KEY parent (depends_on)
+    KEY parent (depends_on),
+    FOREIGN KEY (task_id) REFERENCES {tasks} (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
