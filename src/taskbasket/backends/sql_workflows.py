@@ -18,6 +18,7 @@ from taskbasket.backends.params import NewTask
 from taskbasket.backends.workflow_params import (
     BLOCKING_STATES,
     dependency_error,
+    is_ready,
     unknown_dependency,
 )
 from taskbasket.task import State, TaskRef
@@ -148,7 +149,7 @@ class WorkflowSteps:
                       d.id_param(task_id)])
             return name, State.CANCELLED.value, error
         pending = self._unfinished(deps, known)
-        if pending == 0:
+        if is_ready([State(known[dep][1]) for dep in deps]):
             return name, State.QUEUED.value, None
         self.run(f"UPDATE {d.tasks} SET state = 'waiting', waiting_on = {d.mark} "
                  f"WHERE id = {d.ids(1)}", [pending, d.id_param(task_id)])

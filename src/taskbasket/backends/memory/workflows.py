@@ -10,6 +10,7 @@ from taskbasket.backends.params import NewTask
 from taskbasket.backends.workflow_params import (
     BLOCKING_STATES,
     dependency_error,
+    is_ready,
     unknown_dependency,
 )
 from taskbasket.task import State, TaskRef
@@ -55,7 +56,7 @@ class MemoryWorkflowSteps:
                 store.change(record, self.now, state=State.CANCELLED, finished_at=self.now,
                              waiting_on=pending, blocked_by=blocker.id,
                              last_error=self._error(blocker))
-            elif pending:
+            elif not is_ready([State(p.state_value) for p in parents]):
                 store.change(record, self.now, state=State.WAITING, waiting_on=pending)
 
     @staticmethod
