@@ -6,30 +6,21 @@ records the success, so no kill can strand a dependent."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from taskbasket import Basket, State, chain, group
-from tests.apps import crashapp
+from tests.conformance.test_crash import producer
 from tests.helpers import Effects, WorkerProcess, wait_for
+
+__all__ = ["producer"]  # the fixture: a producer of the crash app's tasks
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs("workflows", "shared_between_processes")]
 
 PAUSE = 0.2
 WORKFLOWS = 2
 GROUP = 39
-
-
-@pytest.fixture
-def producer(store_url: str) -> Iterator[Basket]:
-    basket = Basket(store_url)
-    for definition in crashapp.basket.registry.values():
-        basket.task(name=definition.name, max_attempts=definition.max_attempts,
-                    timeout=definition.timeout)(definition.func)
-    yield basket
-    basket.close()
 
 
 def workflow(basket: Basket) -> object:
