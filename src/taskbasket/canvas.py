@@ -10,6 +10,7 @@ last step.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
@@ -38,6 +39,10 @@ class Signature:
         """Enqueue this one step as a workflow of one task; its ref."""
         return chain(self).enqueue()
 
+    async def enqueue_async(self) -> TaskRef:
+        """``enqueue`` without blocking the event loop (it runs in a thread)."""
+        return await asyncio.to_thread(self.enqueue)
+
     def __or__(self, other: Node) -> Chain:
         return chain(self, other)
 
@@ -52,6 +57,10 @@ class Chain:
         """Insert every task of the chain in one atomic call; the last step's ref."""
         return _enqueue(self)
 
+    async def enqueue_async(self) -> TaskRef:
+        """``enqueue`` without blocking the event loop (it runs in a thread)."""
+        return await asyncio.to_thread(self.enqueue)
+
     def __or__(self, other: Node) -> Chain:
         return chain(self, other)
 
@@ -65,6 +74,10 @@ class Group:
     def enqueue(self) -> TaskRef:
         """Insert every task of the group in one atomic call; a ``GroupRef``."""
         return _enqueue(self)
+
+    async def enqueue_async(self) -> TaskRef:
+        """``enqueue`` without blocking the event loop (it runs in a thread)."""
+        return await asyncio.to_thread(self.enqueue)
 
     def __or__(self, other: Node) -> Chain:
         return chain(self, other)
@@ -129,8 +142,6 @@ class GroupRef(TaskRef):
         return results
 
     async def result_async(self, timeout: float | None = None) -> Any:
-        import asyncio
-
         async with asyncio.timeout(timeout):
             return [await ref.result_async() for ref in self.refs]
 

@@ -7,6 +7,7 @@ nothing. The transports refuse workflows, naming themselves."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -126,6 +127,16 @@ def test_a_group_hands_the_list_of_its_results_in_order(basket: Basket) -> None:
     assert isinstance(alone, GroupRef) and len(alone.refs) == 4
     run(basket)
     assert alone.result(timeout=10) == [0, 2, 4, 6]
+
+
+def test_a_workflow_is_enqueued_from_async_code(basket: Basket) -> None:
+    t = tasks(basket)
+    ref = asyncio.run(chain(t["add"].s(1), t["add"].s(2)).enqueue_async())
+    run(basket)
+    assert asyncio.run(ref.result_async(timeout=10)) == 3
+    alone = asyncio.run(group(t["add"].s(1), t["add"].s(2)).enqueue_async())
+    run(basket)
+    assert asyncio.run(alone.result_async(timeout=10)) == [1, 2]
 
 
 def test_si_receives_nothing(basket: Basket) -> None:
