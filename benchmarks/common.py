@@ -8,6 +8,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +75,40 @@ def bench_enqueue(
         rates["enqueue_single_median_per_s"] = statistics.median(singles)
         rates["enqueue_batch_median_per_s"] = statistics.median(batches)
     return rates
+
+
+def latency_figures(prefix: str, latencies: list[float]) -> dict[str, float]:
+    """``<prefix>_p50_ms`` and ``<prefix>_p99_ms`` of ``latencies`` (in milliseconds)."""
+    ordered = sorted(latencies)
+    return {f"{prefix}_p50_ms": statistics.median(ordered),
+            f"{prefix}_p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]}
+
+
+def run_alone(description: str, bench: Callable[[str, str, int], dict[str, float]],
+              default_samples: int) -> None:
+    """The command line of a benchmark run alone: ``--store a,b`` (each a new store, made
+    and dropped here) and ``--samples``; ``bench(store, url, samples)`` gives the figures,
+    printed against the targets."""
+    import argparse
+    import random
+
+    from rich.console import Console
+    from tests.stores import factory
+
+    from benchmarks.__main__ import ensure_pg_database, verdict
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--store", default="sqlite")
+    parser.add_argument("--samples", type=int, default=default_samples)
+    args = parser.parse_args()
+    if "postgres" in args.store.split(","):
+        ensure_pg_database()
+    for store in args.store.split(","):
+        store_factory = factory(store)
+        url = store_factory.create(f"bench_alone_{random.randrange(1 << 30)}_{os.getpid()}")
+        try:
+            for metric, value in bench(store, url, args.samples).items():
+                Console().print(f"{store:10} {metric:16} {value:8.2f} "
+                                f"{verdict(store, metric, value)}")
+        finally:
+            store_factory.drop(url)

@@ -7,12 +7,10 @@ bench`` runs it for every store (``benchmarks/__main__.py``).
 
 from __future__ import annotations
 
-import argparse
 import random
-import statistics
 import time
 
-from benchmarks.common import producer, start_worker
+from benchmarks.common import latency_figures, producer, run_alone, start_worker
 
 
 def bench_result(url: str, samples: int) -> dict[str, float]:
@@ -35,31 +33,8 @@ def bench_result(url: str, samples: int) -> dict[str, float]:
         worker.terminate()
         worker.wait(30)
         basket.close()
-    latencies.sort()
-    return {"result_p50_ms": statistics.median(latencies),
-            "result_p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]}
-
-
-def main() -> None:
-    from rich.console import Console
-    from tests.stores import factory
-
-    from benchmarks.__main__ import verdict
-
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--store", default="sqlite")
-    parser.add_argument("--samples", type=int, default=200)
-    args = parser.parse_args()
-    for store in args.store.split(","):
-        store_factory = factory(store)
-        url = store_factory.create(f"bench_result_{random.randrange(1 << 30)}")
-        try:
-            for metric, value in bench_result(url, args.samples).items():
-                Console().print(f"{store:10} {metric:16} {value:8.2f} "
-                                f"{verdict(store, metric, value)}")
-        finally:
-            store_factory.drop(url)
+    return latency_figures("result", latencies)
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__doc__ or "", lambda store, url, samples: bench_result(url, samples), 200)

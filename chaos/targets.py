@@ -29,7 +29,7 @@ def named(store: str, url: str, tag: str) -> str:
     query = urlsplit(url).query
     if store == "redis" and "client_name=" not in query:
         return _with_option(url, f"client_name=tb_{tag}")
-    if store == "postgres" and "application_name=" not in query:
+    if store.startswith("postgres") and "application_name=" not in query:
         return _with_option(url, f"application_name=tb_{tag}")
     return url
 

@@ -16,6 +16,21 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_pgbouncer() -> Iterator[None]:
+    """Stops the test run's PgBouncer after the last test, if a test started it (the
+    stores behind it start it on first use: ``tests/servers/pgbouncer.py``), and checks
+    that no statement was prepared on the server connections it held."""
+    yield
+    from tests.servers.pgbouncer import stop_shared_pgbouncer
+
+    prepared = stop_shared_pgbouncer()
+    # pooler=transaction prepares nothing: a statement prepared on one server connection
+    # would be missing, or already there, for the next client linked to it
+    assert not any(prepared.values()), (
+        f"statements were prepared on the server through PgBouncer: {prepared}")
+
+
 @pytest.fixture(params=STORES)
 def store_name(request: pytest.FixtureRequest) -> str:
     return available_store(request.param)

@@ -44,6 +44,13 @@ from tests.stores import available_store, new_store, unique_tag
         ("postgresql://u:pa%zzword@h/db", "postgresql://u:***@h/db"),
         ("nats://h:4222?token=abc&prefix=x", "nats://h:4222?token=***&prefix=x"),
         ("not a url", "not a url"),
+        # a direct URL for LISTEN inside the URL of a pooler (issue #25)
+        ("postgresql://u:pw@h:6432/db?pooler=transaction&listen_url="
+         "postgresql%3A%2F%2Fu%3Ahunter2%40h%3A5432%2Fdb",
+         "postgresql://u:***@h:6432/db?pooler=transaction&listen_url="
+         "postgresql://u:***@h:5432/db"),
+        ("postgresql://h/db?listen_url=postgresql%3A%2F%2Fu%40h%2Fdb",
+         "postgresql://h/db?listen_url=postgresql%3A%2F%2Fu%40h%2Fdb"),
     ],
 )
 def test_redact_url_forms(url: str, shown: str) -> None:
@@ -216,7 +223,8 @@ def test_no_cli_command_prints_a_secret(secret_url: str, tmp_path: Path) -> None
                     ["show", ids[0]], ["show", ids[0], "--json"], ["workflow", ids[0]],
                     ["workflow", ids[0], "--json"], ["cancel", ids[1]],
                     ["retry", ids[1]], ["delete", ids[2]], ["clean", "--older-than", "1s"],
-                    ["purge", "--state", "failed", "--yes"]):
+                    ["purge", "--state", "failed", "--yes"], ["workers"], ["workers", "--json"],
+                    ["explain", ids[0]], ["explain", ids[0], "--json"]):
         run(" ".join(command), *command)
     with Basket(secret_url) as producer:  # a stored schedule for the schedule commands
         producer.task(name="job")(lambda n: None)

@@ -145,7 +145,8 @@ def test_claim_reads_two_bounded_index_ranges(
     plan = _claim_plan(tmp_path / "i.db", order, names, queues)
     queued = ("taskbasket_tasks_queued_created" if order is ClaimOrder.CREATED
               else "taskbasket_tasks_queued")
-    reads = [line for line in plan if line.startswith(("SCAN taskbasket", "SEARCH taskbasket"))]
+    reads = [line for line in plan if line.startswith(("SCAN taskbasket", "SEARCH taskbasket"))
+             and "taskbasket_queues" not in line]  # (the paused queues: read once, a list)
     assert reads == [
         "SEARCH taskbasket_tasks USING COVERING INDEX sqlite_autoindex_taskbasket_tasks_1 (id=?)",
         f"SCAN taskbasket_tasks USING INDEX {queued}",

@@ -15,6 +15,7 @@ from taskbasket.errors import (
     Retry,
     StoreCorruptedError,
     TaskbasketError,
+    TaskCancelled,
     TaskFailed,
     TaskTimeout,
     UnknownScheduleError,
@@ -23,11 +24,13 @@ from taskbasket.errors import (
     WorkflowError,
 )
 from taskbasket.events import Event, EventKind
+from taskbasket.explanation import Explanation
 from taskbasket.pool import Pool, PoolStatus
 from taskbasket.retry import BackoffPolicy, ConstantBackoff, ExponentialBackoff
 from taskbasket.schedules import Schedule
 from taskbasket.task import FINAL_STATES, CorruptTask, State, Task, TaskList, TaskProgress, TaskRef
 from taskbasket.worker import Worker
+from taskbasket.workers import WorkerInfo
 from taskbasket.workflows import Workflow
 
 try:
@@ -49,6 +52,7 @@ __all__ = [
     "CorruptTask",
     "Event",
     "EventKind",
+    "Explanation",
     "ExponentialBackoff",
     "Fail",
     "Group",
@@ -62,6 +66,7 @@ __all__ = [
     "State",
     "StoreCorruptedError",
     "Task",
+    "TaskCancelled",
     "TaskContext",
     "TaskDefinition",
     "TaskFailed",
@@ -74,6 +79,7 @@ __all__ = [
     "UnknownTaskError",
     "UnsupportedOperationError",
     "Worker",
+    "WorkerInfo",
     "Workflow",
     "WorkflowError",
     "__version__",

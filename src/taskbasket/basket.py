@@ -16,15 +16,19 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 from taskbasket import enqueueing, inspection, steering
 from taskbasket.backends import DEFAULT_URL, open_backend, open_backend_check
 from taskbasket.backends.base import Backend, NewTask
+from taskbasket.cancelling import Cancelling
 from taskbasket.codec import DEFAULT_MAX_PAYLOAD_BYTES
-from taskbasket.definition import EXECUTORS, EnqueueOptions, TaskDefinition, split_call
+from taskbasket.definition import EnqueueOptions, TaskDefinition, check_executor, split_call
 from taskbasket.enqueueing import DEFAULT_MAX_ATTEMPTS as DEFAULT_MAX_ATTEMPTS
 from taskbasket.enqueueing import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
 from taskbasket.errors import ConfigurationError, UnknownTaskError
 from taskbasket.events import EnqueueMiddleware, Hook, Hooks, Middleware
+from taskbasket.flow import FlowControl
 from taskbasket.inspection import NamesArg as NamesArg
 from taskbasket.inspection import StateArg as StateArg
+from taskbasket.limits import TaskFlow
 from taskbasket.maintenance.pruner import DEFAULT_RETENTION, RetentionArg, parse_retention
+from taskbasket.observing import Observing
 from taskbasket.redaction import redact_url, remember_secrets
 from taskbasket.result_methods import DEFAULT_MAX_RESULT_BYTES, Results, check_byte_limit
 from taskbasket.retry import BackoffPolicy, as_policy
@@ -42,7 +46,7 @@ R = TypeVar("R")
 DEFAULT_QUEUE = "default"
 
 
-class Basket(Workflows, Scheduling, Results):
+class Basket(Workflows, Scheduling, Results, FlowControl, Observing, Cancelling):
     """The client of one store: a registry of tasks plus enqueue and inspection.
 
     ``Basket(url)`` uses ``url``; ``Basket()`` uses ``$TASKBASKET_URL`` or else
@@ -159,6 +163,9 @@ class Basket(Workflows, Scheduling, Results):
         backoff: float | BackoffPolicy | None = None,
         executor: str | None = None,
         delete_on_success: bool = False,
+        concurrency: int | None = None,
+        rate_limit: str | None = None,
+        limit_key: Callable[..., str] | None = None,
     ) -> Callable[[Callable[P, R]], TaskDefinition[P, R]]: ...
 
     def task(
@@ -174,6 +181,9 @@ class Basket(Workflows, Scheduling, Results):
         backoff: float | BackoffPolicy | None = None,
         executor: str | None = None,
         delete_on_success: bool = False,
+        concurrency: int | None = None,
+        rate_limit: str | None = None,
+        limit_key: Callable[..., str] | None = None,
     ) -> TaskDefinition[P, R] | Callable[[Callable[P, R]], TaskDefinition[P, R]]:
         """Register a handler, as ``@basket.task`` or ``@basket.task(queue=..., ...)``.
 
@@ -181,7 +191,10 @@ class Basket(Workflows, Scheduling, Results):
         handler by that name, so renaming a function strands its queued tasks. With
         ``delete_on_success=True`` a task is deleted in the step that records its success
         (a failed one is kept): nothing can wait for its result or see it succeeded.
+        ``concurrency``, ``rate_limit`` and ``limit_key`` limit its tasks across every
+        worker (docs/flow-control.md).
         """
+        flow = TaskFlow.of(concurrency, rate_limit, limit_key)
         if not isinstance(delete_on_success, bool):
             raise ConfigurationError(
                 f"delete_on_success must be True or False, got {delete_on_success!r}")
@@ -200,8 +213,9 @@ class Basket(Workflows, Scheduling, Results):
                 max_attempts=check_max_attempts(max_attempts),
                 timeout=check_timeout(timeout),
                 backoff=as_policy(backoff),
-                executor=_check_executor(executor, fn),
+                executor=check_executor(executor, fn),
                 delete_on_success=delete_on_success,
+                flow=flow,
             )
             existing = self.registry.get(task_name)
             if existing is not None and existing.func is not fn:
@@ -460,29 +474,3 @@ class Basket(Workflows, Scheduling, Results):
 
         return Worker(self, **options)
 
-
-def _check_executor(executor: str | None, fn: Callable[..., Any]) -> str:
-    import inspect
-
-    is_async = inspect.iscoroutinefunction(fn)
-    if executor is None:
-        return "async" if is_async else "thread"
-    if executor not in EXECUTORS:
-        raise ConfigurationError(
-            f"executor {executor!r} is unknown; choose one of {', '.join(EXECUTORS)}"
-        )
-    if executor == "async" and not is_async:
-        raise ConfigurationError(
-            f"executor='async' needs an async def handler; {fn!r} is sync "
-            "(use executor='thread' or 'process')"
-        )
-    if executor == "thread" and is_async:
-        raise ConfigurationError(
-            f"executor='thread' runs sync handlers; {fn!r} is async (use executor='async')"
-        )
-    if executor == "process" and "<locals>" in getattr(fn, "__qualname__", "<locals>"):
-        raise ConfigurationError(
-            f"executor='process' runs handlers in child processes that import them by "
-            f"name; {fn!r} is defined inside a function. Define it at module level"
-        )
-    return executor

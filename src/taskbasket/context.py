@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from taskbasket.errors import TaskCancelled
 
 SCHEDULE_HEADER = "taskbasket-schedule"
 """The header of a task a schedule started: the schedule's name."""
 SLOT_HEADER = "taskbasket-slot"
 """The header of a task a schedule started: its slot, ISO 8601 in the schedule's zone."""
 TIMEZONE_HEADER = "taskbasket-timezone"
+
+
+class CancelSignal:
+    """Set once, by the worker, when the task of a running attempt was cancelled; it then
+    holds the cancel's reason. Safe to read from any thread."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason: str | None = None
+
+    def set(self, reason: str) -> None:
+        if not self._event.is_set():
+            self.reason = reason
+            self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +49,21 @@ class TaskContext:
         default=None, repr=False, compare=False)
     """Where ``progress`` reports go (None: they are dropped; in a child process they go
     to the parent over the task's pipe, see worker/child_progress.py)."""
+    cancel_signal: CancelSignal | None = field(default=None, repr=False, compare=False)
+    """Set when the task was cancelled while this attempt runs (None: never set)."""
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the task was cancelled (``basket.cancel``) while this attempt runs:
+        the handler should stop; whatever it returns now is discarded."""
+        return self.cancel_signal is not None and self.cancel_signal.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        """Raise :class:`~taskbasket.TaskCancelled` (with the cancel's reason) if the task
+        was cancelled; else return at once. Cheap: call it in a handler's loop."""
+        signal = self.cancel_signal
+        if signal is not None and signal.is_set():
+            raise TaskCancelled(signal.reason or "cancelled")
 
     def progress(self, done: float, total: float | None = None, note: str | None = None
                  ) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from taskbasket.canvas import Signature
 from taskbasket.errors import ArgumentsError, ConfigurationError
+from taskbasket.limits import NO_FLOW, TaskFlow
 from taskbasket.retry import BackoffPolicy
 from taskbasket.task import TaskRef
 from taskbasket.typed import plan_for, to_wire
@@ -37,6 +38,7 @@ class EnqueueOptions:
     connection: Any = None
     after: Sequence[Any] | None = None
     """TaskRefs or ids of tasks that must succeed before this one runs."""
+    limit_key: str | None = None
 
 
 _NO_OPTIONS = EnqueueOptions()
@@ -149,8 +151,11 @@ class TaskDefinition(Generic[P, R]):
         backoff: BackoffPolicy,
         executor: str,
         delete_on_success: bool = False,
+        flow: TaskFlow = NO_FLOW,
     ) -> None:
         self.basket = basket
+        self.flow = flow
+        """The task's concurrency and rate limits and its limit_key."""
         self.func = func
         self.name = name
         self.queue = queue
@@ -201,7 +206,7 @@ class TaskDefinition(Generic[P, R]):
 
     def options(self, **options: Any) -> BoundTask[P, R]:
         """The same task with other enqueue options (queue, priority, delay, run_at,
-        unique_key, max_attempts, timeout, connection, after)."""
+        unique_key, max_attempts, timeout, connection, after, limit_key)."""
         return BoundTask(self, _make_options(options))
 
     def s(self, *args: Any, **kwargs: Any) -> Signature:
@@ -314,3 +319,28 @@ def _make_options(options: Mapping[str, Any]) -> EnqueueOptions:
         )
     return EnqueueOptions(**options)
 
+
+def check_executor(executor: str | None, fn: Callable[..., Any]) -> str:
+    """The executor of handler ``fn``: the one given if it fits, else its default."""
+    is_async = inspect.iscoroutinefunction(fn)
+    if executor is None:
+        return "async" if is_async else "thread"
+    if executor not in EXECUTORS:
+        raise ConfigurationError(
+            f"executor {executor!r} is unknown; choose one of {', '.join(EXECUTORS)}"
+        )
+    if executor == "async" and not is_async:
+        raise ConfigurationError(
+            f"executor='async' needs an async def handler; {fn!r} is sync "
+            "(use executor='thread' or 'process')"
+        )
+    if executor == "thread" and is_async:
+        raise ConfigurationError(
+            f"executor='thread' runs sync handlers; {fn!r} is async (use executor='async')"
+        )
+    if executor == "process" and "<locals>" in getattr(fn, "__qualname__", "<locals>"):
+        raise ConfigurationError(
+            f"executor='process' runs handlers in child processes that import them by "
+            f"name; {fn!r} is defined inside a function. Define it at module level"
+        )
+    return executor

@@ -17,9 +17,10 @@ from taskbasket.backends.base import NewTask
 from taskbasket.codec import encode_arguments
 from taskbasket.definition import EnqueueOptions, refuse_async_connection
 from taskbasket.dependencies import check_workflows, dependency_ids, joined_workflow
-from taskbasket.errors import ConfigurationError
+from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.events import Event, EventKind, Hooks
 from taskbasket.ids import new_task_ids
+from taskbasket.limits import NO_FLOW, limit_keys
 from taskbasket.task import TaskRef
 from taskbasket.typed import RECEIVED
 from taskbasket.validation import (
@@ -61,6 +62,9 @@ def new_tasks(
         if received:
             calls = [((RECEIVED, *args), kwargs) for args, kwargs in calls]
         definition.check_arguments(calls)
+    keys = limit_keys(name, definition.flow if definition else NO_FLOW, options.limit_key,
+                      calls)
+    if definition is not None:
         calls = definition.wire_calls(calls)
         if received:
             calls = [(tuple(args)[1:], kwargs) for args, kwargs in calls]
@@ -109,8 +113,9 @@ def new_tasks(
             id=task_id, name=name, queue=queue, payload=payload, priority=priority,
             max_attempts=max_attempts, timeout=timeout, unique_key=unique_key,
             delay=delay, run_at=run_at, depends_on=depends_on, workflow_id=workflow_id,
+            limit_key=key,
         )
-        for task_id, payload in zip(ids, payloads, strict=True)
+        for task_id, payload, key in zip(ids, payloads, keys, strict=True)
     ]
 
 
@@ -132,10 +137,34 @@ def enqueue_calls(
         if runner is not None:
             emit_enqueued(basket.hooks, tasks, [TaskRef(task.id) for task in tasks])
             return [TaskRef(ref.id, ref.created, basket) for ref in runner.run(tasks)]
-        refs = basket.backend.tasks_insert(tasks, driver_connection(options.connection))
+        if options.connection is not None:  # the caller's transaction: its errors as they are
+            refs = basket.backend.tasks_insert(tasks, driver_connection(options.connection))
+        else:
+            try:
+                refs = basket.backend.tasks_insert(tasks, driver_connection(None))
+            except BackendUnavailableError:
+                raise
+            except Exception as exc:
+                if not basket.backend.is_transient(exc):
+                    raise
+                raise unanswered_enqueue(len(tasks), exc) from exc
     emit_enqueued(basket.hooks, tasks, refs)
     return [TaskRef(ref.id, ref.created, basket, task.workflow_id)
             for task, ref in zip(tasks, refs, strict=True)]
+
+
+def unanswered_enqueue(count: int, exc: BaseException) -> BackendUnavailableError:
+    """The error of an enqueue the store did not answer (unreachable, connection cut,
+    too busy to take it in time: an error its backend calls transient)."""
+    text = str(exc).strip()
+    first = text.splitlines()[0][:300] if text else repr(exc)
+    return BackendUnavailableError(
+        f"the store did not answer an enqueue of {count} task(s) ({type(exc).__name__}: "
+        f"{first}): it is unreachable, the connection was cut, or it could not take the "
+        "batch in time. The "
+        "tasks are stored only if the store committed them before the reply was lost (all "
+        "or none: one transaction); retry once it answers, with unique_key= to make the "
+        "retry safe")
 
 
 async def enqueue_calls_async(

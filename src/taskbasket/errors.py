@@ -48,6 +48,20 @@ class UnsupportedOperationError(TaskbasketError, NotImplementedError):
     """The chosen store cannot do this (for example transactional enqueue on Redis)."""
 
 
+class TaskCancelled(BaseException):
+    """The running attempt's task was cancelled (``basket.cancel``); ``reason`` says why.
+
+    Raised by ``current_task().raise_if_cancelled()`` in a handler. It derives from
+    BaseException, as ``asyncio.CancelledError`` does, so a handler's ``except Exception``
+    does not swallow it. Whatever the handler does then, the attempt records nothing: the
+    task stays ``cancelled``, with the reason in ``last_error``.
+    """
+
+    def __init__(self, reason: str = "cancelled") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class Retry(Exception):
     """Raise from a handler to retry at a given time or after a given delay.
 

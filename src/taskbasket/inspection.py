@@ -92,7 +92,8 @@ def to_task(stored: StoredTask, with_arguments: bool = True) -> Task:
         created_at=stored.created_at, run_at=stored.run_at, started_at=stored.started_at,
         finished_at=stored.finished_at, lease_expires_at=stored.lease_expires_at,
         worker_id=stored.worker_id, payload_error=payload_error, result=result,
-        progress=decode_progress(stored.progress), workflow_id=stored.workflow_id,
+        progress=decode_progress(stored.progress), limit_key=stored.limit_key,
+        workflow_id=stored.workflow_id,
     )
 
 

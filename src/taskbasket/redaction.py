@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import threading
 from typing import NamedTuple
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import quote, unquote, unquote_plus
 
 SECRET = "***"
 
@@ -110,7 +110,25 @@ def url_secrets(url: str) -> list[str]:
     for key, value, _ in _query_parts(split.query):
         if value and _sensitive(key):
             found.append(value)
+        elif value and _nested_url(value):
+            found.extend(url_secrets(unquote_plus(value)))
     return found
+
+
+def _nested_url(value: str) -> bool:
+    """Whether a query value is itself a URL (``listen_url=postgresql%3A%2F%2F...``)."""
+    return "://" in unquote_plus(value)
+
+
+def _query_value(key: str, value: str) -> str:
+    """A query value as shown: ``***`` for a secret option; a URL in it redacted too."""
+    if _sensitive(key):
+        return SECRET
+    if _nested_url(value):
+        inner = unquote_plus(value)
+        shown = redact_url(inner)
+        return value if shown == inner else quote(shown, safe=":/@*")
+    return value
 
 
 def redact_url(url: str) -> str:
@@ -128,7 +146,7 @@ def redact_url(url: str) -> str:
     query = ""
     if split.has_query:
         query = "?" + "".join(
-            (key if value is None else f"{key}={SECRET if _sensitive(key) else value}") + sep
+            (key if value is None else f"{key}={_query_value(key, value)}") + sep
             for key, value, sep in _query_parts(split.query))
     return f"{split.scheme}://{authority}{split.path}{query}{split.fragment}"
 

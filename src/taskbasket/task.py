@@ -106,6 +106,8 @@ class Task:
     """The handler's last progress report (``current_task().progress(...)``), or None."""
     workflow_id: str | None = None
     """The workflow it belongs to (a chain, a group, or tasks joined by ``after=``)."""
+    limit_key: str | None = None
+    """The value its task's limits count per (docs/flow-control.md), or None."""
 
     @property
     def is_final(self) -> bool:

@@ -1,15 +1,12 @@
-"""The Basket's workflow methods: enqueue a chain or group, read a workflow, and cancel
-(by ids, selection, or a whole workflow)."""
+"""The Basket's workflow methods: enqueue a chain or group, and read a workflow (its
+cancel is ``Basket.cancel(workflow_id=...)``, in ``cancelling``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from taskbasket import steering
 from taskbasket.canvas import Node
 from taskbasket.dependencies import check_workflows
-from taskbasket.inspection import NamesArg, StateArg
 from taskbasket.task import TaskRef
 from taskbasket.workflow_enqueue import enqueue_workflow
 from taskbasket.workflows import Workflow, read_workflow
@@ -33,24 +30,6 @@ class Workflows:
         basket: Basket = self  # type: ignore[assignment]
         check_workflows(basket.backend, basket.url)
         return read_workflow(basket.backend, workflow_id)
-
-    def cancel(
-        self,
-        task_id: str | Sequence[str] | None = None,
-        *,
-        queue: NamesArg = None,
-        name: NamesArg = None,
-        state: StateArg = None,
-        workflow_id: str | None = None,
-    ) -> int:
-        """Cancel tasks that are not final yet; returns how many. ``workflow_id`` selects
-        every unfinished task of that workflow (their waiting dependents are cancelled
-        with them)."""
-        basket: Basket = self  # type: ignore[assignment]
-        if workflow_id is not None:
-            check_workflows(basket.backend, basket.url)
-        return steering.cancel_tasks(basket.backend, basket.hooks, task_id, queue, name,
-                                     state, None if workflow_id is None else str(workflow_id))
 
 
 __all__ = ["Workflows"]

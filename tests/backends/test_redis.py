@@ -25,6 +25,7 @@ import pytest
 from taskbasket import Basket, State
 from taskbasket.backends import open_backend
 from taskbasket.backends.base import (
+    CancelParams,
     ClaimedTask,
     ClaimParams,
     LeaderParams,
@@ -273,9 +274,10 @@ def test_counts_stay_exact_through_every_transition(backend: RedisBackend) -> No
     [short] = claim(b, limit=1, lease=0.05)
     wait_for(lambda: short.id in {t.id for t in maintain(b).requeued}, 5, "the rescue")
     assert_counts_exact(b)
-    assert b.tasks_cancel(TaskFilter(ids=[e.id])) == 1  # a running task
+    assert b.tasks_cancel(CancelParams(TaskFilter(ids=[e.id]), "why")) == 1  # a running task
     assert_counts_exact(b)
-    assert b.tasks_cancel(TaskFilter(names=["other"], states=[State.SCHEDULED])) == 1
+    scheduled = TaskFilter(names=["other"], states=[State.SCHEDULED])
+    assert b.tasks_cancel(CancelParams(scheduled, "why")) == 1
     assert_counts_exact(b)
     assert b.tasks_retry(TaskFilter(states=[State.FAILED, State.CANCELLED])) == 3
     assert_counts_exact(b)
@@ -539,7 +541,7 @@ def test_the_backend_never_sends_keys_or_scan(url: str) -> None:
         assert b.leader_try(LeaderParams("maintenance", "acl", 5.0))
         b.leader_resign(LeaderParams("maintenance", "acl", 5.0))
         b.tasks_retry(TaskFilter(states=[State.FAILED]))
-        b.tasks_cancel(TaskFilter(queues=["q2"]))
+        b.tasks_cancel(CancelParams(TaskFilter(queues=["q2"]), "why"))
         b.tasks_prune(PruneParams(dict.fromkeys(FINAL_STATES, 0.0)))
         listener = b.listener(None)
         listener.wait(0.01)

@@ -54,7 +54,7 @@ def test_every_script_is_registered_and_its_text_is_complete() -> None:
         assert not re.search(r"__[A-Z_]+__", text), f"{name}: a placeholder is left"
     assert f"local WAKE_CAP = {scripts.WAKE_CAP}\n" in scripts.script_text("claim")
     # the listed fields
-    assert "'worker_id', 'progress', 'workflow_id'}" in scripts.script_text("page")
+    assert "'worker_id', 'progress', 'limit_key', 'workflow_id'}" in scripts.script_text("page")
 
 
 def test_an_unknown_script_name_is_refused() -> None:

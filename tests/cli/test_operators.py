@@ -55,3 +55,17 @@ def test_ids_missing_or_in_the_wrong_state_are_reported(tmp_path: Path) -> None:
     assert (code, out.strip(), err) == (0, "deleted 1 task", "")
     code, out, err = tb("retry", "--name", "job", "--json")  # a filter: counts, no ids
     assert code == 0 and json.loads(out) == {"retried": 0}
+
+
+def test_cancel_stores_its_reason(tmp_path: Path) -> None:
+    (tmp_path / "opsapp.py").write_text(APP)
+    with Basket(f"sqlite:///{tmp_path / 'ops.db'}") as basket:
+        @basket.task(max_attempts=1)
+        def job(fail: bool) -> None: ...
+
+        given, default = job.enqueue(False).id, job.enqueue(False).id
+        for args in ((given, "--reason", "the customer withdrew it"), (default,)):
+            result = run_taskbasket("--app", "opsapp", "cancel", *args, cwd=tmp_path)
+            assert result.returncode == 0 and "cancelled 1 task" in result.stdout
+        assert basket.get(given).last_error == "the customer withdrew it"  # type: ignore[union-attr]
+        assert basket.get(default).last_error == "cancelled from the command line"  # type: ignore[union-attr]

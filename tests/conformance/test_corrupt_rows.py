@@ -21,6 +21,7 @@ from taskbasket.backends.base import LeasesExpiredParams
 from taskbasket.maintenance.rescuer import Rescuer
 from tests.conformance.test_enqueue import claim
 from tests.helpers import ROOT, wait_for
+from tests.stores import family
 
 pytestmark = pytest.mark.needs("task_records")  # rows to corrupt: the stores
 
@@ -69,7 +70,7 @@ CORRUPTIONS: dict[str, dict[str, list[str]]] = {
 
 def corrupt(store_name: str, url: str, task_id: str, kind: str) -> None:
     """Change one task's row with the store's own client."""
-    statements = CORRUPTIONS[store_name][kind]
+    statements = CORRUPTIONS[family(store_name)][kind]
     if store_name == "memory":  # the record itself: the store has no other client
         _memory_store(url).corrupt(task_id, **{statements[0]: statements[1]})
     elif store_name == "sqlite":
@@ -78,7 +79,7 @@ def corrupt(store_name: str, url: str, task_id: str, kind: str) -> None:
         with sqlite3.connect(urlsplit(url).path[1:]) as conn:
             for statement in statements:
                 conn.execute(statement, (task_id,))
-    elif store_name == "postgres":
+    elif family(store_name) == "postgres":
         import psycopg
 
         from tests.stores.postgres import split_url
@@ -121,7 +122,7 @@ def stored_state(store_name: str, url: str, task_id: str) -> tuple[str, str]:
         with sqlite3.connect(urlsplit(url).path[1:]) as conn:
             row = conn.execute("SELECT state, last_error FROM taskbasket_tasks WHERE id = ?",
                                (task_id,)).fetchone()
-    elif store_name == "postgres":
+    elif family(store_name) == "postgres":
         import psycopg
 
         from tests.stores.postgres import split_url

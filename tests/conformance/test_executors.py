@@ -5,25 +5,12 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from taskbasket import Basket
-from tests.apps import cpuapp
 from tests.helpers import wait_for
-
-
-@pytest.fixture
-def cpu_basket(store_url: str) -> Iterator[Basket]:
-    """A basket with the module-level process handlers of tests/apps/cpuapp.py."""
-    basket = Basket(store_url)
-    for definition in cpuapp.basket.registry.values():
-        basket.task(name=definition.name, executor="process", timeout=definition.timeout,
-                    max_attempts=definition.max_attempts)(definition.func)
-    yield basket
-    basket.close()
 
 
 @pytest.mark.needs("task_records")

@@ -172,7 +172,7 @@ def test_failed_and_cancelled_tasks_raise_task_failed(basket: Basket) -> None:
     threading.Timer(0.2, basket.cancel, args=(cancelled.id,)).start()
     with pytest.raises(TaskFailed) as raised:
         basket.result(cancelled.id, timeout=10)
-    assert raised.value.state == State.CANCELLED and raised.value.last_error is None
+    assert raised.value.state == State.CANCELLED and raised.value.last_error == "cancelled"
 
 
 @pytest.mark.needs("results")

@@ -44,6 +44,29 @@ def _postgres_tool(name: str) -> str | None:
     return versions[-1] if versions else None
 
 
+def as_postgres_user(folder: Path) -> list[str]:
+    """The command prefix that runs a program as the ``postgres`` user when we are root
+    (PostgreSQL and PgBouncer refuse to run as root), after giving it ``folder``; else []."""
+    if os.geteuid() != 0:
+        return []
+    user = pwd.getpwnam("postgres")
+    os.chown(folder, user.pw_uid, user.pw_gid)
+    return ["runuser", "-u", "postgres", "--"]
+
+
+def postgres_user_missing() -> str | None:
+    """Why, as root, a program cannot be run as the ``postgres`` user, or None."""
+    if os.geteuid() != 0:
+        return None
+    if shutil.which("runuser") is None:
+        return "runuser is missing: as root, the server runs as user postgres"
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return "there is no postgres user to run the server as (not as root)"
+    return None
+
+
 class PrivatePostgres:
     """A PostgreSQL cluster of this test's own: ``initdb`` in a temporary folder, served
     by ``pg_ctl`` on a free port, trust authentication for user ``postgres``. As root
@@ -54,11 +77,7 @@ class PrivatePostgres:
         self.folder = Path(tempfile.mkdtemp(prefix="tb-postgres-"))
         self.data = self.folder / "data"
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-        self._as: list[str] = []
-        if os.geteuid() == 0:
-            user = pwd.getpwnam("postgres")
-            os.chown(self.folder, user.pw_uid, user.pw_gid)
-            self._as = ["runuser", "-u", "postgres", "--"]
+        self._as = as_postgres_user(self.folder)
 
     @staticmethod
     def missing() -> str | None:
@@ -66,14 +85,7 @@ class PrivatePostgres:
         for tool in ("initdb", "pg_ctl"):
             if _postgres_tool(tool) is None:
                 return f"{tool} is not installed (apt-get install postgresql)"
-        if os.geteuid() == 0:
-            if shutil.which("runuser") is None:
-                return "runuser is missing: as root, the cluster runs as user postgres"
-            try:
-                pwd.getpwnam("postgres")
-            except KeyError:
-                return "there is no postgres user to run a cluster as (not as root)"
-        return None
+        return postgres_user_missing()
 
     def _pg_ctl(self, *args: str) -> None:
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"

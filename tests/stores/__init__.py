@@ -20,7 +20,10 @@ import pytest
 
 STORES = ["sqlite", "postgres", "mysql", "redis", "memory"]
 TRANSPORTS = ["amqp", "nats", "file"]
-BACKENDS = STORES + TRANSPORTS
+POOLED = ["postgres-pgbouncer", "postgres-pgbouncer-listen"]
+"""PostgreSQL behind the test run's PgBouncer in transaction mode, without ``listen_url``
+(workers poll) and with it (``tests/stores/postgres_pgbouncer.py``)."""
+BACKENDS = STORES + TRANSPORTS + POOLED
 """Every backend the conformance suite runs against."""
 SHARED_STORES = [name for name in STORES if name != "memory"]
 """The stores that other processes can open by URL (``memory://`` lives in one process):
@@ -58,11 +61,17 @@ class Missing:
         return None
 
 
+def family(name: str) -> str:
+    """The backend a test store variant is of: ``postgres`` for ``postgres-pgbouncer``."""
+    return name.split("-", 1)[0]
+
+
 def factory(name: str) -> StoreFactory:
+    module_name = f"tests.stores.{name.replace('-', '_')}"
     try:
-        module = importlib.import_module(f"tests.stores.{name}")
+        module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name == f"tests.stores.{name}":
+        if exc.name == module_name:
             return Missing(name, f"the {name} backend does not exist yet")
         raise
     found: StoreFactory = module.FACTORY

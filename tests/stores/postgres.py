@@ -16,12 +16,16 @@ BASE_URL = os.environ.get(
 )
 
 
+_OURS = ("schema", "pooler", "listen_url", "pool_min_size", "pool_max_size", "pool_timeout")
+"""taskbasket's own options, which libpq refuses."""
+
+
 def split_url(url: str) -> tuple[str, str]:
-    """(the URL without our ``schema`` option, the schema)."""
+    """(the URL for libpq: without taskbasket's own options, the schema)."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query)
     schema = dict(query).get("schema", "taskbasket")
-    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    rest = urlencode([(k, v) for k, v in query if k not in _OURS])
     # written out: urlunsplit drops the "//" of a URL with no host (a local socket)
     return f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{rest}" if rest else ""), schema
 

@@ -20,7 +20,9 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from taskbasket.backends.capabilities import BackendKind, Capabilities, Inspection
+from taskbasket.backends.flow_params import QueueUpdateParams, StoredQueue
 from taskbasket.backends.params import (
+    CancelParams,
     ClaimedTask,
     ClaimOrder,
     ClaimParams,
@@ -54,6 +56,12 @@ from taskbasket.backends.schedule_params import (
     from_micros,
     to_micros,
 )
+from taskbasket.backends.worker_params import (
+    StoredWorker,
+    WorkersBeatParams,
+    WorkersListParams,
+    WorkersRemoveParams,
+)
 from taskbasket.backends.workflow_params import DependenciesListParams
 from taskbasket.errors import BackendUnavailableError, UnsupportedOperationError
 from taskbasket.redaction import redact_url as redact_url  # its old home: still importable
@@ -64,6 +72,7 @@ __all__ = [  # the parameter, record and capability types keep this, their old h
     "Backend",
     "BackendBase",
     "BackendKind",
+    "CancelParams",
     "Capabilities",
     "ClaimOrder",
     "ClaimParams",
@@ -89,15 +98,21 @@ __all__ = [  # the parameter, record and capability types keep this, their old h
     "ProgressParams",
     "PromoteParams",
     "PruneParams",
+    "QueueUpdateParams",
     "RescueKind",
     "ScheduleDeleteParams",
     "ScheduleFireParams",
     "ScheduleListParams",
     "SchedulePauseParams",
     "ScheduleUpsertParams",
+    "StoredQueue",
     "StoredSchedule",
     "StoredTask",
+    "StoredWorker",
     "TaskFilter",
+    "WorkersBeatParams",
+    "WorkersListParams",
+    "WorkersRemoveParams",
     "columns_without_payload",
     "from_micros",
     "redact_url",
@@ -183,6 +198,12 @@ class Backend(Protocol):
         push returns a ``PollingListener``: the waiting core then polls)."""
         ...
 
+    def cancel_listener(self) -> Listener:
+        """A listener woken when some task may have been cancelled (``tasks_cancel``), so
+        a worker re-reads the tasks it runs; a store that cannot push returns a
+        ``PollingListener``: the worker then polls its running tasks."""
+        ...
+
     # inspection and operators
     def tasks_get(self, task_id: str) -> StoredTask | CorruptTask | None:
         """The task, or a CorruptTask if its row cannot be read (see ``backends/rows``)."""
@@ -214,8 +235,9 @@ class Backend(Protocol):
         """
         ...
 
-    def tasks_cancel(self, task_filter: TaskFilter) -> int:
-        """Cancel matching tasks that are not final (running ones lose their lease)."""
+    def tasks_cancel(self, params: CancelParams) -> int:
+        """Cancel matching tasks that are not final, with the reason as ``last_error``
+        (running ones lose their lease); how many. Wakes the ``cancel_listener``s."""
         ...
 
     def tasks_delete(self, task_filter: TaskFilter) -> int: ...
@@ -255,6 +277,22 @@ class Backend(Protocol):
     def dependencies_list(self, params: DependenciesListParams) -> dict[str, list[str]]:
         """The dependency ids of each given task (those it was inserted with, in order)."""
         ...
+
+    # flow control (``capabilities.flow_control``; see ``flow_params``, ``admission``)
+    def queues_update(self, params: QueueUpdateParams) -> None:
+        """Create or change a queue's stored settings (paused, limits), atomically."""
+        ...
+
+    def queues_list(self) -> list[StoredQueue]:
+        """Every queue that has stored settings."""
+        ...
+
+    # the worker registry (``capabilities.worker_registry``; see ``worker_params``)
+    def workers_beat(self, params: WorkersBeatParams) -> None: ...
+
+    def workers_list(self, params: WorkersListParams) -> list[StoredWorker]: ...
+
+    def workers_remove(self, params: WorkersRemoveParams) -> int: ...
 
 
 @runtime_checkable
@@ -317,6 +355,9 @@ class BackendBase:
     def finish_listener(self) -> Listener:
         return PollingListener()
 
+    def cancel_listener(self) -> Listener:
+        return PollingListener()
+
     def schedules_unsupported(self) -> UnsupportedOperationError:
         """The error of a schedule operation on a backend that cannot keep schedules."""
         return UnsupportedOperationError(f"{type(self).__name__} cannot keep schedules")
@@ -338,6 +379,32 @@ class BackendBase:
 
     def dependencies_list(self, params: DependenciesListParams) -> dict[str, list[str]]:
         raise UnsupportedOperationError(f"{type(self).__name__} cannot keep workflows")
+
+    def flow_unsupported(self) -> UnsupportedOperationError:
+        """The error of pausing or limiting on a backend that cannot."""
+        return UnsupportedOperationError(
+            f"{type(self).__name__} cannot pause queues or limit concurrency and rates")
+
+    def queues_update(self, params: QueueUpdateParams) -> None:
+        raise self.flow_unsupported()
+
+    def queues_list(self) -> list[StoredQueue]:
+        return []  # a backend without flow control has no queue settings
+
+    def workers_unsupported(self) -> UnsupportedOperationError:
+        """The error of a worker registry operation on a backend that keeps no registry."""
+        return UnsupportedOperationError(
+            f"{type(self).__name__} cannot keep a worker registry (it keeps no rows); "
+            "use a store (SQLite, PostgreSQL, MySQL, Redis or memory) to list workers")
+
+    def workers_beat(self, params: WorkersBeatParams) -> None:
+        raise self.workers_unsupported()
+
+    def workers_list(self, params: WorkersListParams) -> list[StoredWorker]:
+        raise self.workers_unsupported()
+
+    def workers_remove(self, params: WorkersRemoveParams) -> int:
+        raise self.workers_unsupported()
 
     def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:
         """Counted from a listing without payloads, for stores with no grouped count; a

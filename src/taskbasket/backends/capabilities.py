@@ -58,6 +58,9 @@ class Capabilities:
     shared_between_processes: bool = True
     """Other processes (worker processes, the command line) opening the same URL see the
     same tasks; False for a store kept in one process's memory (``memory://``)."""
+    flow_control: bool = False
+    """Queues can be paused and claims respect concurrency and rate limits
+    (``ClaimParams.limits``, ``queues_update``, ``queues_list``)."""
 
     @property
     def task_records(self) -> bool:
@@ -82,6 +85,19 @@ class Capabilities:
     def results(self) -> bool:
         """A succeeded task's result and its progress reports are kept with the task, to
         read and wait for; a bus keeps no finished task, so it cannot keep them."""
+        return self.kind is BackendKind.STORE
+
+    @property
+    def cancel_running(self) -> bool:
+        """``cancel`` reaches a running attempt: the worker learns it from the store
+        (pushed, or by polling its running tasks) and stops the handler; a bus cannot
+        withdraw a message it delivered."""
+        return self.kind is BackendKind.STORE
+
+    @property
+    def worker_registry(self) -> bool:
+        """Running workers keep a row each, written by their heartbeats, to list
+        (``basket.workers()``) and to explain a task with; a bus keeps no rows."""
         return self.kind is BackendKind.STORE
 
     @property

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from taskbasket.backends.flow_params import ClaimLimits
 from taskbasket.task import State
 
 
@@ -39,6 +40,8 @@ class NewTask:
     earlier in the same insert. With any not succeeded, the task is inserted ``waiting``."""
     workflow_id: str | None = None
     """The workflow it belongs to (listed by ``TaskFilter.workflow_id``)."""
+    limit_key: str | None = None
+    """The value a task's limits count per (``flow_params``); None: the name as a whole."""
 
 
 class ClaimOrder(enum.StrEnum):
@@ -71,6 +74,9 @@ class ClaimParams:
     queues: Sequence[str] | None = None
     count_attempt: bool = True
     order: ClaimOrder = ClaimOrder.PRIORITY
+    limits: ClaimLimits | None = None
+    """The limits to claim under (``backends.admission`` is the rule); None: none. A
+    claim never takes a task of a paused queue, with or without limits."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +103,7 @@ class ClaimedTask:
     created_at: datetime
     run_at: datetime
     unique_key: str | None = None
+    limit_key: str | None = None
 
     @property
     def lease(self) -> Lease:
@@ -156,6 +163,16 @@ class TaskFilter:
     workflow_id: str | None = None
     """The tasks of one workflow: those whose ``workflow_id`` it is, and the task whose
     id it is (a workflow's first task, joined later by ``after=``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CancelParams:
+    """Cancel the tasks ``filter`` selects that are not final: each becomes ``cancelled``
+    with ``reason`` as its ``last_error``, and a running one loses its lease (so its
+    attempt can record nothing); the store then wakes its ``cancel_listener``s."""
+
+    filter: TaskFilter
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +320,8 @@ class StoredTask:
     """The last progress report (JSON: done, total, note, updated_at), None when none."""
     workflow_id: str | None = None
     """The workflow it belongs to, None when it belongs to none."""
+    limit_key: str | None = None
+    """The value its task's limits count per (flow control), None when it has none."""
 
 
 

@@ -67,6 +67,7 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "timeout": (lambda v: isinstance(v, int | float) and not isinstance(v, bool)
                 and math.isfinite(v) and v > 0, "a timeout in seconds (> 0)"),
     "unique_key": (lambda v: v is None or isinstance(v, str), "a unique key or nothing"),
+    "limit_key": (lambda v: v is None or isinstance(v, str), "a limit key or nothing"),
     "last_error": (lambda v: v is None or isinstance(v, str), "an error text or nothing"),
     "lease_token": (_text, "a lease token"),
     "created_at": (_is_time, "a time"),

@@ -26,6 +26,8 @@ from taskbasket.redaction import redact_url
 from taskbasket.task import FINAL_STATES, RETRYABLE_STATES, State
 from taskbasket.validation import parse_duration
 
+CLI_CANCEL_REASON = "cancelled from the command line"
+
 
 def _select(ids: tuple[str, ...], states: tuple[str, ...], queues: tuple[str, ...],
             names: tuple[str, ...]) -> dict[str, Any]:
@@ -121,18 +123,21 @@ def retry(ctx: Context, ids: tuple[str, ...], states: tuple[str, ...],
 @state_option
 @queue_option
 @name_option
+@click.option("--reason", default=CLI_CANCEL_REASON, show_default=True,
+              help="Why: stored as each task's last error, and told to running handlers.")
 @pass_context
 @run_safely
 def cancel(ctx: Context, ids: tuple[str, ...], states: tuple[str, ...],
-           queues: tuple[str, ...], names: tuple[str, ...]) -> None:
+           queues: tuple[str, ...], names: tuple[str, ...], reason: str) -> None:
     """Cancel tasks that have not finished: ids, or every match of the filters.
 
-    An id that does not exist or whose task has finished is reported, and the command
-    exits with status 1.
+    A running task's attempt is stopped where it runs (its worker learns it within about
+    a second). An id that does not exist or whose task has finished is reported, and the
+    command exits with status 1.
     """
     if not (ids or queues or names or states):
         fail("say which tasks: ids, or --queue/--name/--state")
-    selection = _select(ids, states, queues, names)
+    selection = {**_select(ids, states, queues, names), "reason": reason}
     if not ids:
         report(ctx.as_json, "cancelled", ctx.basket().cancel(**selection))
         return

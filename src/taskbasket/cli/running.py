@@ -20,6 +20,10 @@ from taskbasket.worker.health import WorkerHealth
 @click.option("--queues", "-q", default=None, help="Comma-separated queues (default: all).")
 @click.option("--concurrency", "-c", "--max", default=8, show_default=True,
               type=click.IntRange(1), help="Most tasks run at once (slots).")
+@click.option("--prefetch", default=None, type=click.IntRange(0, 1000),
+              help="Most tasks claimed beyond the free slots, waiting for one, while tasks "
+              "run shorter than a claim's round trip (default: 4 x --concurrency, at "
+              "most 64; 0: claim for free slots only).")
 @click.option("--min", "min_concurrency", default=1, show_default=True,
               type=click.IntRange(0), help="Threads kept when idle; the pool grows to --max.")
 @click.option("--idle-timeout", default=60.0, show_default=True, type=float,
@@ -58,7 +62,7 @@ from taskbasket.worker.health import WorkerHealth
 @run_safely
 def worker(
     ctx: Context, app: str | None, queues: str | None, concurrency: int,
-    min_concurrency: int, idle_timeout: float, processes: int | None,
+    prefetch: int | None, min_concurrency: int, idle_timeout: float, processes: int | None,
     visibility_timeout: float, grace_period: float, poll_interval: float, log_level: str,
     metrics_port: int | None, metrics_host: str, health_port: int | None, health_host: str,
     unhealthy_after: float, log_tasks: bool, wait_for_store: float,
@@ -78,7 +82,7 @@ def worker(
         min_concurrency=min(min_concurrency, concurrency), idle_timeout=idle_timeout,
         processes=processes, visibility_timeout=visibility_timeout,
         grace_period=grace_period, poll_interval=poll_interval, wait_for_store=wait_for_store,
-        order=order,
+        order=order, prefetch=prefetch,
     )
     worker.health = WorkerHealth(stall_after=unhealthy_after, store_down_after=unhealthy_after)
     if metrics_port is not None:

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from taskbasket.basket import Basket
 from taskbasket.dashboard.charts import charts
+from taskbasket.dashboard.queues import QueuePages
 from taskbasket.dashboard.sampling import Sample, Sampler
 from taskbasket.dashboard.schedules import SchedulePages
 from taskbasket.dashboard.security import (
@@ -37,6 +38,7 @@ from taskbasket.dashboard.security import (
     redact_token,
 )
 from taskbasket.dashboard.views import HERE, Dashboard
+from taskbasket.dashboard.workers import WorkerPages
 from taskbasket.dashboard.workflows import WorkflowPages
 from taskbasket.errors import TaskbasketError
 
@@ -102,6 +104,8 @@ def create_app(
 
     schedules = SchedulePages(d)
     workflows = WorkflowPages(d)
+    queues = QueuePages(d)
+    workers = WorkerPages(d)
     app = Starlette(
         routes=[
             Route("/", d.overview, methods=["GET"], name="overview"),
@@ -121,6 +125,11 @@ def create_app(
                   name="workflow_cancel"),
             Route("/api/workflows/{workflow_id}", workflows.api, methods=["GET"],
                   name="api_workflow"),
+            Route("/queues", queues.page, methods=["GET"], name="queues"),
+            Route("/queues/{action}", queues.action, methods=["POST"], name="queue_action"),
+            Route("/api/queues", queues.api, methods=["GET"], name="api_queues"),
+            Route("/workers", workers.page, methods=["GET"], name="workers"),
+            Route("/api/workers", workers.api, methods=["GET"], name="api_workers"),
             Route("/api/overview", d.api_overview, methods=["GET"], name="api_overview"),
             Route("/api/tasks", d.api_tasks, methods=["GET"], name="api_tasks"),
             Route("/api/tasks/{task_id}", d.api_task, methods=["GET"], name="api_task"),

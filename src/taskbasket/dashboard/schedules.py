@@ -45,13 +45,7 @@ class SchedulePages:
                              "supported": found is not None})
 
     async def action(self, request: Request) -> Response:
-        form = await self.dashboard.checked_form(request)
-        action = request.path_params["action"]
-        if action not in ACTIONS:
-            raise HTTPException(404, f"Unknown action {action!r}.")
-        name = form.get("name")
-        if not isinstance(name, str) or not name:
-            raise HTTPException(400, "Say which schedule (name=...).")
+        _, action, name = await self.dashboard.named_action(request, ACTIONS, "schedule")
         basket = self.dashboard.basket
         method: Any = getattr(basket, f"{action}_schedule")
         try:

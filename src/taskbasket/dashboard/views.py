@@ -31,10 +31,13 @@ from taskbasket.basket import Basket
 from taskbasket.dashboard.charts import charts
 from taskbasket.dashboard.sampling import Sample, Sampler
 from taskbasket.dashboard.security import CSRF_FIELD, csrf_valid
+from taskbasket.dashboard.workers import explanation_of
 from taskbasket.errors import ConfigurationError
 from taskbasket.task import FINAL_STATES, State, Task, TaskList
 
 HERE = Path(__file__).resolve().parent
+DASHBOARD_CANCEL_REASON = "cancelled from the dashboard"
+"""The reason (``last_error``) of a task cancelled with the task page's button."""
 RETRYABLE_STATES = frozenset({State.FAILED, State.CANCELLED, State.RETRYING, State.SCHEDULED})
 PURGEABLE_STATES = (State.FAILED, State.CANCELLED, State.SUCCEEDED)
 MAX_PAGE = 500
@@ -53,6 +56,9 @@ NOTICES = {
     "schedule_triggered": "One run of the schedule is queued now.",
     "schedule_deleted": "The schedule is deleted (the tasks it started stay).",
     "workflow_cancelled": "Cancelled {n} unfinished tasks of the workflow.",
+    "queue_paused": "The queue is paused: no worker takes its tasks until it is resumed.",
+    "queue_resumed": "The queue is resumed.",
+    "queue_limits": "The queue's limits are set (workers apply them within a second).",
 }
 
 
@@ -297,6 +303,19 @@ class Dashboard:
                                      "page and try again.")
         return form
 
+    async def named_action(self, request: Request, actions: Mapping[str, str],
+                           what: str) -> tuple[Mapping[str, Any], str, str]:
+        """The checked form, the action (one of ``actions``, else 404) and the ``name`` of
+        the ``what`` it acts on (else 400) of a POSTed action on a named thing."""
+        form = await self.checked_form(request)
+        action = request.path_params["action"]
+        if action not in actions:
+            raise HTTPException(404, f"Unknown action {action!r}.")
+        name = form.get("name")
+        if not isinstance(name, str) or not name:
+            raise HTTPException(400, f"Say which {what} (name=...).")
+        return form, action, name
+
     # ------------------------------------------------------------------ pages
 
     async def overview(self, request: Request) -> Response:
@@ -335,6 +354,7 @@ class Dashboard:
         task = await self.get_task(request)
         return self.render(request, "task.html", {
             "task": task, "version": task_version(task), "mode": "reload",
+            "explanation": await explanation_of(self.basket, task.id),
             "poll": self.url(request, f"/api/tasks/{quote(task.id, safe='')}/version"),
         })
 
@@ -352,7 +372,7 @@ class Dashboard:
         task_id = request.path_params["task_id"]
         action = request.path_params["action"]
         operations: dict[str, Callable[[str], int]] = {
-            "retry": self.basket.retry, "cancel": self.basket.cancel,
+            "retry": self.basket.retry, "cancel": self._cancel,
             "delete": self.basket.delete,
         }
         if action not in operations:
@@ -365,6 +385,10 @@ class Dashboard:
             return RedirectResponse(self.url(request, "/tasks", {"notice": notice}), 303)
         return RedirectResponse(self.url(
             request, f"/tasks/{quote(task_id, safe='')}", {"notice": notice}), 303)
+
+    def _cancel(self, task_id: str) -> int:
+        """Cancel from the dashboard: a running task's attempt is stopped where it runs."""
+        return self.basket.cancel(task_id, reason=DASHBOARD_CANCEL_REASON)
 
     async def purge(self, request: Request) -> Response:
         form = await self.checked_form(request)

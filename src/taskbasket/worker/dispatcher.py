@@ -76,6 +76,16 @@ class Dispatcher:
         if self._async is not None:
             self._async.cancel(job)
 
+    def stop(self, job: Job) -> None:
+        """Stop a cancelled job where it runs: an async one's task is cancelled, a process
+        one's child killed (its slot starts another); a thread cannot be stopped from
+        outside, so a sync handler learns it from ``current_task().cancelled``."""
+        if job.definition.executor == "process":
+            if self._processes is not None:
+                self._processes.cancel(job)
+        elif job.definition.is_async:
+            self.cancel(job)
+
     def abandon(self, job: Job) -> None:
         """Give up a sync job's thread: the pool puts a new one in its place."""
         if self._threads is not None:

@@ -34,7 +34,7 @@ def task_context(job: Job, headers: Mapping[str, str] | None = None) -> TaskCont
     claimed = job.claimed
     return TaskContext(
         claimed.id, claimed.name, claimed.queue, claimed.attempts, claimed.max_attempts,
-        headers or {}, job.reporter,
+        headers or {}, job.reporter, job.cancel_signal,
     )
 
 
@@ -121,14 +121,18 @@ class AsyncExecutor:
             return  # released by a stopping worker, which recorded that
         self._on_started(job)
         job.async_task = self._loop.create_task(self._run(job))
+        if job.cancelled:  # cancelled as it started, before ``cancel`` could see the task
+            job.async_task.cancel(job.cancel_signal.reason)
 
     async def _run(self, job: Job) -> None:
         self._on_finished(job, await call_async(job, self._around))
 
     def cancel(self, job: Job) -> None:
+        """Cancel the job's task (with the cancel's reason as the CancelledError's
+        message, if its task was cancelled)."""
         task = job.async_task
         if task is not None:
-            self._loop.call_soon_threadsafe(task.cancel)
+            self._loop.call_soon_threadsafe(task.cancel, job.cancel_signal.reason)
 
     def shutdown(self) -> None:
         if self._loop.is_running():

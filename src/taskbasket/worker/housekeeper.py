@@ -1,5 +1,6 @@
 """The housekeeper: a worker's heartbeats, which extend the leases of the tasks it holds
-every third of the visibility timeout, and notice the leases it lost."""
+every third of the visibility timeout, notice the leases it lost, and write the worker's
+row in the worker registry."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from taskbasket.runtime import Outage
 from taskbasket.worker.dispatcher import Dispatcher
 from taskbasket.worker.inflight import InFlight
 from taskbasket.worker.job import JobPhase
+from taskbasket.worker.registration import Registration
 
 log = logging.getLogger("taskbasket.worker")
 
@@ -25,6 +27,7 @@ class Housekeeper:
     def __init__(
         self, backend: Backend, inflight: InFlight, dispatcher: Dispatcher, *,
         lease_seconds: float, interval: float, outage: Outage, closing: threading.Event,
+        registration: Registration,
     ) -> None:
         self.backend = backend
         self.lease_seconds = lease_seconds
@@ -33,6 +36,7 @@ class Housekeeper:
         self._dispatcher = dispatcher
         self._outage = outage
         self._closing = closing
+        self.registration = registration
 
     def heartbeat_once(self) -> int | None:
         """Extend the leases of every task held; how many were lost (None: none held)."""
@@ -66,6 +70,8 @@ class Housekeeper:
                     # only a call that reached the store proves it is back
                     if self.heartbeat_once() is not None:
                         failures = self._outage.recovered(failures, "heartbeat")
+                    # after the leases, never before them; it never raises (advisory)
+                    self.registration.beat()
             except Exception as exc:
                 failures = self._outage.failed(failures, "heartbeat", exc)
                 next_heartbeat = min(next_heartbeat, time.monotonic() + 1.0)

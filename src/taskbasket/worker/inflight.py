@@ -1,15 +1,18 @@
 """The book of a worker's attempts in flight: its free slots, the jobs it holds from
-claim to recorded outcome, the outcomes waiting to be recorded and the claims under way.
+claim to recorded outcome, the prefetched jobs waiting for a slot, the outcomes waiting
+to be recorded and the claims under way.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from taskbasket.worker.job import Job, JobPhase
+from taskbasket.worker.prefetch import PrefetchGauge
 
 
 class InFlight:
@@ -18,11 +21,20 @@ class InFlight:
     Every change that frees a slot or ends an attempt notifies the condition: the claim
     loop waits on it for a free slot, ``stop`` and the drain helper for work to end. A
     job leaves the book when its outcome is recorded (or, lease lost, it is forgotten).
+
+    ``prefetch`` is how many claimed jobs may wait for a slot beyond those running (never
+    more): while ``gauge`` says prefetching pays (tasks shorter than a claim's round
+    trip), a claim may take the free slots plus the room left among them, so that the
+    next tasks are already here when a slot frees, instead of one round trip away.
     """
 
-    def __init__(self, concurrency: int) -> None:
+    def __init__(self, concurrency: int, prefetch: int = 0,
+                 gauge: PrefetchGauge | None = None) -> None:
         self._cond = threading.Condition()
         self._free = concurrency
+        self.prefetch = prefetch
+        self.gauge = gauge or PrefetchGauge()
+        self._waiting: deque[Job] = deque()  # prefetched: held, leased, without a slot
         self._jobs: dict[str, Job] = {}
         self._pending_outcomes = 0  # handed to the completer, not yet recorded
         self._claiming = 0  # claims under way, whose tasks are not in the book yet
@@ -34,6 +46,31 @@ class InFlight:
         """Slots free now."""
         with self._cond:
             return self._free
+
+    @property
+    def claimable(self) -> int:
+        """How many tasks a claim may take now: the free slots plus the prefetch room."""
+        with self._cond:
+            return self._claimable()
+
+    def _claimable(self) -> int:
+        prefetch = self.prefetch if self.gauge.active else 0
+        return self._free + max(0, prefetch - len(self._waiting))
+
+    def _claim_due(self) -> bool:
+        """Whether to claim now: there is room, and at most half the prefetch is left
+        waiting. Claiming for every freed slot would cost a round trip per task or two;
+        claiming only once the prefetched jobs are gone would leave the slots idle for
+        the claim's round trip. At half, the claim takes at least half the prefetch in
+        one round trip while the other half keeps the slots busy."""
+        prefetch = self.prefetch if self.gauge.active else 0
+        return self._claimable() > 0 and 2 * len(self._waiting) <= prefetch
+
+    @property
+    def waiting(self) -> int:
+        """Prefetched jobs waiting for a slot."""
+        with self._cond:
+            return len(self._waiting)
 
     @property
     def pending_outcomes(self) -> int:
@@ -74,12 +111,49 @@ class InFlight:
             with self._cond:
                 self._claiming -= 1
 
-    def add(self, jobs: Iterable[Job]) -> None:
-        """Hold newly claimed jobs, one slot each."""
+    def add(self, jobs: Iterable[Job]) -> list[Job]:
+        """Hold newly claimed jobs: one slot each while slots are free, the rest wait for a
+        slot (prefetched); returns those given a slot, to start now."""
         with self._cond:
+            start: list[Job] = []
             for job in jobs:
                 self._jobs[job.claimed.id] = job
-                self._free -= 1
+                if self._free > 0 and not self._waiting:
+                    self._free -= 1
+                    start.append(job)
+                else:
+                    self._waiting.append(job)
+            return start
+
+    def take_waiting(self) -> list[Job]:
+        """The prefetched jobs that free slots can start now (each takes its slot)."""
+        with self._cond:
+            start: list[Job] = []
+            while self._waiting and self._free > 0:
+                job = self._waiting.popleft()
+                if job.phase is JobPhase.PENDING:  # not handed back meanwhile
+                    self._free -= 1
+                    start.append(job)
+            if start:
+                self._cond.notify_all()  # the prefetch room grew: the claim loop may claim
+            return start
+
+    def discard_waiting(self, job: Job) -> bool:
+        """Take ``job`` out of the prefetched ones (its task was cancelled); whether it
+        was one (then it held no slot)."""
+        with self._cond:
+            if job in self._waiting:
+                self._waiting.remove(job)
+                self._cond.notify_all()
+                return True
+            return False
+
+    def drop_waiting(self) -> list[Job]:
+        """The prefetched jobs, which no longer wait for a slot (the worker stops)."""
+        with self._cond:
+            jobs = list(self._waiting)
+            self._waiting.clear()
+            return jobs
 
     def release_slot(self) -> None:
         """A job stopped running (its job stays held until its outcome is recorded)."""
@@ -122,13 +196,14 @@ class InFlight:
         self, stopping: threading.Event, poll_interval: float,
         tick: Callable[[], None] = lambda: None,
     ) -> int:
-        """The free slots, once there is one or ``stopping`` is set; ``tick`` is called
-        after each ``poll_interval`` waited (the worker is busy, not stalled)."""
+        """How many tasks a claim may take (``claimable``), once a claim is due (see
+        ``_claim_due``) or ``stopping`` is set; ``tick`` is called after each
+        ``poll_interval`` waited (the worker is busy, not stalled)."""
         with self._cond:
-            while self._free <= 0 and not stopping.is_set():
+            while not self._claim_due() and not stopping.is_set():
                 self._cond.wait(poll_interval)
                 tick()
-            return self._free
+            return self._claimable()
 
     def wait_while_running(self, deadline: float) -> list[Job]:
         """Wait until no job runs or ``time.monotonic()`` passes ``deadline``; the jobs

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from taskbasket.backends.base import ClaimedTask, Lease, Outcome, OutcomeKind
+from taskbasket.context import CancelSignal
 from taskbasket.errors import ArgumentsError, Fail, Retry, StoreCorruptedError
 from taskbasket.results import DEFAULT_MAX_RESULT_BYTES, UnstorableResult, encode_result
 from taskbasket.storable import storable_text
@@ -50,11 +51,18 @@ class Job:
     reporter: Callable[[float, float | None, str | None], None] | None = field(
         default=None, repr=False)
     """Where ``current_task().progress(...)`` reports go (None: they are dropped)."""
+    cancel_signal: CancelSignal = field(default_factory=CancelSignal, repr=False)
+    """Set when the task was cancelled while this attempt runs (``worker/cancels.py``)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def lease(self) -> Lease:
         return self.claimed.lease
+
+    @property
+    def cancelled(self) -> bool:
+        """The task was cancelled while this attempt ran: nothing it does is recorded."""
+        return self.cancel_signal.is_set()
 
     @property
     def deadline(self) -> float:

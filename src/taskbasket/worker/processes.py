@@ -33,7 +33,7 @@ from typing import Any
 from taskbasket.codec import decode_payload
 from taskbasket.context import TaskContext, _current
 from taskbasket.definition import binding_failure
-from taskbasket.errors import ArgumentsError, Fail, Retry
+from taskbasket.errors import ArgumentsError, Fail, Retry, TaskCancelled
 from taskbasket.typed import decode_call
 from taskbasket.worker.child_progress import ChildProgress, is_progress
 from taskbasket.worker.executors import Around, Finished, Started, TimedOut, task_context
@@ -159,6 +159,8 @@ def _child_main(conn: Connection) -> None:
 
 class _Child:
     def __init__(self) -> None:
+        self.cancelled = False
+        """Killed because its task was cancelled: the slot reads no reply from it again."""
         self.conn, child_conn = _CONTEXT.Pipe()
         self.process: BaseProcess = _CONTEXT.Process(
             target=_child_main, args=(child_conn,), name="taskbasket-process", daemon=True
@@ -203,6 +205,9 @@ class ProcessExecutor:
         self._around = around
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self.killed_children = 0
+        self._lock = threading.Lock()
+        self._running: dict[Job, _Child] = {}
+        """The child each running job was sent to (what ``cancel`` kills)."""
         self._slots = [
             threading.Thread(target=self._slot_main, name=f"taskbasket-process-slot-{i}",
                              daemon=True)
@@ -244,7 +249,36 @@ class ProcessExecutor:
             if child is not None:
                 child.close()
 
+    def cancel(self, job: Job) -> None:
+        """Kill the child running ``job``, whose task was cancelled: its slot reads no reply
+        and starts a new child for its next task (the worker records nothing of it)."""
+        with self._lock:
+            child = self._running.get(job)
+            if child is None:
+                return  # not sent yet (the slot checks the signal) or done already
+            child.cancelled = True
+        with contextlib.suppress(Exception):
+            child.process.kill()
+
     def _run(self, child: _Child, job: Job) -> tuple[_Child | None, BaseException | None]:
+        """``_exchange``, with ``job`` known to ``cancel`` meanwhile: a child killed by a
+        cancel is never used again, and the attempt's error is the TaskCancelled."""
+        with self._lock:
+            self._running[job] = child
+        try:
+            if job.cancelled:  # cancelled before it was sent: do not run it
+                return child, TaskCancelled(job.cancel_signal.reason or "cancelled")
+            kept, error = self._exchange(child, job)
+        finally:
+            with self._lock:
+                self._running.pop(job, None)
+        if child.cancelled:
+            child.kill()
+            return None, TaskCancelled(job.cancel_signal.reason or "cancelled")
+        return kept, error
+
+    def _exchange(self, child: _Child, job: Job
+                  ) -> tuple[_Child | None, BaseException | None]:
         """Send ``job`` to ``child`` and read its outcome: (the child if it may run the
         next task, else None; the attempt's error or None)."""
         func = job.definition.func

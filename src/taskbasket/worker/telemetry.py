@@ -19,7 +19,7 @@ task_log = logging.getLogger("taskbasket.tasks")
 """One line per task state change, with structured fields in ``extra``."""
 
 STAT_KEYS = ("claimed", "succeeded", "retried", "failed", "released", "timed_out",
-             "lost_leases", "discarded", "unstored")
+             "lost_leases", "discarded", "unstored", "cancelled")
 """The counters of ``Worker.stats``."""
 
 _STAT_OF = {
@@ -99,6 +99,14 @@ class Telemetry:
         if hooks.wants(EventKind.STARTED):
             hooks.emit(Event(EventKind.STARTED, claimed.id, claimed.name, claimed.queue,
                              claimed.attempts, claimed.max_attempts, pickup_latency=pickup))
+
+    def cancelled(self, job: Job, reason: str) -> None:
+        """The task of a held attempt was cancelled: counted and logged (its ``cancelled``
+        event fired where ``cancel`` was called)."""
+        claimed = job.claimed
+        self.stats.increment("cancelled")
+        task_log.info("task %s (%s) cancelled on attempt %d: %s", claimed.id, claimed.name,
+                      claimed.attempts, reason, extra=log_fields(job))
 
     def recorded(self, job: Job, outcome: Outcome, accepted: bool | None) -> None:
         """Count, log and emit an outcome the store answered for: ``accepted`` True (it

@@ -13,6 +13,8 @@ tests can call directly:
   in batches;
 - the timeout watcher (``worker/deadlines.py``): abandons sync attempts that run past
   their timeout; ``worker/attempts.py`` turns each attempt's end into its outcome;
+- the cancel watcher (``worker/cancels.py``): learns from the store's ``cancel_listener``
+  (or by polling) that a task it holds was cancelled, and stops that attempt;
 - telemetry (``worker/telemetry.py``): the ``stats`` counters, task log lines, events.
 
 An outcome is recorded only while its lease is held (the store fences it), so a worker
@@ -53,6 +55,7 @@ from taskbasket.validation import (
     check_seconds,
 )
 from taskbasket.worker.attempts import Attempts
+from taskbasket.worker.cancels import CancelWatcher
 from taskbasket.worker.claimer import Claimer
 from taskbasket.worker.completer import Completer
 from taskbasket.worker.dispatcher import Dispatcher
@@ -60,7 +63,9 @@ from taskbasket.worker.health import WorkerHealth
 from taskbasket.worker.housekeeper import Housekeeper
 from taskbasket.worker.inflight import InFlight
 from taskbasket.worker.job import Job
+from taskbasket.worker.prefetch import check_prefetch
 from taskbasket.worker.progress import ProgressWriter
+from taskbasket.worker.registration import Registration
 from taskbasket.worker.startup import reach_store, store_description, warn_unknown_names
 from taskbasket.worker.telemetry import Telemetry, WorkerStats
 
@@ -100,6 +105,12 @@ class Worker:
     ``order="priority"`` (the default) claims higher priority first, then earlier run_at,
     then earlier enqueue; ``order="created"`` claims earlier enqueue first, whatever the
     priority (a store that cannot raises UnsupportedOperationError here).
+
+    ``prefetch`` (default: ``default_prefetch(concurrency)``) is how many tasks beyond
+    its free slots a claim may take: they wait in the worker, leased, for a slot, so that
+    the next task is at hand when one frees instead of a round trip to the store away. It
+    is a cap, never exceeded; 0 claims for free slots only (strict lazy claiming: best
+    for long tasks, which would otherwise keep a prefetched task from an idle worker).
     """
 
     def __init__(
@@ -119,9 +130,11 @@ class Worker:
         worker_id: str | None = None,
         wait_for_store: float = 0.0,
         order: ClaimOrder | str = ClaimOrder.PRIORITY,
+        prefetch: int | None = None,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigurationError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        self.prefetch = check_prefetch(prefetch, concurrency)
         self.basket = basket
         self.queues = [check_name("queue", q) for q in queues] if queues else None
         self.concurrency = concurrency
@@ -187,7 +200,7 @@ class Worker:
         outage = Outage(log, self._stopping, on_failure=lambda: self.health.store_failed(),
                         on_success=lambda: self.health.store_answered())
         telemetry = Telemetry(basket.hooks, self.stats)
-        self._inflight = InFlight(concurrency)
+        self._inflight = InFlight(concurrency, self.prefetch)
         self._dispatcher = Dispatcher(
             min_threads=self.min_concurrency, max_threads=concurrency,
             idle_timeout=self.idle_timeout, processes=min(self.processes, concurrency),
@@ -196,7 +209,8 @@ class Worker:
         self._completer = Completer(self._backend, self._inflight, telemetry, outage,
                                     self._closing, self.poll_interval)
         self._attempts = Attempts(self._inflight, self._completer, telemetry, self._dispatcher,
-                                  ProgressWriter(self._backend), basket.max_result_bytes)
+                                  ProgressWriter(self._backend), basket.max_result_bytes,
+                                  slot_freed=lambda: self._claimer.start_waiting())
         self._deadlines = self._attempts.deadlines
         self._claimer = Claimer(
             basket, self._backend, worker_id=self.worker_id, queues=self.queues,
@@ -205,10 +219,15 @@ class Worker:
             dispatcher=self._dispatcher, stats=self.stats, outage=outage,
             stopping=self._stopping, tick=lambda: self.health.tick(),
         )
+        self._cancels = CancelWatcher(self._backend, self._inflight, self._attempts.cancelled,
+                                      self._closing)
         self._housekeeper = Housekeeper(
             self._backend, self._inflight, self._dispatcher,
             lease_seconds=self.visibility_timeout, interval=self.heartbeat_interval,
-            outage=outage, closing=self._closing,
+            outage=outage, closing=self._closing, registration=Registration(
+                self._backend, self.worker_id, queues=self.queues, names=lambda: self.names,
+                busy=lambda: len(self._inflight), concurrency=concurrency,
+                heartbeat_interval=self.heartbeat_interval),
         )
 
     # ------------------------------------------------------------------ properties
@@ -225,6 +244,8 @@ class Worker:
         self._claimer.backend = backend
         self._completer.backend = backend
         self._housekeeper.backend = backend
+        self._cancels.backend = backend
+        self._housekeeper.registration.backend = backend
         if self.scheduler is not None:
             self.scheduler.backend = backend
 
@@ -283,10 +304,11 @@ class Worker:
             log.info("worker %s wrote its schedules: %s", self.worker_id,
                      ",".join(self.basket.declared_schedules))
         log.info(
-            "worker %s started: queues=%s concurrency=%d visibility_timeout=%ss tasks=%s",
-            self.worker_id, ",".join(self.queues) if self.queues else "*", self.concurrency,
-            self.visibility_timeout, ",".join(self.names),
+            "worker %s started: queues=%s concurrency=%d prefetch=%d visibility_timeout=%ss "
+            "tasks=%s", self.worker_id, ",".join(self.queues) if self.queues else "*",
+            self.concurrency, self.prefetch, self.visibility_timeout, ",".join(self.names),
         )
+        self._housekeeper.registration.beat()  # listed from its start
         warn_unknown_names(self.basket, self.backend, self.queues, self.names,
                            store_description(self.backend))
         targets: list[tuple[Callable[[], None], str]] = [
@@ -297,6 +319,9 @@ class Worker:
         ]
         if self.scheduler is not None:
             targets.append((functools.partial(self.scheduler.run, self._stopping), "scheduler"))
+        if self.backend.capabilities.task_records:  # a bus keeps no cancelled task
+            self._cancels.open()
+            targets.append((self._cancels.run, "cancels"))
         for target, name in targets:
             thread = threading.Thread(target=target, name=f"taskbasket-{name}", daemon=True)
             self._threads.append(thread)
@@ -354,11 +379,13 @@ class Worker:
         self._completer.close(timeout=max(5.0, self.visibility_timeout))
         self._dispatcher.shutdown()
         self._closing.set()
+        self._cancels.close()
         self._deadlines.close()
         self._inflight.wake_all()
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout=5)
+        self._housekeeper.registration.remove()
         self._stopped.set()
         log.info("worker %s stopped: %s", self.worker_id, self.stats)
 
@@ -393,9 +420,9 @@ class Worker:
 
         Waits out retries' backoff; tasks scheduled for later are left alone. Raises
         TimeoutError if work remains after ``timeout`` seconds. For tests and scripts
-        (:mod:`taskbasket.testing.drain`).
+        (:mod:`taskbasket.testing.until_empty`).
         """
-        from taskbasket.testing.drain import run_until_empty
+        from taskbasket.testing.until_empty import run_until_empty
 
         run_until_empty(self, self._inflight, timeout)
 

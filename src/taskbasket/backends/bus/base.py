@@ -25,6 +25,7 @@ from typing import Any
 from taskbasket.backends.base import (
     BackendBase,
     BackendKind,
+    CancelParams,
     Capabilities,
     ClaimOrder,
     ClaimParams,
@@ -122,6 +123,16 @@ class BusBackendBase(BackendBase):
             self.transport_name, "hold schedules: it keeps no rows to fire them from.",
             "Keep the schedule in a store and move its tasks onto the bus with the outbox "
             "relay (docs/schedules.md).")
+
+    def flow_unsupported(self) -> UnsupportedOperationError:
+        return unsupported(
+            self.transport_name, "pause queues or limit concurrency and rates: its "
+            "consumers take messages without a shared place to count them in.")
+
+    def workers_unsupported(self) -> UnsupportedOperationError:
+        return unsupported(
+            self.transport_name, "keep a worker registry: it keeps no rows for workers.",
+            "Its consumers are listed by the broker's own tools.")
 
     @property
     def is_bus(self) -> bool:
@@ -258,7 +269,7 @@ class BusBackendBase(BackendBase):
             task_filter))
         return sum(1 for m in dead if m.matches(task_filter))
 
-    def tasks_cancel(self, task_filter: TaskFilter) -> int:
+    def tasks_cancel(self, params: CancelParams) -> int:
         raise unsupported(
             self.transport_name, "cancel tasks: a published message cannot be withdrawn",
             "Have the handler check a cancellation flag of your own.",

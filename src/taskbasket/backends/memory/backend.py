@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 from taskbasket.backends.base import (
     BackendBase,
+    CancelParams,
     Capabilities,
     ClaimedTask,
     ClaimOrder,
@@ -36,6 +37,7 @@ from taskbasket.backends.base import (
     TaskFilter,
 )
 from taskbasket.backends.memory.clock import Clock
+from taskbasket.backends.memory.flow import MemoryFlow, take_limited, unpaused
 from taskbasket.backends.memory.listener import MemoryListener
 from taskbasket.backends.memory.records import (
     check_new_tasks,
@@ -48,6 +50,7 @@ from taskbasket.backends.memory.records import (
 from taskbasket.backends.memory.registry import named_store
 from taskbasket.backends.memory.schedules import MemorySchedules
 from taskbasket.backends.memory.store import MemoryStore, Record
+from taskbasket.backends.memory.workers import MemoryWorkers
 from taskbasket.backends.memory.workflows import MemoryWorkflowSteps
 from taskbasket.backends.options import StoreOption, StoreOptions
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
@@ -75,13 +78,13 @@ _RETRYABLE = frozenset(s.value for s in RETRYABLE_STATES)
 _WAITING = frozenset({State.SCHEDULED.value, State.RETRYING.value})
 
 
-class MemoryBackend(MemorySchedules, BackendBase):
+class MemoryBackend(MemorySchedules, MemoryFlow, MemoryWorkers, BackendBase):
     """A store held in this process's memory (see ``taskbasket.backends.memory``)."""
 
     capabilities = Capabilities(
         transactional_enqueue=False, server_clock=True, notifications=True, multi_host=False,
         many_workers=True, leader_lock=True, created_order=True,
-        shared_between_processes=False, workflows=True,
+        shared_between_processes=False, flow_control=True, workflows=True,
     )
 
     def __init__(self, url: str, **options: Any) -> None:
@@ -163,6 +166,7 @@ class MemoryBackend(MemorySchedules, BackendBase):
                 payload=task.payload, priority=task.priority, attempts=0,
                 max_attempts=task.max_attempts, timeout=task.timeout,
                 unique_key=task.unique_key, created_at=now, run_at=run_at,
+                limit_key=task.limit_key,
             ), now)
             refs.append(TaskRef(task.id, True))
         if any(task.depends_on or task.workflow_id for task in tasks):
@@ -184,9 +188,12 @@ class MemoryBackend(MemorySchedules, BackendBase):
         with store.condition:
             now = store.clock.time()
             store.move_due(now)
-            keys = store.due_keys(params.names, params.queues, by_created)
+            keys = unpaused(store, store.due_keys(params.names, params.queues, by_created))
+            limited = (None if params.limits is None else iter(take_limited(
+                store, keys, by_created, params.limit, params.limits, now)))
             while len(taken) < params.limit:
-                record = store.pop_due(keys, by_created)
+                record = (store.pop_due(keys, by_created) if limited is None
+                          else next(limited, None))
                 if record is None:
                     break
                 attempts = record.attempts
@@ -198,7 +205,7 @@ class MemoryBackend(MemorySchedules, BackendBase):
                 taken.append((record.id, record.name, record.queue, record.payload,
                               record.priority, record.attempts, record.max_attempts,
                               record.timeout, record.created_at, record.run_at,
-                              record.unique_key))
+                              record.unique_key, record.limit_key))
         return claimed_tasks(self, token, [
             (values[0], functools.partial(claimed, values, token)) for values in taken])
 
@@ -278,6 +285,9 @@ class MemoryBackend(MemorySchedules, BackendBase):
 
     def finish_listener(self) -> Listener:
         return self.listener(None)  # the store's condition is notified by every finish
+
+    def cancel_listener(self) -> Listener:
+        return self.listener(None)  # and by every cancel (a re-read here costs no store call)
 
     # ------------------------------------------------------------------ maintenance
 
@@ -439,16 +449,17 @@ class MemoryBackend(MemorySchedules, BackendBase):
                 store.wake()
         return len(changed)
 
-    def tasks_cancel(self, task_filter: TaskFilter) -> int:
+    def tasks_cancel(self, params: CancelParams) -> int:
         store = self.store
         cancelled: list[str] = []
         with store.condition:
             now = store.clock.time()
-            for record in self._selected(task_filter, now):
+            for record in self._selected(params.filter, now):
                 if record.state_value in _FINAL:
                     continue
                 store.change(record, now, state=State.CANCELLED, finished_at=now,
-                             lease_token=None, lease_expires_at=None)
+                             last_error=params.reason, lease_token=None,
+                             lease_expires_at=None)
                 cancelled.append(record.id)
             if cancelled:
                 MemoryWorkflowSteps(store, now).cascade(cancelled)

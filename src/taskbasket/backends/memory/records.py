@@ -47,6 +47,7 @@ def stored(record: Record, with_payload: bool = True) -> StoredTask | CorruptTas
             worker_id=record.worker_id,
             result=record.result if with_payload else None, progress=record.progress,
             workflow_id=record.workflow_id,
+            limit_key=record.limit_key,
         )
 
     return stored_or_corrupt(record.id, build)
@@ -54,12 +55,12 @@ def stored(record: Record, with_payload: bool = True) -> StoredTask | CorruptTas
 
 def claimed(values: tuple[Any, ...], token: str) -> ClaimedTask:
     (task_id, name, queue, payload, priority, attempts, max_attempts, timeout, created_at,
-     run_at, unique_key) = values
+     run_at, unique_key, limit_key) = values
     return ClaimedTask(
         id=task_id, name=name, queue=queue, payload=payload, priority=priority,
         attempts=attempts, max_attempts=max_attempts, timeout=timeout, lease_token=token,
         created_at=lenient(_time, created_at), run_at=lenient(_time, run_at),
-        unique_key=unique_key,
+        unique_key=unique_key, limit_key=limit_key,
     )
 
 

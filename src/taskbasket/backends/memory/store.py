@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from taskbasket.backends.flow_params import StoredQueue
 from taskbasket.backends.memory.clock import SYSTEM_CLOCK, AdvancingClock, Clock
 from taskbasket.task import FINAL_STATES, PENDING_STATES, State
 
@@ -63,6 +64,7 @@ class Record:
     """How many of its dependencies have not succeeded yet."""
     blocked_by: str | None = None
     """The dependency whose failure cancelled it, if one did."""
+    limit_key: str | None = None
 
     @property
     def state_value(self) -> str:
@@ -105,6 +107,8 @@ class MemoryStore:
         """Task id -> the ids it depends on, in order (``workflows.py``)."""
         self.dependents: dict[str, list[str]] = {}
         """Task id -> the ids that depend on it, oldest first."""
+        self.workers: dict[str, Any] = {}
+        """Worker id -> its StoredWorker (``workers.py``)."""
         self.counts: Counter[tuple[str, str, str]] = Counter()
         """(queue, name, stored state) -> how many tasks."""
         self._ids: list[str] = []
@@ -117,6 +121,13 @@ class MemoryStore:
         self.leases: list[tuple[float, str, int]] = []
         self.finished: dict[str, list[tuple[float, str, int]]] = {}
         self._entries = 0
+        self.queue_settings: dict[str, StoredQueue] = {}
+        """Queue name -> its paused flag and limits (``flow.py``)."""
+        self.due_by_group: dict[tuple[str, str, str | None], list[tuple[Any, ...]]] = {}
+        """(queue, name, limit_key) -> due entries in priority order, for limited claims
+        (not counted in the entries that trigger a rebuild: the other heaps do that)."""
+        self.starts: list[tuple[float, str]] = []
+        """(expires, group text): the start records of rate limits (``flow.py``)."""
         if isinstance(self.clock, AdvancingClock):
             self.clock.on_advance(self.notify)
 
@@ -233,6 +244,9 @@ class MemoryStore:
                    (-_number(record.priority), _number(record.run_at), record.id,
                     record.version))
         self._push(self.due_created.setdefault(key, []), (record.id, record.version))
+        heapq.heappush(self.due_by_group.setdefault((*key, record.limit_key), []),
+                       (-_number(record.priority), _number(record.run_at), record.id,
+                        record.version))
         if record.state_value != State.QUEUED:
             self.due_unpromoted.add(record.id)
 
@@ -275,6 +289,24 @@ class MemoryStore:
             return None
         entry = self._pop(heaps[best])
         return self.tasks[entry[-2]]
+
+    def pop_group(self, group: tuple[str, str, str | None], count: int) -> list[Any]:
+        """Take up to ``count`` live entries off the due heap of ``group``, in order."""
+        heap = self.due_by_group.get(group)
+        taken: list[Any] = []
+        while heap and len(taken) < count:
+            entry = heapq.heappop(heap)
+            if not self._stale_due(entry):
+                taken.append(entry)
+        if not heap:
+            self.due_by_group.pop(group, None)
+        return taken
+
+    def push_group(self, group: tuple[str, str, str | None], entries: list[Any]) -> None:
+        """Put back entries ``pop_group`` took that a claim did not use."""
+        heap = self.due_by_group.setdefault(group, [])
+        for entry in entries:
+            heapq.heappush(heap, entry)
 
     def _stale_due(self, entry: tuple[Any, ...]) -> bool:
         record = self.current(entry[-2], entry[-1])
@@ -325,6 +357,7 @@ class MemoryStore:
         now = self.clock.time()
         self.waiting, self.leases = [], []
         self.due_priority, self.due_created, self.finished = {}, {}, {}
+        self.due_by_group = {}
         self.due_unpromoted = set()
         self._entries = 0
         for record in self.tasks.values():

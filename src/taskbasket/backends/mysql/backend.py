@@ -18,14 +18,12 @@ from taskbasket.backends.base import (
     Capabilities,
     ClaimedTask,
     ClaimParams,
-    CountByNameParams,
     ExpiredLease,
     LeaderParams,
     LeaseExtendParams,
     LeasesExpiredParams,
     LeasesRescueParams,
     Listener,
-    ListParams,
     NewTask,
     Outcome,
     OutcomeKind,
@@ -33,11 +31,12 @@ from taskbasket.backends.base import (
     PromoteParams,
     PruneParams,
     RescueKind,
-    StoredTask,
     TaskFilter,
 )
 from taskbasket.backends.mysql import inserts
 from taskbasket.backends.mysql.connection import MAX_STATEMENT_BYTES, Connection, connect
+from taskbasket.backends.mysql.flow import MySQLFlow
+from taskbasket.backends.mysql.inspection import MySQLInspection
 from taskbasket.backends.mysql.listener import PollingListener
 from taskbasket.backends.mysql.outcomes import held, lease_rows, plan_outcomes, progress_sql
 from taskbasket.backends.mysql.pool import Pool
@@ -61,28 +60,25 @@ from taskbasket.backends.mysql.statements import (
     rescue_update,
 )
 from taskbasket.backends.mysql.values import (
-    COLUMNS,
-    COLUMNS_WITHOUT_PAYLOAD,
     claimed_task,
     decode,
     hex_literal,
-    id_bytes,
     id_str,
     micros,
     quote,
-    read_row,
 )
+from taskbasket.backends.mysql.workers import MySQLWorkers
 from taskbasket.backends.mysql.workflows import (
     ENDS,
     MySQLWorkflows,
     finish_workflows,
     workflow_steps,
 )
-from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
+from taskbasket.backends.rows import claimed_tasks, expired_lease
 from taskbasket.backends.sql_filters import filter_where
-from taskbasket.errors import BackendUnavailableError, ConfigurationError
+from taskbasket.errors import BackendUnavailableError
 from taskbasket.ids import new_token
-from taskbasket.task import FINAL_STATES, CorruptTask, State, TaskRef
+from taskbasket.task import FINAL_STATES, TaskRef
 
 log = logging.getLogger("taskbasket.backends.mysql")
 
@@ -91,7 +87,8 @@ T = TypeVar("T")
 _DELETE_BATCH = 5000
 
 
-class MySQLBackend(MySQLSchedules, MySQLWorkflows, BackendBase):
+class MySQLBackend(MySQLSchedules, MySQLFlow, MySQLWorkers, MySQLInspection, MySQLWorkflows,
+                   BackendBase):
     """Tasks in one InnoDB table of a MySQL 8 or MariaDB 10.6+ database.
 
     ``mysql://user:password@host:3306/database?table_prefix=taskbasket_`` (also
@@ -102,7 +99,7 @@ class MySQLBackend(MySQLSchedules, MySQLWorkflows, BackendBase):
     capabilities = Capabilities(
         transactional_enqueue=True, server_clock=True, notifications=False, multi_host=True,
         leader_lock=True, workflows=True,
-        created_order=True,
+        created_order=True, flow_control=True,
     )
 
     def is_transient(self, exc: BaseException) -> bool:
@@ -239,16 +236,17 @@ class MySQLBackend(MySQLSchedules, MySQLWorkflows, BackendBase):
     # ------------------------------------------------------------------ workers
 
     def tasks_claim(self, params: ClaimParams) -> list[ClaimedTask]:
-        if params.limit <= 0 or (params.names is not None and not params.names):
-            return []
-        if params.queues is not None and not params.queues:
+        if params.limit <= 0 or (params.names is not None and not params.names) or (
+                params.queues is not None and not params.queues):
             return []
         token = new_token()
         added = 1 if params.count_attempt else 0
-        select, args = claim_select(self.table, params)
+        select, args = claim_select(self.table, params, self.settings.queues_table)
         selected: list[tuple[Any, ...]] = []
 
         def work(cur: Session) -> list[tuple[Any, ...]]:
+            if params.limits is not None:
+                return self._claim_limited(cur, params, token)
             cur.execute(select, args)
             rows = list(cur.fetchall())
             selected[:] = rows
@@ -266,6 +264,7 @@ class MySQLBackend(MySQLSchedules, MySQLWorkflows, BackendBase):
             if not selected:
                 raise
             rows = self._claimed_after_all(selected, token)
+        added = 0 if params.limits is not None else added  # read after the update
         return claimed_tasks(self, token, [
             (id_str(r[0]), functools.partial(claimed_task, r, token, added)) for r in rows])
 
@@ -435,52 +434,6 @@ class MySQLBackend(MySQLSchedules, MySQLWorkflows, BackendBase):
             listeners = list(self._listeners)
         for listener in listeners:
             listener.notify()
-
-    # ------------------------------------------------------------------ inspection
-
-    def tasks_get(self, task_id: str) -> StoredTask | CorruptTask | None:
-        raw = id_bytes(task_id)
-        if raw is None:
-            return None
-        rows = self._read(f"SELECT {COLUMNS} FROM {self.table} WHERE id = {hex_literal(raw)}")
-        return read_row(rows[0]) if rows else None
-
-    def tasks_list(self, params: ListParams) -> list[StoredTask | CorruptTask]:
-        where, args = filter_where(params.filter, FILTER_DIALECT)
-        if params.before_id is not None:
-            raw = id_bytes(params.before_id)
-            if raw is None:
-                raise ConfigurationError(
-                    f"before={params.before_id!r} is not a task id; pass the id of the last "
-                    "task of the previous page"
-                )
-            where += f" AND id < {hex_literal(raw)}"
-        columns = COLUMNS if params.with_payload else COLUMNS_WITHOUT_PAYLOAD
-        rows = self._read(
-            f"SELECT {columns} FROM {self.table} WHERE {where} ORDER BY id DESC "
-            f"LIMIT {max(0, int(params.limit))}",
-            args,
-        )
-        return [read_row(row) for row in rows]
-
-    def tasks_count(self, task_filter: TaskFilter) -> int:
-        where, args = filter_where(task_filter, FILTER_DIALECT)
-        return int(self._read(f"SELECT COUNT(*) FROM {self.table} WHERE {where}", args)[0][0])
-
-    def tasks_stats(self) -> dict[tuple[str, State], int]:
-        rows = self._read(
-            f"SELECT queue, state, COUNT(*) FROM {self.table} GROUP BY queue, state"
-        )
-        return state_counts(rows)
-
-    def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:
-        states = [str(s) for s in params.states]
-        if not states:
-            return {}
-        rows = self._read(
-            f"SELECT name, COUNT(*) FROM {self.table} WHERE state IN "
-            f"({', '.join(['%s'] * len(states))}) GROUP BY name", states)
-        return {name: int(count) for name, count in rows}
 
     # ------------------------------------------------------------------ operators
 

@@ -108,6 +108,18 @@ class Settings:
         return self._qualified("dependencies")
 
     @property
+    def queues_table(self) -> str:
+        return self._qualified("queues")
+
+    @property
+    def starts_table(self) -> str:
+        return self._qualified("starts")
+
+    @property
+    def workers_table(self) -> str:
+        return self._qualified("workers")
+
+    @property
     def migration_lock(self) -> str:
         """The server-wide GET_LOCK name that serialises migrations of this store."""
         digest = hashlib.sha1(f"{self.database}.{self.table_prefix}".encode()).hexdigest()

@@ -93,7 +93,7 @@ def task_values(task: NewTask, esc: Callable[[str], str]) -> str:
     return (
         f"({hex_literal(raw_id)},{esc(task.name)},{esc(task.queue)},{state},"
         f"{esc(task.payload)},{int(task.priority)},{int(task.max_attempts)},"
-        f"{float(task.timeout)!r},{unique},{NOW},{run_at})"
+        f"{float(task.timeout)!r},{unique},{NOW},{run_at},{esc(task.limit_key or '')})"
     )
 
 
@@ -104,13 +104,15 @@ def insert_statements(
     id = id, so running it again after a lost reply cannot store a task twice."""
     return [
         f"INSERT INTO {table} (id, name, queue, state, payload, priority, "
-        f"max_attempts, timeout, unique_key, created_at, run_at) VALUES {','.join(rows)} "
+        f"max_attempts, timeout, unique_key, created_at, run_at, limit_key) "
+        f"VALUES {','.join(rows)} "
         "ON DUPLICATE KEY UPDATE id = id"
         for rows in chunks((task_values(t, esc) for t in tasks), "task", str, limit)
     ]
 
 
-def claim_select(table: str, params: ClaimParams) -> tuple[str, list[str]]:
+def claim_select(table: str, params: ClaimParams, queues_table: str,
+                 ) -> tuple[str, list[str]]:
     """The SELECT that locks the tasks a claim takes (``CLAIM_COLUMNS``), and its
     parameters. It reads three bounded ranges, each up to the limit and skipping the rows
     other claims hold: queued tasks through the index of the claim order, and due
@@ -121,8 +123,9 @@ def claim_select(table: str, params: ClaimParams) -> tuple[str, list[str]]:
     the order is exact); rows a branch locked but the merge left are free at commit. The
     branches and their merge carry the sort columns only, so the merge's temporary table
     has no text column and stays in memory; then the claimed rows are read by primary key
-    (STRAIGHT_JOIN: never a scan of the table looking each row up in the merge)."""
-    where = ""
+    (STRAIGHT_JOIN: never a scan of the table looking each row up in the merge). Tasks of
+    a paused queue are never taken."""
+    where = f" AND queue NOT IN (SELECT name FROM {queues_table} WHERE paused = 1)"
     args: list[str] = []
     if params.names is not None:
         where += f" AND name IN ({marks(params.names)})"

@@ -17,7 +17,7 @@ from taskbasket.task import CorruptTask
 COLUMNS = (
     "id, name, queue, state, payload, priority, attempts, max_attempts, timeout, unique_key, "
     "last_error, created_at, run_at, started_at, finished_at, lease_expires_at, worker_id, "
-    "result, progress, workflow_id"
+    "result, progress, limit_key, workflow_id"
 )
 """The columns of a task as ``read_row`` reads them."""
 COLUMNS_WITHOUT_PAYLOAD = columns_without_payload(COLUMNS)
@@ -90,8 +90,8 @@ def _row_to_stored(row: Sequence[Any]) -> StoredTask:
         created_at=lenient(aware, row[11]), run_at=lenient(aware, row[12]),
         started_at=lenient(aware, row[13]), finished_at=lenient(aware, row[14]),
         lease_expires_at=lenient(aware, row[15]), worker_id=row[16],
-        result=row[17], progress=row[18],
-        workflow_id=None if row[19] is None else id_str(row[19]),
+        result=row[17], progress=row[18], limit_key=row[19] or None,
+        workflow_id=None if row[20] is None else id_str(row[20]),
     )
 
 
@@ -107,6 +107,7 @@ def claimed_task(row: Sequence[Any], token: str, added: int) -> ClaimedTask:
         attempts=row[5] + added, max_attempts=row[6], timeout=float(row[7]),
         lease_token=token, created_at=lenient(aware, row[8]),
         run_at=lenient(aware, row[9]), unique_key=decode(row[10]),
+        limit_key=(row[11] or None) if len(row) > 11 else None,
     )
 
 

@@ -11,7 +11,7 @@ from taskbasket.backends.mysql.session import Session
 from taskbasket.backends.mysql.settings import Settings
 from taskbasket.backends.mysql.statements import FILTER_DIALECT, NOW, SQL_LIVE
 from taskbasket.backends.mysql.values import id_bytes, id_str
-from taskbasket.backends.params import Outcome, OutcomeKind, TaskFilter
+from taskbasket.backends.params import CancelParams, Outcome, OutcomeKind, TaskFilter
 from taskbasket.backends.sql_filters import filter_where
 from taskbasket.backends.sql_workflows import WorkflowDialect, WorkflowSteps
 from taskbasket.backends.workflow_params import DependenciesListParams
@@ -65,16 +65,18 @@ class MySQLWorkflows:
         return found
 
     def _change(self, task_filter: TaskFilter, states: str, change: str,
-                after: Callable[[WorkflowSteps, list[str]], object]) -> int:
-        """Run ``change`` (an UPDATE that takes the filter's WHERE and its parameters)
-        on the tasks matching ``task_filter`` in ``states``, then ``after`` on the ids it
-        changed, in one transaction; how many it changed."""
+                after: Callable[[WorkflowSteps, list[str]], object],
+                values: Sequence[Any] = ()) -> int:
+        """Run ``change`` (an UPDATE whose SET takes ``values``, then the filter's WHERE
+        and its parameters) on the tasks matching ``task_filter`` in ``states``, then
+        ``after`` on the ids it changed, in one transaction; how many it changed."""
         where, args = filter_where(task_filter, FILTER_DIALECT)
 
         def work(session: Session) -> int:
             steps = workflow_steps(session, self.settings)
             ids = steps.retryable_ids(where, args, states) if steps.has_edges() else []
-            count = session.execute(f"{change} WHERE state IN {states} AND {where}", args)
+            count = session.execute(f"{change} WHERE state IN {states} AND {where}",
+                                    [*values, *args])
             if ids:
                 after(steps, ids)
             return count
@@ -93,11 +95,14 @@ class MySQLWorkflows:
             self._notify()
         return count
 
-    def tasks_cancel(self, task_filter: TaskFilter) -> int:
+    def tasks_cancel(self, params: CancelParams) -> int:
+        """Cancel the live tasks matching the filter, with the reason as their
+        ``last_error``; their waiting dependents are cancelled in the same transaction."""
         return self._change(
-            task_filter, SQL_LIVE,
+            params.filter, SQL_LIVE,
             f"UPDATE {self.table} SET state = 'cancelled', finished_at = {NOW}, "
-            "lease_token = NULL, lease_expires_at = NULL", WorkflowSteps.cascade)
+            "last_error = %s, lease_token = NULL, lease_expires_at = NULL",
+            WorkflowSteps.cascade, [params.reason])
 
 
 __all__ = ["ENDS", "MySQLWorkflows", "finish_workflows", "workflow_steps"]

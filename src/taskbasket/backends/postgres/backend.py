@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import os
 import threading
 import uuid
@@ -19,59 +20,72 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from taskbasket.backends.admission import claim_under_limits
 from taskbasket.backends.base import (
     BackendBase,
+    CancelParams,
     Capabilities,
     ClaimedTask,
     ClaimOrder,
     ClaimParams,
-    CountByNameParams,
     ExpiredLease,
     LeaderParams,
     LeaseExtendParams,
     LeasesExpiredParams,
     LeasesRescueParams,
     Listener,
-    ListParams,
     NewTask,
     Outcome,
     OutcomeKind,
+    PollingListener,
     ProgressParams,
     PromoteParams,
     PruneParams,
+    QueueUpdateParams,
     RescueKind,
-    StoredTask,
+    StoredQueue,
     TaskFilter,
 )
 from taskbasket.backends.postgres import inserts
 from taskbasket.backends.postgres.connections import Connection, open_pool, pooled_connection
 from taskbasket.backends.postgres.filters import is_uuid, where_clause
+from taskbasket.backends.postgres.flow import PostgresFlowReads, list_queues, update_queue
 from taskbasket.backends.postgres.inserts import COPY_THRESHOLD, MAX_FIND_TRIES
+from taskbasket.backends.postgres.inspection import PostgresInspection
 from taskbasket.backends.postgres.listener import PostgresListener
 from taskbasket.backends.postgres.outcomes import finish_on
-from taskbasket.backends.postgres.rows import claimed_task, read_row
+from taskbasket.backends.postgres.rows import claimed_task
 from taskbasket.backends.postgres.schedules import PostgresSchedules
 from taskbasket.backends.postgres.schema import migrate_schema
 from taskbasket.backends.postgres.settings import read_settings
 from taskbasket.backends.postgres.statements import Statements
+from taskbasket.backends.postgres.workers import PostgresWorkers
 from taskbasket.backends.postgres.workflows import PostgresWorkflows, workflow_steps
-from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
+from taskbasket.backends.rows import claimed_tasks, expired_lease
 from taskbasket.backends.sql_filters import sql_states
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.ids import new_token
-from taskbasket.task import FINAL_STATES, RETRYABLE_STATES, CorruptTask, State, TaskRef
+from taskbasket.task import FINAL_STATES, RETRYABLE_STATES, State, TaskRef
 
 _ENDS = (OutcomeKind.SUCCEEDED, OutcomeKind.FAILED)
 """Outcomes that may release or cancel dependents."""
 _RETRYABLE = sql_states(RETRYABLE_STATES)
 _UNFINISHED = sql_states(set(State) - FINAL_STATES)
 
+log = logging.getLogger("taskbasket.backends.postgres")
+
+_PREPARED_ERRORS = (psycopg.errors.DuplicatePreparedStatement,
+                    psycopg.errors.InvalidSqlStatementName)
+"""What a server connection shared through a transaction pooler answers to psycopg's
+prepared statements (made on one server connection, used on another)."""
+
 
 def _in_workflow(tasks: Sequence[NewTask]) -> bool:
     return any(task.depends_on or task.workflow_id for task in tasks)
 
 
-class PostgresBackend(PostgresSchedules, PostgresWorkflows, BackendBase):
+class PostgresBackend(PostgresSchedules, PostgresWorkers, PostgresInspection, PostgresWorkflows,
+                      BackendBase):
     """A store in one schema of a PostgreSQL database; thread-safe, pooled connections.
 
     URL: ``postgresql://user:password@host:port/db?schema=taskbasket``. Our options
@@ -79,12 +93,17 @@ class PostgresBackend(PostgresSchedules, PostgresWorkflows, BackendBase):
     longest an operation waits for a free connection)) may be given in the query string or
     as keyword arguments; every other query parameter (``sslmode``, ``connect_timeout``,
     ``application_name`` ...) goes to libpq.
+
+    Behind a transaction pooler (PgBouncer ``pool_mode = transaction``, a managed
+    service's pooler) give ``pooler=transaction``: no statement is prepared on the server,
+    none relies on session state, and LISTEN goes to ``listen_url`` (a direct URL,
+    percent-encoded), or, without it, workers poll (logged once).
     """
 
     capabilities = Capabilities(
         transactional_enqueue=True, server_clock=True, notifications=True, multi_host=True,
         leader_lock=True,
-        created_order=True, workflows=True,
+        created_order=True, flow_control=True, workflows=True,
     )
     transient_errors = (BackendUnavailableError, OSError, psycopg.OperationalError,
                         psycopg.InterfaceError)
@@ -110,6 +129,8 @@ class PostgresBackend(PostgresSchedules, PostgresWorkflows, BackendBase):
         self.channel = settings.channel
         self.done_channel = done_channel(settings.channel)
         """The NOTIFY channel of finished tasks, for those waiting for results."""
+        self.cancel_channel = done_channel(settings.channel, "cancel")
+        """The NOTIFY channel of cancelled tasks, for the workers running them."""
         self.statements = Statements(settings.table, settings.quoted_schema)
 
         self._lock = threading.Lock()
@@ -117,6 +138,7 @@ class PostgresBackend(PostgresSchedules, PostgresWorkflows, BackendBase):
         self._pool_pid = 0
         self._migrated = False
         self._listeners: list[PostgresListener] = []
+        self._polling_said = False
 
     def __repr__(self) -> str:
         return f"<PostgresBackend {self.describe()} schema={self.schema}>"
@@ -143,8 +165,18 @@ class PostgresBackend(PostgresSchedules, PostgresWorkflows, BackendBase):
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Connection]:
-        with pooled_connection(self._get_pool(), self.settings) as conn:
-            yield conn
+        try:
+            with pooled_connection(self._get_pool(), self.settings) as conn:
+                yield conn
+        except _PREPARED_ERRORS as exc:
+            if self.settings.transaction_pooler:
+                raise
+            raise ConfigurationError(
+                f"PostgreSQL at {self.describe()} answered {type(exc).__name__} ({exc}): "
+                "the prepared statements of one connection are seen by another, so a "
+                "transaction pooler (PgBouncer pool_mode=transaction, a managed service's "
+                "pooler) sits in between; add ?pooler=transaction to the URL (and "
+                "listen_url= a direct URL for LISTEN)") from exc
 
     def _fetch(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._connection() as conn:
@@ -253,10 +285,16 @@ class PostgresBackend(PostgresSchedules, PostgresWorkflows, BackendBase):
         queues = None if params.queues is None else list(params.queues)
         created = params.order is ClaimOrder.CREATED
         statement = self.statements.claim_created if created else self.statements.claim
-        rows = self._fetch(statement, [
-            token, float(params.lease_seconds), params.worker_id, names, queues,
-            params.limit, 1 if params.count_attempt else 0,
-        ])
+        if params.limits is None:
+            rows = self._fetch(statement, [
+                token, float(params.lease_seconds), params.worker_id, names, queues,
+                params.limit, 1 if params.count_attempt else 0,
+            ])
+        else:
+            with self._connection() as conn, conn.transaction():
+                reads = PostgresFlowReads(conn, self.settings.quoted_schema, params, token)
+                claim_under_limits(reads, params.limits, params.limit, reads.now, params.names)
+                rows = reads.claimed
         claimed = claimed_tasks(self, token, [
             (r[0], functools.partial(claimed_task, r, token)) for r in rows])
         if created:
@@ -264,6 +302,14 @@ class PostgresBackend(PostgresSchedules, PostgresWorkflows, BackendBase):
         else:
             claimed.sort(key=lambda t: (-t.priority, t.run_at, t.id))
         return claimed
+
+    def queues_update(self, params: QueueUpdateParams) -> None:
+        with self._connection() as conn:
+            update_queue(conn, self.settings.quoted_schema, params)
+
+    def queues_list(self) -> list[StoredQueue]:
+        with self._connection() as conn:
+            return list_queues(conn, self.settings.quoted_schema)
 
     def leases_extend(self, params: LeaseExtendParams) -> set[str]:
         leases = sorted(
@@ -372,47 +418,30 @@ class PostgresBackend(PostgresSchedules, PostgresWorkflows, BackendBase):
     def finish_listener(self) -> Listener:
         return self.listener(None, channel=self.done_channel)
 
+    def cancel_listener(self) -> Listener:
+        return self.listener(None, channel=self.cancel_channel)
+
     def listener(self, queues: Sequence[str] | None, channel: str | None = None) -> Listener:
+        if not self.settings.can_listen:
+            self._say_polling()
+            return PollingListener()
         listener = PostgresListener(self.settings, queues, channel)
         with self._lock:
             self._listeners = [item for item in self._listeners if not item.closed]
             self._listeners.append(listener)
         return listener
 
-    # ------------------------------------------------------------------ inspection
-
-    def tasks_get(self, task_id: str) -> StoredTask | CorruptTask | None:
-        if not is_uuid(task_id):
-            return None
-        rows = self._fetch(self.statements.get, [str(task_id)])
-        return read_row(rows[0]) if rows else None
-
-    def tasks_list(self, params: ListParams) -> list[StoredTask | CorruptTask]:
-        where, args = where_clause(params.filter)
-        if params.before_id is not None:
-            if not is_uuid(params.before_id):
-                raise ConfigurationError(
-                    f"before={params.before_id!r} is not a task id; pass the id of the last "
-                    "task of the previous page"
-                )
-            where += " AND id < %s::uuid"
-            args.append(str(params.before_id))
-        rows = self._fetch(self.statements.page(where, params.with_payload),
-                           [*args, params.limit])
-        return [read_row(row) for row in rows]
-
-    def tasks_count(self, task_filter: TaskFilter) -> int:
-        where, args = where_clause(task_filter)
-        return int(self._fetch(self.statements.count(where), args)[0][0])
-
-    def tasks_stats(self) -> dict[tuple[str, State], int]:
-        return state_counts(self._fetch(self.statements.stats))
-
-    def tasks_count_by_name(self, params: CountByNameParams) -> dict[str, int]:
-        if not params.states:
-            return {}
-        rows = self._fetch(self.statements.count_by_name, [[str(s) for s in params.states]])
-        return {name: int(count) for name, count in rows}
+    def _say_polling(self) -> None:
+        """Warn, once per store, that LISTEN cannot pass the transaction pooler."""
+        with self._lock:
+            said, self._polling_said = self._polling_said, True
+        if not said:
+            log.warning(
+                "PostgreSQL store %s is behind a transaction pooler (pooler=transaction) "
+                "and has no listen_url: LISTEN cannot pass the pooler, so workers poll "
+                "(a new task waits up to the poll interval) and result waiters re-read; "
+                "add listen_url=<a direct postgresql:// URL, percent-encoded> to the URL "
+                "to be woken at once", self.describe())
 
     # ------------------------------------------------------------------ operators
 
@@ -435,16 +464,17 @@ class PostgresBackend(PostgresSchedules, PostgresWorkflows, BackendBase):
                     raise
         return 0  # pragma: no cover
 
-    def tasks_cancel(self, task_filter: TaskFilter) -> int:
-        where, args = where_clause(task_filter)
+    def tasks_cancel(self, params: CancelParams) -> int:
+        where, args = where_clause(params.filter)
         with self._connection() as conn, conn.transaction():
             steps = workflow_steps(conn, self.settings)
             ids = (steps.retryable_ids(where, args, _UNFINISHED) if steps.has_edges() else [])
-            count = conn.execute(self.statements.cancel(where), args).rowcount
+            count = conn.execute(self.statements.cancel(where), [params.reason, *args]).rowcount
             if ids:
                 steps.cascade(ids)
         if count:
-            self._fetch("SELECT pg_notify(%s, '')", [self.done_channel])
+            self._fetch("SELECT pg_notify(%s, ''), pg_notify(%s, '')",
+                        [self.done_channel, self.cancel_channel])
         return count
 
     def tasks_delete(self, task_filter: TaskFilter) -> int:
@@ -455,11 +485,12 @@ class PostgresBackend(PostgresSchedules, PostgresWorkflows, BackendBase):
 __all__ = ["PostgresBackend"]
 
 
-def done_channel(channel: str) -> str:
-    """The channel of finished tasks beside the ready channel ``channel`` (at most 63 bytes)."""
-    name = f"{channel}.done"
+def done_channel(channel: str, kind: str = "done") -> str:
+    """The channel of finished (``kind`` "done") or cancelled ("cancel") tasks beside the
+    ready channel ``channel`` (at most 63 bytes)."""
+    name = f"{channel}.{kind}"
     if len(name.encode()) <= 63:
         return name
     import hashlib
 
-    return f"taskbasket.done.{hashlib.sha1(channel.encode()).hexdigest()[:20]}"
+    return f"taskbasket.{kind}.{hashlib.sha1(channel.encode()).hexdigest()[:20]}"

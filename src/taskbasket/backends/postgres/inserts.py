@@ -69,14 +69,15 @@ class InsertRun:
             t = tasks[0]
             return s.insert_one, [
                 t.id, t.name, t.queue, t.payload, t.priority, t.max_attempts,
-                float(t.timeout), None, float(t.delay), t.run_at, self.channel,
+                float(t.timeout), None, float(t.delay), t.run_at, t.limit_key or "",
+                self.channel,
             ]
         params: list[Any] = [
             [t.id for t in tasks], [t.name for t in tasks], [t.queue for t in tasks],
             [t.payload for t in tasks], [t.priority for t in tasks],
             [t.max_attempts for t in tasks], [float(t.timeout) for t in tasks],
             [t.unique_key for t in tasks], [float(t.delay) for t in tasks],
-            [t.run_at for t in tasks],
+            [t.run_at for t in tasks], [t.limit_key or "" for t in tasks],
         ]
         if not self.unique:
             return s.insert_plain, [*params, self.channel]
@@ -159,7 +160,7 @@ def _copy_insert(conn: psycopg.Connection[Any], tasks: Sequence[NewTask],
                     state = "scheduled"
                 copy.write_row((
                     task.id, task.name, task.queue, state, task.payload, task.priority,
-                    task.max_attempts, float(task.timeout), now, run_at,
+                    task.max_attempts, float(task.timeout), now, run_at, task.limit_key or "",
                 ))
         if due_queues:
             cursor.execute(statements.notify_queues, (channel, sorted(due_queues)))

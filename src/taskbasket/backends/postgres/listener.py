@@ -1,5 +1,7 @@
 """Waking idle workers: LISTEN on a dedicated connection for the NOTIFY that inserts,
-promotions, rescues and retries send on the store's channel (the payload is the queue)."""
+promotions, rescues and retries send on the store's channel (the payload is the queue).
+The connection goes to ``listen_url`` when given: LISTEN is session state, which a
+transaction pooler does not keep."""
 
 from __future__ import annotations
 
@@ -46,8 +48,8 @@ class PostgresListener:
         return self._closed
 
     def _connect(self) -> None:
-        kwargs = dict(self._settings.connect_kwargs)
-        conn = psycopg.connect(self._settings.conninfo, **kwargs)
+        conninfo, kwargs = self._settings.listen_target()  # listen_url, if given
+        conn = psycopg.connect(conninfo, **kwargs)
         try:
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
         except BaseException:

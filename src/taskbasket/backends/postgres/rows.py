@@ -25,8 +25,8 @@ def _row_to_stored(row: Sequence[Any]) -> StoredTask:
         unique_key=row[9], last_error=row[10], created_at=lenient(_utc, row[11]),
         run_at=lenient(_utc, row[12]), started_at=lenient(_utc, row[13]),
         finished_at=lenient(_utc, row[14]), lease_expires_at=lenient(_utc, row[15]),
-        worker_id=row[16], result=row[17], progress=row[18],
-        workflow_id=row[19],
+        worker_id=row[16], result=row[17], progress=row[18], limit_key=row[19] or None,
+        workflow_id=row[20],
     )
 
 
@@ -41,6 +41,7 @@ def claimed_task(row: Sequence[Any], token: str) -> ClaimedTask:
         id=row[0], name=row[1], queue=row[2], payload=row[3], priority=row[4],
         attempts=row[5], max_attempts=row[6], timeout=row[7], lease_token=token,
         created_at=lenient(_utc, row[8]), run_at=lenient(_utc, row[9]), unique_key=row[10],
+        limit_key=(row[11] or None) if len(row) > 11 else None,
     )
 
 

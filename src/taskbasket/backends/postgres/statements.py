@@ -13,7 +13,7 @@ from taskbasket.task import RETRYABLE_STATES
 COLUMNS = (
     "id::text, name, queue, state, payload, priority, attempts, max_attempts, timeout, "
     "unique_key, last_error, created_at, run_at, started_at, finished_at, lease_expires_at, "
-    "worker_id, result, progress, workflow_id::text"
+    "worker_id, result, progress, limit_key, workflow_id::text"
 )
 """A stored task's columns, in the order ``rows.read_row`` reads them."""
 COLUMNS_WITHOUT_PAYLOAD = columns_without_payload(COLUMNS)
@@ -31,17 +31,18 @@ class Statements:
         unnest_new = (
             # binary parameters: no escaping of 50,000 JSON payloads into array literals
             "unnest(%b::uuid[], %b::text[], %b::text[], %b::text[], %b::int[], %b::int[], "
-            "%b::float8[], %b::text[], %b::float8[], %b::timestamptz[])"
+            "%b::float8[], %b::text[], %b::float8[], %b::timestamptz[], %b::text[])"
         )
         new_columns = (
             "id, name, queue, payload, priority, max_attempts, timeout, unique_key, delay, "
-            "run_at"
+            "run_at, limit_key"
         )
         insert_head = (
             f"INSERT INTO {t} (id, name, queue, state, payload, priority, max_attempts, "
-            "timeout, unique_key, created_at, run_at) "
+            "timeout, unique_key, created_at, run_at, limit_key) "
             "SELECT id, name, queue, CASE WHEN due <= now() THEN 'queued' ELSE 'scheduled' "
-            "END, payload, priority, max_attempts, timeout, unique_key, now(), due "
+            "END, payload, priority, max_attempts, timeout, unique_key, now(), due, "
+            "limit_key "
         )
         due = "coalesce(u.run_at, now() + u.delay * interval '1 second') AS due"
         notify_inserted = (
@@ -56,12 +57,12 @@ class Statements:
         )
         self.copy = (
             f"COPY {t} (id, name, queue, state, payload, priority, max_attempts, timeout, "
-            "created_at, run_at) FROM STDIN"
+            "created_at, run_at, limit_key) FROM STDIN"
         )
         # one task: plain parameters, cheaper to send than ten one-element arrays
         one_new = (
             "(SELECT %s::uuid, %s::text, %s::text, %s::text, %s::int, %s::int, %s::float8, "
-            "%s::text, %s::float8, %s::timestamptz)"
+            "%s::text, %s::float8, %s::timestamptz, %s::text)"
         )
         self.insert_one = (
             f"WITH ins AS ({insert_head}"
@@ -221,7 +222,7 @@ class Statements:
     def cancel(self, where: str) -> str:
         return (
             f"UPDATE {self.table} SET state = 'cancelled', finished_at = now(), "
-            "lease_token = NULL, lease_expires_at = NULL "
+            "last_error = %s, lease_token = NULL, lease_expires_at = NULL "
             f"WHERE state NOT IN {SQL_FINAL} AND {where}"
         )
 

@@ -24,6 +24,7 @@ from redis.retry import Retry
 
 from taskbasket.backends.base import (
     BackendBase,
+    CancelParams,
     Capabilities,
     ClaimedTask,
     ClaimOrder,
@@ -51,6 +52,7 @@ from taskbasket.backends.migrations import newer_schema_error
 from taskbasket.backends.redis.connections import KeptConnections
 from taskbasket.backends.redis.errors import translated
 from taskbasket.backends.redis.filters import filter_spec, matches
+from taskbasket.backends.redis.flow import RedisFlow
 from taskbasket.backends.redis.inserts import insert_calls, task_refs
 from taskbasket.backends.redis.keys import KeyLayout
 from taskbasket.backends.redis.listener import LISTEN_SLICE, RedisFinishListener, RedisListener
@@ -60,6 +62,7 @@ from taskbasket.backends.redis.schedules import RedisSchedules
 from taskbasket.backends.redis.scripts import RedisScripts
 from taskbasket.backends.redis.settings import read_settings
 from taskbasket.backends.redis.times import EPOCH, moment_us, seconds_us
+from taskbasket.backends.redis.workers import RedisWorkers
 from taskbasket.backends.redis.workflows import RedisWorkflows, in_workflow
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.errors import (
@@ -84,7 +87,7 @@ _RETRYABLE = frozenset({State.FAILED, State.CANCELLED, State.RETRYING, State.SCH
 _NOT_FINAL = frozenset(s for s in ALL_STATES if s not in FINAL_STATES)
 
 
-class RedisBackend(RedisSchedules, RedisWorkflows, BackendBase):
+class RedisBackend(RedisSchedules, RedisFlow, RedisWorkers, RedisWorkflows, BackendBase):
     """A store in one Redis server (7 or newer) under a key prefix; thread-safe.
 
     ``redis://[[user]:password@]host[:port][/db][?prefix=NAME&socket_timeout=...]``; the
@@ -95,7 +98,7 @@ class RedisBackend(RedisSchedules, RedisWorkflows, BackendBase):
     capabilities = Capabilities(
         transactional_enqueue=False, server_clock=True, notifications=True, multi_host=True,
         leader_lock=True,
-        created_order=True, workflows=True,
+        created_order=True, flow_control=True, workflows=True,
     )
     transient_errors = (BackendUnavailableError, OSError, redis.exceptions.ConnectionError,
                         redis.exceptions.TimeoutError)
@@ -237,6 +240,10 @@ class RedisBackend(RedisSchedules, RedisWorkflows, BackendBase):
         else:
             unique = list(dict.fromkeys(params.queues))
             queues = [str(len(unique)), *unique]
+        if params.limits is not None:
+            return claimed_tasks(self, token, [
+                (r[0], functools.partial(claimed, r, token))
+                for r in self._claim_limited(params, token)])
         reply = self._run(self._scripts.claim, [
             params.worker_id, params.limit, seconds_us(params.lease_seconds) or 1, token,
             PROMOTE_BATCH, 1 if params.count_attempt else 0,
@@ -341,6 +348,9 @@ class RedisBackend(RedisSchedules, RedisWorkflows, BackendBase):
     def finish_listener(self) -> Listener:
         return RedisFinishListener(self._new_client(listener=True), f"{self.prefix}:finished")
 
+    def cancel_listener(self) -> Listener:
+        return RedisFinishListener(self._new_client(listener=True), f"{self.prefix}:cancelled")
+
     def listener(self, queues: Sequence[str] | None) -> Listener:
         listener = RedisListener(self._new_client(listener=True), self._client,
                                  self.keys.wake(queues), self.keys.wake_close())
@@ -440,9 +450,11 @@ class RedisBackend(RedisSchedules, RedisWorkflows, BackendBase):
     # ------------------------------------------------------------------ operators
 
     def _operate_on(
-        self, operation: str, task_filter: TaskFilter, allowed: frozenset[State] | None
+        self, operation: str, task_filter: TaskFilter, allowed: frozenset[State] | None,
+        reason: str = "",
     ) -> int:
-        """Apply an operator action in batches of ids, each batch one atomic script."""
+        """Apply an operator action in batches of ids, each batch one atomic script
+        (``reason``: a cancel's, stored as ``last_error``)."""
         task_filter = self._resolved(task_filter)
         spec = filter_spec(task_filter, allowed)
         if spec is None:
@@ -451,7 +463,7 @@ class RedisBackend(RedisSchedules, RedisWorkflows, BackendBase):
             "" if task_filter.finished_before is None
             else str(seconds_us(task_filter.finished_before))
         )
-        head = [operation, finished_before, *spec]
+        head = [operation, finished_before, reason, *spec]
         total = 0
         if task_filter.ids is not None:
             ids = sorted({str(i) for i in task_filter.ids}, reverse=True)
@@ -469,10 +481,13 @@ class RedisBackend(RedisSchedules, RedisWorkflows, BackendBase):
         return self._operate_on("retry", task_filter, _RETRYABLE)
 
     @translated
-    def tasks_cancel(self, task_filter: TaskFilter) -> int:
-        count = self._operate_on("cancel", task_filter, _NOT_FINAL)
+    def tasks_cancel(self, params: CancelParams) -> int:
+        count = self._operate_on("cancel", params.filter, _NOT_FINAL, params.reason)
         if count:
-            self._client.publish(f"{self.prefix}:finished", "1")
+            pipe = self._client.pipeline(transaction=False)
+            pipe.publish(f"{self.prefix}:finished", "1")
+            pipe.publish(f"{self.prefix}:cancelled", "1")
+            pipe.execute()
         return count
 
     @translated

@@ -30,19 +30,20 @@ def insert_args(prefix: str, tasks: Sequence[NewTask], pairs: Sequence[str]) -> 
     head = 0
     for task in tasks:
         mine = (task.name, task.queue, task.priority, task.max_attempts, task.timeout,
-                task.unique_key, task.delay, task.run_at)
+                task.unique_key, task.delay, task.run_at, task.limit_key)
         if mine != options:
             if options is not None:
-                args[head] = (len(args) - head - 9) // 2
+                args[head] = (len(args) - head - 10) // 2
             options, head = mine, len(args)
             if task.run_at is not None:
                 mode, value = "a", moment_us(task.run_at)
             else:
                 mode, value = "d", seconds_us(task.delay)
             args += (0, task.name, task.queue, int(task.priority), int(task.max_attempts),
-                     repr(float(task.timeout)), task.unique_key or "", mode, value)
+                     repr(float(task.timeout)), task.unique_key or "", mode, value,
+                     task.limit_key or "")
         args += (task.id, task.payload)
-    args[head] = (len(args) - head - 9) // 2
+    args[head] = (len(args) - head - 10) // 2
     return args
 
 

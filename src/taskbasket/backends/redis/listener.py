@@ -91,7 +91,7 @@ class RedisFinishListener:
                     ignore_subscribe_messages=True)
                 self._pubsub.subscribe(self._channel)
                 return True  # just subscribed: a finish may have come before
-            message = self._pubsub.get_message(timeout=max(0.0, min(timeout, LISTEN_SLICE)))
+            message = self._next_message(max(0.0, min(timeout, LISTEN_SLICE)))
         except redis.exceptions.RedisError:
             self._drop()
             self._closed.wait(min(max(timeout, 0.0), LISTEN_SLICE))
@@ -100,6 +100,15 @@ class RedisFinishListener:
         while message is not None:  # take every queued message: one wake-up for all
             message = self._pubsub.get_message(timeout=0.0)
         return woken
+
+    def _next_message(self, timeout: float) -> Any:
+        """The next message within ``timeout`` seconds, or None (``get_message`` gives None
+        for a subscribe confirmation too: it is read past, not taken for a timeout)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            message = self._pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
+            if message is not None or time.monotonic() >= deadline:
+                return message
 
     def _drop(self) -> None:
         if self._pubsub is not None:

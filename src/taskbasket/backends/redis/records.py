@@ -50,6 +50,7 @@ def stored(row: dict[str, str]) -> StoredTask:
         lease_expires_at=lenient(optional_from_us, get("lease_expires_at")),
         worker_id=get("worker_id"), result=get("result"), progress=get("progress"),
         workflow_id=get("workflow_id"),
+        limit_key=get("limit_key") or None,
     )
 
 
@@ -65,6 +66,7 @@ def claimed(row: list[Any], token: str) -> ClaimedTask:
         attempts=int(row[5]), max_attempts=int(row[6]), timeout=float(row[7]),
         lease_token=token, created_at=from_us(row[8]), run_at=from_us(row[9]),
         unique_key=row[10] or None,
+        limit_key=(row[11] or None) if len(row) > 11 else None,
     )
 
 

@@ -38,10 +38,13 @@ PARTS: dict[str, tuple[str, ...]] = {
     "count": ("lib_spec",),
     "operate": ("lib_move", "lib_remove", "lib_spec", "lib_workflow"),
     "prune": ("lib_move", "lib_remove"),
+    "flow_read": ("lib_move", "lib_promote", "lib_spec"),
+    "flow_take": ("lib_move",),
 }
 """Each script that starts with the prelude, and the library parts it uses after it."""
 
-STANDALONE = ("insert", "schedule_upsert", "schedule_set")
+STANDALONE = ("insert", "schedule_upsert", "schedule_set", "queue_update", "workers_beat",
+              "workers_remove")
 """Scripts without the prelude. The insert keeps the layout of ``lib_base``'s helpers (tkey,
 readykey, idxkey, rank, push) and of the counters: change both together. A single enqueue is
 one call, so it carries no prelude it does not need."""
@@ -136,6 +139,11 @@ class RedisScripts:
     schedule_set: Script
     schedule_fire: Script
     workflow_insert: Script
+    flow_read: Script
+    flow_take: Script
+    queue_update: Script
+    workers_beat: Script
+    workers_remove: Script
 
     @classmethod
     def register(cls, client: redis.Redis) -> RedisScripts:

@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from taskbasket.backends.admission import claim_under_limits
 from taskbasket.backends.base import (
     BackendBase,
+    CancelParams,
     Capabilities,
     ClaimedTask,
     ClaimOrder,
@@ -33,7 +35,9 @@ from taskbasket.backends.base import (
     ProgressParams,
     PromoteParams,
     PruneParams,
+    QueueUpdateParams,
     RescueKind,
+    StoredQueue,
     StoredTask,
     TaskFilter,
 )
@@ -41,11 +45,18 @@ from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.backends.sql_filters import filter_where
 from taskbasket.backends.sqlite import statements
 from taskbasket.backends.sqlite.connections import SQLiteConnections
+from taskbasket.backends.sqlite.flow import (
+    LIST_QUEUES,
+    SqliteFlowReads,
+    stored_queue,
+    update_queue,
+)
 from taskbasket.backends.sqlite.rows import claimed_task, read_row
 from taskbasket.backends.sqlite.schedules import SQLiteSchedules
 from taskbasket.backends.sqlite.schema import TABLE, migrate_file
 from taskbasket.backends.sqlite.settings import read_settings
 from taskbasket.backends.sqlite.statements import FILTERS
+from taskbasket.backends.sqlite.workers import SQLiteWorkers
 from taskbasket.backends.sqlite.workflows import SQLiteWorkflows, workflow_steps
 from taskbasket.backends.wakeup import WakeupDirectory
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
@@ -53,13 +64,13 @@ from taskbasket.ids import new_token
 from taskbasket.task import FINAL_STATES, CorruptTask, State, TaskRef
 
 
-class SQLiteBackend(SQLiteSchedules, SQLiteWorkflows, BackendBase):
+class SQLiteBackend(SQLiteSchedules, SQLiteWorkers, SQLiteWorkflows, BackendBase):
     """A store in one SQLite file; one connection per thread."""
 
     capabilities = Capabilities(
         transactional_enqueue=True, server_clock=False, notifications=True, multi_host=False,
         leader_lock=True,
-        created_order=True, workflows=True,
+        created_order=True, flow_control=True, workflows=True,
     )
     transient_errors = (BackendUnavailableError, OSError, sqlite3.OperationalError)
     """Busy past the timeout, disk full or read-only: the file may accept the call later."""
@@ -76,6 +87,8 @@ class SQLiteBackend(SQLiteSchedules, SQLiteWorkflows, BackendBase):
         self._wakeups = WakeupDirectory(self.path + ".wake")
         self._finishes = WakeupDirectory(self.path + ".done")
         """Wakes those waiting for a result (``finish_listener``) when tasks became final."""
+        self._cancels = WakeupDirectory(self.path + ".cancel")
+        """Wakes the workers (``cancel_listener``) when tasks were cancelled."""
 
     def _migrate_once(self) -> None:
         if not self._migrated:
@@ -93,6 +106,7 @@ class SQLiteBackend(SQLiteSchedules, SQLiteWorkflows, BackendBase):
         self._connections.close()
         self._wakeups.close()
         self._finishes.close()
+        self._cancels.close()
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -109,6 +123,7 @@ class SQLiteBackend(SQLiteSchedules, SQLiteWorkflows, BackendBase):
             row = (
                 task.id, task.name, task.queue, state.value, task.payload, task.priority,
                 task.max_attempts, task.timeout, task.unique_key, now, run_at,
+                task.limit_key or "",
             )
             if task.unique_key is None:
                 plain.append(row)
@@ -179,7 +194,12 @@ class SQLiteBackend(SQLiteSchedules, SQLiteWorkflows, BackendBase):
                                          None if params.queues is None else len(params.queues),
                                          params.count_attempt, params.order)
         with self._connections.write() as conn:
-            rows = conn.execute(statement, sql_params).fetchall()
+            if params.limits is None:
+                rows = conn.execute(statement, sql_params).fetchall()
+            else:
+                reads = SqliteFlowReads(conn, params, now, token)
+                claim_under_limits(reads, params.limits, params.limit, now, params.names)
+                rows = reads.claimed
         claimed = claimed_tasks(self, token, [
             (r[0], functools.partial(claimed_task, r, token)) for r in rows])
         if params.order is ClaimOrder.CREATED:
@@ -187,6 +207,13 @@ class SQLiteBackend(SQLiteSchedules, SQLiteWorkflows, BackendBase):
         else:
             claimed.sort(key=lambda t: (-t.priority, t.run_at, t.id))
         return claimed
+
+    def queues_update(self, params: QueueUpdateParams) -> None:
+        with self._connections.write() as conn:
+            update_queue(conn, params)
+
+    def queues_list(self) -> list[StoredQueue]:
+        return [stored_queue(row) for row in self._connections.read(LIST_QUEUES)]
 
     def leases_extend(self, params: LeaseExtendParams) -> set[str]:
         if not params.leases:
@@ -259,6 +286,10 @@ class SQLiteBackend(SQLiteSchedules, SQLiteWorkflows, BackendBase):
 
     def finish_listener(self) -> Listener:
         listener = self._finishes.listener()
+        return listener if listener is not None else PollingListener()
+
+    def cancel_listener(self) -> Listener:
+        listener = self._cancels.listener()
         return listener if listener is not None else PollingListener()
 
     # ------------------------------------------------------------------ maintenance
@@ -378,18 +409,20 @@ class SQLiteBackend(SQLiteSchedules, SQLiteWorkflows, BackendBase):
             self._wakeups.notify()
         return count
 
-    def tasks_cancel(self, task_filter: TaskFilter) -> int:
+    def tasks_cancel(self, params: CancelParams) -> int:
         now = time.time()
-        where, sql_params = filter_where(task_filter, FILTERS)
+        where, sql_params = filter_where(params.filter, FILTERS)
         with self._connections.write() as conn:
             steps = workflow_steps(conn)
             ids = ([row[0] for row in conn.execute(
                 statements.unfinished_ids_sql(where), sql_params)] if steps.has_edges() else [])
-            count = conn.execute(statements.cancel_sql(where), [now, *sql_params]).rowcount
+            count = conn.execute(
+                statements.cancel_sql(where), [now, params.reason, *sql_params]).rowcount
             if ids:
                 steps.cascade(ids)
         if count:
             self._finishes.notify()
+            self._cancels.notify()
         return count
 
     def tasks_delete(self, task_filter: TaskFilter) -> int:

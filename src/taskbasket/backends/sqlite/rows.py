@@ -14,13 +14,13 @@ from taskbasket.task import CorruptTask
 COLUMNS = (
     "id, name, queue, state, payload, priority, attempts, max_attempts, timeout, unique_key, "
     "last_error, created_at, run_at, started_at, finished_at, lease_expires_at, worker_id, "
-    "result, progress, workflow_id"
+    "result, progress, limit_key, workflow_id"
 )
 """A stored task's columns, in the order ``read_row`` takes them."""
 COLUMNS_WITHOUT_PAYLOAD = columns_without_payload(COLUMNS)
 CLAIMED_COLUMNS = (
     "id, name, queue, payload, priority, attempts, max_attempts, timeout, "
-    "created_at, run_at, unique_key"
+    "created_at, run_at, unique_key, limit_key"
 )
 """A claimed task's columns, in the order ``claimed_task`` takes them."""
 
@@ -38,7 +38,8 @@ def _row_to_stored(row: tuple[Any, ...]) -> StoredTask:
         created_at=lenient(to_datetime, row[11]), run_at=lenient(to_datetime, row[12]),
         started_at=lenient(to_datetime, row[13]), finished_at=lenient(to_datetime, row[14]),
         lease_expires_at=lenient(to_datetime, row[15]), worker_id=row[16],
-        result=row[17], progress=row[18], workflow_id=row[19],
+        result=row[17], progress=row[18], limit_key=row[19] or None,
+        workflow_id=row[20],
     )
 
 
@@ -53,7 +54,7 @@ def claimed_task(row: tuple[Any, ...], token: str) -> ClaimedTask:
         id=row[0], name=row[1], queue=row[2], payload=row[3], priority=row[4], attempts=row[5],
         max_attempts=row[6], timeout=row[7], lease_token=token,
         created_at=lenient(to_datetime, row[8]), run_at=lenient(to_datetime, row[9]),
-        unique_key=row[10],
+        unique_key=row[10], limit_key=row[11] or None,
     )
 
 

@@ -15,9 +15,12 @@ from taskbasket.backends.migrations import Migration, load_migrations, migrate
 TABLE = "taskbasket_tasks"
 LEADERS = "taskbasket_leaders"
 SCHEDULES = "taskbasket_schedules"
+QUEUES = "taskbasket_queues"
+STARTS = "taskbasket_starts"
+WORKERS = "taskbasket_workers"
 DEPENDENCIES = "taskbasket_dependencies"
-NAMES = {"tasks": TABLE, "leaders": LEADERS, "schedules": SCHEDULES,
-         "dependencies": DEPENDENCIES}
+NAMES = {"tasks": TABLE, "leaders": LEADERS, "schedules": SCHEDULES, "queues": QUEUES,
+         "starts": STARTS, "workers": WORKERS, "dependencies": DEPENDENCIES}
 """What the placeholders of the migration files stand for."""
 
 MIGRATION_FILES: tuple[Migration, ...] = load_migrations("taskbasket.backends.sqlite")
@@ -60,4 +63,4 @@ def migrate_file(conn: sqlite3.Connection, where: str) -> None:
 
 
 __all__ = ["DEPENDENCIES", "LEADERS", "MIGRATIONS", "MIGRATION_FILES", "NAMES", "SCHEDULES",
-           "SCHEMA_VERSION", "TABLE", "UserVersionSchema", "migrate_file"]
+           "SCHEMA_VERSION", "TABLE", "WORKERS", "UserVersionSchema", "migrate_file"]

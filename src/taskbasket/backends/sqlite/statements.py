@@ -14,7 +14,7 @@ from typing import Any
 from taskbasket.backends.base import ClaimOrder
 from taskbasket.backends.sql_filters import SQL_FINAL, FilterDialect, Fragment
 from taskbasket.backends.sqlite.rows import CLAIMED_COLUMNS, COLUMNS, COLUMNS_WITHOUT_PAYLOAD
-from taskbasket.backends.sqlite.schema import LEADERS, TABLE
+from taskbasket.backends.sqlite.schema import LEADERS, QUEUES, TABLE
 
 
 def placeholders(values: Sequence[Any]) -> str:
@@ -55,11 +55,7 @@ def claim_sql(
 
     Named parameters (see ``claim_parameters``): token, expires, now, worker, limit,
     and name0.., queue0.."""
-    where = ""
-    if name_count is not None:
-        where += f" AND name IN ({','.join(f':name{i}' for i in range(name_count))})"
-    if queue_count is not None:
-        where += f" AND queue IN ({','.join(f':queue{i}' for i in range(queue_count))})"
+    where = claim_where(name_count, queue_count)
     attempts = "attempts+1" if count_attempt else "attempts"
     queued_index, order_by = (
         (f"{TABLE}_queued_created", "id") if order is ClaimOrder.CREATED
@@ -83,6 +79,19 @@ def claim_sql(
     )
 
 
+def claim_where(name_count: int | None, queue_count: int | None, excluded: int = 0) -> str:
+    """The claim's filter: its names and queues (None: any), never a paused queue, nor
+    the ``excluded`` queues (parameters :excluded0..)."""
+    where = f" AND queue NOT IN (SELECT name FROM {QUEUES} WHERE paused=1)"
+    if name_count is not None:
+        where += f" AND name IN ({','.join(f':name{i}' for i in range(name_count))})"
+    if queue_count is not None:
+        where += f" AND queue IN ({','.join(f':queue{i}' for i in range(queue_count))})"
+    if excluded:
+        where += f" AND queue NOT IN ({','.join(f':excluded{i}' for i in range(excluded))})"
+    return where
+
+
 def claim_parameters(
     token: str, expires: float, now: float, worker: str,
     names: Sequence[str] | None, queues: Sequence[str] | None, limit: int,
@@ -99,7 +108,7 @@ def claim_parameters(
 
 INSERT = (
     f"INSERT INTO {TABLE} (id, name, queue, state, payload, priority, max_attempts, "
-    "timeout, unique_key, created_at, run_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+    "timeout, unique_key, created_at, run_at, limit_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 """Parameters: the columns it names, in order."""
 INSERT_UNIQUE = INSERT + " ON CONFLICT DO NOTHING"
@@ -229,9 +238,10 @@ def unfinished_ids_sql(where: str) -> str:
 
 
 def cancel_sql(where: str) -> str:
-    """Cancel the unfinished tasks matching ``where``. Parameters: now, ``where``'s."""
+    """Cancel the unfinished tasks matching ``where``. Parameters: now, the reason,
+    ``where``'s."""
     return (
-        f"UPDATE {TABLE} SET state='cancelled', finished_at=?, {_CLEAR_LEASE} "
+        f"UPDATE {TABLE} SET state='cancelled', finished_at=?, last_error=?, {_CLEAR_LEASE} "
         f"WHERE state NOT IN {SQL_FINAL} AND {where}"
     )
 

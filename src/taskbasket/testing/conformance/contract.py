@@ -13,6 +13,7 @@ from typing import Any
 
 from taskbasket.backends.base import (
     Backend,
+    CancelParams,
     ClaimOrder,
     ClaimParams,
     CountByNameParams,
@@ -24,6 +25,7 @@ from taskbasket.backends.base import (
     ListParams,
     Outcome,
     OutcomeKind,
+    PollingListener,
     PromoteParams,
     PruneParams,
     RescueKind,
@@ -273,10 +275,30 @@ class BackendContract(LeaderContract, ScheduleContract):
         self.backend.tasks_finish([Outcome(failing.lease, OutcomeKind.FAILED, error="x")])
         assert self.backend.tasks_retry(TaskFilter(ids=[failing.id])) == 1
         assert self.stored(failing.id).state is State.QUEUED
-        assert self.backend.tasks_cancel(TaskFilter(names=["c"])) == 1
+        assert self.backend.tasks_cancel(CancelParams(TaskFilter(names=["c"]), "why")) == 1
         assert self.backend.tasks_count(TaskFilter(states=[State.CANCELLED])) == 1
         assert self.backend.tasks_delete(TaskFilter(names=["d"])) == 1
         assert self.backend.tasks_count(TaskFilter()) == 2
+
+    def test_a_cancel_fences_the_running_attempt_and_wakes_cancel_listeners(self) -> None:
+        self.need("cancel_running")
+        self.backend.tasks_insert([new_task("r")])
+        listener = self.backend.cancel_listener()
+        try:
+            listener.wait(0.05)  # a first wait may say "maybe missed" (it just subscribed)
+            running = claim_one(self.backend)
+            cancel = CancelParams(TaskFilter(ids=[running.id]), "stop it")
+            assert self.backend.tasks_cancel(cancel) == 1
+            stored = self.stored(running.id)
+            assert (stored.state, stored.last_error) == (State.CANCELLED, "stop it")
+            late = Outcome(running.lease, OutcomeKind.SUCCEEDED, result="1")
+            assert self.backend.tasks_finish([late]) == [False]
+            assert self.backend.leases_extend(LeaseExtendParams([running.lease], 30)) == set()
+            assert self.stored(running.id).result is None
+            if not isinstance(listener, PollingListener):
+                assert listener.wait(5), "the cancel did not wake the cancel listener"
+        finally:
+            listener.close()
 
     def test_an_unknown_id_is_none(self) -> None:
         self.need("task_records")

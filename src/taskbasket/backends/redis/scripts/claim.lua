@@ -13,7 +13,7 @@ for x = i, #ARGV do names = names or {}; names[#names + 1] = ARGV[x] end
 -- candidates: the first `limit` members of each pair's ready set (members sort in claim
 -- order), or of its index of queued ids (ids sort in enqueue order)
 local cands = {}
-for _, qn in ipairs(known_pairs(queues, names)) do
+for _, qn in ipairs(unpaused(known_pairs(queues, names))) do
   local k = by_created and idxkey('queued', qn[1], qn[2]) or readykey(qn[1], qn[2])
   for _, m in ipairs(redis.call('ZRANGE', k, 0, limit - 1)) do
     cands[#cands + 1] = {m, k, qn[1], qn[2]}
@@ -38,12 +38,7 @@ for x = 1, math.min(limit, #cands) do
       zrem(k, m)  -- a leftover entry
     end
     if h and h.state == 'queued' then
-      local attempts = us(h.attempts + added)
-      move(id, h, 'running', {'attempts', attempts, 'lease_token', token,
-                              'lease_expires_at', us(expires), 'started_at', us(NOW),
-                              'worker_id', worker}, nil, expires)
-      out[#out + 1] = {id, h.name, h.queue, h.payload, us(h.priority), attempts,
-                       h.max_attempts, h.timeout, h.created_at, us(h.run_at), h.unique_key}
+      out[#out + 1] = take(id, h, added, token, expires, worker)
     end
   end
 end

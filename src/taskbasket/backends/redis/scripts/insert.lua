@@ -3,7 +3,7 @@
 -- several calls names every pair of the batch in each call); then groups of tasks that
 -- share their options: count, name, queue, priority, max_attempts (both integers),
 -- timeout, unique key ('' none), run mode ('a' absolute, 'd' delay), run value
--- (microseconds), then count id, payload pairs. Returns position, id pairs (positions
+-- (microseconds), limit key ('' none), then count id, payload pairs. Returns position, id pairs (positions
 -- count the call's tasks from 1) for the tasks not added because their unique key is held.
 local call, format, P = redis.call, string.format, ARGV[1]
 local NOW
@@ -70,7 +70,7 @@ local position, i = 0, start
 while i <= size do
   local n, prio = int(ARGV[i]), int(ARGV[i + 3])
   int(ARGV[i + 4])
-  local first, ukey = i + 9, ARGV[i + 6]
+  local first, ukey = i + 10, ARGV[i + 6]
   if n < 1 or prio < -32768 or prio > 32767 or not tonumber(ARGV[i + 5])
       or not tonumber(ARGV[i + 8]) or (ARGV[i + 7] ~= 'a' and ARGV[i + 7] ~= 'd')
       or first + 2 * n - 1 > size then
@@ -123,7 +123,8 @@ local created = format('%d', NOW)
 i = start
 while i <= size do
   local n, name, q, prio = tonumber(ARGV[i]), ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local maxa, timeout, ukey, first = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], i + 9
+  local maxa, timeout, ukey, first = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], i + 10
+  local lkey = ARGV[i + 9]
   local run_at, state = due(i)
   local at = format('%d', run_at)
   local rank = state == 'queued' and format('%04x%016d', 32767 - tonumber(prio), run_at)
@@ -140,6 +141,13 @@ while i <= size do
         call('HSET', TASK .. id, 'name', name, 'queue', q, 'state', state,
              'payload', ARGV[x + 1], 'priority', prio, 'attempts', '0', 'max_attempts', maxa,
              'timeout', timeout, 'created_at', created, 'run_at', at)
+      end
+      if lkey ~= '' then
+        call('HSET', TASK .. id, 'limit_key', lkey)
+        if rank then
+          call('ZADD', P .. ':keyed:' .. name .. '\t' .. lkey, '0', rank .. id)
+          call('ZADD', P .. ':groups', '0', name .. '\t' .. lkey)
+        end
       end
       m = m + 2
       if rank then

@@ -17,6 +17,10 @@ local function tkey(id) return P .. ':t:' .. id end
 local function readykey(q, n) return P .. ':ready:' .. q .. '\t' .. n end
 local function idxkey(s, q, n) return P .. ':idx:' .. s .. ':' .. q .. '\t' .. n end
 local function donekey(s) return P .. ':done:' .. s end
+-- a keyed task's place among the queued tasks of its (name, limit_key) group, and the
+-- groups (flow control's fairness: a limited claim seeks the next group)
+local function keyedkey(n, k) return P .. ':keyed:' .. n .. '\t' .. k end
+local GROUPS = P .. ':groups'
 -- ready order: priority desc, then run_at, then id (the member's tail)
 local function rank(prio, run_at, id)
   return string.format('%04x%016d', 32767 - prio, run_at) .. id
@@ -24,7 +28,8 @@ end
 
 -- the fields every state change needs; a script that needs more passes a list of all it
 -- reads, built once per call with fields() (HMGET's reply is most of a claim's cost)
-local FIELDS = {'state', 'queue', 'name', 'priority', 'run_at', 'unique_key', 'attempts'}
+local FIELDS = {'state', 'queue', 'name', 'priority', 'run_at', 'unique_key', 'attempts',
+                'limit_key'}
 local function fields(...)
   local names = {}
   for i, f in ipairs(FIELDS) do names[i] = f end

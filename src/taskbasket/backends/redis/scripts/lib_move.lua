@@ -3,6 +3,7 @@ local function leave(id, h)
   local s = h.state
   if s == 'queued' then
     zrem(readykey(h.queue, h.name), rank(h.priority, h.run_at, id))
+    if h.limit_key then zrem(keyedkey(h.name, h.limit_key), rank(h.priority, h.run_at, id)) end
   elseif s == 'scheduled' or s == 'retrying' then
     zrem(SCHED, id)
   elseif s == 'running' then
@@ -21,6 +22,10 @@ local function move(id, h, to, set, del, at)
   if del and #del > 0 then redis.call('HDEL', k, unpack(del)) end
   if to == 'queued' then
     zadd(readykey(h.queue, h.name), 0, rank(h.priority, at, id))
+    if h.limit_key then
+      zadd(keyedkey(h.name, h.limit_key), 0, rank(h.priority, at, id))
+      zadd(GROUPS, 0, h.name .. '\t' .. h.limit_key)
+    end
     wake(h.queue)
   elseif to == 'scheduled' or to == 'retrying' then
     zadd(SCHED, us(at), id)
@@ -46,3 +51,13 @@ local function move(id, h, to, set, del, at)
   end
 end
 
+-- claim a loaded queued task for `worker` under `token` until `expires` (`added` attempts
+-- counted): the claim's reply row
+local function take(id, h, added, token, expires, worker)
+  local attempts = us(h.attempts + added)
+  move(id, h, 'running', {'attempts', attempts, 'lease_token', token,
+                          'lease_expires_at', us(expires), 'started_at', us(NOW),
+                          'worker_id', worker}, nil, expires)
+  return {id, h.name, h.queue, h.payload, us(h.priority), attempts, h.max_attempts,
+          h.timeout, h.created_at, us(h.run_at), h.unique_key, h.limit_key}
+end

@@ -47,3 +47,14 @@ local function spec_keys(states, queues, names)
   end
   return keys
 end
+-- the pairs whose queue is not paused (flow control: a paused queue gives no task)
+local function unpaused(pairs_list)
+  if redis.call('SCARD', P .. ':paused') == 0 then return pairs_list end
+  local out, seen = {}, {}
+  for _, qn in ipairs(pairs_list) do
+    local q = qn[1]
+    if seen[q] == nil then seen[q] = redis.call('SISMEMBER', P .. ':paused', q) == 0 end
+    if seen[q] then out[#out + 1] = qn end
+  end
+  return out
+end

@@ -1,10 +1,12 @@
 
 -- ARGV: P, operation (cancel, retry, delete), finished_before (microseconds, '' none),
--- spec..., ids... Applies the operation to those ids that match; returns how many.
+-- reason (a cancel's last_error), spec..., ids... Applies the operation to those ids that
+-- match; returns how many.
 local op = ARGV[2]
 local fb = nil
 if ARGV[3] ~= '' then fb = NOW - tonumber(ARGV[3]) end
-local states, queues, names, i = read_spec(4)
+local reason = ARGV[4]
+local states, queues, names, i = read_spec(5)
 states, queues, names = as_set(states), as_set(queues), as_set(names)
 local retryable = {failed = true, cancelled = true, retrying = true, scheduled = true}
 local n = 0
@@ -20,7 +22,7 @@ for x = i, #ARGV do
       n = n + 1
     elseif op == 'cancel' then
       if not FINAL[h.state] then
-        move(id, h, 'cancelled', {'finished_at', us(NOW)},
+        move(id, h, 'cancelled', {'finished_at', us(NOW), 'last_error', reason},
              {'lease_token', 'lease_expires_at'}, NOW)
         wf_cascade({id})
         n = n + 1

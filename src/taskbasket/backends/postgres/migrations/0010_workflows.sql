@@ -1,4 +1,4 @@
--- 8: workflows. The waiting state; a task's workflow, how many of its dependencies have
+-- 10: workflows. The waiting state; a task's workflow, how many of its dependencies have
 -- not succeeded yet, and the dependency whose failure cancelled it; one edge row per
 -- dependency, gone with the task that has it
 ALTER TABLE {s}.tasks DROP CONSTRAINT tasks_state_check;

@@ -1,4 +1,4 @@
--- 7: workflows. The waiting state (which holds a unique key like the other live states);
+-- 9: workflows. The waiting state (which holds a unique key like the other live states);
 -- a task's workflow, how many of its dependencies have not succeeded yet, and the
 -- dependency whose failure cancelled it; one edge row per dependency, gone with the task
 -- that has it

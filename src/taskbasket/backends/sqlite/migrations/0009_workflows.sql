@@ -1,4 +1,4 @@
--- 7: workflows. A task's workflow, how many of its dependencies have not succeeded yet,
+-- 9: workflows. A task's workflow, how many of its dependencies have not succeeded yet,
 -- and the dependency whose failure cancelled it; one edge row per dependency, gone with
 -- the task that has it
 ALTER TABLE {tasks} ADD COLUMN workflow_id TEXT;
