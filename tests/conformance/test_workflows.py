@@ -298,3 +298,17 @@ def test_a_step_whose_input_was_deleted_fails_saying_why(basket: Basket) -> None
     assert task is not None and task.state is State.FAILED
     assert "receives the result of" in (task.last_error or "")
     assert "delete_on_success" in (task.last_error or "")
+
+
+def test_explain_names_the_dependencies_a_waiting_task_waits_for(basket: Basket) -> None:
+    t = tasks(basket)
+    first = t["add"].enqueue(1)
+    done = t["add"].enqueue(2)
+    claimed = claim(basket, 5)
+    finished = [c for c in claimed if c.id == done.id]
+    basket.backend.tasks_finish([Outcome(finished[0].lease, OutcomeKind.SUCCEEDED)])
+    waiting = t["add"].options(after=[first, done]).enqueue(3)
+    answer = basket.explain(waiting.id)
+    assert answer.state is State.WAITING and answer.kind == "waiting"
+    assert answer.details["pending"] == [first.id]
+    assert first.id in answer.reason and "1 of its 2 dependencies" in answer.reason
