@@ -224,7 +224,9 @@ def test_no_cli_command_prints_a_secret(secret_url: str, tmp_path: Path) -> None
                     ["workflow", ids[0], "--json"], ["cancel", ids[1]],
                     ["retry", ids[1]], ["delete", ids[2]], ["clean", "--older-than", "1s"],
                     ["purge", "--state", "failed", "--yes"], ["workers"], ["workers", "--json"],
-                    ["explain", ids[0]], ["explain", ids[0], "--json"]):
+                    ["explain", ids[0]], ["explain", ids[0], "--json"], ["queues"],
+                    ["queue", "pause", "outbox"], ["queue", "resume", "outbox"],
+                    ["queue", "set", "outbox", "--concurrency", "2"]):
         run(" ".join(command), *command)
     with Basket(secret_url) as producer:  # a stored schedule for the schedule commands
         producer.task(name="job")(lambda n: None)
