@@ -312,3 +312,43 @@ def test_explain_names_the_dependencies_a_waiting_task_waits_for(basket: Basket)
     assert answer.state is State.WAITING and answer.kind == "waiting"
     assert answer.details["pending"] == [first.id]
     assert first.id in answer.reason and "1 of its 2 dependencies" in answer.reason
+
+
+@pytest.mark.needs("flow_control")
+def test_waiting_tasks_take_no_slot_of_a_concurrency_limit(basket: Basket) -> None:
+    from tests.conformance.test_flow_control import claim as limited_claim
+    from tests.conformance.test_flow_control import finish
+
+    @basket.task(queue="q")
+    def job(n: int) -> None: ...
+
+    first = job.enqueue(0)
+    waiting = [job.options(after=[first]).enqueue(n) for n in (1, 2, 3)]
+    basket.configure_queue("q", concurrency=2)
+    running = limited_claim(basket)
+    assert [t.id for t in running] == [first.id]  # three waiting tasks hold no slot
+    free = job.enqueue(4)
+    second = limited_claim(basket)
+    assert [t.id for t in second] == [free.id]
+    assert limited_claim(basket) == []  # two running: full
+    finish(basket, running + second)  # the dependents are queued now
+    third = limited_claim(basket)
+    assert len(third) == 2 and {t.id for t in third} <= {ref.id for ref in waiting}
+
+
+@pytest.mark.needs("flow_control")
+def test_a_released_keyed_task_is_claimed_under_its_key_limit(basket: Basket) -> None:
+    from tests.conformance.test_flow_control import claim as limited_claim
+    from tests.conformance.test_flow_control import finish
+
+    @basket.task(concurrency=1, limit_key=lambda account: f"acct:{account}")
+    def sync(account: int) -> None: ...
+
+    first = sync.enqueue(1)
+    later = [sync.options(after=[first]).enqueue(account) for account in (1, 1, 2)]
+    running = limited_claim(basket, limit=50)
+    assert [t.id for t in running] == [first.id]
+    finish(basket, running)  # all three queued: one per key may run
+    released = limited_claim(basket, limit=50)
+    assert sorted(t.limit_key or "" for t in released) == ["acct:1", "acct:2"]
+    assert {t.id for t in released} <= {ref.id for ref in later}
