@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from taskbasket.dashboard.views import DASHBOARD_CANCEL_REASON
 from taskbasket.workflows import Workflow
 
 if TYPE_CHECKING:
@@ -64,7 +65,8 @@ class WorkflowPages:
         await self.dashboard.checked_form(request)
         workflow = await self._workflow(request)
         basket = self.dashboard.basket
-        count = await run_in_threadpool(lambda: basket.cancel(workflow_id=workflow.id))
+        count = await run_in_threadpool(lambda: basket.cancel(
+            workflow_id=workflow.id, reason=DASHBOARD_CANCEL_REASON))
         self.dashboard.sampler.invalidate()
         return RedirectResponse(self.dashboard.url(
             request, f"/workflows/{quote(workflow.id, safe='')}",
