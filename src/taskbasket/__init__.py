@@ -4,6 +4,7 @@ from importlib import metadata as _metadata
 
 from taskbasket.backends.base import Backend, Capabilities
 from taskbasket.basket import Basket
+from taskbasket.canvas import Chain, Group, GroupRef, Signature, chain, group
 from taskbasket.context import TaskContext, current_task
 from taskbasket.definition import BoundTask, TaskDefinition
 from taskbasket.errors import (
@@ -22,6 +23,7 @@ from taskbasket.errors import (
     UnknownScheduleError,
     UnknownTaskError,
     UnsupportedOperationError,
+    WorkflowError,
 )
 from taskbasket.events import Event, EventKind
 from taskbasket.explanation import Explanation
@@ -32,6 +34,7 @@ from taskbasket.schedules import Schedule
 from taskbasket.task import FINAL_STATES, CorruptTask, State, Task, TaskList, TaskProgress, TaskRef
 from taskbasket.worker import Worker
 from taskbasket.workers import WorkerInfo
+from taskbasket.workflows import Workflow
 
 try:
     __version__ = _metadata.version("taskbasket")
@@ -47,6 +50,7 @@ __all__ = [
     "Basket",
     "BoundTask",
     "Capabilities",
+    "Chain",
     "ConfigurationError",
     "ConstantBackoff",
     "CorruptTask",
@@ -56,12 +60,15 @@ __all__ = [
     "Explanation",
     "ExponentialBackoff",
     "Fail",
+    "Group",
+    "GroupRef",
     "HistoryEntry",
     "Pool",
     "PoolStatus",
     "ResultTimeout",
     "Retry",
     "Schedule",
+    "Signature",
     "Snooze",
     "State",
     "StoreCorruptedError",
@@ -81,6 +88,10 @@ __all__ = [
     "UnsupportedOperationError",
     "Worker",
     "WorkerInfo",
+    "Workflow",
+    "WorkflowError",
     "__version__",
+    "chain",
     "current_task",
+    "group",
 ]

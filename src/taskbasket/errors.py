@@ -147,3 +147,8 @@ class TaskFailed(TaskbasketError):
 
 class ResultTimeout(TaskbasketError, TimeoutError):
     """Waiting for a task's result took longer than the timeout; the task goes on."""
+
+
+class WorkflowError(ConfigurationError):
+    """A workflow (``after=``, ``chain``, ``group``) that cannot be enqueued: a cycle, an
+    unknown dependency id, or a dependency kept in another store. Nothing was inserted."""

@@ -38,3 +38,19 @@ def kill_worker() -> None:
 @basket.task(max_attempts=3)
 def quick(label: str) -> None:
     _record("done")
+
+
+@basket.task(max_attempts=20, timeout=60)
+def step(value: int, pause: float) -> int:
+    """A workflow's step: one more than it received, after ``pause`` seconds (long enough
+    to be killed in)."""
+    _record("start")
+    time.sleep(pause)
+    return value + 1
+
+
+@basket.task(max_attempts=20, timeout=60)
+def gather(values: list[int]) -> int:
+    """A workflow's last step: the sum of a group's results."""
+    _record("start")
+    return sum(values)

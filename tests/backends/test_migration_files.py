@@ -28,6 +28,7 @@ SHIPPED: dict[str, dict[int, str]] = {
         7: "a9e18c64bb03154f96b3dc2b49360330c424b7b615b624ba12756fe8ad0c2b6e",
         8: "9fa972be265ed3f1f4ab7c3e9f5998f67216aa29dc82805b39ac126eb37fe04c",
         9: "0f88ba1c79a04baa438097895e2c333a3cf089e2dda924aa08c7d70bb5a2de34",
+        10: "b3115889d0bf73b28eedbfb6f7184891d3212e72299ffbc1c5309f809ba67e15",
     },
 }
 """The sha256 of each shipped migration file: a shipped migration is never edited (add

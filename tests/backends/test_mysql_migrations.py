@@ -24,6 +24,7 @@ SHIPPED_MIGRATIONS = {
     7: "e18617a32eb8ce73f8b64838dbd0f5eba8ad4fccf5fc275ec0e5d590e4165c1e",
     8: "c1b5b0e89c13affd53a017db6efad954f20f0f0e79bb7957ba55ee9f5ff0f599",
     9: "0127ced347ba5f73850c0ed114767745a81a15655addd4c92a8d9bcb97c082e6",
+    10: "610b9aeeb8a6eaa8505b76c6a0003730ff1e2f65edf686a37f3833f945cc7b88",
 }
 
 
@@ -37,7 +38,8 @@ def test_migration_files_are_numbered_one_to_schema_version() -> None:
 def test_each_migration_renders_to_statements_without_placeholders() -> None:
     names = {"tasks": "`db`.`t_tasks`", "leaders": "`db`.`t_leaders`",
              "schedules": "`db`.`t_schedules`", "workers": "`db`.`t_workers`",
-             "queues": "`db`.`t_queues`", "starts": "`db`.`t_starts`"}
+             "queues": "`db`.`t_queues`", "starts": "`db`.`t_starts`",
+             "dependencies": "`db`.`t_dependencies`"}
     for migration in MIGRATIONS:
         statements = migration.statements(names)
         assert statements, f"migration {migration.number} has no statement"

@@ -63,6 +63,7 @@ from taskbasket.backends.redis.scripts import RedisScripts
 from taskbasket.backends.redis.settings import read_settings
 from taskbasket.backends.redis.times import EPOCH, moment_us, seconds_us
 from taskbasket.backends.redis.workers import RedisWorkers
+from taskbasket.backends.redis.workflows import RedisWorkflows, in_workflow
 from taskbasket.backends.rows import claimed_tasks, expired_lease, state_counts
 from taskbasket.errors import (
     BackendUnavailableError,
@@ -82,8 +83,8 @@ PAGE_SIZE = 1000
 """At most this many tasks are read per listing script call, so none blocks Redis long."""
 
 
-
-class RedisBackend(RedisSchedules, RedisFlow, RedisWorkers, RedisOperators, BackendBase):
+class RedisBackend(RedisSchedules, RedisFlow, RedisWorkers, RedisOperators, RedisWorkflows,
+                   BackendBase):
     """A store in one Redis server (7 or newer) under a key prefix; thread-safe.
 
     ``redis://[[user]:password@]host[:port][/db][?prefix=NAME&socket_timeout=...]``; the
@@ -94,7 +95,7 @@ class RedisBackend(RedisSchedules, RedisFlow, RedisWorkers, RedisOperators, Back
     capabilities = Capabilities(
         transactional_enqueue=False, server_clock=True, notifications=True, multi_host=True,
         leader_lock=True,
-        created_order=True, flow_control=True,
+        created_order=True, flow_control=True, workflows=True,
     )
     transient_errors = (BackendUnavailableError, OSError, redis.exceptions.ConnectionError,
                         redis.exceptions.TimeoutError)
@@ -196,6 +197,8 @@ class RedisBackend(RedisSchedules, RedisFlow, RedisWorkers, RedisOperators, Back
             )
         if not tasks:
             return []
+        if in_workflow(tasks):
+            return self._insert_workflow(tasks)
         try:
             replies = self._insert_calls(tasks)
         except redis.exceptions.ResponseError as exc:
@@ -362,7 +365,7 @@ class RedisBackend(RedisSchedules, RedisFlow, RedisWorkers, RedisOperators, Back
 
     @translated
     def tasks_list(self, params: ListParams) -> list[StoredTask | CorruptTask]:
-        task_filter, limit = params.filter, params.limit
+        task_filter, limit = self._resolved(params.filter), params.limit
         if limit <= 0:
             return []
         found: list[StoredTask | CorruptTask] = []
@@ -393,6 +396,7 @@ class RedisBackend(RedisSchedules, RedisFlow, RedisWorkers, RedisOperators, Back
 
     @translated
     def tasks_count(self, task_filter: TaskFilter) -> int:
+        task_filter = self._resolved(task_filter)
         if task_filter.ids is not None:
             ids = sorted({str(i) for i in task_filter.ids})
             now = self._reader.server_us() if task_filter.finished_before is not None else 0
