@@ -182,6 +182,22 @@ def test_retrying_the_failed_dependency_brings_its_dependents_back(basket: Baske
     assert state(basket, c.id) is State.SUCCEEDED
 
 
+@pytest.mark.needs("edit_retry")
+def test_an_edit_and_retry_of_the_failed_dependency_brings_its_dependents_back(
+    basket: Basket,
+) -> None:
+    t = tasks(basket)
+    failing = t["boom"].enqueue()
+    b = t["add"].options(after=[failing]).enqueue(1)
+    run(basket)
+    assert [state(basket, i) for i in (failing.id, b.id)] == [State.FAILED, State.CANCELLED]
+    assert basket.retry(failing.id, priority=5) == 1
+    assert [state(basket, i) for i in (failing.id, b.id)] == [State.QUEUED, State.WAITING]
+    assert basket.get(failing.id).priority == 5  # type: ignore[union-attr]
+    finish(basket, failing.id)
+    assert state(basket, b.id) is State.QUEUED
+
+
 def test_a_cancelled_dependency_cancels_too(basket: Basket) -> None:
     t = tasks(basket)
     a = t["add"].enqueue(1)
