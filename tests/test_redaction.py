@@ -220,7 +220,8 @@ def test_no_cli_command_prints_a_secret(secret_url: str, tmp_path: Path) -> None
            for n in range(4)]
     run("enqueue relayed", "enqueue", "job", "--args", "[9]", "--queue", "outbox")
     for command in (["ls"], ["ls", "--json"], ["count"], ["count", "--json"],
-                    ["show", ids[0]], ["show", ids[0], "--json"], ["cancel", ids[1]],
+                    ["show", ids[0]], ["show", ids[0], "--json"], ["workflow", ids[0]],
+                    ["workflow", ids[0], "--json"], ["cancel", ids[1]],
                     ["retry", ids[1]], ["delete", ids[2]], ["clean", "--older-than", "1s"],
                     ["purge", "--state", "failed", "--yes"], ["workers"], ["workers", "--json"],
                     ["explain", ids[0]], ["explain", ids[0], "--json"], ["queues"],

@@ -4,6 +4,7 @@ from importlib import metadata as _metadata
 
 from taskbasket.backends.base import Backend, Capabilities
 from taskbasket.basket import Basket
+from taskbasket.canvas import Chain, Group, GroupRef, Signature, chain, group
 from taskbasket.context import TaskContext, current_task
 from taskbasket.definition import BoundTask, TaskDefinition
 from taskbasket.errors import (
@@ -26,6 +27,7 @@ from taskbasket.errors import (
     UnknownScheduleError,
     UnknownTaskError,
     UnsupportedOperationError,
+    WorkflowError,
 )
 from taskbasket.events import Event, EventKind
 from taskbasket.explanation import Explanation
@@ -36,6 +38,7 @@ from taskbasket.schedules import Schedule
 from taskbasket.task import FINAL_STATES, CorruptTask, State, Task, TaskList, TaskProgress, TaskRef
 from taskbasket.worker import Worker
 from taskbasket.workers import WorkerInfo
+from taskbasket.workflows import Workflow
 
 try:
     __version__ = _metadata.version("taskbasket")
@@ -51,6 +54,7 @@ __all__ = [
     "Basket",
     "BoundTask",
     "Capabilities",
+    "Chain",
     "ConfigurationError",
     "ConstantBackoff",
     "CorruptTask",
@@ -61,6 +65,8 @@ __all__ = [
     "Explanation",
     "ExponentialBackoff",
     "Fail",
+    "Group",
+    "GroupRef",
     "HistoryEntry",
     "Pool",
     "PoolStatus",
@@ -68,6 +74,7 @@ __all__ = [
     "ResultTimeout",
     "Retry",
     "Schedule",
+    "Signature",
     "Snooze",
     "State",
     "StepDeterminismError",
@@ -89,6 +96,10 @@ __all__ = [
     "UnsupportedOperationError",
     "Worker",
     "WorkerInfo",
+    "Workflow",
+    "WorkflowError",
     "__version__",
+    "chain",
     "current_task",
+    "group",
 ]

@@ -43,6 +43,7 @@ from taskbasket.validation import (
     check_priority,
     check_timeout,
 )
+from taskbasket.workflow_methods import Workflows
 
 if TYPE_CHECKING:
     from taskbasket.worker import Worker
@@ -53,7 +54,8 @@ R = TypeVar("R")
 DEFAULT_QUEUE = "default"
 
 
-class Basket(Editing, Messaging, Scheduling, Results, FlowControl, Observing, Cancelling):
+class Basket(Editing, Messaging, Workflows, Scheduling, Results, FlowControl, Observing,
+             Cancelling):
     """The client of one store: a registry of tasks plus enqueue and inspection.
 
     ``Basket(url)`` uses ``url``; ``Basket()`` uses ``$TASKBASKET_URL`` or else

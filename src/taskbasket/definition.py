@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
+from taskbasket.canvas import Signature
 from taskbasket.errors import ArgumentsError, ConfigurationError
 from taskbasket.limits import NO_FLOW, TaskFlow
 from taskbasket.retry import BackoffPolicy
@@ -35,6 +36,8 @@ class EnqueueOptions:
     max_attempts: int | None = None
     timeout: float | None = None
     connection: Any = None
+    after: Sequence[Any] | None = None
+    """TaskRefs or ids of tasks that must succeed before this one runs."""
     limit_key: str | None = None
 
 
@@ -206,8 +209,17 @@ class TaskDefinition(Generic[P, R]):
 
     def options(self, **options: Any) -> BoundTask[P, R]:
         """The same task with other enqueue options (queue, priority, delay, run_at,
-        unique_key, max_attempts, timeout, connection, limit_key)."""
+        unique_key, max_attempts, timeout, connection, after, limit_key)."""
         return BoundTask(self, _make_options(options))
+
+    def s(self, *args: Any, **kwargs: Any) -> Signature:
+        """A signature: this call as a step of a ``chain`` or ``group``, receiving the
+        previous step's result as its first positional argument."""
+        return Signature(self, args, kwargs)
+
+    def si(self, *args: Any, **kwargs: Any) -> Signature:
+        """An immutable signature: a step that receives nothing from the steps before."""
+        return Signature(self, args, kwargs, immutable=True)
 
     def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> TaskRef:
         """Store one call of this task; it runs when a worker claims it."""
@@ -238,6 +250,14 @@ class BoundTask(Generic[P, R]):
     def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> TaskRef:
         basket = self.definition.basket
         return basket.enqueue_calls(self.definition.name, [(args, kwargs)], self.opts)[0]
+
+    def s(self, *args: Any, **kwargs: Any) -> Signature:
+        """A signature with these options (see ``TaskDefinition.s``)."""
+        return Signature(self, args, kwargs)
+
+    def si(self, *args: Any, **kwargs: Any) -> Signature:
+        """An immutable signature with these options (see ``TaskDefinition.si``)."""
+        return Signature(self, args, kwargs, immutable=True)
 
     async def enqueue_async(self, *args: P.args, **kwargs: P.kwargs) -> TaskRef:
         basket = self.definition.basket

@@ -16,11 +16,13 @@ from taskbasket.app_connection import driver_connection, driver_connection_async
 from taskbasket.backends.base import NewTask
 from taskbasket.codec import encode_arguments
 from taskbasket.definition import EnqueueOptions, refuse_async_connection
+from taskbasket.dependencies import check_workflows, dependency_ids, joined_workflow
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.events import Event, EventKind, Hooks
 from taskbasket.ids import new_task_ids
 from taskbasket.limits import NO_FLOW, limit_keys
 from taskbasket.task import TaskRef
+from taskbasket.typed import RECEIVED
 from taskbasket.validation import (
     check_delay,
     check_max_attempts,
@@ -47,17 +49,25 @@ def new_tasks(
     calls: Calls,
     options: EnqueueOptions,
     headers: Mapping[str, str] | None = None,
+    received: bool = False,
 ) -> list[NewTask]:
     """The NewTasks of ``calls`` of task ``name``: checked, with their options resolved
-    and their arguments encoded (ConfigurationError or TypeError says what is wrong)."""
+    and their arguments encoded (ConfigurationError or TypeError says what is wrong).
+
+    ``received``: each call gets one more first positional argument when it runs (a
+    workflow step's input), checked here as a stand-in."""
     check_name("task", name)
     definition = basket.registry.get(name)
     if definition is not None:
+        if received:
+            calls = [((RECEIVED, *args), kwargs) for args, kwargs in calls]
         definition.check_arguments(calls)
     keys = limit_keys(name, definition.flow if definition else NO_FLOW, options.limit_key,
                       calls)
     if definition is not None:
         calls = definition.wire_calls(calls)
+        if received:
+            calls = [(tuple(args)[1:], kwargs) for args, kwargs in calls]
     queue = options.queue if options.queue is not None else (
         definition.queue if definition else basket.default_queue
     )
@@ -84,17 +94,28 @@ def new_tasks(
             "unique_key applies to one task; enqueue_many would give every call the same "
             "key. Enqueue them one by one with their own keys"
         )
+    depends_on: tuple[str, ...] = ()
+    if options.after is not None:
+        check_workflows(basket.backend, basket.url)
+        depends_on = tuple(dependency_ids(options.after, basket.url))
+        if depends_on and (delay or run_at is not None):
+            raise ConfigurationError(
+                "after= cannot be combined with delay or run_at: a task that waits for its "
+                "dependencies runs as soon as the last one succeeds")
     max_bytes = basket.max_payload_bytes
     payloads = [encode_arguments(name, args, kwargs, max_bytes, headers)
                 for args, kwargs in calls]
+    ids = new_task_ids(len(payloads))
+    workflow_id = (joined_workflow(basket.backend, ids[0], depends_on)
+                   if depends_on and ids else None)
     return [
         NewTask(
             id=task_id, name=name, queue=queue, payload=payload, priority=priority,
             max_attempts=max_attempts, timeout=timeout, unique_key=unique_key,
-            delay=delay, run_at=run_at, limit_key=key,
+            delay=delay, run_at=run_at, depends_on=depends_on, workflow_id=workflow_id,
+            limit_key=key,
         )
-        for task_id, payload, key in zip(new_task_ids(len(payloads)), payloads, keys,
-                                         strict=True)
+        for task_id, payload, key in zip(ids, payloads, keys, strict=True)
     ]
 
 
@@ -128,7 +149,8 @@ def enqueue_calls(
                     raise
                 raise unanswered_enqueue(len(tasks), exc) from exc
     emit_enqueued(basket.hooks, tasks, refs)
-    return [TaskRef(ref.id, ref.created, basket) for ref in refs]
+    return [TaskRef(ref.id, ref.created, basket, task.workflow_id)
+            for task, ref in zip(tasks, refs, strict=True)]
 
 
 def unanswered_enqueue(count: int, exc: BaseException) -> BackendUnavailableError:
@@ -160,7 +182,8 @@ async def enqueue_calls_async(
         connection = await driver_connection_async(options.connection)
         refs = await basket.backend.tasks_insert_async(tasks, connection)
     emit_enqueued(basket.hooks, tasks, refs)
-    return [TaskRef(ref.id, ref.created, basket) for ref in refs]
+    return [TaskRef(ref.id, ref.created, basket, task.workflow_id)
+            for task, ref in zip(tasks, refs, strict=True)]
 
 
 class InlineTasks(Protocol):

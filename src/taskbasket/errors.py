@@ -178,3 +178,8 @@ class DurableWait(Exception):
         super().__init__(f"waiting for {what} until {at.isoformat()}")
         self.at = at
         self.receiving = receiving
+
+
+class WorkflowError(ConfigurationError):
+    """A workflow (``after=``, ``chain``, ``group``) that cannot be enqueued: a cycle, an
+    unknown dependency id, or a dependency kept in another store. Nothing was inserted."""

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from taskbasket import inspection
 from taskbasket.backends.base import Backend, ListParams, StoredQueue, StoredTask, TaskFilter
 from taskbasket.backends.flow_params import FlowLimit
+from taskbasket.backends.workflow_params import DependenciesListParams
 from taskbasket.task import State, Task
 from taskbasket.workers import WorkerInfo, list_workers
 
@@ -36,8 +37,8 @@ class Explanation:
     """Why task ``task_id`` is (not) running now; ``str()`` is the sentence (``reason``).
 
     ``kind`` names the reason in one word, for programs: ``final``, ``running``,
-    ``scheduled``, ``retrying``, ``paused_queue``, ``limit_full``, ``rate_limited``,
-    ``no_live_worker``, ``waiting_for_a_slot`` or
+    ``scheduled``, ``retrying``, ``waiting`` (for dependencies), ``paused_queue``,
+    ``limit_full``, ``rate_limited``, ``no_live_worker``, ``waiting_for_a_slot`` or
     ``unknown_task`` (more as reasons are added). ``state`` is the task's (None for an
     unknown task); ``at`` is the moment the reason names (when it runs, ran or finished);
     ``worker_id`` the worker holding it; ``served_names`` the task names the live workers
@@ -187,6 +188,23 @@ def retrying(facts: Facts) -> Explanation | None:
     return _waiting(facts, State.RETRYING, "retrying", f"{words}; it is waiting for retry until")
 
 
+def waiting(facts: Facts) -> Explanation | None:
+    """A task of a workflow that waits for dependencies not succeeded yet (named)."""
+    task = facts.task
+    if task.state is not State.WAITING:
+        return None
+    deps = facts.backend.dependencies_list(DependenciesListParams([task.id])).get(task.id, [])
+    rows = facts.recent(TaskFilter(ids=deps)) if deps else []
+    done = {row.id for row in rows if row.state is State.SUCCEEDED}
+    pending = [dep for dep in deps if dep not in done]
+    listed = ", ".join(pending[:5]) + (f" and {len(pending) - 5} more" if len(pending) > 5
+                                       else "")
+    return facts.answer(
+        "waiting", f"it is waiting for {len(pending)} of its {len(deps)} dependencies to "
+        f"succeed ({listed}); it is queued when the last one does", details={
+            "dependencies": deps, "pending": pending})
+
+
 FLOW_SCAN = 5000
 """At most this many tasks of a group are read to explain a limit (newest first)."""
 
@@ -311,6 +329,7 @@ REASONS: list[Reason] = [
     running,
     scheduled,
     retrying,
+    waiting,
     paused_queue,
     limit_full,
     rate_limited,

@@ -95,6 +95,7 @@ def to_task(stored: StoredTask, with_arguments: bool = True) -> Task:
         worker_id=stored.worker_id, payload_error=payload_error, result=result,
         progress=decode_progress(stored.progress), limit_key=stored.limit_key,
         snoozes=stored.snoozes, history=read_history(stored.history),
+        workflow_id=stored.workflow_id,
     )
 
 

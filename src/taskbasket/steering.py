@@ -7,6 +7,7 @@ batches. The store does each step; nothing here decides a task's fate on its own
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -62,19 +63,24 @@ def cancel_tasks(
     name: NamesArg,
     state: StateArg,
     reason: str | None = None,
+    workflow_id: str | None = None,
 ) -> int:
     """What :meth:`Basket.cancel <taskbasket.Basket.cancel>` does."""
-    if task_id is None and queue is None and name is None and state is None:
-        raise ConfigurationError("cancel needs ids or a queue, name or state to select by")
+    if (task_id is None and queue is None and name is None and state is None
+            and workflow_id is None):
+        raise ConfigurationError(
+            "cancel needs ids or a queue, name, state or workflow_id to select by")
     text = cancel_reason(reason)
-    selection = task_filter(task_id, state, queue, name)
+    selection = dataclasses.replace(task_filter(task_id, state, queue, name),
+                                    workflow_id=workflow_id)
     if not hooks.wants(EventKind.CANCELLED):
         return backend.tasks_cancel(CancelParams(selection, text))
     # with cancelled hooks: find the tasks first, so each hook learns which one
     open_states = [s for s in State if s not in FINAL_STATES]
     states = [s for s in (selection.states or open_states) if s in open_states]
     candidates = [t for t in backend.tasks_list(ListParams(
-        TaskFilter(selection.ids, states, selection.queues, selection.names),
+        TaskFilter(selection.ids, states, selection.queues, selection.names,
+                   workflow_id=workflow_id),
         limit=1_000_000)) if not isinstance(t, CorruptTask)]
     if not candidates:
         return 0

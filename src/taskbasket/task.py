@@ -1,4 +1,4 @@
-"""The task record, its seven states, and the options a task is enqueued with."""
+"""The task record, its eight states, and the options a task is enqueued with."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 class State(enum.StrEnum):
     """Where a task is in its life; a str enum, so ``State.FAILED == "failed"``."""
 
+    WAITING = "waiting"
+    """Waits for its dependencies (``after=``, a chain or a group) to succeed."""
     QUEUED = "queued"
     SCHEDULED = "scheduled"
     RUNNING = "running"
@@ -39,6 +41,17 @@ RETRYABLE_STATES: frozenset[State] = frozenset(
 
 _WORKER_NOTE = re.compile(r"^\[gave up after attempt \d+ of \d+\]$")
 """The note a worker appends to the error of a task that used its last attempt."""
+
+
+
+def error_line(error: str | None) -> str:
+    """An error's exception line: its last line, without the traceback or the worker's
+    ``[gave up after ...]`` note; "" for no error."""
+    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
+    while lines and _WORKER_NOTE.match(lines[-1]):
+        lines.pop()
+    return lines[-1] if lines else ""
+
 
 PRIORITY_MIN = -32768
 PRIORITY_MAX = 32767
@@ -94,6 +107,8 @@ class Task:
     """What the handler returned, decoded from JSON, once the task succeeded; else None."""
     progress: TaskProgress | None = None
     """The handler's last progress report (``current_task().progress(...)``), or None."""
+    workflow_id: str | None = None
+    """The workflow it belongs to (a chain, a group, or tasks joined by ``after=``)."""
     limit_key: str | None = None
     """The value its task's limits count per (docs/flow-control.md), or None."""
     snoozes: int = 0
@@ -111,10 +126,7 @@ class Task:
         """The last error's exception line (``ValueError: no such mailbox``): its last
         line, without the traceback or the worker's ``[gave up after ...]`` note; "" if
         the task has no error."""
-        lines = [line.strip() for line in (self.last_error or "").splitlines() if line.strip()]
-        while lines and _WORKER_NOTE.match(lines[-1]):
-            lines.pop()
-        return lines[-1] if lines else ""
+        return error_line(self.last_error)
 
     def as_dict(self) -> dict[str, Any]:
         """Every field by name, the state as its str; times stay datetimes."""
@@ -167,6 +179,8 @@ class TaskRef:
     created: bool = True
     basket: Any = field(default=None, compare=False, repr=False)
     """The Basket that enqueued it (for ``result``); not part of equality or repr."""
+    workflow_id: str | None = field(default=None, compare=False)
+    """The workflow the task belongs to, if any (``basket.workflow(ref.workflow_id)``)."""
 
     def __str__(self) -> str:
         return self.id

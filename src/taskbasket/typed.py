@@ -118,8 +118,19 @@ def _convert(plan: SignaturePlan, args: Sequence[Any], kwargs: Mapping[str, Any]
     return out_args, out_kwargs
 
 
+class _Received:
+    """The stand-in of an argument a workflow step receives when it runs (the result of
+    the step before it): bound and checked like any argument, converted by no one."""
+
+    def __repr__(self) -> str:
+        return "<received at run time>"
+
+
+RECEIVED: Any = _Received()
+
+
 def _one(converter: Converter | None, value: Any, name: str, dumping: bool) -> Any:
-    if converter is None:
+    if converter is None or value is RECEIVED:
         return value
     return converter.dump(value, name) if dumping else converter.load(value, name)
 
@@ -184,6 +195,6 @@ def decode_call(func: Callable[..., Any], task_id: str, task_name: str, payload:
 
 
 __all__ = [
-    "SignaturePlan", "build_plan", "decode_call", "from_wire", "from_wire_result",
+    "RECEIVED", "SignaturePlan", "build_plan", "decode_call", "from_wire", "from_wire_result",
     "plan_for", "to_wire", "to_wire_result",
 ]

@@ -53,3 +53,19 @@ def stepped(steps: int, pause: float) -> int:
     ctx = current_task()
     assert ctx is not None
     return sum(int(ctx.step(f"s{i}", _step_body, i, pause)) for i in range(steps))
+
+
+@basket.task(max_attempts=20, timeout=60)
+def step(value: int, pause: float) -> int:
+    """A workflow's step: one more than it received, after ``pause`` seconds (long enough
+    to be killed in)."""
+    _record("start")
+    time.sleep(pause)
+    return value + 1
+
+
+@basket.task(max_attempts=20, timeout=60)
+def gather(values: list[int]) -> int:
+    """A workflow's last step: the sum of a group's results."""
+    _record("start")
+    return sum(values)

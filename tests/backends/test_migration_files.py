@@ -29,6 +29,7 @@ SHIPPED: dict[str, dict[int, str]] = {
         8: "9fa972be265ed3f1f4ab7c3e9f5998f67216aa29dc82805b39ac126eb37fe04c",
         9: "0f88ba1c79a04baa438097895e2c333a3cf089e2dda924aa08c7d70bb5a2de34",
         10: "05979712165b5457e792f1b20be4de85b4fe08b4dd6ba51b3b673ebe9c31be62",
+        11: "672e49042ec6813daec53b40001dba41542c0a0711a763b241ebde3f46f41c7c",
     },
 }
 """The sha256 of each shipped migration file: a shipped migration is never edited (add

@@ -25,6 +25,7 @@ SHIPPED_MIGRATIONS = {
     8: "c1b5b0e89c13affd53a017db6efad954f20f0f0e79bb7957ba55ee9f5ff0f599",
     9: "0127ced347ba5f73850c0ed114767745a81a15655addd4c92a8d9bcb97c082e6",
     10: "e99e0a251d0b016e0f605b9de20f44c1a538c8504294b04ac40b2d2172d31212",
+    11: "88b46c248e74f3581644c24a30b59e21b23ab50d0e7eeec745c37ea59e8161d0",
 }
 
 
@@ -38,7 +39,8 @@ def test_migration_files_are_numbered_one_to_schema_version() -> None:
 def test_each_migration_renders_to_statements_without_placeholders() -> None:
     names = {"tasks": "`db`.`t_tasks`", "leaders": "`db`.`t_leaders`",
              "schedules": "`db`.`t_schedules`", "workers": "`db`.`t_workers`",
-             "queues": "`db`.`t_queues`", "starts": "`db`.`t_starts`"}
+             "queues": "`db`.`t_queues`", "starts": "`db`.`t_starts`",
+             "dependencies": "`db`.`t_dependencies`"}
     for migration in MIGRATIONS:
         statements = migration.statements(names)
         assert statements, f"migration {migration.number} has no statement"

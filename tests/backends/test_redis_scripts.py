@@ -26,6 +26,9 @@ def files_of(name: str) -> tuple[str, ...]:
         return (name,)
     if name in scripts.COMPOSED:
         return scripts.COMPOSED[name]
+    if name in scripts.WRAPPED:
+        before, inner, after = scripts.WRAPPED[name]
+        return (*before, inner, after)
     return (scripts.BASE, *scripts.PARTS[name], name)
 
 
@@ -50,7 +53,8 @@ def test_every_script_is_registered_and_its_text_is_complete() -> None:
         assert text.count("#!lua") == 1, name  # only the first file carries the shebang
         assert not re.search(r"__[A-Z_]+__", text), f"{name}: a placeholder is left"
     assert f"local WAKE_CAP = {scripts.WAKE_CAP}\n" in scripts.script_text("claim")
-    assert "'progress', 'limit_key', 'snoozes'}" in scripts.script_text("page")  # listed
+    # the listed fields
+    assert "'progress', 'limit_key', 'snoozes', 'workflow_id'}" in scripts.script_text("page")
 
 
 def test_an_unknown_script_name_is_refused() -> None:

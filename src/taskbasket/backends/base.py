@@ -70,6 +70,7 @@ from taskbasket.backends.worker_params import (
     WorkersListParams,
     WorkersRemoveParams,
 )
+from taskbasket.backends.workflow_params import DependenciesListParams
 from taskbasket.errors import BackendUnavailableError, UnsupportedOperationError
 from taskbasket.redaction import redact_url as redact_url  # its old home: still importable
 from taskbasket.task import CorruptTask, State, TaskRef
@@ -85,6 +86,7 @@ __all__ = [  # the parameter, record and capability types keep this, their old h
     "ClaimParams",
     "ClaimedTask",
     "CountByNameParams",
+    "DependenciesListParams",
     "ExpiredLease",
     "FiniteBackend",
     "Inspection",
@@ -305,6 +307,11 @@ class Backend(Protocol):
 
     def schedules_delete(self, params: ScheduleDeleteParams) -> bool: ...
 
+    # workflows (``capabilities.workflows``; the rules are ``workflow_params``'s)
+    def dependencies_list(self, params: DependenciesListParams) -> dict[str, list[str]]:
+        """The dependency ids of each given task (those it was inserted with, in order)."""
+        ...
+
     # flow control (``capabilities.flow_control``; see ``flow_params``, ``admission``)
     def queues_update(self, params: QueueUpdateParams) -> None:
         """Create or change a queue's stored settings (paused, limits), atomically."""
@@ -423,6 +430,9 @@ class BackendBase:
 
     def schedules_delete(self, params: ScheduleDeleteParams) -> bool:
         raise self.schedules_unsupported()
+
+    def dependencies_list(self, params: DependenciesListParams) -> dict[str, list[str]]:
+        raise UnsupportedOperationError(f"{type(self).__name__} cannot keep workflows")
 
     def flow_unsupported(self) -> UnsupportedOperationError:
         """The error of pausing or limiting on a backend that cannot."""

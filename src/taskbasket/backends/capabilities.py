@@ -51,6 +51,10 @@ class Capabilities:
     created_order: bool = False
     """Claims can take tasks in enqueue order whatever their priority
     (``ClaimOrder.CREATED``)."""
+    workflows: bool = False
+    """Tasks can wait for other tasks (``after=``, ``chain``, ``group``): the store keeps
+    the dependencies and releases or cancels dependents atomically
+    (``backends/workflow_params``)."""
     shared_between_processes: bool = True
     """Other processes (worker processes, the command line) opening the same URL see the
     same tasks; False for a store kept in one process's memory (``memory://``)."""

@@ -35,6 +35,11 @@ class NewTask:
     unique_key: str | None = None
     delay: float = 0.0
     run_at: datetime | None = None
+    depends_on: tuple[str, ...] = ()
+    """Ids of the tasks it waits for (see ``workflow_params``): each stored already, or
+    earlier in the same insert. With any not succeeded, the task is inserted ``waiting``."""
+    workflow_id: str | None = None
+    """The workflow it belongs to (listed by ``TaskFilter.workflow_id``)."""
     limit_key: str | None = None
     """The value a task's limits count per (``flow_params``); None: the name as a whole."""
 
@@ -168,6 +173,9 @@ class TaskFilter:
     queues: Sequence[str] | None = None
     names: Sequence[str] | None = None
     finished_before: float | None = None
+    workflow_id: str | None = None
+    """The tasks of one workflow: those whose ``workflow_id`` it is, and the task whose
+    id it is (a workflow's first task, joined later by ``after=``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,6 +340,8 @@ class StoredTask:
     """The encoded result of a succeeded task (JSON), None when it has none."""
     progress: str | None = None
     """The last progress report (JSON: done, total, note, updated_at), None when none."""
+    workflow_id: str | None = None
+    """The workflow it belongs to, None when it belongs to none."""
     limit_key: str | None = None
     """The value its task's limits count per (flow control), None when it has none."""
     snoozes: int = 0

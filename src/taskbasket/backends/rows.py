@@ -80,6 +80,7 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "progress": (lambda v: v is None or isinstance(v, str), "a progress JSON text or nothing"),
     "snoozes": (lambda v: _is_int(v) and v >= 0, "a count of snoozes (>= 0)"),
     "history": (lambda v: v is None or isinstance(v, str), "a history JSON text or nothing"),
+    "workflow_id": (lambda v: v is None or isinstance(v, str), "a workflow id or nothing"),
 }
 
 

@@ -43,6 +43,9 @@ class FilterDialect:
     ids: Callable[[Sequence[str]], Fragment | None]
     values: Callable[[str, Sequence[str]], Fragment]
     finished_before: Callable[[float], Fragment]
+    workflow: Callable[[str], Fragment | None] | None = None
+    """``workflow(id)`` selects the tasks of a workflow (``TaskFilter.workflow_id``);
+    a store without workflows leaves it None and matches nothing."""
 
 
 def filter_where(task_filter: TaskFilter, dialect: FilterDialect) -> Fragment:
@@ -69,6 +72,8 @@ def filter_where(task_filter: TaskFilter, dialect: FilterDialect) -> Fragment:
     if task_filter.finished_before is not None:
         text, more = dialect.finished_before(float(task_filter.finished_before))
         add((f"state IN {SQL_FINAL} AND {text}", more))
+    if task_filter.workflow_id is not None:
+        add(dialect.workflow(task_filter.workflow_id) if dialect.workflow else None)
     return (" AND ".join(clauses) or dialect.true), params
 
 

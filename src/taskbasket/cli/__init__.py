@@ -2,8 +2,8 @@
 
 One module per command group: ``running`` (worker, relay), ``inspecting`` (ls, count,
 show), ``operating`` (retry, cancel, delete, purge, clean), ``store`` (migrate, enqueue)
-``serving`` (dashboard, metrics), ``scheduling`` (schedules) and ``observing``
-(workers, explain); ``root`` holds the group they attach to.
+``serving`` (dashboard, metrics), ``scheduling`` (schedules), ``observing``
+(workers, explain) and ``workflows`` (workflow); ``root`` holds the group they attach to.
 """
 
 from taskbasket.cli import (  # noqa: F401
@@ -15,6 +15,7 @@ from taskbasket.cli import (  # noqa: F401
     scheduling,
     serving,
     store,
+    workflows,
 )
 from taskbasket.cli.root import main
 

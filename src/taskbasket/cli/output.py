@@ -24,7 +24,8 @@ from taskbasket.terminal import SafeConsole, visible
 console = SafeConsole()  # shows control characters from the store visibly
 err_console = SafeConsole(stderr=True)
 STATE_COLOURS = {
-    State.QUEUED: "cyan", State.SCHEDULED: "blue", State.RUNNING: "yellow",
+    State.WAITING: "bright_black", State.QUEUED: "cyan", State.SCHEDULED: "blue",
+    State.RUNNING: "yellow",
     State.RETRYING: "magenta", State.SUCCEEDED: "green", State.FAILED: "red",
     State.CANCELLED: "dim",
 }

@@ -39,6 +39,7 @@ from taskbasket.dashboard.security import (
 )
 from taskbasket.dashboard.views import HERE, Dashboard
 from taskbasket.dashboard.workers import WorkerPages
+from taskbasket.dashboard.workflows import WorkflowPages
 from taskbasket.errors import TaskbasketError
 
 __all__ = [
@@ -102,6 +103,7 @@ def create_app(
             await run_in_threadpool(d.sampler.stop)
 
     schedules = SchedulePages(d)
+    workflows = WorkflowPages(d)
     queues = QueuePages(d)
     workers = WorkerPages(d)
     app = Starlette(
@@ -117,6 +119,12 @@ def create_app(
             Route("/schedules/{action}", schedules.action, methods=["POST"],
                   name="schedule_action"),
             Route("/api/schedules", schedules.api, methods=["GET"], name="api_schedules"),
+            Route("/workflows/{workflow_id}", workflows.page, methods=["GET"],
+                  name="workflow"),
+            Route("/workflows/{workflow_id}/cancel", workflows.cancel, methods=["POST"],
+                  name="workflow_cancel"),
+            Route("/api/workflows/{workflow_id}", workflows.api, methods=["GET"],
+                  name="api_workflow"),
             Route("/queues", queues.page, methods=["GET"], name="queues"),
             Route("/queues/{action}", queues.action, methods=["POST"], name="queue_action"),
             Route("/api/queues", queues.api, methods=["GET"], name="api_queues"),

@@ -55,6 +55,7 @@ NOTICES = {
     "schedule_resumed": "The schedule is resumed.",
     "schedule_triggered": "One run of the schedule is queued now.",
     "schedule_deleted": "The schedule is deleted (the tasks it started stay).",
+    "workflow_cancelled": "Cancelled {n} unfinished tasks of the workflow.",
     "queue_paused": "The queue is paused: no worker takes its tasks until it is resumed.",
     "queue_resumed": "The queue is resumed.",
     "queue_limits": "The queue's limits are set (workers apply them within a second).",

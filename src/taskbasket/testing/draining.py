@@ -34,6 +34,7 @@ from taskbasket.task import State, Task
 from taskbasket.testing.attempt import AttemptRunner, LoopRunning
 from taskbasket.worker.completer import store_ready
 from taskbasket.worker.durable import after_recorded
+from taskbasket.worker.inputs import InputsError, with_inputs
 from taskbasket.worker.job import Job
 
 if TYPE_CHECKING:
@@ -131,7 +132,11 @@ class _Drain:
                 task = claimed[0]
                 if task.timeout + _MARGIN > _LEASE:  # no heartbeats here: outlast the handler
                     backend.leases_extend(LeaseExtendParams([task.lease], task.timeout + _MARGIN))
-                return task
+                try:
+                    return with_inputs(backend, task)  # a workflow step's inputs
+                except InputsError as exc:
+                    backend.tasks_finish([Outcome(task.lease, OutcomeKind.FAILED, str(exc))])
+                    continue
             if self.scheduler is not None and self.scheduler.run_once().ran:
                 continue  # slots came due: their tasks are queued now
             if self.clock is None or not self._advance(names):

@@ -22,6 +22,7 @@ from taskbasket.backends.base import (
 from taskbasket.runtime import Outage
 from taskbasket.worker.dispatcher import Dispatcher
 from taskbasket.worker.inflight import InFlight
+from taskbasket.worker.inputs import InputsError, with_inputs
 from taskbasket.worker.job import Job, JobPhase
 from taskbasket.worker.limiter import ClaimLimiter
 from taskbasket.worker.telemetry import WorkerStats
@@ -82,13 +83,20 @@ class Claimer:
             self._limiter.served(claimed)
             jobs: list[Job] = []
             unregistered: list[ClaimedTask] = []
+            unreadable: list[Outcome] = []
             for task in claimed:  # one look-up each: a handler may be unregistered meanwhile
                 definition = self.basket.registry.get(task.name)
                 if definition is None:
                     unregistered.append(task)
-                else:
-                    jobs.append(Job(task, definition, worker_id=self.worker_id))
+                    continue
+                try:
+                    jobs.append(Job(with_inputs(self.backend, task), definition,
+                                    worker_id=self.worker_id))
+                except InputsError as exc:
+                    unreadable.append(Outcome(task.lease, OutcomeKind.FAILED, error=str(exc)))
             start = self._inflight.add(jobs)
+        if unreadable:
+            self.backend.tasks_finish(unreadable)
         self._stats.increment("claimed", len(jobs))
         for job in start:
             self._dispatcher.submit(job)

@@ -18,8 +18,8 @@ from taskbasket.backends.base import (
     ClaimOrder,
     ClaimParams,
     CountByNameParams,
+    DependenciesListParams,
     ExpiredLease,
-    LeaderParams,
     LeaseExtendParams,
     LeasesExpiredParams,
     LeasesRescueParams,
@@ -39,6 +39,7 @@ from taskbasket.backends.base import (
 from taskbasket.backends.memory.clock import Clock
 from taskbasket.backends.memory.edits import edit_record, given_back
 from taskbasket.backends.memory.flow import MemoryFlow, take_limited, unpaused
+from taskbasket.backends.memory.leaders import MemoryLeaders
 from taskbasket.backends.memory.listener import MemoryListener
 from taskbasket.backends.memory.records import (
     check_new_tasks,
@@ -54,6 +55,7 @@ from taskbasket.backends.memory.schedules import MemorySchedules
 from taskbasket.backends.memory.steps import MemorySteps
 from taskbasket.backends.memory.store import MemoryStore, Record
 from taskbasket.backends.memory.workers import MemoryWorkers
+from taskbasket.backends.memory.workflows import MemoryWorkflowSteps
 from taskbasket.backends.options import StoreOption, StoreOptions
 from taskbasket.backends.rows import claimed_tasks, state_counts
 from taskbasket.errors import ConfigurationError, UnsupportedOperationError
@@ -80,13 +82,14 @@ _RETRYABLE = frozenset(s.value for s in RETRYABLE_STATES)
 _WAITING = frozenset({State.SCHEDULED.value, State.RETRYING.value})
 
 
-class MemoryBackend(MemorySteps, MemorySchedules, MemoryFlow, MemoryWorkers, BackendBase):
+class MemoryBackend(MemorySteps, MemorySchedules, MemoryFlow, MemoryWorkers, MemoryLeaders,
+                    BackendBase):
     """A store held in this process's memory (see ``taskbasket.backends.memory``)."""
 
     capabilities = Capabilities(
         transactional_enqueue=False, server_clock=True, notifications=True, multi_host=False,
         many_workers=True, leader_lock=True, created_order=True,
-        shared_between_processes=False, flow_control=True,
+        shared_between_processes=False, flow_control=True, workflows=True,
     )
 
     def __init__(self, url: str, **options: Any) -> None:
@@ -153,6 +156,8 @@ class MemoryBackend(MemorySteps, MemorySchedules, MemoryFlow, MemoryWorkers, Bac
                 raise ConfigurationError(f"task id {task.id!r} is taken in {self.url}")
             seen.add(task.id)
         now = store.clock.time()
+        steps = MemoryWorkflowSteps(store, now)
+        steps.check(tasks)
         refs: list[TaskRef] = []
         for task in tasks:
             holder = None if task.unique_key is None else store.key_holder(task.unique_key)
@@ -169,6 +174,8 @@ class MemoryBackend(MemorySteps, MemorySchedules, MemoryFlow, MemoryWorkers, Bac
                 limit_key=task.limit_key,
             ), now)
             refs.append(TaskRef(task.id, True))
+        if any(task.depends_on or task.workflow_id for task in tasks):
+            steps.insert(tasks, refs)
         store.wake()
         return refs
 
@@ -242,6 +249,7 @@ class MemoryBackend(MemorySteps, MemorySchedules, MemoryFlow, MemoryWorkers, Bac
                 if record is None:
                     continue
                 if outcome.kind is OutcomeKind.SUCCEEDED and outcome.delete_on_success:
+                    MemoryWorkflowSteps(store, now).release([record.id])
                     store.remove(record)
                     continue
                 history = {} if outcome.history is None else {"history": outcome.history}
@@ -265,6 +273,12 @@ class MemoryBackend(MemorySteps, MemorySchedules, MemoryFlow, MemoryWorkers, Bac
                     store.change(record, now, state=State.QUEUED,
                                  attempts=given_back(record.attempts),
                                  started_at=None, worker_id=None, **clear)
+            steps = MemoryWorkflowSteps(store, now)
+            steps.cascade([o.lease.task_id for o, ok in zip(outcomes, accepted, strict=True)
+                           if ok and o.kind is OutcomeKind.FAILED])
+            steps.release([o.lease.task_id for o, ok in zip(outcomes, accepted, strict=True)
+                           if ok and o.kind is OutcomeKind.SUCCEEDED
+                           and not o.delete_on_success])
             store.wake()
         return accepted
 
@@ -318,6 +332,9 @@ class MemoryBackend(MemorySteps, MemorySchedules, MemoryFlow, MemoryWorkers, Bac
                                  state=State.RETRYING if rescue.delay > 0 else State.QUEUED,
                                  run_at=now + max(0.0, rescue.delay),
                                  last_error=rescue.error, **history, **clear)
+            MemoryWorkflowSteps(store, now).cascade(
+                [r.lease.task_id for r, ok in zip(params.rescues, applied, strict=True)
+                 if ok and r.kind is RescueKind.FAIL])
             if any(applied):
                 store.wake()
         return applied
@@ -347,22 +364,6 @@ class MemoryBackend(MemorySteps, MemorySchedules, MemoryFlow, MemoryWorkers, Bac
                     store.remove(record)
                     deleted += 1
         return deleted
-
-    def leader_try(self, params: LeaderParams) -> bool:
-        leaders = self.store.leaders
-        with self.store.condition:
-            now = self.store.clock.time()
-            current = leaders.get(params.name)
-            if current is not None and current[0] != params.holder and current[1] > now:
-                return False
-            leaders[params.name] = (params.holder, now + params.ttl)
-            return True
-
-    def leader_resign(self, params: LeaderParams) -> None:
-        with self.store.condition:
-            current = self.store.leaders.get(params.name)
-            if current is not None and current[0] == params.holder:
-                del self.store.leaders[params.name]
 
     # ------------------------------------------------------------------ inspection
 
@@ -425,7 +426,7 @@ class MemoryBackend(MemorySteps, MemorySchedules, MemoryFlow, MemoryWorkers, Bac
 
     def tasks_retry(self, task_filter: TaskFilter) -> int:
         store = self.store
-        changed = 0
+        changed: list[str] = []
         with store.condition:
             now = store.clock.time()
             for record in self._selected(task_filter, now):
@@ -438,20 +439,25 @@ class MemoryBackend(MemorySteps, MemorySchedules, MemoryFlow, MemoryWorkers, Bac
                 store.change(record, now, state=State.QUEUED, attempts=0, snoozes=0,
                              run_at=now, finished_at=None, started_at=None,
                              lease_token=None, lease_expires_at=None)
-                changed += 1
+                changed.append(record.id)
             if changed:
+                MemoryWorkflowSteps(store, now).restore(changed)
                 store.wake()
-        return changed
+        return len(changed)
 
     def tasks_edit(self, params: TaskEditParams) -> bool:
         check_text("the arguments", params.payload)
         check_text("the history", params.history)
         with self.store.condition:
-            return edit_record(self.store, params)
+            if not edit_record(self.store, params):
+                return False
+            # its cancelled dependents wait again
+            MemoryWorkflowSteps(self.store, self.store.clock.time()).restore([params.task_id])
+            return True
 
     def tasks_cancel(self, params: CancelParams) -> int:
         store = self.store
-        changed = 0
+        cancelled: list[str] = []
         with store.condition:
             now = store.clock.time()
             for record in self._selected(params.filter, now):
@@ -460,10 +466,16 @@ class MemoryBackend(MemorySteps, MemorySchedules, MemoryFlow, MemoryWorkers, Bac
                 store.change(record, now, state=State.CANCELLED, finished_at=now,
                              last_error=params.reason, lease_token=None,
                              lease_expires_at=None)
-                changed += 1
-            if changed:
+                cancelled.append(record.id)
+            if cancelled:
+                MemoryWorkflowSteps(store, now).cascade(cancelled)
                 store.wake()  # those waiting for a result see the cancel
-        return changed
+        return len(cancelled)
+
+    def dependencies_list(self, params: DependenciesListParams) -> dict[str, list[str]]:
+        with self.store.condition:
+            return {task_id: list(self.store.dependencies.get(task_id, ()))
+                    for task_id in params.task_ids}
 
     def tasks_delete(self, task_filter: TaskFilter) -> int:
         store = self.store

@@ -47,6 +47,7 @@ def stored(record: Record, with_payload: bool = True) -> StoredTask | CorruptTas
             lease_expires_at=lenient(_time, record.lease_expires_at),
             worker_id=record.worker_id,
             result=record.result if with_payload else None, progress=record.progress,
+            workflow_id=record.workflow_id,
             limit_key=record.limit_key,
             snoozes=record.snoozes, history=record.history if with_payload else None,
         )
@@ -79,6 +80,9 @@ def matches(record: Record, task_filter: TaskFilter, now: float) -> bool:
     if task_filter.queues is not None and record.queue not in task_filter.queues:
         return False
     if task_filter.names is not None and record.name not in task_filter.names:
+        return False
+    if task_filter.workflow_id is not None and task_filter.workflow_id not in (
+            record.workflow_id, record.id):
         return False
     if task_filter.finished_before is not None:
         finished = record.finished_at

@@ -59,6 +59,11 @@ class Record:
     version: int = 0
     result: str | None = None
     progress: str | None = None
+    workflow_id: str | None = None
+    waiting_on: int = 0
+    """How many of its dependencies have not succeeded yet."""
+    blocked_by: str | None = None
+    """The dependency whose failure cancelled it, if one did."""
     limit_key: str | None = None
     snoozes: Any = 0
     history: str | None = None
@@ -102,6 +107,10 @@ class MemoryStore:
         self.leaders: dict[str, tuple[str, float]] = {}
         self.schedules: dict[str, Any] = {}
         """Schedule name -> its StoredSchedule (``schedules.py``)."""
+        self.dependencies: dict[str, list[str]] = {}
+        """Task id -> the ids it depends on, in order (``workflows.py``)."""
+        self.dependents: dict[str, list[str]] = {}
+        """Task id -> the ids that depend on it, oldest first."""
         self.workers: dict[str, Any] = {}
         """Worker id -> its StoredWorker (``workers.py``)."""
         self.counts: Counter[tuple[str, str, str]] = Counter()
@@ -164,6 +173,11 @@ class MemoryStore:
         self._release_key(record)
         self._count(record, -1)
         self.due_unpromoted.discard(record.id)
+        for parent in self.dependencies.pop(record.id, ()):
+            children = self.dependents.get(parent)
+            if children is not None and record.id in children:
+                children.remove(record.id)
+        self.dependents.pop(record.id, None)  # (its release ran before, if it succeeded)
         self._compact()
 
     def change(self, record: Record, now: float, **fields: Any) -> None:

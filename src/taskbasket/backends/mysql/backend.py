@@ -69,6 +69,12 @@ from taskbasket.backends.mysql.values import (
     quote,
 )
 from taskbasket.backends.mysql.workers import MySQLWorkers
+from taskbasket.backends.mysql.workflows import (
+    ENDS,
+    MySQLWorkflows,
+    finish_workflows,
+    workflow_steps,
+)
 from taskbasket.backends.rows import claimed_tasks, expired_lease, lenient
 from taskbasket.errors import BackendUnavailableError
 from taskbasket.ids import new_token
@@ -81,7 +87,7 @@ T = TypeVar("T")
 
 
 class MySQLBackend(MySQLSteps, MySQLSchedules, MySQLFlow, MySQLWorkers, MySQLOperators,
-                   MySQLInspection, BackendBase):
+                   MySQLInspection, MySQLWorkflows, BackendBase):
     """Tasks in one InnoDB table of a MySQL 8 or MariaDB 10.6+ database.
 
     ``mysql://user:password@host:3306/database?table_prefix=taskbasket_`` (also
@@ -91,7 +97,7 @@ class MySQLBackend(MySQLSteps, MySQLSchedules, MySQLFlow, MySQLWorkers, MySQLOpe
 
     capabilities = Capabilities(
         transactional_enqueue=True, server_clock=True, notifications=False, multi_host=True,
-        leader_lock=True,
+        leader_lock=True, workflows=True,
         created_order=True, flow_control=True,
     )
 
@@ -198,10 +204,16 @@ class MySQLBackend(MySQLSteps, MySQLSchedules, MySQLFlow, MySQLWorkers, MySQLOpe
         # Every insert is ON DUPLICATE KEY UPDATE id = id, so running it again after a lost
         # COMMIT reply cannot store a task twice.
         keyed = any(t.unique_key is not None for t in tasks)
-        refs = self._run(
-            lambda cur: inserts.insert_on(cur, self.table, tasks, statements),
-            transaction=keyed or len(statements) > 1, idempotent=True,
-        )
+        workflow = any(t.depends_on or t.workflow_id for t in tasks)
+
+        def work(session: Session) -> list[TaskRef]:
+            refs = inserts.insert_on(session, self.table, tasks, statements, not workflow)
+            if workflow:
+                workflow_steps(session, self.settings).insert(tasks, refs)
+            return refs
+
+        refs = self._run(work, transaction=keyed or workflow or len(statements) > 1,
+                         idempotent=not workflow)
         self._notify()
         return refs
 
@@ -216,7 +228,7 @@ class MySQLBackend(MySQLSteps, MySQLSchedules, MySQLFlow, MySQLWorkers, MySQLOpe
                                        self._max_statement)
         inserts.check_atomic(connection, len(tasks), len(statements))
         refs = inserts.insert_on_app_connection(
-            connection, self.table, self.settings.where, tasks, statements)
+            connection, self.table, self.settings.where, tasks, statements, self.settings)
         self._notify()  # early is harmless: workers find nothing and poll again
         return refs
 
@@ -299,9 +311,19 @@ class MySQLBackend(MySQLSteps, MySQLSchedules, MySQLFlow, MySQLWorkers, MySQLOpe
         if not pairs:
             return [False] * len(outcomes)
         batch = plan_outcomes(self.table, outcomes, pairs, self._max_statement)
-        accepted = self._run(batch.record, transaction=batch.needs_transaction,
-                             idempotent=True)
-        if any(o.kind is OutcomeKind.RELEASED for o in outcomes):
+        ends = any(o.kind in ENDS for o in outcomes)
+        released: list[bool] = []
+
+        def work(session: Session) -> set[str]:
+            accepted = batch.record(session)  # then the dependents, in its transaction
+            released[:] = [ends and finish_workflows(session, self.settings, outcomes,
+                                                     accepted)]
+            return accepted
+
+        # a release counts dependencies down: never run twice after a lost COMMIT reply
+        accepted = self._run(work, transaction=batch.needs_transaction or ends,
+                             idempotent=not ends)
+        if any(o.kind is OutcomeKind.RELEASED for o in outcomes) or any(released):
             self._notify()
         return [
             index in positions and outcome.lease.task_id in accepted
@@ -339,7 +361,12 @@ class MySQLBackend(MySQLSteps, MySQLSchedules, MySQLFlow, MySQLWorkers, MySQLOpe
                       if (raw, lease.token.encode("utf-8")) in locked]
             if not chosen:
                 return set()
-            cur.execute(rescue_update(self.table, chosen, by_id), commit=True)
+            cur.execute(rescue_update(self.table, chosen, by_id))
+            failed = [lease.task_id for lease, _ in chosen
+                      if by_id[lease.task_id].kind is RescueKind.FAIL]
+            steps = workflow_steps(cur, self.settings)
+            if failed and steps.any_dependents(failed):
+                steps.cascade(failed)
             return {lease.task_id for lease, _ in chosen}
 
         applied = self._run(work, transaction=True, idempotent=False)

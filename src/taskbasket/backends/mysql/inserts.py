@@ -14,19 +14,24 @@ from pymysql.constants import SERVER_STATUS
 from taskbasket.backends.base import NewTask
 from taskbasket.backends.mysql.server_errors import NO_SUCH_TABLE, error_code
 from taskbasket.backends.mysql.session import Session
+from taskbasket.backends.mysql.settings import Settings
 from taskbasket.backends.mysql.values import hex_literal, id_bytes, id_str
+from taskbasket.backends.mysql.workflows import workflow_steps
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.task import TaskRef
 
 
 def insert_on(
-    session: Session, table: str, tasks: Sequence[NewTask], statements: Sequence[str]
+    session: Session, table: str, tasks: Sequence[NewTask], statements: Sequence[str],
+    commit: bool = True,
 ) -> list[TaskRef]:
     """Run ``statements`` (the INSERTs of ``tasks``); a reference per task, to it or to
-    the live task that holds its unique key."""
+    the live task that holds its unique key. ``commit`` False leaves a transaction open
+    for more statements."""
     keyed = [t for t in tasks if t.unique_key is not None]
     for index, statement in enumerate(statements):
-        session.execute(statement, commit=not keyed and index == len(statements) - 1)
+        session.execute(statement,
+                        commit=commit and not keyed and index == len(statements) - 1)
     if not keyed:
         return [TaskRef(t.id, True) for t in tasks]
     # which keyed tasks went in, and who holds the keys of those that did not
@@ -39,7 +44,7 @@ def insert_on(
         "LOCK IN SHARE MODE) UNION ALL "
         f"(SELECT id, unique_active FROM {table} WHERE unique_active IN ({keys}) "
         "LOCK IN SHARE MODE)",
-        commit=True,
+        commit=commit,
     )
     present: set[str] = set()
     holders: dict[bytes, str] = {}
@@ -97,12 +102,17 @@ def check_atomic(connection: pymysql.connections.Connection, tasks: int, stateme
 
 def insert_on_app_connection(
     connection: pymysql.connections.Connection, table: str, where: str,
-    tasks: Sequence[NewTask], statements: Sequence[str],
+    tasks: Sequence[NewTask], statements: Sequence[str], settings: Settings,
 ) -> list[TaskRef]:
-    """Run the INSERTs on the application's connection, in its transaction."""
+    """Run the INSERTs on the application's connection, in its transaction, with the
+    workflow steps of the tasks."""
     try:
         with connection.cursor() as cur:
-            return insert_on(Session(cur, transaction=False), table, tasks, statements)
+            session = Session(cur, transaction=False)
+            refs = insert_on(session, table, tasks, statements)
+            if any(task.depends_on or task.workflow_id for task in tasks):
+                workflow_steps(session, settings).insert(tasks, refs)
+            return refs
     except pymysql.err.ProgrammingError as exc:
         if error_code(exc) == NO_SUCH_TABLE:
             raise ConfigurationError(

@@ -32,7 +32,8 @@ class SchemaTarget:
         self._settings = settings
         self._names = {"tasks": settings.tasks_table, "leaders": settings.leaders_table,
                        "schedules": settings.schedules_table, "queues": settings.queues_table,
-                       "starts": settings.starts_table, "workers": settings.workers_table}
+                       "starts": settings.starts_table, "workers": settings.workers_table,
+                       "dependencies": settings.dependencies_table}
 
     def schema_version(self) -> int:
         try:

@@ -104,6 +104,10 @@ class Settings:
         return self._qualified("schedules")
 
     @property
+    def dependencies_table(self) -> str:
+        return self._qualified("dependencies")
+
+    @property
     def queues_table(self) -> str:
         return self._qualified("queues")
 

@@ -227,14 +227,13 @@ def outcomes_update(table: str, rows: Sequence[Sequence[str]], stamped: str) -> 
     )
 
 
-def retry_update(table: str, where: str) -> str:
-    """Queue again, from scratch, the retryable tasks matching ``where``; IGNORE skips a
-    row whose unique key another live task holds by now."""
+def retry_update(table: str) -> str:
+    """Queue again, from scratch, retryable tasks (the caller adds the WHERE); IGNORE
+    skips a row whose unique key another live task holds by now."""
     return (
         f"UPDATE IGNORE {table} SET state = 'queued', attempts = 0, snoozes = 0, "
         f"run_at = {NOW}, finished_at = NULL, started_at = NULL, lease_token = NULL, "
-        "lease_expires_at = NULL "
-        f"WHERE state IN ('failed','cancelled','retrying','scheduled') AND {where}"
+        "lease_expires_at = NULL"
     )
 
 
@@ -297,9 +296,16 @@ def _finished_before(seconds: float) -> Fragment:
     return f"finished_at < {NOW} - INTERVAL {micros(seconds)} MICROSECOND", []
 
 
+def _workflow(workflow_id: str) -> Fragment | None:
+    raw = id_bytes(workflow_id)
+    if raw is None:
+        return None
+    return f"(workflow_id = {hex_literal(raw)} OR id = {hex_literal(raw)})", []
+
+
 FILTER_DIALECT = FilterDialect(
     true="TRUE", false="FALSE", ids=_filter_ids, values=_filter_values,
-    finished_before=_finished_before,
+    finished_before=_finished_before, workflow=_workflow,
 )
 """MySQL's fragments for ``sql_filters.filter_where``."""
 

@@ -17,7 +17,7 @@ from taskbasket.task import CorruptTask
 COLUMNS = (
     "id, name, queue, state, payload, priority, attempts, max_attempts, timeout, unique_key, "
     "last_error, created_at, run_at, started_at, finished_at, lease_expires_at, worker_id, "
-    "result, progress, limit_key, snoozes, history"
+    "result, progress, limit_key, snoozes, history, workflow_id"
 )
 """The columns of a task as ``read_row`` reads them."""
 COLUMNS_WITHOUT_PAYLOAD = columns_without_payload(COLUMNS)
@@ -91,7 +91,7 @@ def _row_to_stored(row: Sequence[Any]) -> StoredTask:
         started_at=lenient(aware, row[13]), finished_at=lenient(aware, row[14]),
         lease_expires_at=lenient(aware, row[15]), worker_id=row[16],
         result=row[17], progress=row[18], limit_key=row[19] or None, snoozes=row[20],
-        history=row[21],
+        history=row[21], workflow_id=None if row[22] is None else id_str(row[22]),
     )
 
 

@@ -23,7 +23,6 @@ from psycopg_pool import ConnectionPool
 from taskbasket.backends.admission import claim_under_limits
 from taskbasket.backends.base import (
     BackendBase,
-    CancelParams,
     Capabilities,
     ClaimedTask,
     ClaimOrder,
@@ -44,16 +43,16 @@ from taskbasket.backends.base import (
     QueueUpdateParams,
     RescueKind,
     StoredQueue,
-    TaskEditParams,
-    TaskFilter,
 )
 from taskbasket.backends.postgres import inserts
 from taskbasket.backends.postgres.connections import Connection, open_pool, pooled_connection
-from taskbasket.backends.postgres.filters import is_uuid, where_clause
+from taskbasket.backends.postgres.filters import is_uuid
 from taskbasket.backends.postgres.flow import PostgresFlowReads, list_queues, update_queue
-from taskbasket.backends.postgres.inserts import COPY_THRESHOLD, MAX_FIND_TRIES
+from taskbasket.backends.postgres.inserts import COPY_THRESHOLD
 from taskbasket.backends.postgres.inspection import PostgresInspection
 from taskbasket.backends.postgres.listener import PostgresListener
+from taskbasket.backends.postgres.operators import PostgresOperators
+from taskbasket.backends.postgres.outcomes import finish_on
 from taskbasket.backends.postgres.rows import claimed_task
 from taskbasket.backends.postgres.schedules import PostgresSchedules
 from taskbasket.backends.postgres.schema import migrate_schema
@@ -61,10 +60,17 @@ from taskbasket.backends.postgres.settings import read_settings
 from taskbasket.backends.postgres.statements import Statements
 from taskbasket.backends.postgres.steps import PostgresSteps
 from taskbasket.backends.postgres.workers import PostgresWorkers
+from taskbasket.backends.postgres.workflows import PostgresWorkflows, workflow_steps
 from taskbasket.backends.rows import claimed_tasks, expired_lease
+from taskbasket.backends.sql_filters import sql_states
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.ids import new_token
-from taskbasket.task import FINAL_STATES, TaskRef
+from taskbasket.task import FINAL_STATES, RETRYABLE_STATES, State, TaskRef
+
+_ENDS = (OutcomeKind.SUCCEEDED, OutcomeKind.FAILED)
+"""Outcomes that may release or cancel dependents."""
+_RETRYABLE = sql_states(RETRYABLE_STATES)
+_UNFINISHED = sql_states(set(State) - FINAL_STATES)
 
 log = logging.getLogger("taskbasket.backends.postgres")
 
@@ -74,13 +80,12 @@ _PREPARED_ERRORS = (psycopg.errors.DuplicatePreparedStatement,
 prepared statements (made on one server connection, used on another)."""
 
 
-def _deletes(outcome: Outcome) -> bool:
-    """Whether recording ``outcome`` deletes its task (a success of delete_on_success)."""
-    return outcome.kind is OutcomeKind.SUCCEEDED and outcome.delete_on_success
+def _in_workflow(tasks: Sequence[NewTask]) -> bool:
+    return any(task.depends_on or task.workflow_id for task in tasks)
 
 
 class PostgresBackend(PostgresSteps, PostgresSchedules, PostgresWorkers, PostgresInspection,
-                      BackendBase):
+                      PostgresWorkflows, PostgresOperators, BackendBase):
     """A store in one schema of a PostgreSQL database; thread-safe, pooled connections.
 
     URL: ``postgresql://user:password@host:port/db?schema=taskbasket``. Our options
@@ -98,7 +103,7 @@ class PostgresBackend(PostgresSteps, PostgresSchedules, PostgresWorkers, Postgre
     capabilities = Capabilities(
         transactional_enqueue=True, server_clock=True, notifications=True, multi_host=True,
         leader_lock=True,
-        created_order=True, flow_control=True,
+        created_order=True, flow_control=True, workflows=True,
     )
     transient_errors = (BackendUnavailableError, OSError, psycopg.OperationalError,
                         psycopg.InterfaceError)
@@ -227,15 +232,23 @@ class PostgresBackend(PostgresSteps, PostgresSchedules, PostgresWorkers, Postgre
             self._ensure_migrated()
             # the app's transaction: insert, never commit or roll back
             try:
-                return inserts.insert(conn, tasks, self.statements, self.channel)
+                return self._insert_on(conn, tasks)
             except inserts.MISSING_SCHEMA as exc:
                 raise inserts.elsewhere(exc, self.settings) from exc
         with self._connection() as conn:
-            if len(tasks) >= COPY_THRESHOLD or any(t.unique_key is not None for t in tasks):
+            if (len(tasks) >= COPY_THRESHOLD or any(t.unique_key is not None for t in tasks)
+                    or _in_workflow(tasks)):
                 # several statements (COPY; a second try of a unique key): all or none
                 with conn.transaction():
-                    return inserts.insert(conn, tasks, self.statements, self.channel)
+                    return self._insert_on(conn, tasks)
             return inserts.insert(conn, tasks, self.statements, self.channel)
+
+    def _insert_on(self, conn: Connection, tasks: Sequence[NewTask]) -> list[TaskRef]:
+        """Insert on ``conn``'s transaction, with the workflow steps of the tasks."""
+        refs = inserts.insert(conn, tasks, self.statements, self.channel)
+        if _in_workflow(tasks):
+            workflow_steps(conn, self.settings).insert(tasks, refs)
+        return refs
 
     async def tasks_insert_async(
         self, tasks: Sequence[NewTask], connection: Any = None
@@ -251,6 +264,10 @@ class PostgresBackend(PostgresSteps, PostgresSchedules, PostgresWorkers, Postgre
             raise inserts.wrong_connection(connection, "psycopg.AsyncConnection")
         if not self._migrated:
             await asyncio.to_thread(self.migrate)
+        if _in_workflow(tasks):
+            raise ConfigurationError(
+                "after=, chains and groups cannot join an async connection's transaction: "
+                "enqueue them without connection=, or on a psycopg.Connection")
         try:
             return await inserts.insert_async(conn, tasks, self.statements, self.channel)
         except inserts.MISSING_SCHEMA as exc:
@@ -312,37 +329,30 @@ class PostgresBackend(PostgresSteps, PostgresSchedules, PostgresWorkers, Postgre
     def tasks_finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
         if not outcomes:
             return []
-        order = sorted(
-            (i for i, o in enumerate(outcomes) if is_uuid(o.lease.task_id)),
-            key=lambda i: outcomes[i].lease.task_id,
-        )
-        accepted = [False] * len(outcomes)
-        deleted = [i for i in order if _deletes(outcomes[i])]
-        if deleted:
-            order = [i for i in order if not _deletes(outcomes[i])]
-            rows = self._fetch(self.statements.finish_delete, [
-                deleted, [outcomes[i].lease.task_id for i in deleted],
-                [outcomes[i].lease.token for i in deleted],
-            ])
-            for row in rows:
-                accepted[row[0]] = True
-        if not order:
+        with self._connection() as conn:
+            if not any(o.kind in _ENDS for o in outcomes):
+                return self._finish_on(conn, outcomes)
+            with conn.transaction():  # with the release or cascade of their dependents
+                accepted = self._finish_on(conn, outcomes)
+                ended = [o for o, ok in zip(outcomes, accepted, strict=True)
+                         if ok and o.kind in _ENDS]
+                steps = workflow_steps(conn, self.settings)
+                if ended and steps.any_dependents([o.lease.task_id for o in ended]):
+                    steps.cascade([o.lease.task_id for o in ended
+                                   if o.kind is OutcomeKind.FAILED])
+                    self._notify_ready(conn, steps.release(
+                        [o.lease.task_id for o in ended if o.kind is OutcomeKind.SUCCEEDED]))
             return accepted
-        chosen = [outcomes[i] for i in order]
-        args: list[Any] = [
-            order, [o.lease.task_id for o in chosen], [o.lease.token for o in chosen],
-            [o.kind.value for o in chosen], [o.error for o in chosen],
-            [float(o.retry_delay) for o in chosen], [o.retry_at for o in chosen],
-            [o.result for o in chosen], [o.history for o in chosen],
-            [o.snoozes_added for o in chosen], self.done_channel,
-        ]
-        if any(o.kind is OutcomeKind.RELEASED for o in chosen):
-            rows = self._fetch(self.statements.finish_notify, [*args, self.channel])
-        else:
-            rows = self._fetch(self.statements.finish, args)
-        for row in rows:
-            accepted[row[0]] = True
-        return accepted
+
+    def _finish_on(self, conn: Connection, outcomes: Sequence[Outcome]) -> list[bool]:
+        return finish_on(conn, self.statements, outcomes, self.done_channel, self.channel)
+
+    def _notify_ready(self, conn: Connection, task_ids: Sequence[str]) -> None:
+        """Wake the workers of the queues of tasks a workflow step made queued."""
+        if task_ids:
+            conn.execute(f"SELECT count(pg_notify(%s, q)) FROM (SELECT DISTINCT queue AS q "
+                         f"FROM {self.table} WHERE id = ANY(%s::uuid[])) d",
+                         [self.channel, list(task_ids)])
 
     # ------------------------------------------------------------------ maintenance
 
@@ -359,14 +369,20 @@ class PostgresBackend(PostgresSteps, PostgresSchedules, PostgresWorkers, Postgre
         if not order:
             return applied
         chosen = [rescues[i] for i in order]
-        rows = self._fetch(self.statements.rescue, [
-            order, [r.lease.task_id for r in chosen], [r.lease.token for r in chosen],
-            [r.kind.value for r in chosen], [r.error for r in chosen],
-            [float(r.delay) if r.kind is RescueKind.REQUEUE else 0.0 for r in chosen],
-            [r.history for r in chosen], self.channel,
-        ])
-        for row in rows:
-            applied[row[0]] = True
+        with self._connection() as conn, conn.transaction():
+            rows = conn.execute(self.statements.rescue, [
+                order, [r.lease.task_id for r in chosen], [r.lease.token for r in chosen],
+                [r.kind.value for r in chosen], [r.error for r in chosen],
+                [float(r.delay) if r.kind is RescueKind.REQUEUE else 0.0 for r in chosen],
+                [r.history for r in chosen], self.channel,
+            ]).fetchall()
+            for row in rows:
+                applied[row[0]] = True
+            failed = [r.lease.task_id for r, ok in zip(rescues, applied, strict=True)
+                      if ok and r.kind is RescueKind.FAIL]
+            steps = workflow_steps(conn, self.settings)
+            if failed and steps.any_dependents(failed):
+                steps.cascade(failed)
         return applied
 
     def tasks_promote(self, params: PromoteParams) -> int:
@@ -427,43 +443,6 @@ class PostgresBackend(PostgresSteps, PostgresSchedules, PostgresWorkers, Postgre
                 "(a new task waits up to the poll interval) and result waiters re-read; "
                 "add listen_url=<a direct postgresql:// URL, percent-encoded> to the URL "
                 "to be woken at once", self.describe())
-
-    # ------------------------------------------------------------------ operators
-
-    def tasks_retry(self, task_filter: TaskFilter) -> int:
-        where, args = where_clause(task_filter)
-        query = self.statements.retry(where)
-        for attempt in range(MAX_FIND_TRIES):
-            try:
-                return int(self._fetch(query, [*args, self.channel])[0][0])
-            except psycopg.errors.UniqueViolation:
-                # a task with one of the keys was enqueued meanwhile: look again
-                if attempt == MAX_FIND_TRIES - 1:
-                    raise
-        return 0  # pragma: no cover
-
-    def tasks_edit(self, params: TaskEditParams) -> bool:
-        if not is_uuid(params.task_id):
-            return False
-        try:
-            rows = self._fetch(self.statements.edit, [
-                params.payload, params.queue, params.priority, params.history,
-                str(params.task_id), params.expected_history, self.channel])
-        except psycopg.errors.UniqueViolation:
-            return False  # a task with its key was enqueued meanwhile: left as it is
-        return int(rows[0][0]) == 1
-
-    def tasks_cancel(self, params: CancelParams) -> int:
-        where, args = where_clause(params.filter)
-        count = self._rowcount(self.statements.cancel(where), [params.reason, *args])
-        if count:
-            self._fetch("SELECT pg_notify(%s, ''), pg_notify(%s, '')",
-                        [self.done_channel, self.cancel_channel])
-        return count
-
-    def tasks_delete(self, task_filter: TaskFilter) -> int:
-        where, args = where_clause(task_filter)
-        return self._rowcount(self.statements.delete(where), args)
 
 
 __all__ = ["PostgresBackend"]

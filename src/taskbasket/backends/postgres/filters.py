@@ -33,8 +33,15 @@ def _finished_before(seconds: float) -> Fragment:
     return "finished_at < now() - %s::float8 * interval '1 second'", [seconds]
 
 
+def _workflow(workflow_id: str) -> Fragment | None:
+    if not is_uuid(workflow_id):
+        return None
+    return "(workflow_id = %s::uuid OR id = %s::uuid)", [workflow_id, workflow_id]
+
+
 POSTGRES_FILTERS = FilterDialect(
     true="true", false="false", ids=_ids, values=_values, finished_before=_finished_before,
+    workflow=_workflow,
 )
 
 

@@ -26,7 +26,7 @@ def _row_to_stored(row: Sequence[Any]) -> StoredTask:
         run_at=lenient(_utc, row[12]), started_at=lenient(_utc, row[13]),
         finished_at=lenient(_utc, row[14]), lease_expires_at=lenient(_utc, row[15]),
         worker_id=row[16], result=row[17], progress=row[18], limit_key=row[19] or None,
-        snoozes=row[20], history=row[21],
+        snoozes=row[20], history=row[21], workflow_id=row[22],
     )
 
 

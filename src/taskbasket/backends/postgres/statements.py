@@ -13,7 +13,7 @@ from taskbasket.task import RETRYABLE_STATES
 COLUMNS = (
     "id::text, name, queue, state, payload, priority, attempts, max_attempts, timeout, "
     "unique_key, last_error, created_at, run_at, started_at, finished_at, lease_expires_at, "
-    "worker_id, result, progress, limit_key, snoozes, history"
+    "worker_id, result, progress, limit_key, snoozes, history, workflow_id::text"
 )
 """A stored task's columns, in the order ``rows.read_row`` reads them."""
 COLUMNS_WITHOUT_PAYLOAD = columns_without_payload(COLUMNS)

@@ -64,6 +64,7 @@ from taskbasket.backends.redis.settings import read_settings
 from taskbasket.backends.redis.steps import RedisSteps
 from taskbasket.backends.redis.times import EPOCH, moment_us, seconds_us
 from taskbasket.backends.redis.workers import RedisWorkers
+from taskbasket.backends.redis.workflows import RedisWorkflows, in_workflow
 from taskbasket.backends.rows import claimed_tasks, state_counts
 from taskbasket.errors import (
     BackendUnavailableError,
@@ -85,7 +86,7 @@ PAGE_SIZE = 1000
 
 
 class RedisBackend(RedisSteps, RedisSchedules, RedisFlow, RedisWorkers, RedisOperators,
-                   BackendBase):
+                   RedisWorkflows, BackendBase):
     """A store in one Redis server (7 or newer) under a key prefix; thread-safe.
 
     ``redis://[[user]:password@]host[:port][/db][?prefix=NAME&socket_timeout=...]``; the
@@ -96,7 +97,7 @@ class RedisBackend(RedisSteps, RedisSchedules, RedisFlow, RedisWorkers, RedisOpe
     capabilities = Capabilities(
         transactional_enqueue=False, server_clock=True, notifications=True, multi_host=True,
         leader_lock=True,
-        created_order=True, flow_control=True,
+        created_order=True, flow_control=True, workflows=True,
     )
     transient_errors = (BackendUnavailableError, OSError, redis.exceptions.ConnectionError,
                         redis.exceptions.TimeoutError)
@@ -198,6 +199,8 @@ class RedisBackend(RedisSteps, RedisSchedules, RedisFlow, RedisWorkers, RedisOpe
             )
         if not tasks:
             return []
+        if in_workflow(tasks):
+            return self._insert_workflow(tasks)
         try:
             replies = self._insert_calls(tasks)
         except redis.exceptions.ResponseError as exc:
@@ -364,7 +367,7 @@ class RedisBackend(RedisSteps, RedisSchedules, RedisFlow, RedisWorkers, RedisOpe
 
     @translated
     def tasks_list(self, params: ListParams) -> list[StoredTask | CorruptTask]:
-        task_filter, limit = params.filter, params.limit
+        task_filter, limit = self._resolved(params.filter), params.limit
         if limit <= 0:
             return []
         found: list[StoredTask | CorruptTask] = []
@@ -395,6 +398,7 @@ class RedisBackend(RedisSteps, RedisSchedules, RedisFlow, RedisWorkers, RedisOpe
 
     @translated
     def tasks_count(self, task_filter: TaskFilter) -> int:
+        task_filter = self._resolved(task_filter)
         if task_filter.ids is not None:
             ids = sorted({str(i) for i in task_filter.ids})
             now = self._reader.server_us() if task_filter.finished_before is not None else 0

@@ -21,6 +21,9 @@ Layout under the prefix ``P`` (``?prefix=`` in the URL, default ``taskbasket``):
     P:finished                  a pub/sub channel: a batch of outcomes ended tasks
     P:leader:<name>             the holder of a leader lock
     P:schema                    the layout version
+    P:deps:<id>, P:dependents:<id>  lists: the ids a task depends on, and those that
+                                depend on it (``scripts/lib_workflow.lua``)
+    P:wf:<workflow id>          the ids of a workflow's tasks (lex)
     P:workers                   hash worker id -> info (the worker registry, workers.py)
     P:workers:started           hash worker id -> started_at (microseconds)
     P:workers:seen              worker ids scored by last_seen_at (microseconds)
@@ -34,7 +37,7 @@ from collections.abc import Iterable
 LISTED_FIELDS = (
     "name", "queue", "state", "priority", "attempts", "max_attempts", "timeout", "unique_key",
     "last_error", "created_at", "run_at", "started_at", "finished_at", "lease_expires_at",
-    "worker_id", "progress", "limit_key", "snoozes",
+    "worker_id", "progress", "limit_key", "snoozes", "workflow_id",
 )
 """The task hash fields a listing without payloads reads: all a StoredTask holds but it."""
 

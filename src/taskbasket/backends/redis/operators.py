@@ -4,6 +4,7 @@ each applied in batches of ids, every batch one atomic script."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -30,6 +31,7 @@ class RedisOperators:
     _client: redis.Redis
     _scripts: RedisScripts
     _reader: TaskReader
+    _resolved: Callable[[TaskFilter], TaskFilter]
 
     def _run(self, script: Any, args: Any) -> Any:
         raise NotImplementedError
@@ -40,6 +42,7 @@ class RedisOperators:
     ) -> int:
         """Apply an operator action in batches of ids, each batch one atomic script
         (``reason``: a cancel's, stored as ``last_error``)."""
+        task_filter = self._resolved(task_filter)
         spec = filter_spec(task_filter, allowed)
         if spec is None:
             return 0

@@ -57,6 +57,7 @@ def stored(row: dict[str, str]) -> StoredTask:
         finished_at=lenient(optional_from_us, get("finished_at")),
         lease_expires_at=lenient(optional_from_us, get("lease_expires_at")),
         worker_id=get("worker_id"), result=get("result"), progress=get("progress"),
+        workflow_id=get("workflow_id"),
         limit_key=get("limit_key") or None,
         snoozes=lenient(int, get("snoozes") or "0"), history=get("history"),
     )

@@ -28,17 +28,17 @@ PARTS: dict[str, tuple[str, ...]] = {
     "claim": ("lib_move", "lib_promote", "lib_spec", "lib_unsound", "lib_set_aside"),
     "extend": (),
     "progress": (),
-    "finish": ("lib_move", "lib_remove"),
+    "finish": ("lib_move", "lib_remove", "lib_workflow"),
     "expired": ("lib_unsound",),
-    "rescue": ("lib_move",),
+    "rescue": ("lib_move", "lib_workflow"),
     "promote": ("lib_move", "lib_promote"),
     "leader": (),
     "page": ("lib_spec",),
     "count_by_name": ("lib_spec",),
     "count": ("lib_spec",),
-    "operate": ("lib_move", "lib_remove", "lib_spec"),
+    "operate": ("lib_move", "lib_remove", "lib_spec", "lib_workflow"),
     "prune": ("lib_move", "lib_remove"),
-    "edit": ("lib_move",),
+    "edit": ("lib_move", "lib_workflow"),
     "steps_record": (),
     "messages_send": ("lib_move",),
     "flow_read": ("lib_move", "lib_promote", "lib_spec"),
@@ -64,9 +64,30 @@ COMPOSED: dict[str, tuple[str, ...]] = {"schedule_fire": ("schedule_fire", "inse
 dropped): a schedule's fire is its compare-and-set, then the insert of the slot's task."""
 
 
+WRAPPED: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "workflow_insert": ((BASE, "lib_move", "lib_workflow", "workflow_check"), "insert",
+                        "workflow_link"),
+}
+"""Scripts that run a whole script inside another: the parts before it, the script (its
+top level made a function whose reply is ``out``), then the part after it. A workflow's
+insert checks the dependencies, runs the insert, then links the new tasks."""
+
+
 def script_names() -> tuple[str, ...]:
     """Every script the store runs."""
-    return (*STANDALONE, *PARTS, *COMPOSED)
+    return (*STANDALONE, *PARTS, *COMPOSED, *WRAPPED)
+
+
+def _body(text: str) -> str:
+    return text.split("\n", 1)[1] if text.startswith("#!lua") else text
+
+
+def _wrapped_text(name: str) -> str:
+    before, inner, after = WRAPPED[name]
+    texts = [read_lua(file) for file in before]
+    return (texts[0] + "".join(_body(t) for t in texts[1:])
+            + "local function inner_script()\n" + _body(read_lua(inner))
+            + "\nend\nlocal out = inner_script()\n" + _body(read_lua(after)))
 
 
 def read_lua(name: str) -> str:
@@ -84,11 +105,15 @@ def script_text(name: str) -> str:
         files = (BASE, *PARTS[name], name)
     elif name in COMPOSED:
         files = COMPOSED[name]
+    elif name in WRAPPED:
+        return _placeholders(_wrapped_text(name))
     else:
         raise KeyError(f"no Redis script named {name!r}")
     texts = [read_lua(file) for file in files]
-    text = texts[0] + "".join(
-        t.split("\n", 1)[1] if t.startswith("#!lua") else t for t in texts[1:])
+    return _placeholders(texts[0] + "".join(_body(t) for t in texts[1:]))
+
+
+def _placeholders(text: str) -> str:
     for placeholder, value in PLACEHOLDERS.items():
         text = text.replace(placeholder, value)
     return text
@@ -119,6 +144,7 @@ class RedisScripts:
     schedule_upsert: Script
     schedule_set: Script
     schedule_fire: Script
+    workflow_insert: Script
     flow_read: Script
     flow_take: Script
     queue_update: Script
@@ -133,5 +159,5 @@ class RedisScripts:
         })
 
 
-__all__ = ["COMPOSED", "PARTS", "STANDALONE", "WAKE_CAP", "RedisScripts", "read_lua",
+__all__ = ["COMPOSED", "PARTS", "STANDALONE", "WAKE_CAP", "WRAPPED", "RedisScripts", "read_lua",
            "script_names", "script_text"]

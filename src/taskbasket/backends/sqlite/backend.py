@@ -59,19 +59,20 @@ from taskbasket.backends.sqlite.settings import read_settings
 from taskbasket.backends.sqlite.statements import FILTERS
 from taskbasket.backends.sqlite.steps import SQLiteSteps
 from taskbasket.backends.sqlite.workers import SQLiteWorkers
+from taskbasket.backends.sqlite.workflows import SQLiteWorkflows, workflow_steps
 from taskbasket.backends.wakeup import WakeupDirectory
 from taskbasket.errors import BackendUnavailableError, ConfigurationError
 from taskbasket.ids import new_token
 from taskbasket.task import FINAL_STATES, CorruptTask, State, TaskRef
 
 
-class SQLiteBackend(SQLiteSteps, SQLiteSchedules, SQLiteWorkers, BackendBase):
+class SQLiteBackend(SQLiteSteps, SQLiteSchedules, SQLiteWorkers, SQLiteWorkflows, BackendBase):
     """A store in one SQLite file; one connection per thread."""
 
     capabilities = Capabilities(
         transactional_enqueue=True, server_clock=False, notifications=True, multi_host=False,
         leader_lock=True,
-        created_order=True, flow_control=True,
+        created_order=True, flow_control=True, workflows=True,
     )
     transient_errors = (BackendUnavailableError, OSError, sqlite3.OperationalError)
     """Busy past the timeout, disk full or read-only: the file may accept the call later."""
@@ -142,6 +143,8 @@ class SQLiteBackend(SQLiteSteps, SQLiteSchedules, SQLiteWorkers, BackendBase):
                 refs.append(TaskRef(existing[0], False))
         if plain:
             conn.executemany(statements.INSERT, plain)
+        if any(task.depends_on or task.workflow_id for task in tasks):
+            workflow_steps(conn).insert(tasks, refs)
         return refs
 
     def tasks_insert(self, tasks: Sequence[NewTask], connection: Any = None) -> list[TaskRef]:
@@ -259,11 +262,28 @@ class SQLiteBackend(SQLiteSteps, SQLiteSchedules, SQLiteWorkers, BackendBase):
                     released = True
                     cursor = conn.execute(statements.FINISH_RELEASE, key)
                 accepted.append(cursor.rowcount == 1)
+            released = self._finish_workflows(conn, outcomes, accepted) or released
         if released:
             self._wakeups.notify()
         if any(o.kind in (OutcomeKind.SUCCEEDED, OutcomeKind.FAILED) for o in outcomes):
             self._finishes.notify()
         return accepted
+
+    @staticmethod
+    def _finish_workflows(conn: sqlite3.Connection, outcomes: Sequence[Outcome],
+                          accepted: Sequence[bool]) -> bool:
+        """Release the dependents of the successes, cascade the failures; True if some
+        dependent became queued."""
+        ended = [(o.kind, o.lease.task_id) for o, ok in zip(outcomes, accepted, strict=True)
+                 if ok and o.kind in (OutcomeKind.SUCCEEDED, OutcomeKind.FAILED)]
+        if not ended:
+            return False
+        steps = workflow_steps(conn)
+        if not steps.has_edges():
+            return False
+        steps.cascade([task_id for kind, task_id in ended if kind is OutcomeKind.FAILED])
+        return bool(steps.release(
+            [task_id for kind, task_id in ended if kind is OutcomeKind.SUCCEEDED]))
 
     def tasks_progress(self, params: ProgressParams) -> bool:
         lease = params.lease
@@ -306,6 +326,10 @@ class SQLiteBackend(SQLiteSteps, SQLiteSchedules, SQLiteWorkers, BackendBase):
                         statements.RESCUE_REQUEUE, (state.value, now + max(0.0, rescue.delay),
                                                     rescue.error, rescue.history, *key))
                 applied.append(cursor.rowcount == 1)
+            failed = [r.lease.task_id for ok, r in zip(applied, params.rescues, strict=True)
+                      if ok and r.kind is RescueKind.FAIL]
+            if failed and (steps := workflow_steps(conn)).has_edges():
+                steps.cascade(failed)
         if any(ok and r.kind is RescueKind.REQUEUE and r.delay <= 0
                for ok, r in zip(applied, params.rescues, strict=True)):
             self._wakeups.notify()
@@ -386,7 +410,12 @@ class SQLiteBackend(SQLiteSteps, SQLiteSchedules, SQLiteWorkers, BackendBase):
         now = time.time()
         where, sql_params = filter_where(task_filter, FILTERS)
         with self._connections.write() as conn:
+            steps = workflow_steps(conn)
+            ids = (steps.retryable_ids(where, sql_params, statements.RETRYABLE)
+                   if steps.has_edges() else [])
             count = conn.execute(statements.retry_sql(where), [now, *sql_params]).rowcount
+            if ids:
+                steps.restore(ids)
         if count:
             self._wakeups.notify()
         return count
@@ -397,6 +426,9 @@ class SQLiteBackend(SQLiteSteps, SQLiteSchedules, SQLiteWorkers, BackendBase):
                 params.payload, params.queue, params.priority, params.history, time.time(),
                 params.task_id, params.expected_history))
             edited = cursor.rowcount == 1
+            steps = workflow_steps(conn)
+            if edited and steps.has_edges():
+                steps.restore([params.task_id])  # its cancelled dependents wait again
         if edited:
             self._wakeups.notify()
         return edited
@@ -405,8 +437,13 @@ class SQLiteBackend(SQLiteSteps, SQLiteSchedules, SQLiteWorkers, BackendBase):
         now = time.time()
         where, sql_params = filter_where(params.filter, FILTERS)
         with self._connections.write() as conn:
+            steps = workflow_steps(conn)
+            ids = ([row[0] for row in conn.execute(
+                statements.unfinished_ids_sql(where), sql_params)] if steps.has_edges() else [])
             count = conn.execute(
                 statements.cancel_sql(where), [now, params.reason, *sql_params]).rowcount
+            if ids:
+                steps.cascade(ids)
         if count:
             self._finishes.notify()
             self._cancels.notify()

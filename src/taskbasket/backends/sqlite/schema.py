@@ -18,8 +18,9 @@ SCHEDULES = "taskbasket_schedules"
 QUEUES = "taskbasket_queues"
 STARTS = "taskbasket_starts"
 WORKERS = "taskbasket_workers"
+DEPENDENCIES = "taskbasket_dependencies"
 NAMES = {"tasks": TABLE, "leaders": LEADERS, "schedules": SCHEDULES, "queues": QUEUES,
-         "starts": STARTS, "workers": WORKERS}
+         "starts": STARTS, "workers": WORKERS, "dependencies": DEPENDENCIES}
 """What the placeholders of the migration files stand for."""
 
 MIGRATION_FILES: tuple[Migration, ...] = load_migrations("taskbasket.backends.sqlite")
@@ -61,6 +62,5 @@ def migrate_file(conn: sqlite3.Connection, where: str) -> None:
         raise
 
 
-__all__ = ["LEADERS", "MIGRATIONS", "MIGRATION_FILES", "NAMES", "SCHEDULES", "SCHEMA_VERSION",
-           "TABLE",
-           "WORKERS", "UserVersionSchema", "migrate_file"]
+__all__ = ["DEPENDENCIES", "LEADERS", "MIGRATIONS", "MIGRATION_FILES", "NAMES", "SCHEDULES",
+           "SCHEMA_VERSION", "TABLE", "WORKERS", "UserVersionSchema", "migrate_file"]

@@ -35,6 +35,7 @@ FILTERS = FilterDialect(
     ids=lambda ids: _values("id", ids),
     values=_values,
     finished_before=_finished_before,
+    workflow=lambda workflow_id: ("(workflow_id = ? OR id = ?)", [workflow_id, workflow_id]),
 )
 """SQLite's fragments for ``sql_filters.filter_where``; this host's clock ages tasks."""
 
@@ -232,14 +233,16 @@ def count_by_name_sql(state_count: int) -> str:
             f"({','.join('?' * state_count)}) GROUP BY name")
 
 
+RETRYABLE = "('failed','cancelled','retrying','scheduled')"
+
+
 def retry_sql(where: str) -> str:
     """Queue again, from scratch, the tasks matching ``where`` that may be retried (a
     unique key held by an unfinished task is skipped). Parameters: now, ``where``'s."""
-    retryable = "('failed','cancelled','retrying','scheduled')"
     return (
         f"UPDATE OR IGNORE {TABLE} SET state='queued', attempts=0, snoozes=0, run_at=?, "
         "finished_at=NULL, started_at=NULL, lease_token=NULL, lease_expires_at=NULL "
-        f"WHERE state IN {retryable} AND {where}"
+        f"WHERE state IN {RETRYABLE} AND {where}"
     )
 
 
@@ -251,6 +254,9 @@ EDIT = (
 )
 """Parameters: the new payload, queue and priority (None: kept), the history, now, task
 id, the expected history. ``OR IGNORE``: a unique key another task holds changes nothing."""
+def unfinished_ids_sql(where: str) -> str:
+    """The ids of the unfinished tasks matching ``where``. Parameters: ``where``'s."""
+    return f"SELECT id FROM {TABLE} WHERE state NOT IN {SQL_FINAL} AND {where}"
 
 
 def cancel_sql(where: str) -> str:
@@ -268,10 +274,11 @@ def delete_sql(where: str) -> str:
 
 __all__ = [
     "ANY_DUE", "EDIT", "EXPIRED_LEASES", "EXTEND_LEASE", "FILTERS", "FINISH_DEFER",
-    "FINISH_DELETE", "FINISH_FAILED",
-    "FINISH_RELEASE", "FINISH_RETRY", "FINISH_SUCCEEDED", "GET", "HAS_TABLE", "INSERT",
-    "INSERT_UNIQUE", "LEADER_RESIGN", "LEADER_TRY", "PROGRESS", "PROMOTE", "RESCUE_FAIL",
-    "RESCUE_REQUEUE", "STATS", "UNFINISHED_WITH_KEY", "cancel_sql", "claim_parameters", "claim_sql",
-    "count_by_name_sql", "count_sql", "delete_sql", "list_sql", "placeholders", "prune_sql",
+    "FINISH_DELETE", "FINISH_FAILED", "FINISH_RELEASE", "FINISH_RETRY", "FINISH_SUCCEEDED",
+    "GET", "HAS_TABLE", "INSERT", "INSERT_UNIQUE", "LEADER_RESIGN", "LEADER_TRY", "PROGRESS",
+    "PROMOTE", "RESCUE_FAIL", "RESCUE_REQUEUE", "RETRYABLE", "STATS", "UNFINISHED_WITH_KEY",
+    "cancel_sql", "claim_parameters", "claim_sql", "count_by_name_sql", "count_sql",
+    "delete_sql", "list_sql", "placeholders", "prune_sql",
     "retry_sql",
+    "unfinished_ids_sql",
 ]

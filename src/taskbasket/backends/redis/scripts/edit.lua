@@ -2,7 +2,8 @@
 -- ARGV: P, JSON [id, expected history or false, history, payload or false, queue or
 -- false, priority or false]. Edits a failed or cancelled task whose history is the one
 -- expected and whose unique key no other live task holds, and queues it again from
--- scratch (under its new queue and priority); returns 1, or 0 if it left it as it was.
+-- scratch (under its new queue and priority), its cancelled dependents waiting again;
+-- returns 1, or 0 if it left it as it was.
 local a = cjson.decode(ARGV[2])
 local id, expected, hist, payload, queue, prio = a[1], a[2], a[3], a[4], a[5], a[6]
 local h = load(id, fields('history'))
@@ -36,5 +37,6 @@ bump(q, 'queued', 1)
 pair(q, h.name, 1)
 wake(q)
 if h.unique_key then redis.call('HSET', UNIQUE, h.unique_key, id) end
+wf_restore(id)  -- the dependents its failure cancelled wait again
 flush()
 return 1

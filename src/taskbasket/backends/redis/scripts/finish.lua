@@ -2,7 +2,9 @@
 -- ARGV: P, JSON array of outcomes: [id, token, kind (s, f, r, x; d: succeeded, and
 -- deleted; z: deferred), error or false, retry mode ('a' absolute, 'd' delay), retry value
 -- (microseconds), result (encoded JSON) or false, history (JSON) or false, snoozes added];
--- a batch that ended tasks publishes on P:finished for those waiting for results
+-- a batch that ended tasks publishes on P:finished for those waiting for results; a
+-- success releases the dependents it was the last to wait for, a failure cancels those
+-- waiting (lib_workflow)
 local out = {}
 local ended = false
 local names = fields('lease_token')
@@ -11,6 +13,7 @@ for _, o in ipairs(cjson.decode(ARGV[2])) do
   local hist, snoozed = o[8], o[9]
   local h = load(id, names)
   if h and h.state == 'running' and h.lease_token == token and kind == 'd' then
+    wf_release(id)
     remove(id, h)
     out[#out + 1] = 1
   elseif h and h.state == 'running' and h.lease_token == token then
@@ -36,6 +39,7 @@ for _, o in ipairs(cjson.decode(ARGV[2])) do
       local to = 'succeeded'
       if kind == 'f' then to = 'failed' end
       move(id, h, to, set, del, NOW)
+      if kind == 'f' then wf_cascade({id}) else wf_release(id) end
     elseif kind == 'r' then
       local at = value
       if mode == 'd' then at = NOW + value end

@@ -8,8 +8,8 @@ end
 -- numbers given to redis.call are printed with %.14g: print microseconds ourselves
 local function us(x) return string.format('%d', x) end
 local FINAL = {succeeded = true, failed = true, cancelled = true}
-local ALL_STATES = {'queued', 'scheduled', 'running', 'retrying', 'succeeded', 'failed',
-                    'cancelled'}
+local ALL_STATES = {'waiting', 'queued', 'scheduled', 'running', 'retrying', 'succeeded',
+                    'failed', 'cancelled'}
 local SCHED, LEASE, UNIQUE = P .. ':sched', P .. ':lease', P .. ':unique'
 local COUNTS, PAIRS = P .. ':counts', P .. ':pairs'
 local WAKE_CAP = __WAKE_CAP__

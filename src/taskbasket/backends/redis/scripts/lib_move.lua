@@ -31,7 +31,7 @@ local function move(id, h, to, set, del, at)
     zadd(SCHED, us(at), id)
   elseif to == 'running' then
     zadd(LEASE, us(at), id)
-  else
+  elseif to ~= 'waiting' then  -- a waiting task sits in no structure but its index
     zadd(donekey(to), us(at), id)
   end
   if h.unique_key then

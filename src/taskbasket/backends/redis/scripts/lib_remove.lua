@@ -7,6 +7,8 @@ local function remove(id, h)
   zrem(idxkey(h.state, h.queue, h.name), id)
   bump(h.queue, h.state, -1)
   pair(h.queue, h.name, -1)
-  redis.call('DEL', tkey(id))
+  local wid = redis.call('HGET', tkey(id), 'workflow_id')
+  if wid then redis.call('ZREM', P .. ':wf:' .. wid, id) end
+  redis.call('DEL', tkey(id), P .. ':deps:' .. id, P .. ':dependents:' .. id)
 end
 

@@ -24,6 +24,7 @@ for x = i, #ARGV do
       if not FINAL[h.state] then
         move(id, h, 'cancelled', {'finished_at', us(NOW), 'last_error', reason},
              {'lease_token', 'lease_expires_at'}, NOW)
+        wf_cascade({id})
         n = n + 1
       end
     elseif op == 'retry' and retryable[h.state] then
@@ -36,8 +37,11 @@ for x = i, #ARGV do
         end
       end
       if not blocked then
-        move(id, h, 'queued', {'attempts', '0', 'snoozes', '0', 'run_at', us(NOW)},
-             {'finished_at', 'started_at', 'lease_token', 'lease_expires_at'}, NOW)
+        local to = 'queued'  -- one with dependencies left waits for them again
+        if (tonumber(redis.call('HGET', tkey(id), 'waiting_on')) or 0) > 0 then to = 'waiting' end
+        move(id, h, to, {'attempts', '0', 'snoozes', '0', 'run_at', us(NOW)},
+             {'finished_at', 'started_at', 'lease_token', 'lease_expires_at', 'blocked_by'}, NOW)
+        wf_restore(id)
         n = n + 1
       end
     end

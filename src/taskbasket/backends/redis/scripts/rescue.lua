@@ -27,6 +27,7 @@ for i = 2, #ARGV, 6 do
       zadd(donekey('failed'), us(NOW), id)
     elseif kind == 'fail' then
       move(id, h, 'failed', {'finished_at', us(NOW), 'last_error', err}, del, NOW)
+      wf_cascade({id})
     elseif delay > 0 then
       move(id, h, 'retrying', {'run_at', us(NOW + delay), 'last_error', err}, del,
            NOW + delay)
