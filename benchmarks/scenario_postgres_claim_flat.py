@@ -66,7 +66,7 @@ def run(url: str) -> dict[str, float]:
     basket.migrate()
     try:
         with backend._connection() as conn:
-            conn.execute(f"TRUNCATE {backend.table}")
+            conn.execute(f"TRUNCATE {backend.table} CASCADE")  # and the workflow edges
         empty, _ = _drain_rate(basket, backend)
         start = time.perf_counter()
         _load_finished(backend, FINISHED_ROWS)
@@ -74,7 +74,7 @@ def run(url: str) -> dict[str, float]:
         loaded, claim_ms = _drain_rate(basket, backend)
     finally:
         with backend._connection() as conn:
-            conn.execute(f"TRUNCATE {backend.table}")
+            conn.execute(f"TRUNCATE {backend.table} CASCADE")  # and the workflow edges
         basket.close()
     return {
         "claim_per_s_empty": empty,

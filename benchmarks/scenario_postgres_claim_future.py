@@ -34,7 +34,7 @@ def load_future(backend: Backend, count: int) -> None:
 def clear(backend: Backend) -> None:
     store = _store(backend)
     with store._connection() as conn:
-        conn.execute(f"TRUNCATE {store.table}")
+        conn.execute(f"TRUNCATE {store.table} CASCADE")  # and the workflow edges
 
 
 def run(url: str) -> dict[str, float]:
