@@ -24,8 +24,22 @@ if TYPE_CHECKING:
 Node = Union["Signature", "Chain", "Group"]
 
 
+class _Canvas:
+    """What signatures, chains and groups share: an async enqueue and ``a | b`` chaining."""
+
+    def enqueue(self) -> TaskRef:
+        raise NotImplementedError
+
+    async def enqueue_async(self) -> TaskRef:
+        """``enqueue`` without blocking the event loop (it runs in a thread)."""
+        return await asyncio.to_thread(self.enqueue)
+
+    def __or__(self, other: Node) -> Chain:
+        return chain(self, other)  # type: ignore[arg-type]  # only the three subclasses exist
+
+
 @dataclass(frozen=True)
-class Signature:
+class Signature(_Canvas):
     """One call of a task, to be enqueued as a step of a workflow.
 
     ``immutable`` (``task.si``): the step receives nothing from the steps before it."""
@@ -39,16 +53,10 @@ class Signature:
         """Enqueue this one step as a workflow of one task; its ref."""
         return chain(self).enqueue()
 
-    async def enqueue_async(self) -> TaskRef:
-        """``enqueue`` without blocking the event loop (it runs in a thread)."""
-        return await asyncio.to_thread(self.enqueue)
-
-    def __or__(self, other: Node) -> Chain:
-        return chain(self, other)
 
 
 @dataclass(frozen=True)
-class Chain:
+class Chain(_Canvas):
     """Steps run one after the other, each receiving the previous step's result."""
 
     steps: tuple[Node, ...]
@@ -57,16 +65,10 @@ class Chain:
         """Insert every task of the chain in one atomic call; the last step's ref."""
         return _enqueue(self)
 
-    async def enqueue_async(self) -> TaskRef:
-        """``enqueue`` without blocking the event loop (it runs in a thread)."""
-        return await asyncio.to_thread(self.enqueue)
-
-    def __or__(self, other: Node) -> Chain:
-        return chain(self, other)
 
 
 @dataclass(frozen=True)
-class Group:
+class Group(_Canvas):
     """Members run in parallel; the next step receives the list of their results."""
 
     members: tuple[Node, ...]
@@ -75,12 +77,6 @@ class Group:
         """Insert every task of the group in one atomic call; a ``GroupRef``."""
         return _enqueue(self)
 
-    async def enqueue_async(self) -> TaskRef:
-        """``enqueue`` without blocking the event loop (it runs in a thread)."""
-        return await asyncio.to_thread(self.enqueue)
-
-    def __or__(self, other: Node) -> Chain:
-        return chain(self, other)
 
 
 def first_signature(node: Node) -> Signature:
